@@ -1,0 +1,35 @@
+/*
+ * Small string helpers.  A str is a view (pointer + length) into memory owned
+ * by someone else; its lifetime is that memory's.
+ */
+#ifndef CPLANE_BASE_STR_H
+#define CPLANE_BASE_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct str {
+	const char *p;
+	size_t len;
+} str;
+
+#define STR_LIT(s) ((str){(s), sizeof(s) - 1})
+
+static inline str str_make(const char *p, size_t len) { str s = {p, len}; return s; }
+str str_from_cstr(const char *s);
+bool str_eq(str a, str b);
+bool str_eq_cstr(str a, const char *b);
+/* ASCII case-insensitive comparison (HTTP header names). */
+bool str_case_eq(str a, str b);
+bool str_has_prefix(str s, str prefix);
+/* Parses a decimal int64 from the whole of s; returns 0 or -1 (empty, junk, overflow). */
+int str_to_i64(str s, int64_t *out);
+/* Parses a duration such as "5m", "2m30s", "1.5s", "250ms", "10" (seconds); returns 0 or -1. */
+int str_parse_duration_ms(const char *s, int64_t *ms_out);
+/* strdup of a view, NUL-terminated; NULL on ENOMEM. */
+char *str_dup(str s);
+/* Copies s into dst of size dstsz, always NUL-terminating; returns strlen(s) (truncation if >= dstsz). */
+size_t str_copy(char *dst, size_t dstsz, const char *s);
+
+#endif

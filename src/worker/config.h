@@ -1,0 +1,30 @@
+/* The worker's settings: flags of DESIGN.md "Operations", each also from CPLANE_<FLAG>. */
+#ifndef CPLANE_WORKER_CONFIG_H
+#define CPLANE_WORKER_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct worker_config {
+	const char *listen;		/* ":50051" */
+	const char *metrics_addr;	/* "" = off */
+	const char *namespace_;		/* NULL = the service account's */
+	const char *image;
+	const char *node_selector;	/* "k=v" or NULL */
+	int64_t create_timeout_ms;
+	int64_t delete_timeout_ms;
+	int64_t max_replicas;
+	int64_t max_recv_msg;
+	int64_t shutdown_grace_ms;
+	const char *log_format;
+	const char *log_level;
+	const char *apiserver;
+	const char *token_file;
+	const char *ca_file;
+};
+
+/* Fills defaults, then env, then argv.  Returns 0, or -1 having printed one line to stderr. */
+int worker_config_parse(struct worker_config *cfg, int argc, char **argv);
+void worker_config_print_flags(FILE *f);
+
+#endif
