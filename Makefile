@@ -134,6 +134,18 @@ test: | $(SETUP_STAMP)
 demo: $(B)/cplane
 	@sh scripts/demo.sh
 
+# ---- container image: FROM scratch, one file (docs/deploy.md) ------------------
+IMAGE_NAME ?= cplane
+IMAGE_TAG ?= $(VERSION)
+IMAGE_SOURCE ?= $(or $(shell git config --get remote.origin.url 2>/dev/null),unknown)
+
+oci: $(B)/cplane | $(SETUP_STAMP)
+	IMAGE_NAME='$(IMAGE_NAME)' IMAGE_TAG='$(IMAGE_TAG)' IMAGE_SOURCE='$(IMAGE_SOURCE)' \
+		sh scripts/oci.sh $(B)/cplane $(B)
+
+image:
+	@sh scripts/image.sh '$(IMAGE_NAME):$(IMAGE_TAG)' '$(VERSION)' '$(COMMIT)' '$(IMAGE_SOURCE)'
+
 # ---- benchmarks: bench/NAME/run prints key=value lines --------------------------
 BENCHES := $(patsubst bench/%/run,%,$(wildcard bench/*/run))
 
