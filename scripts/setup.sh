@@ -7,7 +7,7 @@ set -eu
 PKGS="make gcc libc6-dev musl-tools protobuf-c-compiler libbearssl-dev libprotobuf-c-dev
 protobuf-compiler clang libclang-rt-14-dev llvm python3 python3-pytest python3-grpcio
 python3-protobuf python3-h2 nghttp2-client umoci skopeo libcjson-dev dpkg-dev file openssl
-valgrind procps"
+valgrind procps python3-yaml"
 
 missing=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' $PKGS 2>/dev/null |
 	awk -v want="$(echo $PKGS)" 'BEGIN { n = split(want, w, " ") }
