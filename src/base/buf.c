@@ -25,10 +25,10 @@ int buf_reserve(buf *b, size_t n)
 	size_t len = buf_len(b), want, cap;
 	uint8_t *p;
 
-	if (b->cap - b->end >= n)
-		return 0;
 	if (n > SIZE_MAX / 2 - len || (b->limit && len + n > b->limit))
 		return -1;
+	if (b->cap - b->end >= n)
+		return 0;
 	want = len + n;
 	/* Reclaim consumed space first: cheaper than growing when it suffices. */
 	if (b->start > 0 && b->cap >= want && (b->start >= len || b->cap - len >= n)) {
