@@ -1,0 +1,59 @@
+/*
+ * One cluster as the worker knows it: what the Deployment says (observed),
+ * what a Create asked for while its POST is in flight (pending), and the
+ * phase derived from both.  Pure functions; no I/O.
+ */
+#ifndef CPLANE_WORKER_CLUSTER_H
+#define CPLANE_WORKER_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLUSTER_NAME_MAX 63
+#define CLUSTER_IMAGE_MAX 255
+#define CLUSTER_MESSAGE_MAX 512
+
+/* Wire values of cplane.v1.Phase. */
+enum cluster_phase {
+	PHASE_ABSENT = 0,	/* PHASE_UNSPECIFIED on the wire: no such cluster */
+	PHASE_CREATING = 1,
+	PHASE_READY = 2,
+	PHASE_DELETING = 3,
+	PHASE_FAILED = 4,
+	PHASE_DELETED = 5,
+};
+
+const char *cluster_phase_name(enum cluster_phase p);
+
+/* The fields of a Deployment the worker derives state from. */
+struct cluster_observed {
+	int present;			/* the Deployment exists */
+	int64_t generation;
+	int64_t observed_generation;
+	int32_t spec_replicas;
+	int32_t ready_replicas;
+	int32_t available_replicas;
+	int32_t updated_replicas;
+	int available_true;		/* condition Available=True */
+	int progress_deadline_exceeded;	/* condition Progressing reason ProgressDeadlineExceeded */
+	int deleting;			/* metadata.deletionTimestamp set */
+	int64_t created_unix_ms;
+	char image[CLUSTER_IMAGE_MAX + 1];
+	char progress_message[CLUSTER_MESSAGE_MAX];	/* Progressing condition's message */
+};
+
+/*
+ * Phase from what the Deployment says plus what this worker is doing:
+ * creating = a Create's POST is in flight (CREATING before the API answers);
+ * deleting = a Delete was accepted (DELETING before the event shows it).
+ * READY means what `kubectl rollout status` means.
+ */
+enum cluster_phase cluster_derive_phase(const struct cluster_observed *o, int creating, int deleting);
+
+/* Validation: NULL when fine, else a message naming the field and the rule. */
+const char *cluster_check_name(const char *name);
+/* why is filled with the message (>= 160 bytes). Returns 0 when fine. */
+int cluster_check_replicas(int64_t replicas, int64_t max_replicas, char *why, size_t whysz);
+int cluster_check_image(const char *image, char *why, size_t whysz);
+
+#endif
