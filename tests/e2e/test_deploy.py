@@ -461,3 +461,19 @@ def test_oci_refuses_a_dynamic_binary(tmp_path):
     assert p.returncode != 0
     assert "not a static binary" in p.stderr
     assert not os.path.exists(str(tmp_path / "oci"))
+
+
+def test_docs_overlay_example_renders(tmp_path):
+    """docs/deploy.md's overlay example works as printed."""
+    import re
+    text = open(os.path.join(ROOT, "docs", "deploy.md")).read()
+    m = re.search(r"# my-overlay/kustomization.yaml\n(.*?)```", text, re.S)
+    assert m, "docs/deploy.md lost its overlay example"
+    shutil.copytree(DEPLOY, str(tmp_path / "deploy"))
+    (tmp_path / "my-overlay").mkdir()
+    (tmp_path / "my-overlay" / "kustomization.yaml").write_text(m.group(1))
+    objs = kustomize(str(tmp_path / "my-overlay"))
+    assert {o["metadata"]["namespace"] for o in objs} == {"cplane-prod"}
+    assert {c["image"] for _, _, c in containers(objs)} == {"registry.example.com/platform/cplane:0.1.0"}
+    _, c = worker(objs)
+    assert c["args"][-1] == "--create-timeout=10m"
