@@ -39,7 +39,7 @@ struct cluster_observed {
 	int deleting;			/* metadata.deletionTimestamp set */
 	int64_t created_unix_ms;
 	char image[CLUSTER_IMAGE_MAX + 1];
-	char progress_message[CLUSTER_MESSAGE_MAX];	/* Progressing condition's message */
+	char progress_message[160];	/* Progressing condition's message, cut */
 };
 
 /*

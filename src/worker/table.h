@@ -1,0 +1,47 @@
+/*
+ * The cluster table: name → struct cluster, O(1) lookup, sorted listing.
+ * Entries are allocated once per cluster (not per event) and stay put
+ * (pointers are stable until cluster_table_remove).  The service keeps its
+ * waiting calls on the entry via the user pointer.
+ */
+#ifndef CPLANE_WORKER_TABLE_H
+#define CPLANE_WORKER_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "worker/cluster.h"
+
+struct cluster {
+	char name[CLUSTER_NAME_MAX + 1];
+	struct cluster_observed obs;
+	int creating;			/* our Create's POST is in flight */
+	int deleting;			/* our Delete was accepted */
+	int32_t want_replicas;		/* spec asked by the Create that made it (until observed) */
+	char want_image[CLUSTER_IMAGE_MAX + 1];
+	enum cluster_phase phase;	/* last derived; the service compares to see changes */
+	void *user;			/* the service's per-cluster state (waiting calls) */
+	/* private */
+	struct cluster *next_in_bucket;
+	uint32_t hash;
+};
+
+typedef struct cluster_table cluster_table;
+
+cluster_table *cluster_table_new(void);
+/* Frees the table and every entry (not their user pointers). */
+void cluster_table_free(cluster_table *t);
+struct cluster *cluster_table_find(const cluster_table *t, const char *name);
+/* Finds or adds (zeroed, phase ABSENT).  NULL on ENOMEM or a name longer than CLUSTER_NAME_MAX. */
+struct cluster *cluster_table_get_or_add(cluster_table *t, const char *name);
+void cluster_table_remove(cluster_table *t, struct cluster *c);
+size_t cluster_table_count(const cluster_table *t);
+/*
+ * Fills out (caller-allocated, cluster_table_count() slots) with every entry
+ * sorted by name; returns the count.
+ */
+size_t cluster_table_sorted(const cluster_table *t, struct cluster **out);
+/* Calls fn for every entry in no particular order; fn must not add or remove. */
+void cluster_table_foreach(const cluster_table *t, void (*fn)(struct cluster *c, void *arg), void *arg);
+
+#endif

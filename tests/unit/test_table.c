@@ -1,0 +1,86 @@
+/* The cluster table: lookup, growth, removal, sorted listing. */
+#include "harness.h"
+
+#include "worker/table.h"
+
+static void count_cb(struct cluster *c, void *arg)
+{
+	(void)c;
+	(*(size_t *)arg)++;
+}
+
+static void test_add_find_remove(void)
+{
+	cluster_table *t = cluster_table_new();
+	struct cluster *a, *b;
+
+	CHECK(t != NULL);
+	CHECK(cluster_table_find(t, "demo") == NULL);
+	a = cluster_table_get_or_add(t, "demo");
+	CHECK(a != NULL);
+	CHECK_EQ_STR(a->name, "demo");
+	CHECK_EQ_INT(a->phase, PHASE_ABSENT);
+	b = cluster_table_get_or_add(t, "demo");
+	CHECK(a == b);
+	CHECK_EQ_INT(cluster_table_count(t), 1);
+	CHECK(cluster_table_get_or_add(t, "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234") == NULL);
+	cluster_table_remove(t, a);
+	CHECK(cluster_table_find(t, "demo") == NULL);
+	CHECK_EQ_INT(cluster_table_count(t), 0);
+	cluster_table_free(t);
+}
+
+static void test_many_sorted(void)
+{
+	enum { N = 10000 };
+	cluster_table *t = cluster_table_new();
+	struct cluster **all = calloc(N, sizeof(*all)), *keep[N / 2];
+	char name[32];
+	size_t n, seen = 0;
+	int sorted = 1, found = 1;
+
+	for (int i = N - 1; i >= 0; i--) {
+		snprintf(name, sizeof(name), "c-%05d", i);
+		struct cluster *c = cluster_table_get_or_add(t, name);
+		CHECK(c != NULL);
+		if (i % 2 == 0)
+			keep[i / 2] = c;
+	}
+	CHECK_EQ_INT(cluster_table_count(t), N);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "c-%05d", i);
+		if (cluster_table_find(t, name) == NULL)
+			found = 0;
+	}
+	CHECK(found);
+	/* remove the odd ones; pointers to the rest stay valid across growth and removal */
+	for (int i = 1; i < N; i += 2) {
+		snprintf(name, sizeof(name), "c-%05d", i);
+		cluster_table_remove(t, cluster_table_find(t, name));
+	}
+	CHECK_EQ_INT(cluster_table_count(t), N / 2);
+	for (int i = 0; i < N / 2; i++) {
+		snprintf(name, sizeof(name), "c-%05d", i * 2);
+		if (cluster_table_find(t, name) != keep[i])
+			found = 0;
+	}
+	CHECK(found);
+	n = cluster_table_sorted(t, all);
+	CHECK_EQ_INT(n, N / 2);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(all[i - 1]->name, all[i]->name) >= 0)
+			sorted = 0;
+	CHECK(sorted);
+	CHECK_EQ_STR(all[0]->name, "c-00000");
+	cluster_table_foreach(t, count_cb, &seen);
+	CHECK_EQ_INT(seen, N / 2);
+	free(all);
+	cluster_table_free(t);
+}
+
+int main(void)
+{
+	RUN(test_add_find_remove);
+	RUN(test_many_sorted);
+	return harness_finish();
+}
