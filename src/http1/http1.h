@@ -155,6 +155,12 @@ int http1_resp_eof(http1_resp *p);
 
 /* True once on_complete ran for the current response. */
 bool http1_resp_done(const http1_resp *p);
+/*
+ * True once a byte of the current response arrived.  A keep-alive connection
+ * that closes before that (the server timed it out) lets the caller retry the
+ * request on a new connection.
+ */
+bool http1_resp_started(const http1_resp *p);
 /* True once the header block was parsed (on_headers ran). */
 bool http1_resp_have_headers(const http1_resp *p);
 /* The current response (headers valid once http1_resp_have_headers). */
