@@ -1,0 +1,319 @@
+/*
+ * Path-aware extraction on top of the tokenizer.
+ *
+ * Implementation notes.  The declared paths form a trie (json_pathset).  The
+ * extractor keeps the trie node of every open container and of the value
+ * about to come ("pending").  A value whose node is absent, or which leads
+ * nowhere, is handed to json_skip_next() before the parser reaches it, so the
+ * parser consumes it in bulk without tokens; a container that turns out to
+ * hold nothing wanted (say an array where only keys were declared, or a
+ * declared leaf that is an object) is dropped with json_skip_rest().  Keys are
+ * only compared at levels some path passes through.
+ *
+ * JSON_EXTRACT_STRICT replaces both kinds of skipping with tokenizing and
+ * ignoring, so skipped values are validated as strictly as the rest; the
+ * events are the same either way for valid input.
+ */
+#include "json.h"
+
+#include <string.h>
+
+#define NONE 0xffff
+
+static int add_child(json_pathset *ps, unsigned parent, const char *key, size_t len, int elem,
+    unsigned *out)
+{
+	unsigned i;
+	struct json_pnode *n;
+
+	for (i = ps->node[parent].child; i; i = ps->node[i].next) {
+		n = &ps->node[i];
+		if (elem ? n->elem : (!n->elem && n->key_len == len &&
+		    memcmp(ps->pool + n->key_off, key, len) == 0)) {
+			*out = i;
+			return 0;
+		}
+	}
+	if (ps->nnodes >= JSON_PATHS_MAX_NODES)
+		return JSON_EUSAGE;
+	i = ps->nnodes++;
+	n = &ps->node[i];
+	n->path = -1;
+	n->elem = (uint8_t)elem;
+	if (!elem) {
+		/* The key was unescaped into the pool's free tail already. */
+		n->key_off = (uint16_t)(key - ps->pool);
+		n->key_len = (uint16_t)len;
+		ps->pool_len += (unsigned)len;
+		ps->node[parent].has_key = 1;
+	} else {
+		ps->node[parent].has_elem = 1;
+	}
+	n->next = ps->node[parent].child;
+	ps->node[parent].child = (uint16_t)i;
+	*out = i;
+	return 0;
+}
+
+static int compile_one(json_pathset *ps, const char *s, int index)
+{
+	unsigned cur = 0;
+
+	if (*s == '\0')
+		return JSON_EUSAGE;
+	for (;;) {
+		unsigned next;
+
+		if (s[0] == '[') {
+			if (s[1] != '*' || s[2] != ']')
+				return JSON_EUSAGE;
+			s += 3;
+			if (add_child(ps, cur, NULL, 0, 1, &next) < 0)
+				return JSON_EUSAGE;
+		} else {
+			char *k = ps->pool + ps->pool_len;
+			size_t len = 0;
+
+			while (*s && *s != '.' && *s != '[') {
+				if (*s == '\\' && *++s == '\0')
+					return JSON_EUSAGE;
+				if (ps->pool_len + len >= JSON_PATHS_POOL)
+					return JSON_EUSAGE;
+				k[len++] = *s++;
+			}
+			if (len == 0)
+				return JSON_EUSAGE;
+			if (add_child(ps, cur, k, len, 0, &next) < 0)
+				return JSON_EUSAGE;
+		}
+		cur = next;
+		if (*s == '\0')
+			break;
+		if (*s == '.' && *++s == '\0')
+			return JSON_EUSAGE;
+	}
+	if (ps->node[cur].path >= 0)
+		return JSON_EUSAGE;
+	ps->node[cur].path = (int16_t)index;
+	return 0;
+}
+
+int json_pathset_compile(json_pathset *ps, const char *const *paths, size_t n)
+{
+	size_t i;
+
+	memset(ps, 0, sizeof(*ps));
+	ps->nnodes = 1;
+	ps->node[0].path = -1;
+	if (n > INT16_MAX)
+		return JSON_EUSAGE;
+	for (i = 0; i < n; i++) {
+		if (!paths[i] || compile_one(ps, paths[i], (int)i) < 0)
+			return JSON_EUSAGE;
+	}
+	return 0;
+}
+
+static unsigned find_key(const json_pathset *ps, unsigned parent, const char *k, size_t len)
+{
+	unsigned i;
+
+	for (i = ps->node[parent].child; i; i = ps->node[i].next) {
+		const struct json_pnode *n = &ps->node[i];
+
+		if (!n->elem && n->key_len == len && memcmp(ps->pool + n->key_off, k, len) == 0)
+			return i;
+	}
+	return NONE;
+}
+
+static unsigned elem_child(const json_pathset *ps, unsigned parent)
+{
+	unsigned i;
+
+	for (i = ps->node[parent].child; i; i = ps->node[i].next) {
+		if (ps->node[i].elem)
+			return i;
+	}
+	return NONE;
+}
+
+/* The next value belongs to node v: skip it unless something in it is wanted. */
+static void prepare(json_extract *x, unsigned v)
+{
+	x->pending = (uint16_t)v;
+	if (v != NONE && (x->ps->node[v].child || x->ps->node[v].path >= 0))
+		return;
+	if (x->flags & JSON_EXTRACT_STRICT)
+		x->ign = 1;
+	else
+		json_skip_next(&x->p);
+}
+
+static void skip_rest(json_extract *x, unsigned depth)
+{
+	if (x->flags & JSON_EXTRACT_STRICT) {
+		x->ign = 2;
+		x->ign_rest = 1;
+		x->ign_depth = depth;
+	} else {
+		json_skip_rest(&x->p);
+		x->rest_pending = 1;
+	}
+}
+
+static int emit(json_extract *x, int kind, int path, uint32_t index, const json_token *t)
+{
+	json_event ev;
+
+	ev.kind = kind;
+	ev.path = path;
+	ev.index = index;
+	ev.tok = t;
+	return x->fn(x->ctx, &ev) ? JSON_EABORTED : 0;
+}
+
+static int on_token(json_extract *x, json_token *t)
+{
+	const json_pathset *ps = x->ps;
+	unsigned d = t->depth, v;
+	int start, complete, r;
+
+	if (x->ign == 1) {
+		x->ign = 0;
+		if (t->type == JSON_OBJECT_BEGIN || t->type == JSON_ARRAY_BEGIN) {
+			x->ign = 2;
+			x->ign_rest = 0;
+			x->ign_depth = d;
+			return 0;
+		}
+		if (t->type != JSON_OBJECT_END && t->type != JSON_ARRAY_END)
+			t->type = JSON_SKIPPED;
+	} else if (x->ign == 2) {
+		if ((t->type != JSON_OBJECT_END && t->type != JSON_ARRAY_END) || d != x->ign_depth)
+			return 0;
+		x->ign = 0;
+		x->rest_pending = x->ign_rest;
+		t->type = JSON_SKIPPED;
+	}
+
+	switch (t->type) {
+	case JSON_KEY:
+		prepare(x, find_key(ps, x->node[d - 1], t->str, t->len));
+		return 0;
+	case JSON_OBJECT_BEGIN: case JSON_ARRAY_BEGIN:
+		start = 1;
+		complete = 0;
+		break;
+	case JSON_OBJECT_END: case JSON_ARRAY_END:
+		start = 0;
+		complete = 1;
+		break;
+	case JSON_SKIPPED:
+		start = !x->rest_pending;
+		x->rest_pending = 0;
+		complete = 1;
+		break;
+	default:
+		start = complete = 1;
+		break;
+	}
+
+	if (start) {
+		v = x->pending;
+		if (d > 0 && x->isarr[d - 1]) {
+			unsigned e = elem_child(ps, x->node[d - 1]);
+
+			if (e != NONE && ps->node[e].path >= 0) {
+				r = emit(x, JSON_EV_ELEM_BEGIN, ps->node[e].path, x->index[d - 1], NULL);
+				if (r < 0)
+					return r;
+			}
+		}
+		if (v != NONE && ps->node[v].path >= 0 && t->type != JSON_SKIPPED) {
+			r = emit(x, JSON_EV_VALUE, ps->node[v].path, 0, t);
+			if (r < 0)
+				return r;
+		}
+		if (t->type == JSON_OBJECT_BEGIN || t->type == JSON_ARRAY_BEGIN) {
+			int arr = t->type == JSON_ARRAY_BEGIN;
+
+			if (v == NONE || !(arr ? ps->node[v].has_elem : ps->node[v].has_key)) {
+				skip_rest(x, d);
+				return 0;
+			}
+			x->node[d] = (uint16_t)v;
+			x->isarr[d] = (uint8_t)arr;
+			if (arr) {
+				x->index[d] = 0;
+				prepare(x, elem_child(ps, v));
+			}
+			return 0;
+		}
+	}
+	if (complete) {
+		if (d == 0) {
+			r = emit(x, JSON_EV_END, -1, 0, NULL);
+			if (r < 0)
+				return r;
+			prepare(x, 0);
+		} else if (x->isarr[d - 1]) {
+			unsigned e = elem_child(ps, x->node[d - 1]);
+
+			if (ps->node[e].path >= 0) {
+				r = emit(x, JSON_EV_ELEM_END, ps->node[e].path, x->index[d - 1], NULL);
+				if (r < 0)
+					return r;
+			}
+			x->index[d - 1]++;
+			prepare(x, e);
+		}
+	}
+	return 0;
+}
+
+void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, size_t strbuf_len,
+    unsigned flags, json_event_fn fn, void *ctx)
+{
+	memset(x, 0, sizeof(*x));
+	json_parser_init(&x->p, strbuf, strbuf_len, flags & JSON_SINGLE);
+	x->ps = ps;
+	x->fn = fn;
+	x->ctx = ctx;
+	x->flags = flags;
+	prepare(x, 0);
+}
+
+static int drain(json_extract *x)
+{
+	json_token t;
+	int r;
+
+	for (;;) {
+		r = json_next(&x->p, &t);
+		if (r <= 0)
+			break;
+		r = on_token(x, &t);
+		if (r < 0)
+			break;
+	}
+	if (r < 0)
+		x->err = r;
+	return r;
+}
+
+int json_extract_feed(json_extract *x, const void *data, size_t len)
+{
+	if (x->err)
+		return x->err;
+	json_feed(&x->p, data, len);
+	return drain(x);
+}
+
+int json_extract_finish(json_extract *x)
+{
+	if (x->err)
+		return x->err;
+	json_feed_end(&x->p);
+	return drain(x);
+}

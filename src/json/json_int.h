@@ -1,0 +1,53 @@
+/*
+ * Internal to src/json: pieces shared by the tokenizer and the bulk skipper.
+ */
+#ifndef CPLANE_JSON_INT_H
+#define CPLANE_JSON_INT_H
+
+#include "json.h"
+
+/*
+ * Bulk-skips the container whose opening bracket was consumed (p->sk_depth
+ * counts open containers, p->sk_brace open braces) from p->cur.
+ * Returns 1 when the closing bracket was consumed (p->cur after it), 0 when
+ * the slice is used up, or a negative error.
+ */
+int json_skip_scan(json_parser *p);
+
+/* UTF-8 validation of one byte with the parser's sequence state: 0 or
+ * JSON_EUTF8.  Shared so the tokenizer and skipper agree on every byte. */
+static inline int json_utf8_step(json_parser *p, uint8_t b)
+{
+	if (p->u8_need) {
+		if (b < p->u8_lo || b > p->u8_hi)
+			return JSON_EUTF8;
+		p->u8_lo = 0x80;
+		p->u8_hi = 0xbf;
+		p->u8_need--;
+		return 0;
+	}
+	if (b < 0x80)
+		return 0;
+	p->u8_lo = 0x80;
+	p->u8_hi = 0xbf;
+	if (b >= 0xc2 && b <= 0xdf) {
+		p->u8_need = 1;
+	} else if (b >= 0xe0 && b <= 0xef) {
+		p->u8_need = 2;
+		if (b == 0xe0)
+			p->u8_lo = 0xa0;	/* overlong */
+		else if (b == 0xed)
+			p->u8_hi = 0x9f;	/* UTF-16 surrogates */
+	} else if (b >= 0xf0 && b <= 0xf4) {
+		p->u8_need = 3;
+		if (b == 0xf0)
+			p->u8_lo = 0x90;	/* overlong */
+		else if (b == 0xf4)
+			p->u8_hi = 0x8f;	/* > U+10FFFF */
+	} else {
+		return JSON_EUTF8;
+	}
+	return 0;
+}
+
+#endif

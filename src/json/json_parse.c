@@ -1,0 +1,713 @@
+/*
+ * The incremental tokenizer.
+ *
+ * Implementation notes.  Two state variables carry everything across slice
+ * boundaries: gs, the grammar position (what may come next), and ls, the
+ * lexeme in progress (string, number, literal, bulk skip).  Each lexeme
+ * keeps a byte-level sub-state, so a slice may end on any byte.
+ *
+ * Strings are zero-copy when they have no escapes and end in the slice they
+ * began in: the token then points into the caller's bytes.  Otherwise the
+ * bytes seen so far are copied to the string buffer ("span" marks the first
+ * raw byte not yet copied).  The decoded length is always slen + (cur - span)
+ * whichever way the bytes are held, so the length limit trips at the same
+ * byte however the input is split; that is what makes whole, byte-by-byte
+ * and split feeding give identical results, errors included.
+ */
+#include "json_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+enum {	/* grammar states; 0 (G_TOP) is the zero-filled start */
+	G_TOP = 0,	/* between top-level values */
+	G_VALUE,	/* after ':' or an array ',' */
+	G_ARR_FIRST,	/* after '[' */
+	G_OBJ_FIRST,	/* after '{' */
+	G_KEY,		/* after an object ',' */
+	G_COLON,	/* after a key */
+	G_AFTER,	/* after a value inside a container */
+	G_DONE,		/* JSON_SINGLE: the value is complete */
+};
+
+enum { L_NONE = 0, L_STR, L_NUM, L_LIT, L_SKIP };
+
+enum { N_START = 0, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
+
+#define MORE 2	/* internal: state changed, go round again */
+
+const char *json_strerror(int err)
+{
+	switch (err) {
+	case 0: return "ok";
+	case JSON_ESYNTAX: return "json: syntax error";
+	case JSON_ESTRING: return "json: control character or bad escape in string";
+	case JSON_EUTF8: return "json: invalid UTF-8";
+	case JSON_ESURROGATE: return "json: lone or misordered \\u surrogate";
+	case JSON_ENUMBER: return "json: malformed number";
+	case JSON_EDEPTH: return "json: nesting too deep";
+	case JSON_ESTRLIMIT: return "json: string or number longer than the limit";
+	case JSON_ETRUNCATED: return "json: input ended inside a value";
+	case JSON_EABORTED: return "json: stopped by callback";
+	case JSON_ENOSPC: return "json: output buffer too small";
+	case JSON_EUSAGE: return "json: invalid call or argument";
+	case JSON_EEMPTY: return "json: no value in input";
+	}
+	return "json: unknown error";
+}
+
+void json_parser_init(json_parser *p, char *strbuf, size_t strbuf_len, unsigned flags)
+{
+	memset(p, 0, sizeof(*p));
+	p->sbuf = strbuf;
+	p->scap = strbuf ? strbuf_len : 0;
+	p->flags = flags;
+	p->max_depth = JSON_DEPTH_DEFAULT;
+}
+
+void json_parser_set_max_depth(json_parser *p, unsigned max_depth)
+{
+	if (max_depth < 1)
+		max_depth = 1;
+	if (max_depth > JSON_DEPTH_MAX)
+		max_depth = JSON_DEPTH_MAX;
+	p->max_depth = max_depth;
+}
+
+void json_feed(json_parser *p, const void *data, size_t len)
+{
+	if (p->base)
+		p->consumed += (uint64_t)(p->cur - p->base);
+	p->base = p->cur = data;
+	p->end = p->cur + len;
+	p->span = p->cur;
+}
+
+void json_feed_end(json_parser *p)
+{
+	p->eof = 1;
+}
+
+void json_skip_next(json_parser *p)
+{
+	p->skip_next = 1;
+}
+
+void json_skip_rest(json_parser *p)
+{
+	if (!p->just_began || p->err)
+		return;
+	p->just_began = 0;
+	p->depth--;
+	p->sk_brace = (p->stack[p->depth / 64] >> (p->depth % 64) & 1) ? 0 : 1;
+	p->sk_depth = 1;
+	p->sk_instr = 0;
+	p->sk_esc = 0;
+	p->ls = L_SKIP;
+}
+
+uint64_t json_offset(const json_parser *p)
+{
+	return p->consumed + (uint64_t)(p->cur - p->base);
+}
+
+int json_error(const json_parser *p)
+{
+	return p->err;
+}
+
+static size_t str_max(const json_parser *p)
+{
+	return p->scap ? p->scap - 1 : 0;
+}
+
+static int top_is_array(const json_parser *p)
+{
+	unsigned d = p->depth - 1;
+
+	return (int)(p->stack[d / 64] >> (d % 64) & 1);
+}
+
+static void value_done(json_parser *p)
+{
+	if (p->depth) {
+		p->gs = G_AFTER;
+	} else {
+		p->gs = (p->flags & JSON_SINGLE) ? G_DONE : G_TOP;
+		p->seen_value = 1;
+	}
+}
+
+/* Appends decoded bytes to the string buffer, enforcing the limit. */
+static int sbuf_put(json_parser *p, const void *b, size_t n)
+{
+	if (n > str_max(p) - p->slen)
+		return JSON_ESTRLIMIT;
+	memcpy(p->sbuf + p->slen, b, n);
+	p->slen += n;
+	return 0;
+}
+
+/* Moves raw string bytes [span, c) to the buffer (limit already checked). */
+static void flush_span(json_parser *p, const uint8_t *c)
+{
+	size_t n = (size_t)(c - p->span);
+
+	if (n) {
+		memcpy(p->sbuf + p->slen, p->span, n);
+		p->slen += n;
+	}
+	p->span = c;
+}
+
+static int emit_code_point(json_parser *p, uint32_t cp)
+{
+	uint8_t u[4];
+	size_t n;
+
+	if (p->skipping)
+		return 0;
+	if (cp < 0x80) {
+		u[0] = (uint8_t)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (uint8_t)(0xc0 | cp >> 6);
+		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (uint8_t)(0xe0 | cp >> 12);
+		u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (uint8_t)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (uint8_t)(0xf0 | cp >> 18);
+		u[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
+		u[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+		u[3] = (uint8_t)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return sbuf_put(p, u, n);
+}
+
+static int hex_val(uint8_t b)
+{
+	if (b >= '0' && b <= '9')
+		return b - '0';
+	b |= 0x20;
+	if (b >= 'a' && b <= 'f')
+		return b - 'a' + 10;
+	return -1;
+}
+
+/* One byte of an escape sequence (p->esc != 0). */
+static int escape_step(json_parser *p, uint8_t b)
+{
+	uint8_t out;
+	int v;
+
+	switch (p->esc) {
+	case 1:
+		if (p->hi_sur) {
+			if (b != 'u')
+				return JSON_ESURROGATE;
+			p->esc = 2;
+			p->ucode = 0;
+			return 0;
+		}
+		switch (b) {
+		case '"': case '\\': case '/': out = b; break;
+		case 'b': out = '\b'; break;
+		case 'f': out = '\f'; break;
+		case 'n': out = '\n'; break;
+		case 'r': out = '\r'; break;
+		case 't': out = '\t'; break;
+		case 'u':
+			p->esc = 2;
+			p->ucode = 0;
+			return 0;
+		default:
+			return JSON_ESTRING;
+		}
+		p->esc = 0;
+		return p->skipping ? 0 : sbuf_put(p, &out, 1);
+	case 2: case 3: case 4: case 5:
+		v = hex_val(b);
+		if (v < 0)
+			return JSON_ESTRING;
+		p->ucode = p->ucode << 4 | (uint32_t)v;
+		if (p->esc++ < 5)
+			return 0;
+		p->esc = 0;
+		if (p->hi_sur) {
+			uint32_t hi = p->hi_sur;
+
+			if (p->ucode < 0xdc00 || p->ucode > 0xdfff)
+				return JSON_ESURROGATE;
+			p->hi_sur = 0;
+			return emit_code_point(p, 0x10000 + ((hi - 0xd800) << 10) + (p->ucode - 0xdc00));
+		}
+		if (p->ucode >= 0xd800 && p->ucode <= 0xdbff) {
+			p->hi_sur = p->ucode;
+			p->esc = 6;
+			return 0;
+		}
+		if (p->ucode >= 0xdc00 && p->ucode <= 0xdfff)
+			return JSON_ESURROGATE;
+		return emit_code_point(p, p->ucode);
+	case 6:
+		if (b != '\\')
+			return JSON_ESURROGATE;
+		p->esc = 1;
+		return 0;
+	}
+	return JSON_ESTRING;
+}
+
+/* 1 for bytes a string may hold as they are: not '"', '\\', control, non-ASCII. */
+static const uint8_t plain_tab[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+	R16(0), R16(0),
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20: '"' */
+	R16(1), R16(1),
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x50: '\\' */
+	R16(1), R16(1),
+	R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
+#undef R16
+};
+
+/* First byte in [c, e) that is not plain string content, or e. */
+static const uint8_t *scan_plain(const uint8_t *c, const uint8_t *e)
+{
+#if defined(__SSE2__)
+	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+
+	while (e - c >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)c);
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+		    _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
+		unsigned mask = (unsigned)(_mm_movemask_epi8(m) | _mm_movemask_epi8(v));
+
+		if (mask)
+			return c + __builtin_ctz(mask);
+		c += 16;
+	}
+#endif
+	while (c < e && plain_tab[*c])
+		c++;
+	return c;
+}
+
+static int lex_string(json_parser *p, json_token *t)
+{
+	const uint8_t *c = p->cur, *e = p->end;
+	size_t max = p->skipping ? SIZE_MAX : str_max(p);
+	int r;
+
+	for (;;) {
+		size_t dlen, room;
+		const uint8_t *stop;
+		uint8_t b;
+
+		if (c == e)
+			break;
+		if (p->esc) {
+			r = escape_step(p, *c++);
+			if (r < 0)
+				goto fail;
+			p->span = c;
+			continue;
+		}
+		dlen = p->skipping ? 0 : p->slen + (size_t)(c - p->span);
+		room = max - dlen;
+		if (p->u8_need) {
+			r = json_utf8_step(p, *c);
+			if (r < 0)
+				goto fail;
+			if (!room) {
+				r = JSON_ESTRLIMIT;
+				goto fail;
+			}
+			c++;
+			continue;
+		}
+		stop = (size_t)(e - c) > room ? c + room : e;
+		c = scan_plain(c, stop);
+		if (c == e)
+			break;
+		b = *c;
+		if (b == '"') {
+			if (p->skipping) {
+				t->type = JSON_SKIPPED;
+			} else {
+				if (p->copying) {
+					flush_span(p, c);
+					t->str = p->sbuf;
+					t->len = p->slen;
+				} else {
+					t->str = (const char *)p->span;
+					t->len = (size_t)(c - p->span);
+				}
+				t->type = p->key ? JSON_KEY : JSON_STRING;
+			}
+			t->depth = p->depth;
+			p->cur = c + 1;
+			p->ls = L_NONE;
+			if (p->key)
+				p->gs = G_COLON;
+			else
+				value_done(p);
+			return 1;
+		}
+		if (b == '\\') {
+			if (!p->skipping) {
+				flush_span(p, c);
+				p->copying = 1;
+			}
+			p->esc = 1;
+			c++;
+			p->span = c;
+			continue;
+		}
+		if (b < 0x20) {
+			r = JSON_ESTRING;
+			goto fail;
+		}
+		if (b >= 0x80) {
+			r = json_utf8_step(p, b);
+			if (r < 0)
+				goto fail;
+		}
+		if (!room) {
+			r = JSON_ESTRLIMIT;
+			goto fail;
+		}
+		c++;
+	}
+	/* The slice ended inside the string: keep what the next slice cannot. */
+	if (!p->skipping) {
+		flush_span(p, e);
+		p->copying = 1;
+	}
+	p->cur = e;
+	if (p->eof)
+		return JSON_ETRUNCATED;
+	return 0;
+fail:
+	p->cur = c;
+	return r;
+}
+
+static int finish_number(json_parser *p, json_token *t)
+{
+	t->depth = p->depth;
+	p->ls = L_NONE;
+	value_done(p);
+	if (p->skipping) {
+		t->type = JSON_SKIPPED;
+		return 1;
+	}
+	p->sbuf[p->slen] = '\0';
+	if (p->num_int) {
+		const char *s = p->sbuf;
+		int neg = *s == '-';
+		uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+
+		s += neg;
+		for (; *s; s++) {
+			unsigned d = (unsigned)(*s - '0');
+
+			if (v > (lim - d) / 10)
+				goto dbl;
+			v = v * 10 + d;
+		}
+		t->type = JSON_INT;
+		t->i = neg ? (int64_t)(0 - v) : (int64_t)v;
+		return 1;
+	}
+dbl:
+	t->type = JSON_DOUBLE;
+	t->d = strtod(p->sbuf, NULL);
+	return 1;
+}
+
+static int lex_number(json_parser *p, json_token *t)
+{
+	const uint8_t *c = p->cur, *e = p->end;
+	size_t max = str_max(p);
+	int r = JSON_ENUMBER;
+
+	for (; c < e; c++) {
+		uint8_t b = *c;
+		int digit = b >= '0' && b <= '9';
+
+		switch (p->sub) {
+		case N_START:
+			p->sub = b == '-' ? N_MINUS : b == '0' ? N_ZERO : N_INT;
+			break;
+		case N_MINUS:
+			if (!digit)
+				goto fail;
+			p->sub = b == '0' ? N_ZERO : N_INT;
+			break;
+		case N_ZERO:
+			if (digit)
+				goto fail;
+			/* fall through */
+		case N_INT:
+			if (digit)
+				break;
+			if (b == '.')
+				p->sub = N_DOT;
+			else if ((b | 0x20) == 'e')
+				p->sub = N_E;
+			else
+				goto done;
+			p->num_int = 0;
+			break;
+		case N_DOT:
+			if (!digit)
+				goto fail;
+			p->sub = N_FRAC;
+			break;
+		case N_FRAC:
+			if (digit)
+				break;
+			if ((b | 0x20) != 'e')
+				goto done;
+			p->sub = N_E;
+			break;
+		case N_E:
+			if (b == '+' || b == '-') {
+				p->sub = N_ESIGN;
+				break;
+			}
+			/* fall through */
+		case N_ESIGN:
+			if (!digit)
+				goto fail;
+			p->sub = N_EXP;
+			break;
+		case N_EXP:
+			if (!digit)
+				goto done;
+			break;
+		}
+		if (!p->skipping) {
+			if (p->slen >= max) {
+				r = JSON_ESTRLIMIT;
+				goto fail;
+			}
+			p->sbuf[p->slen++] = (char)b;
+		}
+	}
+	p->cur = c;
+	if (!p->eof)
+		return 0;
+done:
+	p->cur = c;
+	switch (p->sub) {
+	case N_ZERO: case N_INT: case N_FRAC: case N_EXP:
+		return finish_number(p, t);
+	}
+fail:
+	p->cur = c;
+	return r;
+}
+
+static int lex_literal(json_parser *p, json_token *t)
+{
+	const uint8_t *c = p->cur, *e = p->end;
+
+	while (c < e) {
+		if (*c != (uint8_t)p->lit[p->sub]) {
+			p->cur = c;
+			return JSON_ESYNTAX;
+		}
+		c++;
+		if (p->lit[++p->sub] == '\0') {
+			p->cur = c;
+			p->ls = L_NONE;
+			t->depth = p->depth;
+			t->type = p->skipping ? JSON_SKIPPED
+			    : p->lit[0] == 't' ? JSON_TRUE : p->lit[0] == 'f' ? JSON_FALSE : JSON_NULL;
+			value_done(p);
+			return 1;
+		}
+	}
+	p->cur = c;
+	return p->eof ? JSON_ETRUNCATED : 0;
+}
+
+static int lex_skip(json_parser *p, json_token *t)
+{
+	int r = json_skip_scan(p);
+
+	if (r == 1) {
+		p->ls = L_NONE;
+		t->type = JSON_SKIPPED;
+		t->depth = p->depth;
+		value_done(p);
+		return 1;
+	}
+	if (r == 0 && p->eof)
+		return JSON_ETRUNCATED;
+	return r;
+}
+
+/* A value starts at *c (not yet consumed). */
+static int begin_value(json_parser *p, json_token *t, const uint8_t *c)
+{
+	uint8_t b = *c;
+
+	p->skipping = p->skip_next;
+	p->skip_next = 0;
+	switch (b) {
+	case '{': case '[':
+		if (p->depth >= p->max_depth) {
+			p->cur = c;
+			return JSON_EDEPTH;
+		}
+		p->cur = c + 1;
+		if (p->skipping) {
+			p->sk_depth = 1;
+			p->sk_brace = b == '{';
+			p->sk_instr = 0;
+			p->sk_esc = 0;
+			p->ls = L_SKIP;
+			return MORE;
+		}
+		if (b == '[')
+			p->stack[p->depth / 64] |= (uint64_t)1 << (p->depth % 64);
+		else
+			p->stack[p->depth / 64] &= ~((uint64_t)1 << (p->depth % 64));
+		t->type = b == '{' ? JSON_OBJECT_BEGIN : JSON_ARRAY_BEGIN;
+		t->depth = p->depth++;
+		p->gs = b == '{' ? G_OBJ_FIRST : G_ARR_FIRST;
+		p->just_began = 1;
+		return 1;
+	case '"':
+		p->cur = c + 1;
+		p->span = p->cur;
+		p->slen = 0;
+		p->copying = 0;
+		p->key = 0;
+		p->ls = L_STR;
+		return MORE;
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		p->cur = c;
+		p->slen = 0;
+		p->sub = N_START;
+		p->num_int = 1;
+		p->ls = L_NUM;
+		return MORE;
+	case 't': case 'f': case 'n':
+		p->cur = c + 1;
+		p->lit = b == 't' ? "true" : b == 'f' ? "false" : "null";
+		p->sub = 1;
+		p->ls = L_LIT;
+		return MORE;
+	}
+	p->cur = c;
+	return JSON_ESYNTAX;
+}
+
+static int close_container(json_parser *p, json_token *t, const uint8_t *c, int array)
+{
+	if (top_is_array(p) != array) {
+		p->cur = c;
+		return JSON_ESYNTAX;
+	}
+	p->cur = c + 1;
+	p->skip_next = 0;
+	t->type = array ? JSON_ARRAY_END : JSON_OBJECT_END;
+	t->depth = --p->depth;
+	value_done(p);
+	return 1;
+}
+
+static int lex_structure(json_parser *p, json_token *t)
+{
+	const uint8_t *c = p->cur, *e = p->end;
+	uint8_t b;
+
+	while (c < e && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t'))
+		c++;
+	if (c == e) {
+		p->cur = c;
+		if (!p->eof)
+			return 0;
+		if (p->gs == G_DONE)
+			return 0;
+		if (p->gs == G_TOP)
+			return (p->flags & JSON_SINGLE) && !p->seen_value ? JSON_EEMPTY : 0;
+		return JSON_ETRUNCATED;
+	}
+	b = *c;
+	switch (p->gs) {
+	case G_TOP:
+	case G_VALUE:
+		return begin_value(p, t, c);
+	case G_ARR_FIRST:
+		if (b == ']')
+			return close_container(p, t, c, 1);
+		return begin_value(p, t, c);
+	case G_OBJ_FIRST:
+		if (b == '}')
+			return close_container(p, t, c, 0);
+		/* fall through */
+	case G_KEY:
+		if (b != '"')
+			break;
+		p->cur = c + 1;
+		p->span = p->cur;
+		p->slen = 0;
+		p->copying = 0;
+		p->key = 1;
+		p->skipping = 0;
+		p->ls = L_STR;
+		return MORE;
+	case G_COLON:
+		if (b != ':')
+			break;
+		p->cur = c + 1;
+		p->gs = G_VALUE;
+		return MORE;
+	case G_AFTER:
+		if (b == ',') {
+			p->cur = c + 1;
+			p->gs = top_is_array(p) ? G_VALUE : G_KEY;
+			return MORE;
+		}
+		if (b == ']' || b == '}')
+			return close_container(p, t, c, b == ']');
+		break;
+	}
+	p->cur = c;
+	return JSON_ESYNTAX;
+}
+
+int json_next(json_parser *p, json_token *t)
+{
+	int r;
+
+	if (p->err)
+		return p->err;
+	p->just_began = 0;
+	do {
+		switch (p->ls) {
+		case L_STR: r = lex_string(p, t); break;
+		case L_NUM: r = lex_number(p, t); break;
+		case L_LIT: r = lex_literal(p, t); break;
+		case L_SKIP: r = lex_skip(p, t); break;
+		default: r = lex_structure(p, t); break;
+		}
+	} while (r == MORE);
+	if (r < 0)
+		p->err = r;
+	return r;
+}
