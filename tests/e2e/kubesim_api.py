@@ -1,0 +1,609 @@
+"""kubesim request routing: auth, fault injection, resources, watches, discovery and admin endpoints.
+
+Mixed into the BaseHTTPRequestHandler subclass in kubesim.py, which supplies
+out(), abort(), send_json(), send_error_status(), read_body().
+"""
+
+import copy
+import json
+import random
+import re
+import sys
+import time
+import traceback
+from urllib.parse import urlsplit, parse_qs
+
+from kubesim_store import (Filter, ApiError, RESOURCES, not_found, bad_request, expired, err_details,
+                           qualified, now_rfc3339, merge_patch, api_version)
+
+VERBS_ALL = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
+
+RES_PATH = re.compile(r'^/(?:api/v1|apis/(apps)/v1)/(?:namespaces/([^/]+)/)?(deployments|pods)(?:/([^/]+))?'
+                      r'(?:/(status))?/?$')
+NS_PATH = re.compile(r'^/api/v1/namespaces(?:/([^/]+))?/?$')
+NODE_PATH = re.compile(r'^/api/v1/nodes(?:/([^/]+))?/?$')
+
+DISCOVERY = {
+    '/api/v1': {'kind': 'APIResourceList', 'groupVersion': 'v1', 'resources': [
+        {'name': 'namespaces', 'singularName': 'namespace', 'namespaced': False, 'kind': 'Namespace',
+         'verbs': ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], 'shortNames': ['ns']},
+        {'name': 'nodes', 'singularName': 'node', 'namespaced': False, 'kind': 'Node',
+         'verbs': VERBS_ALL, 'shortNames': ['no']},
+        {'name': 'pods', 'singularName': 'pod', 'namespaced': True, 'kind': 'Pod', 'verbs': VERBS_ALL,
+         'shortNames': ['po'], 'categories': ['all']},
+        {'name': 'pods/status', 'singularName': '', 'namespaced': True, 'kind': 'Pod',
+         'verbs': ['get', 'patch', 'update']},
+    ]},
+    '/apis/apps/v1': {'kind': 'APIResourceList', 'apiVersion': 'v1', 'groupVersion': 'apps/v1', 'resources': [
+        {'name': 'deployments', 'singularName': 'deployment', 'namespaced': True, 'kind': 'Deployment',
+         'verbs': VERBS_ALL, 'shortNames': ['deploy'], 'categories': ['all']},
+        {'name': 'deployments/status', 'singularName': '', 'namespaced': True, 'kind': 'Deployment',
+         'verbs': ['get', 'patch', 'update']},
+    ]},
+}
+APPS_GROUP = {'name': 'apps', 'versions': [{'groupVersion': 'apps/v1', 'version': 'v1'}],
+              'preferredVersion': {'groupVersion': 'apps/v1', 'version': 'v1'}}
+
+
+def truthy(v):
+    return v in ('1', 'true', 'True', 'yes')
+
+
+class ApiMixin:
+    faultable = False
+    status_code = 0
+
+    # ------------------------------------------------------------ entry
+    def dispatch(self, method):
+        sim = self.server.sim
+        self.faultable = False
+        self.status_code = 0
+        try:
+            u = urlsplit(self.path)
+            path = u.path
+            q = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
+            if path.startswith('/kubesim/') or path == '/kubesim':
+                return self.admin(method, path, q)
+            sim.count('requests')
+            body = self.read_body() if method in ('POST', 'PUT', 'PATCH', 'DELETE') else b''
+            self.faultable = True
+            self.route(method, path, q, body)
+        except ApiError as e:
+            try:
+                self.send_error_status(e)
+            except Exception:
+                self.close_connection = True
+        except Exception as e:
+            if type(e).__name__ == 'Abort' or isinstance(e, OSError):
+                self.close_connection = True
+                return
+            traceback.print_exc()
+            try:
+                self.send_error_status(ApiError(500, 'InternalError', 'Internal error occurred: %r' % (e,)))
+            except Exception:
+                self.close_connection = True
+        finally:
+            if self.status_code:
+                sim.count('code_%d' % self.status_code)
+
+    def authenticate(self, required=True):
+        sim = self.server.sim
+        h = self.headers.get('Authorization')
+        if h is None and not required:
+            return
+        tok = h[7:].strip() if h and h[:7].lower() == 'bearer ' else None
+        if tok is None or not sim.token_ok(tok):
+            sim.count('unauthorized')
+            raise ApiError(401, 'Unauthorized', 'Unauthorized')
+
+    def inject_faults(self, is_watch, is_discovery):
+        sim = self.server.sim
+        k = sim.knobs
+        d = float(k.get('delay_ms') or 0)
+        if d > 0:
+            time.sleep(d / 1000.0)
+        if is_discovery and not k.get('faults_on_discovery'):
+            return
+        if is_watch and not k.get('faults_on_watch'):
+            return
+        r = random.random()
+        p429 = float(k.get('error_429_rate') or 0)
+        p5xx = float(k.get('error_5xx_rate') or 0)
+        if r < p429:
+            sim.count('fault_429')
+            ra = int(k.get('retry_after_s', 1))
+            raise ApiError(429, 'TooManyRequests', 'Too many requests, please try again later.',
+                           {'retryAfterSeconds': ra}, headers={'Retry-After': str(ra)})
+        if r < p429 + p5xx:
+            sim.count('fault_5xx')
+            if random.random() < 0.5:
+                raise ApiError(500, 'InternalError', 'Internal error occurred: kubesim injected fault',
+                               {'causes': [{'message': 'kubesim injected fault'}]})
+            raise ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request',
+                           {'retryAfterSeconds': 1}, headers={'Retry-After': '1'})
+
+    def authorize(self, verb, resource, ns, name):
+        sim = self.server.sim
+        deny = sim.knobs.get('deny') or []
+        for rule in deny:
+            rv, _, rr = str(rule).partition(' ')
+            if rv in ('*', verb) and rr in ('*', '', resource):
+                sim.count('forbidden')
+                group = RESOURCES.get(resource, ('',))[0]
+                what = qualified(resource) if resource in RESOURCES else resource
+                if name:
+                    what += ' "%s"' % name
+                where = 'in the namespace "%s"' % ns if ns else 'at the cluster scope'
+                msg = '%s is forbidden: User "%s" cannot %s resource "%s" in API group "%s" %s' % (
+                    what, sim.knobs.get('user'), verb, resource, group, where)
+                det = err_details(resource, name) if resource in RESOURCES else {'kind': resource}
+                raise ApiError(403, 'Forbidden', msg, det)
+
+    # ------------------------------------------------------------ routing
+    def route(self, method, path, q, body):
+        sim = self.server.sim
+        if path in ('/healthz', '/livez', '/readyz', '/version'):
+            self.authenticate(required=False)
+            if path == '/version':
+                return self.send_json(200, {'major': '1', 'minor': '32', 'gitVersion': 'v1.32.0-kubesim',
+                                            'gitCommit': '0' * 40, 'gitTreeState': 'clean',
+                                            'buildDate': '2026-01-01T00:00:00Z', 'goVersion': 'go1.23.0',
+                                            'compiler': 'gc', 'platform': 'linux/amd64'})
+            return self.send_text(200, 'ok')
+        self.authenticate()
+        m = RES_PATH.match(path)
+        is_watch = bool(m) and method == 'GET' and truthy(q.get('watch', ''))
+        self.inject_faults(is_watch, not m)
+        if path == '/api':
+            host = urlsplit(sim.url).netloc
+            return self.send_json(200, {'kind': 'APIVersions', 'versions': ['v1'], 'serverAddressByClientCIDRs': [
+                {'clientCIDR': '0.0.0.0/0', 'serverAddress': host}]})
+        if path == '/apis':
+            return self.send_json(200, {'kind': 'APIGroupList', 'apiVersion': 'v1', 'groups': [APPS_GROUP]})
+        if path == '/apis/apps':
+            return self.send_json(200, dict({'kind': 'APIGroup', 'apiVersion': 'v1'}, **APPS_GROUP))
+        if path in DISCOVERY:
+            return self.send_json(200, DISCOVERY[path])
+        if m:
+            group, ns, resource, name, sub = m.groups()
+            if (resource == 'deployments') != (group == 'apps'):
+                raise ApiError(404, 'NotFound', 'the server could not find the requested resource', {})
+            return self.resource(method, resource, ns, name, sub, q, body)
+        m = NS_PATH.match(path)
+        if m:
+            return self.namespaces(method, m.group(1))
+        m = NODE_PATH.match(path)
+        if m:
+            return self.nodes_api(method, m.group(1), q)
+        raise ApiError(404, 'NotFound', 'the server could not find the requested resource', {})
+
+    def send_text(self, code, text):
+        body = text.encode()
+        self.out(self.head_bytes(code, {'Content-Type': 'text/plain; charset=utf-8'}, len(body)) + body)
+        self.status_code = code
+
+    def parse_body(self, body):
+        try:
+            return json.loads(body or b'{}')
+        except ValueError as e:
+            raise bad_request("couldn't get version/kind; json parse error: %s" % e)
+
+    def resource(self, method, resource, ns, name, sub, q, body):
+        sim = self.server.sim
+        store = sim.store
+        if method in ('GET', 'HEAD'):
+            if name:
+                self.authorize('get', resource, ns, name)
+                with store.lock:
+                    obj = store.get(resource, ns or '', name) if ns else None
+                if obj is None:
+                    raise not_found(resource, name)
+                return self.send_json(200, obj)
+            watch = truthy(q.get('watch', ''))
+            self.authorize('watch' if watch else 'list', resource, ns, None)
+            flt = Filter(resource, ns, q.get('labelSelector', ''), q.get('fieldSelector', ''))
+            if watch:
+                return self.watch(resource, flt, q)
+            try:
+                limit = int(q.get('limit') or 0)
+            except ValueError:
+                raise bad_request('invalid limit: %s' % q.get('limit'))
+            if self.wants_table():
+                return self.send_json(200, self.table(resource, store.list(
+                    resource, flt, limit, q.get('continue') or None, q.get('resourceVersion'))))
+            return self.send_json(200, store.list(resource, flt, limit, q.get('continue') or None,
+                                                  q.get('resourceVersion')))
+        dry = q.get('dryRun') == 'All'
+        if resource != 'deployments' or sub:
+            if resource == 'pods' and method == 'DELETE' and name and not sub:
+                self.authorize('delete', resource, ns, name)
+                with store.lock:
+                    pod = store.get('pods', ns or '', name)
+                    if pod is None:
+                        raise not_found('pods', name)
+                    owner = (store.pside.get(pod['metadata']['uid']) or {}).get('owner')
+                    final = store.delete_pod(pod)
+                    for key, d in store.objs['deployments'].items():
+                        if d['metadata']['uid'] == owner:
+                            store.active.add(key)
+                return self.send_json(200, final)
+            raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested '
+                           'resource', {})
+        if not ns:
+            raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested '
+                           'resource', {})
+        if method == 'POST' and not name:
+            self.authorize('create', resource, ns, None)
+            obj = store.create_deployment(ns, self.parse_body(body), q.get('fieldManager') or 'unknown', dry)
+            return self.send_json(201, obj)
+        if not name:
+            raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested '
+                           'resource', {})
+        if method == 'PUT':
+            self.authorize('update', resource, ns, name)
+            return self.send_json(200, store.update_deployment(ns, name, self.parse_body(body)))
+        if method == 'PATCH':
+            self.authorize('patch', resource, ns, name)
+            ct = (self.headers.get('Content-Type') or '').split(';')[0].strip()
+            if ct == 'application/json-patch+json':
+                raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - '
+                               'accepted media types include: application/merge-patch+json, '
+                               'application/strategic-merge-patch+json')
+            return self.send_json(200, store.patch_deployment(ns, name, self.parse_body(body)))
+        if method == 'DELETE':
+            self.authorize('delete', resource, ns, name)
+            opts = self.parse_body(body) if body.strip() else {}
+            policy = q.get('propagationPolicy') or opts.get('propagationPolicy')
+            if policy is None and 'orphanDependents' in opts:
+                policy = 'Orphan' if opts['orphanDependents'] else 'Background'
+            if dry or opts.get('dryRun') == ['All']:
+                with store.lock:
+                    obj = store.get('deployments', ns, name)
+                if obj is None:
+                    raise not_found('deployments', name)
+                return self.send_json(200, obj)
+            with store.lock:
+                cur = store.get('deployments', ns, name)
+                uid = cur['metadata']['uid'] if cur else ''
+                code, obj = store.delete_deployment(ns, name, policy, opts.get('preconditions'))
+            if obj is None:
+                return self.send_json(200, {'kind': 'Status', 'apiVersion': 'v1', 'metadata': {},
+                                            'status': 'Success',
+                                            'details': dict(err_details('deployments', name), uid=uid)})
+            return self.send_json(code, obj)
+        raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource',
+                       {})
+
+    # ------------------------------------------------------------ watch
+    def watch_event_bytes(self, typ, obj):
+        line = json.dumps({'type': typ, 'object': obj}, separators=(',', ':')).encode() + b'\n'
+        return b'%x\r\n%s\r\n' % (len(line), line)
+
+    def watch(self, resource, flt, q):
+        sim = self.server.sim
+        store = sim.store
+        k = sim.knobs
+        rv_s = q.get('resourceVersion', '')
+        try:
+            timeout = float(q['timeoutSeconds']) if q.get('timeoutSeconds') else \
+                float(k.get('default_watch_timeout_s', 1800)) * random.uniform(1, 2)
+        except ValueError:
+            raise bad_request('invalid timeoutSeconds')
+        bookmarks = truthy(q.get('allowWatchBookmarks', ''))
+        send_initial = truthy(q.get('sendInitialEvents', ''))
+        initial = []
+        gone_msg = None
+        with store.lock:
+            if rv_s in ('', '0') or send_initial:
+                if rv_s not in ('', '0') and int(rv_s) < store.min_rv:
+                    gone_msg = 'too old resource version: %s (%d)' % (rv_s, store.min_rv)
+                initial = [o for _, o in sorted(store.objs[resource].items()) if flt.match(o)]
+                seq = store.end_seq()
+                initial_rv = store.rv
+            else:
+                try:
+                    rv = int(rv_s)
+                except ValueError:
+                    raise bad_request('invalid resource version: %s' % rv_s)
+                seq = store.seq_after(rv)
+                if seq is None:
+                    gone_msg = 'too old resource version: %d (%d)' % (rv, store.min_rv)
+            epochs = (store.expire_epoch, store.drop_epoch)
+        if gone_msg and k.get('watch_gone_as_http'):
+            sim.count('watch_gone')
+            raise expired(gone_msg)
+        self.close_connection = False
+        self.out(self.head_bytes(200, None, chunked=True))
+        self.status_code = 200
+        sim.count('watches')
+        if gone_msg:
+            sim.count('watch_gone')
+            return self.watch_end(self.gone_event(gone_msg))
+        with sim.stats_lock:
+            sim.active_watches += 1
+        try:
+            self.watch_stream(resource, flt, store, k, seq, epochs, initial, initial_rv if initial or send_initial
+                              else None, timeout, bookmarks, send_initial)
+        finally:
+            with sim.stats_lock:
+                sim.active_watches -= 1
+
+    def gone_event(self, msg):
+        return self.watch_event_bytes('ERROR', {'kind': 'Status', 'apiVersion': 'v1', 'metadata': {},
+                                                'status': 'Failure', 'message': msg, 'reason': 'Expired',
+                                                'code': 410})
+
+    def watch_end(self, last=b''):
+        self.out(last + b'0\r\n\r\n')
+
+    def send_event(self, data):
+        sim = self.server.sim
+        rate = float(sim.knobs.get('watch_drop_rate') or 0)
+        if rate and random.random() < rate:
+            sim.count('fault_watch_drops')
+            cut = random.randint(0, len(data) - 1) if random.random() < 0.5 else 0
+            self.abort(data[:cut])
+        self.out(data)
+        sim.count('watch_events')
+
+    def bookmark(self, resource, rv, initial_end=False):
+        g, v, kind, _ = RESOURCES[resource]
+        md = {'resourceVersion': str(rv)}
+        if initial_end:
+            md['annotations'] = {'k8s.io/initial-events-end': 'true'}
+        return self.watch_event_bytes('BOOKMARK', {'kind': kind, 'apiVersion': api_version(resource),
+                                                   'metadata': md})
+
+    def watch_stream(self, resource, flt, store, k, seq, epochs, initial, initial_rv, timeout, bookmarks,
+                     send_initial):
+        sim = self.server.sim
+        start = time.time()
+        deadline = start + timeout
+        drop_after = float(k.get('watch_drop_after_s') or 0)
+        drop_at = start + drop_after * random.uniform(0.5, 1.5) if drop_after > 0 else None
+        interval = max(0.05, float(k.get('bookmark_interval_s') or 2.0))
+        next_bm = start + interval
+        for o in initial:
+            self.send_event(self.watch_event_bytes('ADDED', o))
+        if send_initial and bookmarks:
+            self.send_event(self.bookmark(resource, initial_rv, initial_end=True))
+        while True:
+            with store.lock:
+                while True:
+                    if store.expire_epoch != epochs[0]:
+                        sim.count('fault_watch_expired')
+                        evs = 'expired'
+                        break
+                    if store.drop_epoch != epochs[1]:
+                        evs = 'drop'
+                        break
+                    evs = store.events_from(seq)
+                    if evs is None:
+                        evs = 'expired'
+                        break
+                    if evs:
+                        break
+                    now = time.time()
+                    wake = min(deadline, next_bm if bookmarks else deadline, drop_at or deadline)
+                    if now >= wake:
+                        break
+                    store.cond.wait(min(wake - now, 1.0))
+                caught_up_rv = store.rv if (isinstance(evs, list) and seq + len(evs) == store.end_seq()) else None
+                min_rv = store.min_rv
+            if evs == 'expired':
+                return self.watch_end(self.gone_event('too old resource version: %d (%d)' % (
+                    store.log_rvs[0] - 1 if store.log_rvs else min_rv, min_rv)))
+            if evs == 'drop':
+                sim.count('fault_watch_drops')
+                self.abort()
+            for ev in evs:
+                out = self.filter_event(resource, flt, ev)
+                if out is not None:
+                    self.send_event(self.watch_event_bytes(*out))
+            seq += len(evs)
+            now = time.time()
+            if now >= deadline:
+                return self.watch_end()
+            if drop_at is not None and now >= drop_at:
+                sim.count('fault_watch_drops')
+                self.abort()
+            if bookmarks and now >= next_bm and caught_up_rv is not None:
+                self.send_event(self.bookmark(resource, caught_up_rv))
+                next_bm = now + interval
+
+    @staticmethod
+    def filter_event(resource, flt, ev):
+        rv, res, ns, typ, obj, prev = ev
+        if res != resource:
+            return None
+        if typ == 'MODIFIED' and prev is not None:
+            mn, mo = flt.match(obj), flt.match(prev)
+            if mn and mo:
+                return 'MODIFIED', obj
+            if mn:
+                return 'ADDED', obj
+            if mo:
+                return 'DELETED', obj
+            return None
+        if typ == 'DELETED':
+            return ('DELETED', obj) if flt.match(prev if prev is not None else obj) else None
+        return (typ, obj) if flt.match(obj) else None
+
+    # ------------------------------------------------------------ Table output (kubectl get)
+    def wants_table(self):
+        return 'as=Table' in (self.headers.get('Accept') or '')
+
+    def table(self, resource, lst):
+        return lst          # filled in by kubectl-compat work
+
+    # ------------------------------------------------------------ namespaces and nodes
+    def namespaces(self, method, name):
+        sim = self.server.sim
+        if method not in ('GET', 'HEAD'):
+            raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested '
+                           'resource', {})
+
+        def ns_obj(n):
+            return {'kind': 'Namespace', 'apiVersion': 'v1',
+                    'metadata': {'name': n, 'uid': '00000000-0000-4000-8000-%012x' % (hash(n) & 0xffffffffffff),
+                                 'resourceVersion': '1', 'creationTimestamp': now_rfc3339(sim.start),
+                                 'labels': {'kubernetes.io/metadata.name': n}},
+                    'spec': {'finalizers': ['kubernetes']}, 'status': {'phase': 'Active'}}
+        if name:
+            self.authorize('get', 'namespaces', None, name)
+            return self.send_json(200, ns_obj(name))
+        self.authorize('list', 'namespaces', None, None)
+        names = sorted({'default', 'kube-system', 'kube-public', 'kube-node-lease', sim.namespace})
+        items = [ns_obj(n) for n in names]
+        for i in items:
+            del i['kind'], i['apiVersion']
+        return self.send_json(200, {'kind': 'NamespaceList', 'apiVersion': 'v1',
+                                    'metadata': {'resourceVersion': str(sim.store.rv)}, 'items': items})
+
+    def nodes_api(self, method, name, q):
+        sim = self.server.sim
+        if method not in ('GET', 'HEAD'):
+            raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested '
+                           'resource', {})
+        from kubesim_controller import node_labels
+
+        def node_obj(n):
+            return {'kind': 'Node', 'apiVersion': 'v1',
+                    'metadata': {'name': n['name'], 'uid': n.get('uid', ''), 'resourceVersion': '1',
+                                 'creationTimestamp': now_rfc3339(sim.start), 'labels': node_labels(n)},
+                    'spec': {},
+                    'status': {'conditions': [{'type': 'Ready', 'status': 'True', 'reason': 'KubeletReady',
+                                               'message': 'kubelet is posting ready status'}],
+                               'nodeInfo': {'kubeletVersion': 'v1.32.0-kubesim', 'architecture': 'amd64',
+                                            'operatingSystem': 'linux'}}}
+        with sim.store.lock:
+            nodes = [dict(n) for n in sim.nodes]
+        if name:
+            for n in nodes:
+                if n['name'] == name:
+                    return self.send_json(200, node_obj(n))
+            raise ApiError(404, 'NotFound', 'nodes "%s" not found' % name, {'name': name, 'kind': 'nodes'})
+        items = [node_obj(n) for n in nodes]
+        for i in items:
+            del i['kind'], i['apiVersion']
+        return self.send_json(200, {'kind': 'NodeList', 'apiVersion': 'v1',
+                                    'metadata': {'resourceVersion': str(sim.store.rv)}, 'items': items})
+
+    # ------------------------------------------------------------ admin
+    def admin(self, method, path, q):
+        sim = self.server.sim
+        store = sim.store
+        body = self.read_body() if method in ('POST', 'PUT', 'PATCH', 'DELETE') else b''
+        try:
+            req = json.loads(body) if body.strip() else {}
+        except ValueError as e:
+            return self.send_json(400, {'error': 'bad JSON: %s' % e})
+        op = path[len('/kubesim/'):].strip('/')
+        if op == 'state' and method == 'GET':
+            with store.lock:
+                res = [q['resource']] if q.get('resource') else list(RESOURCES)
+                out = {'resourceVersion': str(store.rv), 'min_rv': str(store.min_rv),
+                       'knobs': dict(sim.knobs), 'nodes': copy.deepcopy(sim.nodes)}
+                for r in res:
+                    out[r] = [o for _, o in sorted(store.objs[r].items())]
+                body = json.dumps(out, separators=(',', ':'))
+            with sim.stats_lock:
+                stats = dict(sim.stats, active_watches=sim.active_watches)
+            return self.send_raw_json(200, body[:-1] + ',"stats":' + json.dumps(stats) + '}')
+        if op == 'knobs':
+            if method == 'POST':
+                bad = [key for key in req if key not in sim.knobs]
+                if bad:
+                    return self.send_json(400, {'error': 'unknown knobs: %s' % ', '.join(bad)})
+                with store.lock:
+                    sim.knobs.update(req)
+                    store.active.update(store.objs['deployments'].keys())
+                    store.cond.notify_all()
+            return self.send_json(200, dict(sim.knobs))
+        if op == 'stats':
+            with sim.stats_lock:
+                return self.send_json(200, dict(sim.stats, active_watches=sim.active_watches))
+        if op == 'stats/reset' and method == 'POST':
+            with sim.stats_lock:
+                sim.stats.clear()
+            return self.send_json(200, {})
+        if method != 'POST':
+            return self.send_json(405, {'error': 'use POST'})
+        if op == 'compact':
+            rv = store.compact(kill_watches=bool(req.get('kill_watches', False)))
+            sim.count('fault_compactions')
+            return self.send_json(200, {'min_rv': str(rv)})
+        if op == 'drop-watches':
+            with store.lock:
+                store.drop_epoch += 1
+                store.cond.notify_all()
+            return self.send_json(200, {})
+        if op == 'nodes':
+            with store.lock:
+                nodes = copy.deepcopy(req['set']) if 'set' in req else copy.deepcopy(sim.nodes)
+                rm = set(req.get('remove') or [])
+                nodes = [n for n in nodes if n.get('name') not in rm]
+                for n in req.get('add') or []:
+                    n = dict(n)
+                    n.setdefault('name', 'kubesim-node-%d' % (len(nodes) + random.randint(1000, 9999)))
+                    n.setdefault('labels', {})
+                    nodes.append(n)
+                for i, n in enumerate(nodes):
+                    n.setdefault('name', 'kubesim-node-x%d' % i)
+                    n.setdefault('labels', {})
+                sim.set_nodes(nodes)
+                return self.send_json(200, {'nodes': copy.deepcopy(sim.nodes)})
+        if op == 'rotate-token':
+            return self.send_json(200, sim.rotate_token(req.get('token'), req.get('grace_s')))
+        if op == 'pace':
+            with store.lock:
+                sim.knobs['ready_pace_ms'] = float(req.get('ms', 100))
+                sim.knobs['instant'] = float(req.get('ms', 100)) == 0
+                store.active.update(store.objs['deployments'].keys())
+            return self.send_json(200, dict(sim.knobs))
+        if op == 'bulk-create':
+            ns = req.get('namespace') or sim.namespace
+            prefix = req.get('prefix', 'bulk')
+            n = int(req.get('count', 1))
+            labels = dict(req.get('labels') or {})
+            created = 0
+            for i in range(n):
+                name = '%s-%05d' % (prefix, i)
+                lab = dict(labels, **{'app.kubernetes.io/name': name})
+                body = {'metadata': {'name': name, 'labels': lab},
+                        'spec': {'replicas': int(req.get('replicas', 0)),
+                                 'selector': {'matchLabels': {'app.kubernetes.io/name': name}},
+                                 'template': {'metadata': {'labels': lab}, 'spec': {'containers': [
+                                     {'name': 'c', 'image': req.get('image', 'registry.k8s.io/pause:3.9')}]}}}}
+                try:
+                    store.create_deployment(ns, body, 'kubesim-bulk')
+                    created += 1
+                except ApiError:
+                    pass
+            return self.send_json(200, {'created': created, 'resourceVersion': str(store.rv)})
+        if op == 'patch':
+            res, ns, name = req.get('resource', 'deployments'), req.get('namespace') or sim.namespace, req['name']
+            with store.lock:
+                cur = store.get(res, ns, name)
+                if cur is None:
+                    return self.send_json(404, {'error': 'not found'})
+                new = merge_patch(copy.deepcopy(cur), req.get('patch') or {})
+                new['metadata']['name'], new['metadata']['namespace'] = name, ns
+                store.put_update(res, new, cur)
+                if res == 'deployments':
+                    store.active.add((ns, name))
+            return self.send_json(200, new)
+        if op == 'delete':
+            res, ns, name = req.get('resource', 'deployments'), req.get('namespace') or sim.namespace, req['name']
+            with store.lock:
+                cur = store.get(res, ns, name)
+                if cur is None:
+                    return self.send_json(404, {'error': 'not found'})
+                fin = store.remove_deployment(cur) if res == 'deployments' else store.delete_pod(cur)
+            return self.send_json(200, fin)
+        return self.send_json(404, {'error': 'unknown admin operation %r' % op})
+
+    def send_raw_json(self, code, text):
+        body = text.encode() + b'\n'
+        self.out(self.head_bytes(code, None, len(body)) + body, split=False)
+        self.status_code = code

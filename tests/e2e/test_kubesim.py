@@ -1,0 +1,333 @@
+"""Tests of the Kubernetes API simulator itself (tests/e2e/kubesim.py)."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from kubesim_fixture import start_kubesim, KubeSimError
+
+DEPLOYS = '/apis/apps/v1/namespaces/default/deployments'
+PODS = '/api/v1/namespaces/default/pods'
+
+
+@pytest.fixture(autouse=True)
+def _bounded():
+    """Every test here ends within 90 s even if something hangs (no pytest-timeout on this box)."""
+    def boom(*_):
+        raise TimeoutError('test exceeded 90 s')
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(90)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture
+def sim(tmp_path):
+    s = start_kubesim(tmp_path / 'ks', '--ready-pace-ms', '20')
+    yield s
+    s.stop()
+
+
+def get_dep(sim, name):
+    code, d = sim.api('GET', DEPLOYS + '/' + name)
+    return d if code == 200 else None
+
+
+def rolled_out(d):
+    """What `kubectl rollout status` (and cplane's READY) means."""
+    if not d:
+        return False
+    st = d.get('status', {})
+    want = d['spec']['replicas']
+    avail = any(c['type'] == 'Available' and c['status'] == 'True' for c in st.get('conditions', []))
+    return (st.get('observedGeneration', 0) >= d['metadata']['generation'] and
+            st.get('updatedReplicas', 0) == want and st.get('availableReplicas', 0) == want and avail)
+
+
+def test_ready_line_and_serviceaccount_files(sim):
+    assert sim.url.startswith('https://127.0.0.1:')
+    for f in ('token', 'ca.crt', 'namespace'):
+        assert os.path.getsize(os.path.join(sim.sa_dir, f)) > 0
+    with open(os.path.join(sim.sa_dir, 'namespace')) as f:
+        assert f.read() == 'default'
+    assert sim.info['token'] == sim.token
+
+
+def test_certificate_names_and_tls12(sim):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(sim.ca)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers('ECDHE+AESGCM:ECDHE+CHACHA20')
+    for name in ('kubernetes.default.svc', 'kubernetes.default', 'kubernetes', 'localhost'):
+        with socket.create_connection(('127.0.0.1', sim.port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=name) as s:
+                assert s.version() == 'TLSv1.2'
+    with socket.create_connection(('127.0.0.1', sim.port), timeout=5) as raw:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            ctx.wrap_socket(raw, server_hostname='wrong.example')
+    bad = ssl.create_default_context(cafile=sim.other_ca)
+    with socket.create_connection(('127.0.0.1', sim.port), timeout=5) as raw:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            bad.wrap_socket(raw, server_hostname='kubernetes.default.svc')
+
+
+def test_ecdsa_ca(tmp_path):
+    s = start_kubesim(tmp_path / 'ks', '--ca', 'ecdsa')
+    try:
+        out = subprocess.run(['openssl', 'x509', '-in', s.ca, '-noout', '-text'], capture_output=True, text=True,
+                             timeout=10).stdout
+        assert 'id-ecPublicKey' in out
+        code, body = s.api('GET', '/version')
+        assert code == 200 and body['major'] == '1'
+    finally:
+        s.stop()
+
+
+def test_auth_401(sim):
+    code, st = sim.api('GET', DEPLOYS, token=False)
+    assert code == 401 and st['kind'] == 'Status' and st['reason'] == 'Unauthorized' and st['code'] == 401
+    code, st = sim.api('GET', DEPLOYS, token='nope')
+    assert code == 401
+
+
+def test_create_get_list_delete_and_statuses(sim):
+    code, d = sim.deployment('alpha', replicas=2)
+    assert code == 201, d
+    md = d['metadata']
+    assert md['generation'] == 1 and md['uid'] and int(md['resourceVersion']) > 0
+    assert md['creationTimestamp'].endswith('Z')
+    assert d['spec']['progressDeadlineSeconds'] == 600 and d['spec']['strategy']['type'] == 'RollingUpdate'
+    code, st = sim.deployment('alpha')
+    assert code == 409 and st['reason'] == 'AlreadyExists' and st['details']['name'] == 'alpha'
+    assert st['message'] == 'deployments.apps "alpha" already exists'
+    code, st = sim.deployment('Bad_Name')
+    assert code == 422 and st['reason'] == 'Invalid' and st['details']['causes'][0]['field'] == 'metadata.name'
+    code, st = sim.api('GET', DEPLOYS + '/missing')
+    assert code == 404 and st['reason'] == 'NotFound' and st['message'] == 'deployments.apps "missing" not found'
+    code, st = sim.api('POST', DEPLOYS, b'{not json', headers={'Content-Type': 'application/json'})
+    assert code == 400 and st['reason'] == 'BadRequest'
+
+    d = sim.wait_for(lambda: rolled_out(get_dep(sim, 'alpha')) and get_dep(sim, 'alpha'), what='rollout')
+    st = d['status']
+    assert st['readyReplicas'] == 2 and 'unavailableReplicas' not in st
+    conds = {c['type']: c for c in st['conditions']}
+    assert conds['Available']['reason'] == 'MinimumReplicasAvailable'
+    assert conds['Progressing']['reason'] == 'NewReplicaSetAvailable'
+    code, pods = sim.api('GET', PODS + '?labelSelector=cplane.dev/cluster%3Dalpha')
+    assert code == 200 and len(pods['items']) == 2
+    for p in pods['items']:
+        assert p['metadata']['name'].startswith('alpha-') and p['status']['phase'] == 'Running'
+        assert 'kind' not in p
+    code, lst = sim.api('GET', DEPLOYS)
+    assert code == 200 and lst['kind'] == 'DeploymentList' and [i['metadata']['name'] for i in lst['items']] == ['alpha']
+
+    code, st = sim.api('DELETE', DEPLOYS + '/alpha')
+    assert code == 200 and st['kind'] == 'Status' and st['status'] == 'Success'
+    assert get_dep(sim, 'alpha') is None
+    sim.wait_for(lambda: not sim.api('GET', PODS)[1]['items'], what='pods gone')
+    code, st = sim.api('DELETE', DEPLOYS + '/alpha')
+    assert code == 404
+
+
+def test_label_selectors(sim):
+    for i, team in enumerate(['a', 'b', 'c']):
+        code, _ = sim.deployment('sel-%d' % i, replicas=0, labels={'team': team})
+        assert code == 201
+    code, _ = sim.deployment('other', replicas=0, labels={'app.kubernetes.io/managed-by': 'someone'})
+
+    def names(sel):
+        code, lst = sim.api('GET', DEPLOYS + '?labelSelector=' + sel)
+        assert code == 200, lst
+        return sorted(i['metadata']['name'] for i in lst['items'])
+    assert names('team%3Da') == ['sel-0']
+    assert names('team%3Da,app.kubernetes.io/managed-by%3Dcplane') == ['sel-0']
+    assert names('team!%3Da,team') == ['sel-1', 'sel-2']
+    assert names('team%20in%20(a,c)') == ['sel-0', 'sel-2']
+    assert names('!team') == ['other']
+    assert names('app.kubernetes.io/managed-by%3Dcplane') == ['sel-0', 'sel-1', 'sel-2']
+
+
+def test_pagination_is_a_consistent_snapshot(sim):
+    sim.admin('bulk-create', {'prefix': 'p', 'count': 25})
+    code, first = sim.api('GET', DEPLOYS + '?limit=10')
+    assert code == 200 and len(first['items']) == 10
+    list_rv = first['metadata']['resourceVersion']
+    assert first['metadata']['remainingItemCount'] == 15
+    # Changes after the first page must not show up in later pages.
+    sim.deployment('p-99999', replicas=0)
+    names = [i['metadata']['name'] for i in first['items']]
+    tok = first['metadata']['continue']
+    while tok:
+        code, page = sim.api('GET', DEPLOYS + '?limit=10&continue=' + tok)
+        assert code == 200 and page['metadata']['resourceVersion'] == list_rv
+        names += [i['metadata']['name'] for i in page['items']]
+        tok = page['metadata'].get('continue')
+    assert names == ['p-%05d' % i for i in range(25)]
+    code, st = sim.api('GET', DEPLOYS + '?limit=10&continue=garbage!!')
+    assert code == 400
+    # After compaction, continue tokens expire with 410.
+    code, first = sim.api('GET', DEPLOYS + '?limit=5')
+    sim.admin('compact', {})
+    code, st = sim.api('GET', DEPLOYS + '?limit=5&continue=' + first['metadata']['continue'])
+    assert code == 410 and st['reason'] == 'Expired'
+
+
+def test_watch_from_list_rv_sees_every_change(sim):
+    code, lst = sim.api('GET', DEPLOYS)
+    rv = lst['metadata']['resourceVersion']
+    c, r = sim.watch(DEPLOYS + '?watch=1&allowWatchBookmarks=true&timeoutSeconds=20&resourceVersion=' + rv)
+    try:
+        assert r.status == 200 and r.getheader('Transfer-Encoding') == 'chunked'
+        sim.deployment('w1', replicas=2)
+        evs = sim.read_events(r, until=lambda e: e['type'] != 'BOOKMARK' and rolled_out(e['object']))
+        types = [e['type'] for e in evs if e['type'] != 'BOOKMARK']
+        assert types[0] == 'ADDED' and set(types[1:]) == {'MODIFIED'}
+        rvs = [int(e['object']['metadata']['resourceVersion']) for e in evs]
+        assert rvs == sorted(rvs) and len(set(rvs)) == len(rvs)
+        sim.api('DELETE', DEPLOYS + '/w1')
+        evs = sim.read_events(r, until=lambda e: e['type'] == 'DELETED')
+        assert evs[-1]['object']['metadata']['name'] == 'w1'
+    finally:
+        c.close()
+
+
+def test_watch_bookmarks_and_timeout(sim):
+    sim.knobs(bookmark_interval_s=0.2)
+    code, lst = sim.api('GET', DEPLOYS)
+    c, r = sim.watch(DEPLOYS + '?watch=true&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion='
+                     + lst['metadata']['resourceVersion'])
+    try:
+        t0 = time.time()
+        evs = sim.read_events(r)
+        assert time.time() - t0 < 5
+        assert evs and all(e['type'] == 'BOOKMARK' for e in evs)
+        assert evs[0]['object']['kind'] == 'Deployment' and evs[0]['object']['metadata']['resourceVersion']
+    finally:
+        c.close()
+
+
+def test_watch_too_old_rv_gets_410(sim):
+    sim.deployment('old', replicas=0)
+    sim.admin('compact', {})
+    c, r = sim.watch(DEPLOYS + '?watch=1&resourceVersion=1')
+    try:
+        assert r.status == 200
+        evs = sim.read_events(r)
+        assert len(evs) == 1 and evs[0]['type'] == 'ERROR'
+        assert evs[0]['object']['code'] == 410 and evs[0]['object']['reason'] == 'Expired'
+    finally:
+        c.close()
+    sim.knobs(watch_gone_as_http=True)
+    code, st = sim.api('GET', DEPLOYS + '?watch=1&resourceVersion=1')
+    assert code == 410 and st['reason'] == 'Expired'
+
+
+def test_watch_with_selector_and_initial_state(sim):
+    sim.deployment('mine', replicas=0)
+    sim.deployment('theirs', replicas=0, labels={'app.kubernetes.io/managed-by': 'other'})
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=1&labelSelector=app.kubernetes.io/managed-by%3Dcplane')
+    try:
+        evs = sim.read_events(r)
+        names = {e['object']['metadata']['name'] for e in evs if e['type'] == 'ADDED'}
+        assert names == {'mine'}
+    finally:
+        c.close()
+
+
+def test_foreground_delete(sim):
+    sim.knobs(ready_pace_ms=50)
+    sim.deployment('fg', replicas=3)
+    sim.wait_for(lambda: rolled_out(get_dep(sim, 'fg')), what='rollout')
+    code, lst = sim.api('GET', DEPLOYS)
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=20&resourceVersion=' + lst['metadata']['resourceVersion'])
+    try:
+        code, d = sim.api('DELETE', DEPLOYS + '/fg', {'kind': 'DeleteOptions', 'apiVersion': 'v1',
+                                                       'propagationPolicy': 'Foreground'})
+        assert code == 200 and d['kind'] == 'Deployment'
+        assert d['metadata']['deletionTimestamp'] and 'foregroundDeletion' in d['metadata']['finalizers']
+        evs = sim.read_events(r, until=lambda e: e['type'] == 'DELETED')
+        assert evs[0]['type'] == 'MODIFIED' and evs[0]['object']['metadata']['deletionTimestamp']
+        assert evs[-1]['type'] == 'DELETED'
+        code, pods = sim.api('GET', PODS)
+        assert pods['items'] == []          # pods went first
+    finally:
+        c.close()
+    # Query-parameter form works too.
+    sim.deployment('fg2', replicas=1)
+    code, d = sim.api('DELETE', DEPLOYS + '/fg2?propagationPolicy=Foreground')
+    assert code == 200 and d['metadata'].get('deletionTimestamp')
+    sim.wait_for(lambda: get_dep(sim, 'fg2') is None, what='fg2 gone')
+
+
+def test_unschedulable_pods_and_progress_deadline(tmp_path):
+    s = start_kubesim(tmp_path / 'ks', '--instant', '--node', 'cplane.dev/pool=subtask-topology-aware')
+    try:
+        code, _ = s.deployment('nowhere', replicas=2, node_selector={'cplane.dev/pool': 'elsewhere'},
+                               progress_deadline=1)
+        assert code == 201
+        code, _ = s.deployment('somewhere', replicas=2,
+                               node_selector={'cplane.dev/pool': 'subtask-topology-aware'})
+        s.wait_for(lambda: rolled_out(s.api('GET', DEPLOYS + '/somewhere')[1]), what='somewhere ready')
+
+        def pods():
+            return s.api('GET', PODS + '?labelSelector=cplane.dev/cluster%3Dnowhere')[1]['items']
+        s.wait_for(lambda: len(pods()) == 2, what='pods')
+        for p in pods():
+            assert p['status']['phase'] == 'Pending'
+            cond = p['status']['conditions'][0]
+            assert cond['type'] == 'PodScheduled' and cond['status'] == 'False' and cond['reason'] == 'Unschedulable'
+            assert cond['message'] == ("0/1 nodes are available: 1 node(s) didn't match Pod's node "
+                                       "affinity/selector.")
+
+        def exceeded():
+            d = s.api('GET', DEPLOYS + '/nowhere')[1]
+            return any(c['type'] == 'Progressing' and c['reason'] == 'ProgressDeadlineExceeded' and
+                       c['status'] == 'False' for c in d['status'].get('conditions', []))
+        s.wait_for(exceeded, timeout=10, what='ProgressDeadlineExceeded')
+        # Labelling a node makes them schedulable.
+        s.admin('nodes', {'add': [{'name': 'n2', 'labels': {'cplane.dev/pool': 'elsewhere'}}]})
+        s.wait_for(lambda: rolled_out(s.api('GET', DEPLOYS + '/nowhere')[1]), what='nowhere ready')
+    finally:
+        s.stop()
+
+
+def test_bad_images(sim):
+    sim.deployment('badimg', replicas=1, image='docker.io/library/nonexistent:latest')
+    sim.deployment('crash', replicas=1, image='example.com/crashloop:1')
+
+    def waiting(name):
+        items = sim.api('GET', PODS + '?labelSelector=cplane.dev/cluster%3D' + name)[1]['items']
+        if not items:
+            return None
+        cs = items[0]['status'].get('containerStatuses') or [{}]
+        return cs[0].get('state', {}).get('waiting', {}).get('reason')
+    sim.wait_for(lambda: waiting('badimg') == 'ImagePullBackOff', timeout=10, what='ImagePullBackOff')
+    assert waiting('crash') == 'CrashLoopBackOff'
+    assert not rolled_out(get_dep(sim, 'badimg'))
+
+
+def test_status_codes_403_429_5xx(sim):
+    sim.knobs(deny=['create deployments'])
+    code, st = sim.deployment('nope')
+    assert code == 403 and st['reason'] == 'Forbidden'
+    assert st['message'] == ('deployments.apps is forbidden: User "system:serviceaccount:default:cplane" cannot '
+                             'create resource "deployments" in API group "apps" in the namespace "default"')
+    sim.knobs(deny=[], error_429_rate=1.0, retry_after_s=3)
+    code, hdrs, body = sim.raw('GET', DEPLOYS)
+    assert code == 429 and hdrs['retry-after'] == '3' and json.loads(body)['reason'] == 'TooManyRequests'
+    sim.knobs(error_429_rate=0.0, error_5xx_rate=1.0)
+    code, st = sim.api('GET', DEPLOYS)
+    assert code in (500, 503) and st['kind'] == 'Status'
+    code, _ = sim.api('GET', '/apis')       # discovery is spared by default
+    assert code == 200
+    sim.knobs(error_5xx_rate=0.0)
+    assert sim.api('GET', DEPLOYS)[0] == 200
