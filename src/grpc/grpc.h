@@ -63,6 +63,20 @@ enum grpc_err {
 };
 const char *grpc_strerror(int err);
 
+/*
+ * One metadata entry (a custom header or trailer).  Strings need not be
+ * NUL-terminated; "-bin" values travel base64-encoded as sent on the wire.
+ */
+typedef struct grpc_metadata {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+} grpc_metadata;
+
+/* True for names the gRPC layer owns (pseudo-headers, content-type, te, grpc-*, ...): not metadata. */
+int grpc_metadata_reserved(const char *name, size_t len);
+
 /* --- grpc-timeout --- */
 
 /* Longest formatted value: 8 digits + unit + NUL. */

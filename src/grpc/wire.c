@@ -68,6 +68,22 @@ const char *grpc_strerror(int err)
 	}
 }
 
+int grpc_metadata_reserved(const char *name, size_t len)
+{
+	static const char *const names[] = {
+		"content-type", "te", "user-agent", "host", "connection", "content-length",
+		"accept-encoding", "content-encoding",
+	};
+	if (len > 0 && name[0] == ':')
+		return 1;
+	if (len >= 5 && memcmp(name, "grpc-", 5) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
 /* --- grpc-timeout --- */
 
 int grpc_timeout_parse(const char *s, size_t len, int64_t *ms)
