@@ -1,0 +1,199 @@
+/*
+ * Internals shared by h2_conn.c (lifecycle, streams, settings, errors,
+ * timers), h2_recv.c (input: frames, header blocks, validation) and
+ * h2_send.c (submits, DATA scheduling, output).  Not a public contract.
+ */
+#ifndef CPLANE_H2_INTERNAL_H
+#define CPLANE_H2_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "h2/frame.h"
+#include "h2/h2.h"
+#include "h2/hpack.h"
+
+/*
+ * A live stream (open or half-closed).  Idle streams have no object;
+ * closed streams are freed at once and remembered only in the closed ring.
+ */
+typedef struct h2_stream {
+	uint32_t id;
+	uint8_t local_closed;	/* END_STREAM framed into output */
+	uint8_t remote_closed;	/* END_STREAM received */
+	uint8_t end_queued;	/* END_STREAM submitted, waiting behind queued DATA */
+	uint8_t trailers_queued;/* trailers (serialized in ->trailers) follow the queue */
+	uint8_t headers_sent;	/* our initial HEADERS went out */
+	uint8_t headers_recv;	/* peer's initial (final) HEADERS arrived */
+	uint8_t delivered;	/* the app knows it: on_stream_close owed */
+	uint8_t pending;	/* on the send list */
+	uint8_t notify_ready;	/* queue was non-empty: on_send_ready when drained */
+	uint8_t is_head;	/* client: request was HEAD (content-length of response not checked) */
+	int64_t send_window;
+	int64_t recv_window;	/* what the peer may still send */
+	uint32_t recv_unacked;	/* consumed, not yet returned by WINDOW_UPDATE */
+	int64_t content_length;	/* announced by the peer, -1 none */
+	uint64_t data_received;
+	buf sendq;
+	buf trailers;		/* serialized fields: u32 nlen, name, u32 vlen, value, u8 flags */
+	void *user;
+	struct h2_stream *next, *prev;	/* send list, or free list (next) */
+} h2_stream;
+
+/* Token bucket for rate limits (milli-tokens); without ticks it is a plain count. */
+typedef struct h2_bucket {
+	int64_t tokens;
+	int64_t last_ms;
+	uint32_t burst;
+	uint32_t per_s;
+} h2_bucket;
+
+/* How a recently closed stream ended: decides ignore vs STREAM_CLOSED for late frames. */
+enum { CLOSED_NORMAL = 1, CLOSED_RESET_BY_US = 2, CLOSED_RESET_BY_PEER = 3 };
+#define H2_CLOSED_RING 256
+
+/* Field record while a block is being decoded: offsets into fstore (it may move). */
+typedef struct h2_frec {
+	uint32_t name_off, name_len, value_off, value_len;
+	unsigned flags;
+} h2_frec;
+
+/* What a header block is, for validation. */
+enum { HB_REQUEST = 1, HB_RESPONSE, HB_TRAILERS, HB_DISCARD };
+
+#define PS_METHOD 0x01u
+#define PS_SCHEME 0x02u
+#define PS_AUTHORITY 0x04u
+#define PS_PATH 0x08u
+#define PS_STATUS 0x10u
+
+typedef struct h2_hblock {
+	int kind;
+	const char *malformed;	/* first reason, NULL when fine */
+	int seen_regular;
+	unsigned pseudo;
+	uint32_t ps_off[5], ps_len[5];	/* method scheme authority path status */
+	int64_t content_length;
+	size_t nfields;
+} h2_hblock;
+
+struct h2_conn {
+	enum h2_role role;
+	h2_settings local;
+	h2_callbacks cb;
+	void *user;
+
+	/* peer's settings */
+	uint32_t peer_max_concurrent;
+	uint32_t peer_initial_window;
+	uint32_t peer_max_frame;
+	uint32_t peer_max_header_list;
+
+	/* lifecycle */
+	int failed;
+	uint32_t error_code;
+	const char *error_desc;
+	int freeing;
+	size_t preface_have;	/* server: client preface bytes matched so far */
+	int got_settings;	/* peer's first SETTINGS seen */
+	int settings_pending;	/* our SETTINGS not ACKed */
+	int64_t settings_deadline;	/* 0 = not armed yet */
+	int64_t now_ms;
+
+	/* input */
+	uint8_t hdrbuf[H2_FRAME_HDR_LEN];
+	size_t hdr_have;
+	int in_payload;
+	h2_frame_hdr cur;
+	buf inbuf;
+
+	/* header block being assembled (HEADERS + CONTINUATION) */
+	int in_block;
+	uint32_t block_sid;
+	uint8_t block_flags;
+	h2_frame block_prio;
+	uint32_t block_conts;
+	buf block;
+
+	/* HPACK and field decoding */
+	hpack_decoder dec;
+	hpack_encoder enc;
+	buf fstore;
+	h2_frec *frec;
+	h2_field *fields;
+	size_t frec_cap;
+	h2_hblock hb;
+
+	/* streams */
+	h2_stream **tab;
+	size_t tab_cap;		/* power of two */
+	size_t nstreams;
+	size_t n_local, n_remote;	/* live streams we / the peer opened */
+	uint32_t last_peer_id;
+	uint32_t next_local_id;
+	h2_stream *free_list;
+	size_t nfree;
+	h2_stream *pend_head, *pend_tail;
+	size_t npending;
+	struct { uint32_t id; uint32_t how; } closed[H2_CLOSED_RING];
+	size_t closed_pos;
+
+	/* flow control */
+	int64_t send_window;
+	int64_t recv_window;
+	uint32_t recv_unacked;
+	int64_t stall_since;	/* DATA waiting on a shut window since (ms), 0 = not stalled */
+
+	/* output */
+	buf out;
+	size_t ctl_queued;	/* control frames owed and not yet drained */
+
+	/* GOAWAY */
+	int goaway_sent;	/* 1 = shutdown notice (2^31-1) sent, 2 = final GOAWAY sent */
+	uint32_t goaway_sent_last;
+	int graceful_wait;	/* waiting for PING ACK / timer before the final GOAWAY */
+	int64_t graceful_deadline;
+	int goaway_recv;
+	uint32_t goaway_recv_last;
+
+	/* flood guards */
+	h2_bucket rst_in;	/* RST_STREAM received (rapid reset) */
+	h2_bucket provoked;	/* RST_STREAM we send because of the peer (MadeYouReset) */
+	h2_bucket empty_data;	/* DATA without payload and END_STREAM */
+	h2_bucket settings_in;
+
+	h2_stats stats;
+};
+
+/* h2_conn.c */
+h2_stream *h2__find(const h2_conn *c, uint32_t id);
+h2_stream *h2__stream_new(h2_conn *c, uint32_t id);
+/* Removes and frees s; runs on_stream_close if the app knew it. */
+void h2__stream_close(h2_conn *c, h2_stream *s, uint32_t code, int remote, int how);
+/* Closes s if both directions have ended. Returns 1 if it closed. */
+int h2__stream_maybe_close(h2_conn *c, h2_stream *s);
+int h2__is_local_id(const h2_conn *c, uint32_t id);
+int h2__is_idle(const h2_conn *c, uint32_t id);
+int h2__closed_how(const h2_conn *c, uint32_t id);
+void h2__closed_remember(h2_conn *c, uint32_t id, int how);
+/* Connection error: GOAWAY(code), sticky failure; returns H2_ERR_CONN. */
+int h2__conn_error(h2_conn *c, uint32_t code, const char *desc);
+/* Stream error: RST_STREAM(code) and close; counts against the provoked-reset limit. */
+int h2__stream_error(h2_conn *c, uint32_t id, uint32_t code);
+int h2__bucket_take(h2_conn *c, h2_bucket *b);
+int h2__ctl_queued(h2_conn *c);
+int h2__apply_settings(h2_conn *c, const h2_frame *f);
+int h2__window_update_conn(h2_conn *c, size_t n);
+void h2__goaway_final(h2_conn *c);
+
+/* h2_recv.c */
+int h2__process_frame(h2_conn *c, const h2_frame_hdr *hdr, const uint8_t *payload);
+
+/* h2_send.c */
+void h2__link_pending(h2_conn *c, h2_stream *s);
+void h2__unlink_pending(h2_conn *c, h2_stream *s);
+void h2__flush_streams(h2_conn *c);
+int h2__stream_can_progress(const h2_conn *c, const h2_stream *s);
+
+#endif

@@ -1,0 +1,712 @@
+/*
+ * HTTP/2 input: the preface, frame reassembly across feeds, each frame
+ * type's meaning for stream and connection state (RFC 9113 §5.1, §6), header
+ * block assembly and field validation (§8.2, §8.3).
+ *
+ * Implementation notes.
+ * - A frame that arrives whole in one feed is processed in place; only a
+ *   frame split across feeds is copied into inbuf.  The length is checked
+ *   against our SETTINGS_MAX_FRAME_SIZE before any payload is buffered.
+ * - A header block that arrives in one HEADERS frame is decoded in place;
+ *   CONTINUATION sequences are joined in `block`, capped in frames
+ *   (max_continuations) and bytes.
+ * - Every header block is HPACK-decoded, even for a stream we refuse or
+ *   ignore, or the peer's and our dynamic tables drift apart.
+ * - Fields are validated while they are decoded; a malformed block is still
+ *   decoded to its end and then answered with a stream error.
+ */
+#include "h2/h2_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int ctl_ok(h2_conn *c)
+{
+	return c->failed ? H2_ERR_CONN : 0;
+}
+
+/* ---- field validation ---- */
+
+static int is_tchar_lower(uint8_t ch)
+{
+	if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+		return 1;
+	switch (ch) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int value_ok(const uint8_t *v, size_t n)
+{
+	size_t i;
+
+	if (n > 0 && (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' || v[n - 1] == '\t'))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (v[i] == 0 || v[i] == '\r' || v[i] == '\n')
+			return 0;
+	return 1;
+}
+
+static int name_is(const uint8_t *n, size_t len, const char *lit)
+{
+	size_t l = strlen(lit);
+
+	return len == l && memcmp(n, lit, l) == 0;
+}
+
+static int case_eq(const uint8_t *a, size_t n, const char *lit)
+{
+	size_t i;
+
+	if (n != strlen(lit))
+		return 0;
+	for (i = 0; i < n; i++) {
+		uint8_t ch = a[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (uint8_t)(ch + 32);
+		if (ch != (uint8_t)lit[i])
+			return 0;
+	}
+	return 1;
+}
+
+static int parse_u63(const uint8_t *v, size_t n, int64_t *out)
+{
+	int64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 18)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	*out = x;
+	return 0;
+}
+
+static int store(h2_conn *c, const uint8_t *p, size_t n, uint32_t *off)
+{
+	*off = (uint32_t)buf_len(&c->fstore);
+	return buf_append(&c->fstore, p, n);
+}
+
+#define MALFORMED(why) do { hb->malformed = (why); return 0; } while (0)
+
+static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen,
+    unsigned flags)
+{
+	h2_conn *c = ctx;
+	h2_hblock *hb = &c->hb;
+	size_t i;
+
+	if (hb->kind == HB_DISCARD || hb->malformed)
+		return 0;
+	if (nlen == 0)
+		MALFORMED("empty field name");
+	if (!value_ok(value, vlen))
+		MALFORMED("invalid field value");
+	if (name[0] == ':') {
+		int idx = -1;
+
+		if (hb->seen_regular)
+			MALFORMED("pseudo-header after regular field");
+		if (hb->kind == HB_REQUEST) {
+			if (name_is(name, nlen, ":method"))
+				idx = 0;
+			else if (name_is(name, nlen, ":scheme"))
+				idx = 1;
+			else if (name_is(name, nlen, ":authority"))
+				idx = 2;
+			else if (name_is(name, nlen, ":path"))
+				idx = 3;
+		} else if (hb->kind == HB_RESPONSE && name_is(name, nlen, ":status")) {
+			idx = 4;
+		}
+		if (idx < 0)
+			MALFORMED("unknown or misplaced pseudo-header");
+		if (hb->pseudo & (1u << idx))
+			MALFORMED("duplicate pseudo-header");
+		hb->pseudo |= 1u << idx;
+		hb->ps_len[idx] = (uint32_t)vlen;
+		return store(c, value, vlen, &hb->ps_off[idx]) == 0 ? 0 : -1;
+	}
+	hb->seen_regular = 1;
+	for (i = 0; i < nlen; i++)
+		if (!is_tchar_lower(name[i]))
+			MALFORMED("invalid character in field name");
+	/* §8.2.2: connection-specific fields make the message malformed. */
+	if (name_is(name, nlen, "connection") || name_is(name, nlen, "proxy-connection") ||
+	    name_is(name, nlen, "keep-alive") || name_is(name, nlen, "transfer-encoding") ||
+	    name_is(name, nlen, "upgrade"))
+		MALFORMED("connection-specific field");
+	if (name_is(name, nlen, "te") && !case_eq(value, vlen, "trailers"))
+		MALFORMED("te other than trailers");
+	if (name_is(name, nlen, "content-length") && hb->kind != HB_TRAILERS) {
+		int64_t v;
+
+		if (parse_u63(value, vlen, &v) != 0 || (hb->content_length >= 0 && hb->content_length != v))
+			MALFORMED("bad content-length");
+		hb->content_length = v;
+	}
+	if (hb->nfields == c->frec_cap) {
+		size_t cap = c->frec_cap ? c->frec_cap * 2 : 16;
+		h2_frec *r = realloc(c->frec, cap * sizeof(*r));
+		h2_field *f;
+
+		if (r == NULL)
+			return -1;
+		c->frec = r;
+		if ((f = realloc(c->fields, cap * sizeof(*f))) == NULL)
+			return -1;
+		c->fields = f;
+		c->frec_cap = cap;
+	}
+	{
+		h2_frec *r = &c->frec[hb->nfields];
+
+		r->name_len = (uint32_t)nlen;
+		r->value_len = (uint32_t)vlen;
+		r->flags = flags & HPACK_FIELD_NEVER_INDEXED ? H2_FIELD_SENSITIVE : 0;
+		if (store(c, name, nlen, &r->name_off) != 0 || store(c, value, vlen, &r->value_off) != 0)
+			return -1;
+	}
+	hb->nfields++;
+	return 0;
+}
+
+/* Checks the pseudo-header set once the block is complete (§8.3.1, §8.3.2). */
+static void finish_validation(h2_conn *c, int end_stream)
+{
+	h2_hblock *hb = &c->hb;
+	const uint8_t *base = buf_data(&c->fstore);
+
+	if (hb->malformed)
+		return;
+	if (hb->kind == HB_REQUEST) {
+		const uint8_t *m = base + hb->ps_off[0], *p = base + hb->ps_off[3], *sc = base + hb->ps_off[1];
+
+		if (!(hb->pseudo & PS_METHOD)) {
+			hb->malformed = "missing :method";
+		} else if (name_is(m, hb->ps_len[0], "CONNECT")) {
+			if (!(hb->pseudo & PS_AUTHORITY) || (hb->pseudo & (PS_SCHEME | PS_PATH)))
+				hb->malformed = "bad CONNECT pseudo-headers";
+		} else if ((hb->pseudo & (PS_SCHEME | PS_PATH)) != (PS_SCHEME | PS_PATH)) {
+			hb->malformed = "missing :scheme or :path";
+		} else if (hb->ps_len[3] == 0) {
+			hb->malformed = "empty :path";
+		} else if ((name_is(sc, hb->ps_len[1], "http") || name_is(sc, hb->ps_len[1], "https")) &&
+		    p[0] != '/' && !(hb->ps_len[3] == 1 && p[0] == '*' && name_is(m, hb->ps_len[0], "OPTIONS"))) {
+			hb->malformed = "bad :path";
+		}
+	} else if (hb->kind == HB_RESPONSE) {
+		const uint8_t *st = base + hb->ps_off[4];
+
+		if (!(hb->pseudo & PS_STATUS) || hb->ps_len[4] != 3 || st[0] < '1' || st[0] > '9' ||
+		    st[1] < '0' || st[1] > '9' || st[2] < '0' || st[2] > '9')
+			hb->malformed = "missing or bad :status";
+	} else if (hb->kind == HB_TRAILERS) {
+		if (!end_stream)
+			hb->malformed = "trailers without END_STREAM";
+	}
+	if (!hb->malformed && end_stream && hb->kind != HB_TRAILERS && hb->content_length > 0 &&
+	    hb->kind == HB_REQUEST)
+		hb->malformed = "content-length with no body";
+}
+
+static int decode_block(h2_conn *c, int kind, const uint8_t *data, size_t len)
+{
+	size_t limit = c->local.max_header_list_size ? c->local.max_header_list_size : (size_t)1 << 20;
+	int rc;
+
+	memset(&c->hb, 0, sizeof(c->hb));
+	c->hb.kind = kind;
+	c->hb.content_length = -1;
+	buf_reset(&c->fstore);
+	rc = hpack_decode_block(&c->dec, data, len, limit, field_cb, c);
+	switch (rc) {
+	case HPACK_OK:
+		return 0;
+	case HPACK_ERR_LIST_TOO_LARGE:
+	case HPACK_ERR_STRING_TOO_LONG:
+		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "header list too large");
+	case HPACK_ERR_NOMEM:
+	case HPACK_ERR_CALLBACK:
+		return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
+	default:
+		return h2__conn_error(c, H2_COMPRESSION_ERROR, "HPACK decoding failed");
+	}
+}
+
+static int deliver_headers(h2_conn *c, h2_stream *s, int end_stream, int is_trailers)
+{
+	h2_hblock *hb = &c->hb;
+	const uint8_t *base = buf_data(&c->fstore);
+	h2_headers h;
+	size_t i;
+	int32_t id = (int32_t)s->id;
+
+	memset(&h, 0, sizeof(h));
+#define PS(field, i) \
+	if (hb->pseudo & (1u << (i))) { \
+		h.field = (const char *)base + hb->ps_off[i]; \
+		h.field##_len = hb->ps_len[i]; \
+	}
+	PS(method, 0)
+	PS(scheme, 1)
+	PS(authority, 2)
+	PS(path, 3)
+#undef PS
+	if (hb->pseudo & PS_STATUS) {
+		const uint8_t *st = base + hb->ps_off[4];
+
+		h.status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
+	}
+	for (i = 0; i < hb->nfields; i++) {
+		c->fields[i].name = (const char *)base + c->frec[i].name_off;
+		c->fields[i].name_len = c->frec[i].name_len;
+		c->fields[i].value = (const char *)base + c->frec[i].value_off;
+		c->fields[i].value_len = c->frec[i].value_len;
+		c->fields[i].flags = c->frec[i].flags;
+	}
+	h.fields = c->fields;
+	h.nfields = hb->nfields;
+	h.content_length = is_trailers ? s->content_length : hb->content_length;
+	h.end_stream = end_stream;
+	h.is_trailers = is_trailers;
+	if (c->cb.on_headers && c->cb.on_headers(c, c->user, id, s->user, &h) != 0)
+		return h2__conn_error(c, H2_INTERNAL_ERROR, "application failed");
+	if ((s = h2__find(c, (uint32_t)id)) != NULL)
+		h2__stream_maybe_close(c, s);
+	return ctl_ok(c);
+}
+
+/* A header block for a stream we no longer have: ignore or STREAM_CLOSED (§5.1) or bad id (§5.1.1). */
+static int block_on_closed(h2_conn *c, uint32_t sid, const uint8_t *data, size_t len)
+{
+	int how = h2__closed_how(c, sid);
+
+	if (how == CLOSED_RESET_BY_US)
+		return decode_block(c, HB_DISCARD, data, len);
+	if (how != 0)
+		return h2__conn_error(c, H2_STREAM_CLOSED, "HEADERS on a closed stream");
+	return h2__conn_error(c, H2_PROTOCOL_ERROR, "HEADERS on a stream id that was never opened");
+}
+
+static int end_block(h2_conn *c, const uint8_t *data, size_t len)
+{
+	uint32_t sid = c->block_sid;
+	int end_stream = (c->block_flags & H2_FLAG_END_STREAM) != 0;
+	int self_dep = c->block_prio.has_priority && c->block_prio.dependency == sid;
+	h2_stream *s = h2__find(c, sid);
+	int rc, kind;
+
+	c->in_block = 0;
+	if (s == NULL && c->role == H2_ROLE_SERVER && sid > c->last_peer_id) {
+		c->last_peer_id = sid;
+		if ((c->goaway_sent == 2 && sid > c->goaway_sent_last) || c->failed) {
+			h2__closed_remember(c, sid, CLOSED_RESET_BY_US);
+			return decode_block(c, HB_DISCARD, data, len);
+		}
+		if (c->n_remote >= c->local.max_concurrent_streams || (s = h2__stream_new(c, sid)) == NULL) {
+			if ((rc = decode_block(c, HB_DISCARD, data, len)) != 0)
+				return rc;
+			return h2__stream_error(c, sid, H2_REFUSED_STREAM);
+		}
+		c->stats.streams_opened++;
+		if ((rc = decode_block(c, HB_REQUEST, data, len)) != 0)
+			return rc;
+		finish_validation(c, end_stream);
+		if (c->hb.malformed || self_dep)
+			return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
+		s->headers_recv = 1;
+		s->delivered = 1;
+		s->content_length = c->hb.content_length;
+		s->remote_closed = (uint8_t)end_stream;
+		return deliver_headers(c, s, end_stream, 0);
+	}
+	if (s == NULL)
+		return block_on_closed(c, sid, data, len);
+	if (s->remote_closed) {
+		if ((rc = decode_block(c, HB_DISCARD, data, len)) != 0)
+			return rc;
+		return h2__stream_error(c, sid, H2_STREAM_CLOSED);
+	}
+	kind = s->headers_recv ? HB_TRAILERS : HB_RESPONSE;
+	if ((rc = decode_block(c, kind, data, len)) != 0)
+		return rc;
+	finish_validation(c, end_stream);
+	if (c->hb.malformed || self_dep)
+		return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
+	if (kind == HB_RESPONSE) {
+		const uint8_t *st = buf_data(&c->fstore) + c->hb.ps_off[4];
+		int status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
+		if (status < 200) {
+			/* Informational: skipped; 101 has no meaning in HTTP/2 (§8.6). */
+			if (status == 101 || end_stream)
+				return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
+			return 0;
+		}
+		s->headers_recv = 1;
+		s->content_length = s->is_head || status == 204 || status == 304 ? -1 : c->hb.content_length;
+	} else if (s->content_length >= 0 && (uint64_t)s->content_length != s->data_received) {
+		return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
+	}
+	if (end_stream && kind == HB_RESPONSE && s->content_length > 0)
+		return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
+	s->remote_closed = (uint8_t)end_stream;
+	return deliver_headers(c, s, end_stream, kind == HB_TRAILERS);
+}
+
+/* ---- frames ---- */
+
+static int on_data(h2_conn *c, const h2_frame *f)
+{
+	uint32_t sid = f->hdr.stream_id, flen = f->hdr.length;
+	int end_stream = (f->hdr.flags & H2_FLAG_END_STREAM) != 0;
+	h2_stream *s;
+	int rc;
+
+	if (sid == 0)
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "DATA on stream 0");
+	if (h2__is_idle(c, sid))
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "DATA on an idle stream");
+	if (flen > c->recv_window)
+		return h2__conn_error(c, H2_FLOW_CONTROL_ERROR, "connection window exceeded");
+	c->recv_window -= flen;
+	if (f->data_len == 0 && !end_stream && h2__bucket_take(c, &c->empty_data) != 0)
+		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "too many empty DATA frames");
+	s = h2__find(c, sid);
+	if (s == NULL) {
+		int how = h2__closed_how(c, sid);
+
+		if ((rc = h2__window_update_conn(c, flen)) != 0)
+			return rc;
+		if (how == CLOSED_NORMAL)
+			return h2__conn_error(c, H2_STREAM_CLOSED, "DATA on a closed stream");
+		if (how == CLOSED_RESET_BY_PEER)
+			return h2__stream_error(c, sid, H2_STREAM_CLOSED);
+		return 0;	/* we reset it (or long ago): frames in flight are ignored */
+	}
+	if (s->remote_closed || (c->role == H2_ROLE_CLIENT && !s->headers_recv)) {
+		if ((rc = h2__window_update_conn(c, flen)) != 0)
+			return rc;
+		return h2__stream_error(c, sid, s->remote_closed ? H2_STREAM_CLOSED : H2_PROTOCOL_ERROR);
+	}
+	if (flen > s->recv_window) {
+		if ((rc = h2__window_update_conn(c, flen)) != 0)
+			return rc;
+		return h2__stream_error(c, sid, H2_FLOW_CONTROL_ERROR);
+	}
+	s->recv_window -= flen;
+	s->data_received += f->data_len;
+	if (s->content_length >= 0 && (s->data_received > (uint64_t)s->content_length ||
+	    (end_stream && s->data_received != (uint64_t)s->content_length))) {
+		if ((rc = h2__window_update_conn(c, flen)) != 0)
+			return rc;
+		return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
+	}
+	/* Padding is ours to return at once; the payload waits for the app. */
+	if (f->pad_len) {
+		s->recv_window += f->pad_len;
+		if ((rc = h2__window_update_conn(c, f->pad_len)) != 0)
+			return rc;
+	}
+	if (end_stream)
+		s->remote_closed = 1;
+	if (c->cb.on_data && (f->data_len > 0 || end_stream) &&
+	    c->cb.on_data(c, c->user, (int32_t)sid, s->user, f->data, f->data_len, end_stream) != 0)
+		return h2__conn_error(c, H2_INTERNAL_ERROR, "application failed");
+	if (c->failed)
+		return H2_ERR_CONN;
+	if (c->local.auto_consume || c->cb.on_data == NULL)
+		h2_conn_consume(c, (int32_t)sid, f->data_len);
+	if ((s = h2__find(c, sid)) != NULL)
+		h2__stream_maybe_close(c, s);
+	return ctl_ok(c);
+}
+
+static int on_headers_frame(h2_conn *c, const h2_frame *f)
+{
+	uint32_t sid = f->hdr.stream_id;
+
+	if (sid == 0)
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "HEADERS on stream 0");
+	if ((sid & 1u) == 0)
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "HEADERS on an even stream id");
+	if (c->role == H2_ROLE_CLIENT && h2__is_idle(c, sid))
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "HEADERS on an idle stream");
+	c->block_sid = sid;
+	c->block_flags = f->hdr.flags;
+	c->block_prio = *f;
+	c->block_conts = 0;
+	c->in_block = 1;
+	if (f->hdr.flags & H2_FLAG_END_HEADERS)
+		return end_block(c, f->data, f->data_len);
+	buf_reset(&c->block);
+	if (buf_append(&c->block, f->data, f->data_len) != 0)
+		return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
+	return 0;
+}
+
+static int on_continuation(h2_conn *c, const h2_frame *f)
+{
+	size_t cap = (size_t)(c->local.max_header_list_size ? c->local.max_header_list_size : 65536) * 4 +
+	    c->local.max_frame_size;
+
+	if (!c->in_block)
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "CONTINUATION without HEADERS");
+	if (++c->block_conts > c->local.max_continuations)
+		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
+	if (buf_len(&c->block) + f->data_len > cap)
+		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "header block too large");
+	if (buf_append(&c->block, f->data, f->data_len) != 0)
+		return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
+	if (f->hdr.flags & H2_FLAG_END_HEADERS)
+		return end_block(c, buf_data(&c->block), buf_len(&c->block));
+	return 0;
+}
+
+static int on_rst_stream(h2_conn *c, const h2_frame *f)
+{
+	uint32_t sid = f->hdr.stream_id;
+	h2_stream *s;
+
+	if (sid == 0)
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "RST_STREAM on stream 0");
+	if (h2__is_idle(c, sid))
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+	if (h2__bucket_take(c, &c->rst_in) != 0)
+		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "too many RST_STREAM frames");
+	if ((s = h2__find(c, sid)) != NULL) {
+		c->stats.streams_reset_by_peer++;
+		h2__stream_close(c, s, f->error_code, 1, CLOSED_RESET_BY_PEER);
+	}
+	return ctl_ok(c);
+}
+
+static int on_settings(h2_conn *c, const h2_frame *f)
+{
+	int rc;
+
+	if (f->hdr.stream_id != 0)
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "SETTINGS on a stream");
+	if (f->hdr.flags & H2_FLAG_ACK) {
+		if (c->settings_pending && c->local.header_table_size < 4096)
+			hpack_decoder_set_settings_max(&c->dec, c->local.header_table_size);
+		c->settings_pending = 0;
+		c->settings_deadline = 0;
+		return 0;
+	}
+	if (f->data_len / 6 > 32)
+		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "too many SETTINGS entries");
+	if (h2__bucket_take(c, &c->settings_in) != 0)
+		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "too many SETTINGS frames");
+	if ((rc = h2__apply_settings(c, f)) != 0)
+		return rc;
+	c->got_settings = 1;
+	if (h2_frame_put_settings_ack(&c->out) != 0)
+		return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
+	c->stats.frames_out++;
+	if ((rc = h2__ctl_queued(c)) != 0)
+		return rc;
+	if (c->cb.on_settings)
+		c->cb.on_settings(c, c->user);
+	return ctl_ok(c);
+}
+
+static const uint8_t graceful_opaque[8] = {'c', 'p', 'l', 'g', 'o', 'a', 'w', 'y'};
+
+static int on_ping(h2_conn *c, const h2_frame *f)
+{
+	if (f->hdr.stream_id != 0)
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "PING on a stream");
+	if (f->hdr.flags & H2_FLAG_ACK) {
+		if (c->graceful_wait && memcmp(f->data, graceful_opaque, 8) == 0)
+			h2__goaway_final(c);
+		else if (c->cb.on_ping_ack)
+			c->cb.on_ping_ack(c, c->user, f->data);
+		return ctl_ok(c);
+	}
+	if (h2_frame_put_ping(&c->out, f->data, 1) != 0)
+		return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
+	c->stats.frames_out++;
+	return h2__ctl_queued(c);
+}
+
+static int on_goaway(h2_conn *c, const h2_frame *f)
+{
+	size_t i;
+
+	if (f->hdr.stream_id != 0)
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "GOAWAY on a stream");
+	if (!c->goaway_recv || f->last_stream_id < c->goaway_recv_last)
+		c->goaway_recv_last = f->last_stream_id;
+	c->goaway_recv = 1;
+	if (c->cb.on_goaway)
+		c->cb.on_goaway(c, c->user, f->last_stream_id, f->error_code, f->data, f->data_len);
+	/* Streams we opened past last_stream_id were never processed: safe to retry. */
+	for (i = 0; i < c->tab_cap && !c->failed; i++) {
+		h2_stream *s = c->tab[i];
+
+		if (s && h2__is_local_id(c, s->id) && s->id > c->goaway_recv_last) {
+			h2__stream_close(c, s, H2_REFUSED_STREAM, 1, CLOSED_RESET_BY_US);
+			i = (size_t)-1;	/* the table shifted: rescan */
+		}
+	}
+	return ctl_ok(c);
+}
+
+static int on_window_update(h2_conn *c, const h2_frame *f)
+{
+	uint32_t sid = f->hdr.stream_id;
+	h2_stream *s;
+
+	if (sid == 0) {
+		if (f->increment == 0)
+			return h2__conn_error(c, H2_PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+		c->send_window += f->increment;
+		if (c->send_window > H2_MAX_WINDOW)
+			return h2__conn_error(c, H2_FLOW_CONTROL_ERROR, "connection window overflow");
+		return 0;
+	}
+	if (h2__is_idle(c, sid))
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
+	if ((s = h2__find(c, sid)) == NULL)
+		return 0;
+	if (f->increment == 0)
+		return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
+	s->send_window += f->increment;
+	if (s->send_window > H2_MAX_WINDOW)
+		return h2__stream_error(c, sid, H2_FLOW_CONTROL_ERROR);
+	return 0;
+}
+
+int h2__process_frame(h2_conn *c, const h2_frame_hdr *hdr, const uint8_t *payload)
+{
+	h2_frame f;
+	int rc;
+
+	c->stats.frames_in++;
+	rc = h2_frame_decode(hdr, payload, &f);
+	if (rc == H2_FRAME_ERR_PADDING)
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "padding longer than payload");
+	if (rc == H2_FRAME_ERR_SIZE) {
+		/* §6.3: a PRIORITY of the wrong size is only a stream error. */
+		if (hdr->type == H2_FT_PRIORITY && hdr->stream_id != 0)
+			return h2__stream_error(c, hdr->stream_id, H2_FRAME_SIZE_ERROR);
+		return h2__conn_error(c, H2_FRAME_SIZE_ERROR, "bad frame length");
+	}
+	switch (hdr->type) {
+	case H2_FT_DATA:
+		return on_data(c, &f);
+	case H2_FT_HEADERS:
+		return on_headers_frame(c, &f);
+	case H2_FT_PRIORITY:
+		if (hdr->stream_id == 0)
+			return h2__conn_error(c, H2_PROTOCOL_ERROR, "PRIORITY on stream 0");
+		if (f.dependency == hdr->stream_id)
+			return h2__stream_error(c, hdr->stream_id, H2_PROTOCOL_ERROR);
+		return 0;
+	case H2_FT_RST_STREAM:
+		return on_rst_stream(c, &f);
+	case H2_FT_SETTINGS:
+		return on_settings(c, &f);
+	case H2_FT_PUSH_PROMISE:
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "PUSH_PROMISE not allowed");
+	case H2_FT_PING:
+		return on_ping(c, &f);
+	case H2_FT_GOAWAY:
+		return on_goaway(c, &f);
+	case H2_FT_WINDOW_UPDATE:
+		return on_window_update(c, &f);
+	case H2_FT_CONTINUATION:
+		return on_continuation(c, &f);
+	default:	/* §5.5: unknown frame types are ignored */
+		return 0;
+	}
+}
+
+/* Checks a frame header before its payload is buffered. */
+static int begin_frame(h2_conn *c)
+{
+	const h2_frame_hdr *h = &c->cur;
+
+	if (h->length > c->local.max_frame_size)
+		return h2__conn_error(c, H2_FRAME_SIZE_ERROR, "frame larger than SETTINGS_MAX_FRAME_SIZE");
+	if (!c->got_settings && (h->type != H2_FT_SETTINGS || (h->flags & H2_FLAG_ACK)))
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "preface must start with SETTINGS");
+	if (c->in_block && (h->type != H2_FT_CONTINUATION || h->stream_id != c->block_sid))
+		return h2__conn_error(c, H2_PROTOCOL_ERROR, "header block interrupted");
+	return 0;
+}
+
+int64_t h2_conn_feed(h2_conn *c, const uint8_t *in, size_t len)
+{
+	size_t off = 0;
+	const uint8_t *payload;
+
+	if (c->failed)
+		return H2_ERR_CONN;
+	while (off < len) {
+		if (c->preface_have < H2_PREFACE_LEN) {
+			size_t n = H2_PREFACE_LEN - c->preface_have;
+
+			if (n > len - off)
+				n = len - off;
+			if (memcmp(in + off, &H2_PREFACE[c->preface_have], n) != 0)
+				return h2__conn_error(c, H2_PROTOCOL_ERROR, "bad connection preface");
+			c->preface_have += n;
+			off += n;
+			continue;
+		}
+		if (!c->in_payload) {
+			if (c->hdr_have == 0 && len - off >= H2_FRAME_HDR_LEN) {
+				h2_frame_hdr_parse(in + off, &c->cur);
+				off += H2_FRAME_HDR_LEN;
+			} else {
+				size_t n = H2_FRAME_HDR_LEN - c->hdr_have;
+
+				if (n > len - off)
+					n = len - off;
+				memcpy(c->hdrbuf + c->hdr_have, in + off, n);
+				c->hdr_have += n;
+				off += n;
+				if (c->hdr_have < H2_FRAME_HDR_LEN)
+					break;
+				c->hdr_have = 0;
+				h2_frame_hdr_parse(c->hdrbuf, &c->cur);
+			}
+			if (begin_frame(c) != 0)
+				return H2_ERR_CONN;
+			c->in_payload = 1;
+			buf_reset(&c->inbuf);
+		}
+		if (buf_len(&c->inbuf) == 0 && len - off >= c->cur.length) {
+			payload = in + off;
+			off += c->cur.length;
+		} else {
+			size_t n = c->cur.length - buf_len(&c->inbuf);
+
+			if (n > len - off)
+				n = len - off;
+			if (buf_append(&c->inbuf, in + off, n) != 0)
+				return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
+			off += n;
+			if (buf_len(&c->inbuf) < c->cur.length)
+				break;
+			payload = buf_data(&c->inbuf);
+		}
+		c->in_payload = 0;
+		if (h2__process_frame(c, &c->cur, payload) != 0 || c->failed)
+			return H2_ERR_CONN;
+	}
+	return (int64_t)len;
+}
