@@ -535,28 +535,53 @@ int hpack_encode_begin(hpack_encoder *e, buf *out)
 	return HPACK_OK;
 }
 
+/*
+ * Appendix A is sorted by name except for the pseudo-headers, so the entries
+ * sharing a first character are contiguous: [lo, hi) (0-based) per character.
+ */
+static int static_range(uint8_t c, size_t *lo, size_t *hi)
+{
+	switch (c) {
+	case ':': *lo = 0; *hi = 14; break;
+	case 'a': *lo = 14; *hi = 23; break;
+	case 'c': *lo = 23; *hi = 32; break;
+	case 'd': *lo = 32; *hi = 33; break;
+	case 'e': *lo = 33; *hi = 36; break;
+	case 'f': *lo = 36; *hi = 37; break;
+	case 'h': *lo = 37; *hi = 38; break;
+	case 'i': *lo = 38; *hi = 43; break;
+	case 'l': *lo = 43; *hi = 46; break;
+	case 'm': *lo = 46; *hi = 47; break;
+	case 'p': *lo = 47; *hi = 49; break;
+	case 'r': *lo = 49; *hi = 53; break;
+	case 's': *lo = 53; *hi = 56; break;
+	case 't': *lo = 56; *hi = 57; break;
+	case 'u': *lo = 57; *hi = 58; break;
+	case 'v': *lo = 58; *hi = 60; break;
+	case 'w': *lo = 60; *hi = 61; break;
+	default: return 0;
+	}
+	return 1;
+}
+
 /* Finds name (and name+value) in the static table: returns the full match index or 0. */
 static size_t static_find(const uint8_t *name, size_t nl, const uint8_t *value, size_t vl,
     size_t *name_idx)
 {
-	size_t i;
+	size_t i, lo, hi;
 
 	*name_idx = 0;
-	if (nl == 0)
+	if (nl == 0 || !static_range(name[0], &lo, &hi))
 		return 0;
-	for (i = 0; i < STATIC_COUNT; i++) {
+	for (i = lo; i < hi; i++) {
 		const struct static_entry *s = &static_table[i];
 
-		if (s->name_len != nl || (uint8_t)s->name[0] != name[0] ||
-		    memcmp(s->name, name, nl) != 0)
+		if (s->name_len != nl || memcmp(s->name, name, nl) != 0)
 			continue;
 		if (*name_idx == 0)
 			*name_idx = i + 1;
 		if (s->value_len == vl && memcmp(s->value, value, vl) == 0)
 			return i + 1;
-		/* same-name entries are adjacent in Appendix A */
-		if (i + 1 < STATIC_COUNT && strcmp(static_table[i + 1].name, s->name) != 0)
-			break;
 	}
 	return 0;
 }

@@ -68,7 +68,12 @@ typedef struct hpack_encoder {
 	int no_huffman;		/* never Huffman-encode (tests; RFC 7541 C.3/C.5 byte-exactness) */
 } hpack_encoder;
 
-/* settings_max: the SETTINGS_HEADER_TABLE_SIZE we advertise (4096 by default). */
+/*
+ * settings_max: the SETTINGS_HEADER_TABLE_SIZE in force (4096 by default); it
+ * is also the table's starting size.  To advertise less than 4096, init with
+ * 4096 (the peer may use that much until it has seen our SETTINGS) and call
+ * hpack_decoder_set_settings_max() when the peer acknowledges.
+ */
 int hpack_decoder_init(hpack_decoder *d, size_t settings_max);
 void hpack_decoder_free(hpack_decoder *d);
 /*

@@ -16,12 +16,42 @@
 #include "h2/hpack.h"
 #include "h2/hpack_huffman_table.h"
 
+/*
+ * The common case, with room for the most symbols len octets can hold (and
+ * one more): branch-free, every step stores its symbol byte and advances only
+ * if the step completed one; failures are collected and checked at the end.
+ */
+static int decode_roomy(const uint8_t *in, size_t len, uint8_t *out)
+{
+	const struct huff_step *t;
+	unsigned state = 0, flags, seen = 0, last = HUFF_ACCEPT;
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		t = &huff_dec[state][in[i] >> 4];
+		flags = t->flags;
+		out[n] = t->sym;
+		n += flags & HUFF_SYM;
+		t = &huff_dec[t->next][in[i] & 0xf];
+		out[n] = t->sym;
+		n += t->flags & HUFF_SYM;
+		seen |= flags | t->flags;
+		last = t->flags;
+		state = t->next;
+	}
+	if ((seen & HUFF_FAIL) || !(last & HUFF_ACCEPT) || n > INT32_MAX)
+		return HPACK_ERR_HUFFMAN;
+	return (int)n;
+}
+
 int hpack_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t outsz)
 {
 	const struct huff_step *t;
 	size_t i, n = 0;
 	unsigned state = 0, accept = 1, flags;
 
+	if (out != NULL && len <= (SIZE_MAX - 1) / 8 && outsz > len * 8 / 5)
+		return decode_roomy(in, len, out);
 	for (i = 0; i < len; i++) {
 		t = &huff_dec[state][in[i] >> 4];
 		flags = t->flags;

@@ -78,7 +78,7 @@ static void same_tables(const hpack_table *x, const hpack_table *y)
 /* The primitives on their own. */
 static void primitives(const uint8_t *data, size_t size)
 {
-	static uint8_t out[4096 * 8 / 5 + 1], again[4096];
+	static uint8_t out[4096 * 8 / 5 + 1], again[4096], back[sizeof(out)];
 	uint32_t v;
 	size_t n = size < 4096 ? size : 4096;
 	int r, r2;
@@ -95,10 +95,14 @@ static void primitives(const uint8_t *data, size_t size)
 	if (r >= 0) {
 		size_t el = hpack_huffman_encoded_len(out, (size_t)r);
 
-		if (el > n)
-			abort();	/* our encoding is never longer than a valid one */
+		/* the code is prefix-free: the only valid encoding is ours, bar padding */
+		if (el != n)
+			abort();
 		hpack_huffman_encode(out, (size_t)r, again);
-		if (hpack_huffman_decode(again, el, again + el, sizeof(again) - el) != r)
+		if (memcmp(again, data, n) != 0)
+			abort();
+		if (hpack_huffman_decode(again, el, back, sizeof(back)) != r ||
+		    memcmp(back, out, (size_t)r) != 0)
 			abort();
 	}
 }

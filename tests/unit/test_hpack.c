@@ -865,6 +865,35 @@ static void test_encoder_size_updates(void)
 	hpack_decoder_free(&d);
 }
 
+/* Every static entry (found by decoding its index) encodes back to that one-octet index. */
+static void test_static_table_lookup(void)
+{
+	hpack_encoder e;
+	hpack_decoder d;
+	buf out = BUF_INIT;
+	uint8_t idx;
+
+	hpack_encoder_init(&e, 4096);
+	hpack_decoder_init(&d, 4096);
+	for (idx = 1; idx <= 61; idx++) {
+		uint8_t b = (uint8_t)(0x80 | idx);
+
+		flist_reset(&L1);
+		CHECK_EQ_INT(hpack_decode_block(&d, &b, 1, 1 << 20, collect, &L1), HPACK_OK);
+		buf_reset(&out);
+		CHECK_EQ_INT(hpack_encode_field(&e, &out, L1.arena + L1.f[0].no, L1.f[0].nl,
+		    L1.arena + L1.f[0].vo, L1.f[0].vl, 0), HPACK_OK);
+		CHECK_EQ_MEM(buf_data(&out), buf_len(&out), &b, 1);
+	}
+	/* a name in the table with another value: literal with the first such name index */
+	buf_reset(&out);
+	CHECK_EQ_INT(enc(&e, &out, ":status", "418", HPACK_FIELD_NO_INDEX), HPACK_OK);
+	CHECK_EQ_INT(buf_data(&out)[0], 0x08);
+	buf_free(&out);
+	hpack_encoder_free(&e);
+	hpack_decoder_free(&d);
+}
+
 /* Random lists from a small pool (so fields repeat) through encoder and decoder; tables stay equal. */
 static void test_roundtrip_random(void)
 {
@@ -952,6 +981,7 @@ int main(void)
 	RUN(test_encoder_grpc_repeats);
 	RUN(test_encoder_flags);
 	RUN(test_encoder_size_updates);
+	RUN(test_static_table_lookup);
 	RUN(test_roundtrip_random);
 	return harness_finish();
 }
