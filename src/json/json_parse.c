@@ -335,7 +335,10 @@ static int lex_string(json_parser *p, json_token *t)
 			continue;
 		}
 		stop = (size_t)(e - c) > room ? c + room : e;
-		c = scan_plain(c, stop);
+		stop = scan_plain(c, stop);
+		if (!p->skipping)
+			room -= (size_t)(stop - c);
+		c = stop;
 		if (c == e)
 			break;
 		b = *c;
