@@ -477,3 +477,24 @@ def test_docs_overlay_example_renders(tmp_path):
     assert {c["image"] for _, _, c in containers(objs)} == {"registry.example.com/platform/cplane:0.1.0"}
     _, c = worker(objs)
     assert c["args"][-1] == "--create-timeout=10m"
+
+
+def test_image_runs_as_its_user(oci, tmp_path):
+    """The layer unpacked as a root filesystem runs its entrypoint as its user."""
+    if os.geteuid() != 0 or shutil.which("chroot") is None:
+        pytest.skip("needs root and chroot(8)")
+    lay, manifest, config = oci
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    root.chmod(0o755)   # it becomes "/" for user 65532
+    raw = gzip.decompress(lay.blob(manifest["layers"][0]["digest"]))
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tf:
+        for m in tf.getmembers():
+            assert m.isfile() and "/" not in m.name.lstrip("./")
+            tf.extract(m, str(root), set_attrs=True)
+    user = config["config"]["User"]
+    cmd = [shutil.which("chroot"), "--userspec=" + user, "--groups=" + user.split(":")[1], str(root)]
+    cmd += config["config"]["Entrypoint"] + ["--version"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env={}, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("cplane %s " % VERSION)
