@@ -1,0 +1,76 @@
+/*
+ * cplane.v1.ClusterService: the semantics table of DESIGN.md over the
+ * cluster table.  The service is fed Deployment events (from the informer)
+ * and API answers (from the backend), and answers gRPC calls; it never
+ * touches Kubernetes itself but through worker_backend, so the Kubernetes
+ * client can be swapped for a fake in tests.
+ */
+#ifndef CPLANE_WORKER_SERVICE_H
+#define CPLANE_WORKER_SERVICE_H
+
+#include <stdint.h>
+
+#include "grpc/server.h"
+#include "k8s/deploy.h"
+#include "k8s/status.h"
+#include "worker/table.h"
+
+typedef struct worker_service worker_service;
+
+/* Completion of an API write; err->kind == K8S_OK on success.  err valid during the call. */
+typedef void (*worker_api_done)(void *arg, const k8s_error *err);
+/* Completion of a diagnosis: text is a human summary of the pods ("" when none). */
+typedef void (*worker_diag_done)(void *arg, const char *text);
+
+struct worker_backend {
+	/* POST the Deployment for spec. */
+	void (*create)(void *impl, const k8s_deploy_spec *spec, worker_api_done done, void *arg);
+	/* DELETE with foreground propagation. */
+	void (*remove)(void *impl, const char *name, worker_api_done done, void *arg);
+	/* Reads the cluster's pods and says why replicas are not available; timeout_ms bounds it. */
+	void (*diagnose)(void *impl, const char *name, int32_t want, int32_t available, int64_t timeout_ms,
+	    worker_diag_done done, void *arg);
+	void *impl;
+	const char *namespace_;	/* for messages ("in namespace x") */
+};
+
+struct worker_service_opts {
+	const char *default_image;
+	const char *node_selector;	/* "k=v" or NULL */
+	int64_t create_timeout_ms;
+	int64_t delete_timeout_ms;
+	int64_t max_replicas;
+	int64_t sync_wait_ms;		/* how long a call waits for the first list (default 30 s) */
+};
+
+typedef struct worker_service_stats {
+	uint64_t calls[5][17];		/* by method (enum worker_method) and gRPC code */
+	uint64_t latency_buckets[5][12];/* cumulative-style buckets filled by worker_metrics */
+	double latency_sum_s[5];
+	size_t waiting_calls;
+} worker_service_stats;
+
+enum worker_method { WM_CREATE, WM_DELETE, WM_GET, WM_LIST, WM_WATCH, WM_COUNT };
+extern const char *const worker_method_names[WM_COUNT];
+/* Upper bounds (seconds) of the latency histogram's buckets; the last is +Inf. */
+extern const double worker_latency_bounds[11];
+
+worker_service *worker_service_new(io_loop *loop, grpc_server *server, const struct worker_backend *backend,
+    const struct worker_service_opts *opts);
+void worker_service_free(worker_service *s);
+
+/* Informer feed. */
+void worker_service_on_upsert(worker_service *s, const k8s_deployment *d);
+void worker_service_on_delete(worker_service *s, const char *name);
+void worker_service_on_synced(worker_service *s);
+int worker_service_synced(const worker_service *s);
+
+/* Draining: new calls get UNAVAILABLE; waiting ones keep waiting until the server ends them. */
+void worker_service_drain(worker_service *s);
+
+const worker_service_stats *worker_service_stats_get(const worker_service *s);
+const cluster_table *worker_service_table(const worker_service *s);
+/* Clusters by phase (index enum cluster_phase). */
+void worker_service_phase_counts(const worker_service *s, uint64_t counts[6]);
+
+#endif
