@@ -95,6 +95,14 @@ $(B)/test/test_%: tests/unit/test_%.c tests/unit/harness.h $(B)/test/libcplane.a
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
+# gRPC test programs (tests/grpc_test_*.c): sanitized for e2e, release objects for bench/grpc.
+$(B)/test/grpc_test_%: tests/grpc_test_%.c $(B)/test/libcplane.a
+	$(TEST_CC) $(TEST_CFLAGS) -o $@ $< $(B)/test/libcplane.a $(TEST_LIBS)
+
+$(B)/bench/grpc_test_%: tests/grpc_test_%.c $(REL_OBJS)
+	@mkdir -p $(dir $@)
+	$(REL_CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $< $(REL_OBJS) $(REL_LIBS)
+
 # ---- fuzzers: clang libFuzzer + ASan + UBSan -----------------------------------
 FUZZ_CC := clang
 FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
