@@ -156,7 +156,9 @@ def test_rbac_is_exactly_what_the_worker_calls(objs):
     d, _ = worker(objs)
     spec = d["spec"]["template"]["spec"]
     assert spec["serviceAccountName"] == sa["metadata"]["name"]
-    assert spec.get("automountServiceAccountToken", True) is True, "the worker needs its token"
+    # Only the worker's pod gets the token; any other pod using the account does not.
+    assert sa.get("automountServiceAccountToken") is False
+    assert spec.get("automountServiceAccountToken") is True, "the worker needs its token"
 
 
 def test_every_container_is_hardened(objs):
