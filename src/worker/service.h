@@ -73,4 +73,7 @@ const cluster_table *worker_service_table(const worker_service *s);
 /* Clusters by phase (index enum cluster_phase). */
 void worker_service_phase_counts(const worker_service *s, uint64_t counts[6]);
 
+/* Prometheus families of the service (a metrics_source_fn; arg is the service). */
+void worker_service_write_metrics(buf *out, void *arg);
+
 #endif
