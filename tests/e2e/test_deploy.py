@@ -322,8 +322,9 @@ def test_make_image_without_an_engine_says_what_to_do(tmp_path):
 
 
 def test_makefile_targets():
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     p = subprocess.run(["make", "-n", "-o", "build/cplane", "oci"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=60, env=env)
     assert p.returncode == 0, p.stderr
     assert "scripts/oci.sh build/cplane build" in p.stdout
     assert "IMAGE_TAG='%s'" % VERSION in p.stdout
