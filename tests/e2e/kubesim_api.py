@@ -4,6 +4,7 @@ Mixed into the BaseHTTPRequestHandler subclass in kubesim.py, which supplies
 out(), abort(), send_json(), send_error_status(), read_body().
 """
 
+import calendar
 import copy
 import json
 import random
@@ -13,13 +14,14 @@ import time
 import traceback
 from urllib.parse import urlsplit, parse_qs
 
+import kubesim_proto
 from kubesim_store import (Filter, ApiError, RESOURCES, not_found, bad_request, expired, err_details,
                            qualified, now_rfc3339, merge_patch, api_version)
 
 VERBS_ALL = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
 
 RES_PATH = re.compile(r'^/(?:api/v1|apis/(apps)/v1)/(?:namespaces/([^/]+)/)?(deployments|pods)(?:/([^/]+))?'
-                      r'(?:/(status))?/?$')
+                      r'(?:/(status|scale))?/?$')
 NS_PATH = re.compile(r'^/api/v1/namespaces(?:/([^/]+))?/?$')
 NODE_PATH = re.compile(r'^/api/v1/nodes(?:/([^/]+))?/?$')
 
@@ -39,10 +41,128 @@ DISCOVERY = {
          'verbs': VERBS_ALL, 'shortNames': ['deploy'], 'categories': ['all']},
         {'name': 'deployments/status', 'singularName': '', 'namespaced': True, 'kind': 'Deployment',
          'verbs': ['get', 'patch', 'update']},
+        {'name': 'deployments/scale', 'singularName': '', 'namespaced': True, 'group': 'autoscaling',
+         'version': 'v1', 'kind': 'Scale', 'verbs': ['get', 'patch', 'update']},
     ]},
 }
+OPENAPI_V3_ROOT = {'paths': {
+    'api/v1': {'serverRelativeURL': '/openapi/v3/api/v1?hash=KUBESIM0000000000000000000000000000000000000000000000001'},
+    'apis/apps/v1': {'serverRelativeURL':
+                     '/openapi/v3/apis/apps/v1?hash=KUBESIM0000000000000000000000000000000000000000000000002'},
+}}
+
+
+def openapi_v3_doc(prefix, group, kinds):
+    """Just enough OpenAPI v3 for kubectl: it looks for PATCH operations carrying the GVK extension and a
+    fieldValidation query parameter; finding one, it leaves validation to the server (fieldValidation=Strict)
+    instead of downloading schemas."""
+    paths = {}
+    for plural, kind in kinds:
+        gvk = {'group': group, 'version': 'v1', 'kind': kind}
+        params = [{'name': n, 'in': 'query', 'schema': {'type': 'string', 'uniqueItems': True}}
+                  for n in ('dryRun', 'fieldManager', 'fieldValidation', 'force')]
+        paths['%s/namespaces/{namespace}/%s/{name}' % (prefix, plural)] = {
+            'patch': {'operationId': 'patch' + kind, 'x-kubernetes-action': 'patch',
+                      'x-kubernetes-group-version-kind': gvk, 'parameters': params,
+                      'responses': {'200': {'description': 'OK'}}}}
+        paths['%s/namespaces/{namespace}/%s' % (prefix, plural)] = {
+            'post': {'operationId': 'create' + kind, 'x-kubernetes-action': 'post',
+                     'x-kubernetes-group-version-kind': gvk, 'parameters': params,
+                     'responses': {'201': {'description': 'Created'}}}}
+    return {'openapi': '3.0.0', 'info': {'title': 'Kubernetes', 'version': 'v1.32.0'}, 'paths': paths,
+            'components': {'schemas': {}}}
+
+
+OPENAPI_V3 = {
+    '/openapi/v3/api/v1': openapi_v3_doc('/api/v1', '', [('pods', 'Pod')]),
+    '/openapi/v3/apis/apps/v1': openapi_v3_doc('/apis/apps/v1', 'apps', [('deployments', 'Deployment')]),
+}
+
 APPS_GROUP = {'name': 'apps', 'versions': [{'groupVersion': 'apps/v1', 'version': 'v1'}],
               'preferredVersion': {'groupVersion': 'apps/v1', 'version': 'v1'}}
+
+
+TABLE_COLUMNS = {
+    'deployments': [
+        ('Name', 'string', 'Name must be unique within a namespace.', 0),
+        ('Ready', 'string', 'Number of the pod with ready state', 0),
+        ('Up-to-date', 'string', 'Total number of non-terminated pods targeted by this deployment that have the '
+         'desired template spec.', 0),
+        ('Available', 'string', 'Total number of available pods (ready for at least minReadySeconds) targeted by '
+         'this deployment.', 0),
+        ('Age', 'string', 'CreationTimestamp is a timestamp representing the server time when this object was '
+         'created.', 0),
+        ('Containers', 'string', 'Names of each container in the template.', 1),
+        ('Images', 'string', 'Images referenced by each container in the template.', 1),
+        ('Selector', 'string', 'Label selector for pods.', 1)],
+    'pods': [
+        ('Name', 'string', 'Name must be unique within a namespace.', 0),
+        ('Ready', 'string', 'The aggregate readiness state of this pod for accepting traffic.', 0),
+        ('Status', 'string', 'The aggregate status of the containers in this pod.', 0),
+        ('Restarts', 'string', 'The number of times the containers in this pod have been restarted.', 0),
+        ('Age', 'string', 'CreationTimestamp is a timestamp representing the server time when this object was '
+         'created.', 0),
+        ('IP', 'string', 'IP address allocated to the pod.', 1),
+        ('Node', 'string', 'Name of the node this pod is scheduled on.', 1),
+        ('Nominated Node', 'string', 'Name of the node this pod is nominated to run on.', 1),
+        ('Readiness Gates', 'string', 'Readiness gates for the pod.', 1)],
+}
+
+
+def human_age(ts):
+    if not ts:
+        return '<unknown>'
+    sec = int(time.time() - calendar.timegm(time.strptime(ts, '%Y-%m-%dT%H:%M:%SZ')))
+    if sec < 0:
+        return '<invalid>'
+    if sec < 120:
+        return '%ds' % sec
+    m = sec // 60
+    if m < 10:
+        return '%dm%ds' % (m, sec % 60) if sec % 60 else '%dm' % m
+    if m < 180:
+        return '%dm' % m
+    h = m // 60
+    if h < 8:
+        return '%dh%dm' % (h, m % 60) if m % 60 else '%dh' % h
+    if h < 48:
+        return '%dh' % h
+    if h < 24 * 8:
+        return '%dd%dh' % (h // 24, h % 24) if h % 24 else '%dd' % (h // 24)
+    return '%dd' % (h // 24)
+
+
+def table_cells(resource, o):
+    md, spec, st = o['metadata'], o.get('spec', {}), o.get('status', {})
+    if resource == 'deployments':
+        cs = spec.get('template', {}).get('spec', {}).get('containers', [])
+        ml = (spec.get('selector') or {}).get('matchLabels') or {}
+        return [md['name'], '%d/%d' % (st.get('readyReplicas', 0), spec.get('replicas', 1)),
+                st.get('updatedReplicas', 0), st.get('availableReplicas', 0), human_age(md.get('creationTimestamp')),
+                ','.join(c.get('name', '') for c in cs), ','.join(c.get('image', '') for c in cs),
+                ','.join('%s=%s' % kv for kv in sorted(ml.items()))]
+    cs = st.get('containerStatuses') or []
+    reason = st.get('phase', 'Pending')
+    for c in cs:
+        w = (c.get('state') or {}).get('waiting')
+        if w and w.get('reason'):
+            reason = w['reason']
+    if md.get('deletionTimestamp'):
+        reason = 'Terminating'
+    return [md['name'], '%d/%d' % (sum(1 for c in cs if c.get('ready')), len(spec.get('containers', []))),
+            reason, sum(c.get('restartCount', 0) for c in cs), human_age(md.get('creationTimestamp')),
+            st.get('podIP', '<none>'), spec.get('nodeName', '<none>'), '<none>', '<none>']
+
+
+def scale_of(d):
+    md = d['metadata']
+    ml = (d['spec'].get('selector') or {}).get('matchLabels') or {}
+    return {'kind': 'Scale', 'apiVersion': 'autoscaling/v1',
+            'metadata': {k: md[k] for k in ('name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp')
+                         if k in md},
+            'spec': {'replicas': d['spec'].get('replicas', 1)},
+            'status': {'replicas': d.get('status', {}).get('replicas', 0),
+                       'selector': ','.join('%s=%s' % kv for kv in sorted(ml.items()))}}
 
 
 def truthy(v):
@@ -52,6 +172,9 @@ def truthy(v):
 class ApiMixin:
     faultable = False
     status_code = 0
+    table_watch = None
+    table_columns_sent = False
+    query = {}
 
     # ------------------------------------------------------------ entry
     def dispatch(self, method):
@@ -62,6 +185,7 @@ class ApiMixin:
             u = urlsplit(self.path)
             path = u.path
             q = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
+            self.query = q
             if path.startswith('/kubesim/') or path == '/kubesim':
                 return self.admin(method, path, q)
             sim.count('requests')
@@ -164,6 +288,10 @@ class ApiMixin:
             return self.send_json(200, dict({'kind': 'APIGroup', 'apiVersion': 'v1'}, **APPS_GROUP))
         if path in DISCOVERY:
             return self.send_json(200, DISCOVERY[path])
+        if path in ('/openapi/v3', '/openapi/v3/'):
+            return self.send_json(200, OPENAPI_V3_ROOT)
+        if path in OPENAPI_V3:
+            return self.send_json(200, OPENAPI_V3[path])
         if m:
             group, ns, resource, name, sub = m.groups()
             if (resource == 'deployments') != (group == 'apps'):
@@ -183,6 +311,14 @@ class ApiMixin:
         self.status_code = code
 
     def parse_body(self, body):
+        ct = (self.headers.get('Content-Type') or '').split(';')[0].strip()
+        if ct == 'application/vnd.kubernetes.protobuf':
+            try:
+                return kubesim_proto.decode_body(body)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - '
+                               'accepted media types include: application/json, application/yaml (kubesim: %s)'
+                               % e, {})
         try:
             return json.loads(body or b'{}')
         except ValueError as e:
@@ -198,7 +334,15 @@ class ApiMixin:
                     obj = store.get(resource, ns or '', name) if ns else None
                 if obj is None:
                     raise not_found(resource, name)
+                if sub == 'scale':
+                    return self.send_json(200, scale_of(obj))
+                if self.wants_table():
+                    return self.send_json(200, self.table(resource, {
+                        'metadata': {'resourceVersion': obj['metadata']['resourceVersion']}, 'items': [obj]}))
                 return self.send_json(200, obj)
+            if sub:
+                raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested '
+                               'resource', {})
             watch = truthy(q.get('watch', ''))
             self.authorize('watch' if watch else 'list', resource, ns, None)
             flt = Filter(resource, ns, q.get('labelSelector', ''), q.get('fieldSelector', ''))
@@ -214,6 +358,21 @@ class ApiMixin:
             return self.send_json(200, store.list(resource, flt, limit, q.get('continue') or None,
                                                   q.get('resourceVersion')))
         dry = q.get('dryRun') == 'All'
+        if resource == 'deployments' and sub == 'scale' and name and ns and method in ('PUT', 'PATCH'):
+            self.authorize('update' if method == 'PUT' else 'patch', 'deployments/scale', ns, name)
+            req = self.parse_body(body)
+            replicas = (req.get('spec') or {}).get('replicas') if isinstance(req, dict) else None
+            if replicas is None:
+                with store.lock:
+                    cur = store.get('deployments', ns, name)
+                if cur is None:
+                    raise not_found('deployments', name)
+                return self.send_json(200, scale_of(cur))
+            rv = (req.get('metadata') or {}).get('resourceVersion') if method == 'PUT' else None
+            patch = {'spec': {'replicas': replicas}}
+            if rv:
+                patch['metadata'] = {'resourceVersion': rv}
+            return self.send_json(200, scale_of(store.patch_deployment(ns, name, patch)))
         if resource != 'deployments' or sub:
             if resource == 'pods' and method == 'DELETE' and name and not sub:
                 self.authorize('delete', resource, ns, name)
@@ -276,6 +435,10 @@ class ApiMixin:
 
     # ------------------------------------------------------------ watch
     def watch_event_bytes(self, typ, obj):
+        if self.table_watch and typ in ('ADDED', 'MODIFIED', 'DELETED'):
+            obj = self.table(self.table_watch, {'metadata': {'resourceVersion': obj['metadata']['resourceVersion']},
+                                                'items': [obj]}, with_columns=not self.table_columns_sent)
+            self.table_columns_sent = True
         line = json.dumps({'type': typ, 'object': obj}, separators=(',', ':')).encode() + b'\n'
         return b'%x\r\n%s\r\n' % (len(line), line)
 
@@ -290,6 +453,8 @@ class ApiMixin:
         except ValueError:
             raise bad_request('invalid timeoutSeconds')
         bookmarks = truthy(q.get('allowWatchBookmarks', ''))
+        self.table_watch = resource if self.wants_table() else None
+        self.table_columns_sent = False
         send_initial = truthy(q.get('sendInitialEvents', ''))
         initial = []
         gone_msg = None
@@ -433,8 +598,28 @@ class ApiMixin:
     def wants_table(self):
         return 'as=Table' in (self.headers.get('Accept') or '')
 
-    def table(self, resource, lst):
-        return lst          # filled in by kubectl-compat work
+    def table(self, resource, lst, with_columns=True):
+        """Server-side printing, as kubectl get asks for it (Accept: application/json;as=Table;...)."""
+        include = self.query.get('includeObject') or 'Metadata'
+        cols = TABLE_COLUMNS[resource]
+        rows = []
+        for o in lst['items']:
+            if include == 'Object':
+                ref = dict({'kind': RESOURCES[resource][2], 'apiVersion': api_version(resource)}, **o)
+            elif include == 'None':
+                ref = None
+            else:
+                ref = {'kind': 'PartialObjectMetadata', 'apiVersion': 'meta.k8s.io/v1', 'metadata': o['metadata']}
+            row = {'cells': table_cells(resource, o)}
+            if ref is not None:
+                row['object'] = ref
+            rows.append(row)
+        t = {'kind': 'Table', 'apiVersion': 'meta.k8s.io/v1', 'metadata': dict(lst['metadata'])}
+        if with_columns:
+            t['columnDefinitions'] = [{'name': n, 'type': ty, 'format': 'name' if n == 'Name' else '',
+                                       'description': d, 'priority': pr} for n, ty, d, pr in cols]
+        t['rows'] = rows
+        return t
 
     # ------------------------------------------------------------ namespaces and nodes
     def namespaces(self, method, name):

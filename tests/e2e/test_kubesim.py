@@ -331,3 +331,189 @@ def test_status_codes_403_429_5xx(sim):
     assert code == 200
     sim.knobs(error_5xx_rate=0.0)
     assert sim.api('GET', DEPLOYS)[0] == 200
+
+
+def test_split_writes_still_parse(sim):
+    sim.knobs(split_writes=True, split_max=3)
+    sim.deployment('split', replicas=2)
+    code, lst = sim.api('GET', DEPLOYS)
+    assert code == 200 and lst['items'][0]['metadata']['name'] == 'split'
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=2&resourceVersion=0')
+    try:
+        evs = sim.read_events(r)
+        assert evs[0]['type'] == 'ADDED'
+    finally:
+        c.close()
+    assert sim.admin('stats')['fault_split_writes'] >= 2
+
+
+def _read_until_cut(sim, r):
+    """Reads a watch until the server cuts it; returns (events, cleanly_terminated)."""
+    import http.client
+    evs = []
+    buf = b''
+    try:
+        while True:
+            data = r.read1(65536)        # unlike readline(), read1() reports a cut chunked stream
+            if not data:
+                return evs, True
+            buf += data
+            while b'\n' in buf:
+                line, buf = buf.split(b'\n', 1)
+                evs.append(json.loads(line))
+    except (http.client.IncompleteRead, ConnectionError, ssl.SSLError, ValueError):
+        return evs, False
+
+
+def test_watch_drops(sim):
+    code, lst = sim.api('GET', DEPLOYS)
+    rv = lst['metadata']['resourceVersion']
+    sim.knobs(watch_drop_after_s=0.3)
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=30&resourceVersion=' + rv)
+    try:
+        evs, clean = _read_until_cut(sim, r)
+        assert not clean
+    finally:
+        c.close()
+    sim.knobs(watch_drop_after_s=0, watch_drop_rate=1.0)
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=30&resourceVersion=' + rv)
+    try:
+        sim.deployment('dropme', replicas=0)
+        evs, clean = _read_until_cut(sim, r)
+        assert not clean and not evs
+    finally:
+        c.close()
+    sim.knobs(watch_drop_rate=0.0)
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=30&resourceVersion=' + rv)
+    try:
+        sim.admin('drop-watches', {})
+        evs, clean = _read_until_cut(sim, r)
+        assert not clean
+    finally:
+        c.close()
+    assert sim.admin('stats')['fault_watch_drops'] >= 3
+
+
+def test_expiry_ends_open_watches_and_old_rvs(sim):
+    code, lst = sim.api('GET', DEPLOYS)
+    rv = lst['metadata']['resourceVersion']
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=30&resourceVersion=' + rv)
+    try:
+        sim.admin('compact', {'kill_watches': True})
+        evs = sim.read_events(r)
+        assert evs[-1]['type'] == 'ERROR' and evs[-1]['object']['code'] == 410
+    finally:
+        c.close()
+    sim.knobs(expire_every_s=0.2)
+    sim.deployment('exp', replicas=0)
+    time.sleep(0.5)
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=30&resourceVersion=' + rv)
+    try:
+        evs = sim.read_events(r)
+        assert evs[0]['type'] == 'ERROR' and evs[0]['object']['reason'] == 'Expired'
+    finally:
+        c.close()
+
+
+def test_history_limit_gives_410(sim):
+    sim.knobs(history=5)
+    code, lst = sim.api('GET', DEPLOYS)
+    rv = lst['metadata']['resourceVersion']
+    for i in range(12):
+        sim.deployment('h%d' % i, replicas=0)
+    code, st = sim.api('GET', DEPLOYS + '?watch=1&timeoutSeconds=1&resourceVersion=' + rv)
+    assert code == 200 and st['type'] == 'ERROR' and st['object']['code'] == 410
+
+
+def test_slow_responses(sim):
+    sim.knobs(delay_ms=300)
+    t0 = time.time()
+    assert sim.api('GET', DEPLOYS)[0] == 200
+    assert time.time() - t0 >= 0.3
+
+
+def test_token_rotation(sim):
+    old = sim.token
+    new = sim.admin('rotate-token', {})['token']
+    assert sim.token == new != old
+    assert sim.api('GET', DEPLOYS, token=old)[0] == 401
+    assert sim.api('GET', DEPLOYS)[0] == 200
+    sim.admin('rotate-token', {'grace_s': 30})
+    assert sim.api('GET', DEPLOYS, token=new)[0] == 200     # still inside the grace period
+    assert sim.api('GET', DEPLOYS, token=old)[0] == 401
+
+
+def test_put_patch_and_scale(sim):
+    sim.deployment('edit', replicas=1)
+    code, d = sim.api('GET', DEPLOYS + '/edit')
+    d['spec']['replicas'] = 3
+    stale = json.loads(json.dumps(d))
+    code, d2 = sim.api('PUT', DEPLOYS + '/edit', d)
+    assert code == 200 and d2['metadata']['generation'] == 2
+    code, st = sim.api('PUT', DEPLOYS + '/edit', stale)
+    assert code == 409 and st['reason'] == 'Conflict'
+    code, d3 = sim.api('PATCH', DEPLOYS + '/edit', {'spec': {'replicas': 2}},
+                       headers={'Content-Type': 'application/merge-patch+json'})
+    assert code == 200 and d3['spec']['replicas'] == 2 and d3['metadata']['generation'] == 3
+    sim.wait_for(lambda: rolled_out(get_dep(sim, 'edit')), what='edit rollout')
+    code, sc = sim.api('GET', DEPLOYS + '/edit/scale')
+    assert code == 200 and sc['kind'] == 'Scale' and sc['spec']['replicas'] == 2
+
+
+def test_plain_http(tmp_path):
+    s = start_kubesim(tmp_path / 'ks', '--plain-http', '--instant')
+    try:
+        assert s.url.startswith('http://')
+        assert s.deployment('plain', replicas=1)[0] == 201
+        s.wait_for(lambda: rolled_out(s.api('GET', DEPLOYS + '/plain')[1]), what='plain rollout')
+    finally:
+        s.stop()
+
+
+KUBECTL = shutil.which('kubectl')
+
+
+@pytest.mark.skipif(KUBECTL is None, reason='kubectl not installed; kubesim kubectl compatibility not checked')
+def test_kubectl_smoke(sim, tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path / 'home'), KUBECONFIG='/dev/null')
+    flags = ['--server', sim.url, '--certificate-authority', sim.ca, '--token', sim.token,
+             '--request-timeout', '20s', '-n', 'default']
+
+    def kc(*args, timeout=30):
+        r = subprocess.run([KUBECTL, *flags, *args], env=env, capture_output=True, text=True, timeout=timeout)
+        return r.returncode, r.stdout + r.stderr
+
+    code, out = kc('create', 'deployment', 'kc1', '--image=registry.k8s.io/pause:3.9', '--replicas=3')
+    assert code == 0 and 'deployment.apps/kc1 created' in out, out
+    manifest = tmp_path / 'd.yaml'
+    manifest.write_text('apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kc2\n  labels: {app: kc2}\n'
+                        'spec:\n  replicas: 2\n  selector: {matchLabels: {app: kc2}}\n  template:\n'
+                        '    metadata: {labels: {app: kc2}}\n    spec:\n'
+                        '      containers: [{name: c, image: "registry.k8s.io/pause:3.9"}]\n')
+    code, out = kc('apply', '-f', str(manifest))
+    assert code == 0 and 'deployment.apps/kc2 created' in out, out
+    watcher = subprocess.Popen([KUBECTL, *flags, 'get', 'deploy', '-w'], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        for name in ('kc1', 'kc2'):
+            code, out = kc('rollout', 'status', 'deployment/' + name, '--timeout=30s', timeout=40)
+            assert code == 0 and 'successfully rolled out' in out, out
+        code, out = kc('get', 'deployments')
+        assert code == 0 and out.split('\n')[0].split() == ['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE']
+        assert any(l.split()[:2] == ['kc1', '3/3'] for l in out.splitlines()), out
+        code, out = kc('scale', 'deployment', 'kc2', '--replicas=4')
+        assert code == 0, out
+        code, out = kc('rollout', 'status', 'deployment/kc2', '--timeout=30s', timeout=40)
+        assert code == 0, out
+        code, out = kc('get', 'pods', '-l', 'app=kc2')
+        assert code == 0 and len(out.strip().splitlines()) == 5, out
+        code, out = kc('delete', 'deployment', 'kc1')
+        assert code == 0 and 'deployment.apps "kc1" deleted' in out, out
+        code, out = kc('delete', 'deployment', 'kc2', '--cascade=foreground')
+        assert code == 0, out
+        code, out = kc('get', 'deployments')
+        assert code == 0 and 'No resources found' in out, out
+    finally:
+        watcher.terminate()
+        wout = watcher.communicate(timeout=10)[0]
+    assert 'kc1' in wout and '3/3' in wout, wout
