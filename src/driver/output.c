@@ -1,0 +1,132 @@
+#include "driver/output.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "json/json.h"
+
+const char *output_phase_name(int phase)
+{
+	static const char *const names[] = { "UNKNOWN", "CREATING", "READY", "DELETING", "FAILED", "DELETED" };
+
+	return phase >= 0 && phase <= 5 ? names[phase] : "UNKNOWN";
+}
+
+const char *output_age(char out[32], int64_t ms)
+{
+	int64_t s = ms / 1000, m = s / 60, h = m / 60, d = h / 24, y = d / 365;
+
+	if (ms < -1000)
+		snprintf(out, 32, "<invalid>");
+	else if (s < 0)
+		snprintf(out, 32, "0s");
+	else if (s < 120)
+		snprintf(out, 32, "%llds", (long long)s);
+	else if (m < 10)
+		s % 60 ? snprintf(out, 32, "%lldm%llds", (long long)m, (long long)(s % 60)) :
+		    snprintf(out, 32, "%lldm", (long long)m);
+	else if (m < 180)
+		snprintf(out, 32, "%lldm", (long long)m);
+	else if (h < 8)
+		m % 60 ? snprintf(out, 32, "%lldh%lldm", (long long)h, (long long)(m % 60)) :
+		    snprintf(out, 32, "%lldh", (long long)h);
+	else if (h < 48)
+		snprintf(out, 32, "%lldh", (long long)h);
+	else if (h < 24 * 8)
+		h % 24 ? snprintf(out, 32, "%lldd%lldh", (long long)d, (long long)(h % 24)) :
+		    snprintf(out, 32, "%lldd", (long long)d);
+	else if (d < 365 * 2)
+		snprintf(out, 32, "%lldd", (long long)d);
+	else if (y < 8)
+		d % 365 ? snprintf(out, 32, "%lldy%lldd", (long long)y, (long long)(d % 365)) :
+		    snprintf(out, 32, "%lldy", (long long)y);
+	else
+		snprintf(out, 32, "%lldy", (long long)y);
+	return out;
+}
+
+#define NCOLS 5
+
+/* Cells padded to their column's width and three spaces; the last is not padded. */
+static void put_row(buf *out, const char *const *cells, const size_t *width, int *rc)
+{
+	for (int k = 0; k < NCOLS - 1; k++)
+		*rc |= buf_printf(out, "%-*s   ", (int)width[k], cells[k]);
+	*rc |= buf_printf(out, "%s\n", cells[NCOLS - 1]);
+}
+
+int output_table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n, int64_t now_ms)
+{
+	static const char *const head[NCOLS] = { "NAME", "REPLICAS", "READY", "PHASE", "AGE" };
+	size_t width[NCOLS];
+	char cells[NCOLS][72];
+	int rc = 0;
+
+	for (int k = 0; k < NCOLS; k++)
+		width[k] = strlen(head[k]);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(clusters[i]->name ? clusters[i]->name : "");
+		if (l > width[0])
+			width[0] = l;
+	}
+	/* Numbers and phases are short; a fixed floor keeps the columns steady. */
+	for (size_t i = 0; i < n; i++) {
+		char age[32];
+		int lens[NCOLS];
+		lens[1] = snprintf(cells[1], sizeof(cells[1]), "%d", clusters[i]->replicas);
+		lens[2] = snprintf(cells[2], sizeof(cells[2]), "%d", clusters[i]->ready_replicas);
+		lens[3] = (int)strlen(output_phase_name(clusters[i]->phase));
+		lens[4] = (int)strlen(clusters[i]->created_unix_ms ?
+		    output_age(age, now_ms - clusters[i]->created_unix_ms) : "<unknown>");
+		for (int k = 1; k < NCOLS; k++)
+			if ((size_t)lens[k] > width[k])
+				width[k] = (size_t)lens[k];
+	}
+	put_row(out, head, width, &rc);
+	for (size_t i = 0; i < n; i++) {
+		char age[32];
+		const Cplane__V1__Cluster *c = clusters[i];
+		snprintf(cells[0], sizeof(cells[0]), "%s", c->name ? c->name : "");
+		snprintf(cells[1], sizeof(cells[1]), "%d", c->replicas);
+		snprintf(cells[2], sizeof(cells[2]), "%d", c->ready_replicas);
+		snprintf(cells[3], sizeof(cells[3]), "%s", output_phase_name(c->phase));
+		snprintf(cells[4], sizeof(cells[4]), "%s",
+		    c->created_unix_ms ? output_age(age, now_ms - c->created_unix_ms) : "<unknown>");
+		const char *row[NCOLS] = { cells[0], cells[1], cells[2], cells[3], cells[4] };
+		put_row(out, row, width, &rc);
+	}
+	return rc;
+}
+
+int output_json(buf *out, const Cplane__V1__Cluster *c)
+{
+	uint8_t tmp[4096];
+	json_writer w;
+	char ms[24];
+	int len;
+
+	json_writer_init(&w, tmp, sizeof(tmp));
+	json_write_object_begin(&w);
+	json_write_key(&w, "name", 4);
+	json_write_cstr(&w, c->name ? c->name : "");
+	json_write_key(&w, "replicas", 8);
+	json_write_int(&w, c->replicas);
+	json_write_key(&w, "readyReplicas", 13);
+	json_write_int(&w, c->ready_replicas);
+	json_write_key(&w, "phase", 5);
+	json_write_cstr(&w, output_phase_name(c->phase));
+	json_write_key(&w, "message", 7);
+	json_write_cstr(&w, c->message ? c->message : "");
+	json_write_key(&w, "image", 5);
+	json_write_cstr(&w, c->image ? c->image : "");
+	json_write_key(&w, "createdUnixMs", 13);
+	snprintf(ms, sizeof(ms), "%lld", (long long)c->created_unix_ms);
+	json_write_cstr(&w, ms);	/* proto3 JSON: int64 as a string */
+	json_write_object_end(&w);
+	len = json_writer_finish(&w);
+	if (len < 0)
+		return -1;
+	if (buf_append(out, tmp, (size_t)len) < 0 || buf_append_byte(out, '\n') < 0)
+		return -1;
+	return 0;
+}

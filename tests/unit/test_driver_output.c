@@ -1,0 +1,77 @@
+/* The driver's table, JSON and AGE formatting, byte for byte. */
+#include "harness.h"
+
+#include "driver/output.h"
+
+static void test_age(void)
+{
+	char b[32];
+
+	CHECK_EQ_STR(output_age(b, 0), "0s");
+	CHECK_EQ_STR(output_age(b, 45000), "45s");
+	CHECK_EQ_STR(output_age(b, 119000), "119s");
+	CHECK_EQ_STR(output_age(b, 312000), "5m12s");
+	CHECK_EQ_STR(output_age(b, 300000), "5m");
+	CHECK_EQ_STR(output_age(b, 42 * 60000), "42m");
+	CHECK_EQ_STR(output_age(b, (3 * 60 + 12) * 60000LL), "3h12m");
+	CHECK_EQ_STR(output_age(b, 20 * 3600000LL), "20h");
+	CHECK_EQ_STR(output_age(b, (2 * 24 + 5) * 3600000LL), "2d5h");
+	CHECK_EQ_STR(output_age(b, 400 * 86400000LL), "400d");
+	CHECK_EQ_STR(output_age(b, (2 * 365 + 30) * 86400000LL), "2y30d");
+	CHECK_EQ_STR(output_age(b, -5000), "<invalid>");
+}
+
+static void test_table(void)
+{
+	Cplane__V1__Cluster a = CPLANE__V1__CLUSTER__INIT, b = CPLANE__V1__CLUSTER__INIT;
+	const Cplane__V1__Cluster *list[2] = { &a, &b };
+	buf out = BUF_INIT;
+	const char *want =
+	    "NAME              REPLICAS   READY   PHASE      AGE\n"
+	    "demo              30         30      READY      5m12s\n"
+	    "another-cluster   3          0       CREATING   45s\n";
+
+	a.name = "demo";
+	a.replicas = 30;
+	a.ready_replicas = 30;
+	a.phase = CPLANE__V1__PHASE__READY;
+	a.created_unix_ms = 1000000 - 312000;
+	b.name = "another-cluster";
+	b.replicas = 3;
+	b.phase = CPLANE__V1__PHASE__CREATING;
+	b.created_unix_ms = 1000000 - 45000;
+	CHECK_EQ_INT(output_table(&out, list, 2, 1000000), 0);
+	CHECK_EQ_MEM(buf_data(&out), buf_len(&out), want, strlen(want));
+	buf_reset(&out);
+	CHECK_EQ_INT(output_table(&out, list, 0, 1000000), 0);
+	CHECK_EQ_MEM(buf_data(&out), buf_len(&out), "NAME   REPLICAS   READY   PHASE   AGE\n", 38);
+	buf_free(&out);
+}
+
+static void test_json(void)
+{
+	Cplane__V1__Cluster a = CPLANE__V1__CLUSTER__INIT;
+	buf out = BUF_INIT;
+	const char *want = "{\"name\":\"demo\",\"replicas\":30,\"readyReplicas\":12,\"phase\":\"CREATING\","
+			   "\"message\":\"12/30 \\\"replicas\\\" available\",\"image\":\"registry.k8s.io/pause:3.9\","
+			   "\"createdUnixMs\":\"1674483619000\"}\n";
+
+	a.name = "demo";
+	a.replicas = 30;
+	a.ready_replicas = 12;
+	a.phase = CPLANE__V1__PHASE__CREATING;
+	a.message = "12/30 \"replicas\" available";
+	a.image = "registry.k8s.io/pause:3.9";
+	a.created_unix_ms = 1674483619000LL;
+	CHECK_EQ_INT(output_json(&out, &a), 0);
+	CHECK_EQ_MEM(buf_data(&out), buf_len(&out), want, strlen(want));
+	buf_free(&out);
+}
+
+int main(void)
+{
+	RUN(test_age);
+	RUN(test_table);
+	RUN(test_json);
+	return harness_finish();
+}
