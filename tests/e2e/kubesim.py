@@ -77,6 +77,10 @@ DEFAULT_KNOBS = {
     'retry_after_s': 1,
     'faults_on_watch': True,       # 5xx/429 also hit watch requests
     'faults_on_discovery': False,  # 5xx/429 also hit discovery/version
+    'chunked_threshold': 2048,     # bodies larger than this are sent chunked (as Go's net/http does); 0 = never
+    'chunk_max': 0,                # split every chunk (watch events too) into chunks of at most N bytes
+    'chunk_coalesce': False,       # put all events of a batch into one chunk
+    'chunk_extensions': False,     # add chunk extensions and a trailer to chunked bodies
     'split_writes': False,         # write responses in random 1..split_max byte pieces
     'split_max': 7,
     'split_delay_ms': 0.0,         # pause between pieces
@@ -152,6 +156,19 @@ class Sim:
         self.start = time.time()
         self.url = ''
         self.active_watches = 0
+        self.reqlog = None
+
+    def log_request(self, method, path, code, dt, closed):
+        """DIR/requests.log: one line per request, to see what a client under test actually did."""
+        if self.reqlog is None:
+            return
+        line = '%s %s %s %s %.3fs%s\n' % (time.strftime('%H:%M:%S', time.gmtime()), method, path,
+                                           code or 'cut', dt, ' close' if closed else '')
+        with self.stats_lock:
+            try:
+                self.reqlog.write(line)
+            except (OSError, ValueError):
+                pass
 
     def count(self, key, n=1):
         with self.stats_lock:
@@ -330,19 +347,43 @@ class Handler(kubesim_api.ApiMixin, BaseHTTPRequestHandler):
         lines.append('Date: %s' % self.date_time_string())
         if chunked:
             lines.append('Transfer-Encoding: chunked')
+            if self.server.sim.knobs.get('chunk_extensions'):
+                lines.append('Trailer: X-Kubesim-Trailer')
         elif length is not None:
             lines.append('Content-Length: %d' % length)
         if self.close_connection:
             lines.append('Connection: close')
         return ('\r\n'.join(lines) + '\r\n\r\n').encode()
 
+    def chunk(self, payload, size=None):
+        """Chunked-encodes payload (one chunk, or pieces of chunk_max / size bytes)."""
+        k = self.server.sim.knobs
+        mx = int(k.get('chunk_max') or 0) or size or 0
+        ext = b';kubesim=1' if k.get('chunk_extensions') else b''
+        if not mx or len(payload) <= mx:
+            return b'%x%s\r\n%s\r\n' % (len(payload), ext, payload)
+        return b''.join(b'%x%s\r\n%s\r\n' % (len(payload[i:i + mx]), ext, payload[i:i + mx])
+                        for i in range(0, len(payload), mx))
+
+    def last_chunk(self):
+        if self.server.sim.knobs.get('chunk_extensions'):
+            return b'0;kubesim=end\r\nX-Kubesim-Trailer: done\r\n\r\n'
+        return b'0\r\n\r\n'
+
     def send_json(self, code, obj, headers=None):
         body = b'' if obj is None else json.dumps(obj, separators=(',', ':')).encode()
         if obj is not None:
             body += b'\n'
-        data = self.head_bytes(code, headers, len(body))
-        if self.command != 'HEAD':
-            data += body
+        thr = int(self.server.sim.knobs.get('chunked_threshold') or 0)
+        if thr > 0 and len(body) > thr and self.request_version != 'HTTP/1.0':
+            # Like Go's net/http under the apiserver: bodies past its first buffer go out chunked.
+            data = self.head_bytes(code, headers, chunked=True)
+            if self.command != 'HEAD':
+                data += self.chunk(body, 4096) + self.last_chunk()
+        else:
+            data = self.head_bytes(code, headers, len(body))
+            if self.command != 'HEAD':
+                data += body
         self.out(data)
         self.status_code = code
 
@@ -453,6 +494,7 @@ def main(argv=None):
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(os.path.join(sd, 'pki', 'server.crt'), os.path.join(sd, 'pki', 'server.key'))
         ctx.set_alpn_protocols(['http/1.1'])
+    sim.reqlog = open(os.path.join(sd, 'requests.log'), 'a', buffering=1)
     write_atomic(os.path.join(sa, 'namespace'), args.namespace)
     sim.token_file = os.path.join(sa, 'token')
     sim.rotate_token(args.token or secrets.token_urlsafe(32), grace=0)

@@ -181,6 +181,7 @@ class ApiMixin:
         sim = self.server.sim
         self.faultable = False
         self.status_code = 0
+        t0 = time.time()
         try:
             u = urlsplit(self.path)
             path = u.path
@@ -209,6 +210,8 @@ class ApiMixin:
         finally:
             if self.status_code:
                 sim.count('code_%d' % self.status_code)
+            sim.log_request(self.command, self.path, self.status_code, time.time() - t0,
+                            self.close_connection)
 
     def authenticate(self, required=True):
         sim = self.server.sim
@@ -439,8 +442,7 @@ class ApiMixin:
             obj = self.table(self.table_watch, {'metadata': {'resourceVersion': obj['metadata']['resourceVersion']},
                                                 'items': [obj]}, with_columns=not self.table_columns_sent)
             self.table_columns_sent = True
-        line = json.dumps({'type': typ, 'object': obj}, separators=(',', ':')).encode() + b'\n'
-        return b'%x\r\n%s\r\n' % (len(line), line)
+        return json.dumps({'type': typ, 'object': obj}, separators=(',', ':')).encode() + b'\n'
 
     def watch(self, resource, flt, q):
         sim = self.server.sim
@@ -448,8 +450,9 @@ class ApiMixin:
         k = sim.knobs
         rv_s = q.get('resourceVersion', '')
         try:
-            timeout = float(q['timeoutSeconds']) if q.get('timeoutSeconds') else \
-                float(k.get('default_watch_timeout_s', 1800)) * random.uniform(1, 2)
+            timeout = float(q.get('timeoutSeconds') or 0)
+            if timeout <= 0:
+                timeout = float(k.get('default_watch_timeout_s', 1800)) * random.uniform(1, 2)
         except ValueError:
             raise bad_request('invalid timeoutSeconds')
         bookmarks = truthy(q.get('allowWatchBookmarks', ''))
@@ -499,17 +502,24 @@ class ApiMixin:
                                                 'code': 410})
 
     def watch_end(self, last=b''):
-        self.out(last + b'0\r\n\r\n')
+        self.out((self.chunk(last) if last else b'') + self.last_chunk())
 
-    def send_event(self, data):
+    def send_event(self, *lines):
+        """Sends watch event lines (each one chunk, or all in one with chunk_coalesce); may cut the stream."""
         sim = self.server.sim
+        if not lines:
+            return
+        if sim.knobs.get('chunk_coalesce'):
+            data = self.chunk(b''.join(lines))
+        else:
+            data = b''.join(self.chunk(line) for line in lines)
         rate = float(sim.knobs.get('watch_drop_rate') or 0)
-        if rate and random.random() < rate:
+        if rate and random.random() < 1 - (1 - rate) ** len(lines):
             sim.count('fault_watch_drops')
             cut = random.randint(0, len(data) - 1) if random.random() < 0.5 else 0
             self.abort(data[:cut])
         self.out(data)
-        sim.count('watch_events')
+        sim.count('watch_events', len(lines))
 
     def bookmark(self, resource, rv, initial_end=False):
         g, v, kind, _ = RESOURCES[resource]
@@ -528,8 +538,7 @@ class ApiMixin:
         drop_at = start + drop_after * random.uniform(0.5, 1.5) if drop_after > 0 else None
         interval = max(0.05, float(k.get('bookmark_interval_s') or 2.0))
         next_bm = start + interval
-        for o in initial:
-            self.send_event(self.watch_event_bytes('ADDED', o))
+        self.send_event(*[self.watch_event_bytes('ADDED', o) for o in initial])
         if send_initial and bookmarks:
             self.send_event(self.bookmark(resource, initial_rv, initial_end=True))
         while True:
@@ -561,10 +570,12 @@ class ApiMixin:
             if evs == 'drop':
                 sim.count('fault_watch_drops')
                 self.abort()
+            lines = []
             for ev in evs:
                 out = self.filter_event(resource, flt, ev)
                 if out is not None:
-                    self.send_event(self.watch_event_bytes(*out))
+                    lines.append(self.watch_event_bytes(*out))
+            self.send_event(*lines)
             seq += len(evs)
             now = time.time()
             if now >= deadline:

@@ -517,3 +517,31 @@ def test_kubectl_smoke(sim, tmp_path):
         watcher.terminate()
         wout = watcher.communicate(timeout=10)[0]
     assert 'kc1' in wout and '3/3' in wout, wout
+
+
+def test_chunk_framing_knobs(sim):
+    sim.admin('bulk-create', {'prefix': 'c', 'count': 20})
+    code, hdrs, body = sim.raw('GET', DEPLOYS)
+    assert code == 200 and hdrs.get('transfer-encoding') == 'chunked'      # big bodies: chunked, like Go
+    assert len(json.loads(body)['items']) == 20
+    code, hdrs, body = sim.raw('GET', DEPLOYS + '/c-00000')
+    assert code == 200 and 'content-length' in hdrs
+    sim.knobs(chunk_max=7, chunk_extensions=True, chunk_coalesce=True)
+    code, hdrs, body = sim.raw('GET', DEPLOYS)
+    assert code == 200 and len(json.loads(body)['items']) == 20
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=1&resourceVersion=0')
+    try:
+        evs = sim.read_events(r)
+        assert [e['type'] for e in evs] == ['ADDED'] * 20
+    finally:
+        c.close()
+
+
+def test_orphan_delete_keeps_pods(sim):
+    sim.deployment('orph', replicas=2)
+    sim.wait_for(lambda: rolled_out(get_dep(sim, 'orph')), what='rollout')
+    code, _ = sim.api('DELETE', DEPLOYS + '/orph', {'propagationPolicy': 'Orphan'})
+    assert code == 200
+    sim.wait_for(lambda: get_dep(sim, 'orph') is None, what='deployment gone')
+    pods = sim.api('GET', PODS)[1]['items']
+    assert len(pods) == 2 and all('ownerReferences' not in p['metadata'] for p in pods)
