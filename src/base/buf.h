@@ -46,7 +46,7 @@ int buf_append(buf *b, const void *p, size_t n);
 int buf_append_byte(buf *b, uint8_t c);
 int buf_append_str(buf *b, const char *s);
 int buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(buf *b, const char *fmt, va_list ap);
+int buf_vprintf(buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Drops n bytes (n <= buf_len) from the front. */
 void buf_consume(buf *b, size_t n);
 /* Empties the buffer, keeping its storage. */
