@@ -1,16 +1,683 @@
+/*
+ * The driver: `cplane --driver [command]`.  One gRPC connection on the poll
+ * loop carries everything a command does (a Create and the WatchCluster
+ * that shows its progress share it).  Each command is a small chain of
+ * asynchronous steps; the last one sets the exit status and stops the loop.
+ *
+ * Exit status: 0 on success, 2 for bad usage, 10 + the gRPC status code for
+ * a failed call (e.g. 15 NOT_FOUND, 14 DEADLINE_EXCEEDED... see usage), so
+ * scripts can tell the classes apart.
+ */
 #include "driver/driver.h"
 
-#include "base/log.h"
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int driver_main(int argc, char **argv)
+#include "base/clock.h"
+#include "base/flags.h"
+#include "base/log.h"
+#include "cplane/v1/cplane.pb-c.h"
+#include "driver/output.h"
+#include "grpc/client.h"
+#include "io/net.h"
+
+#define EXIT_USAGE 2
+#define EXIT_GRPC_BASE 10
+
+enum command { CMD_DEMO, CMD_CREATE, CMD_DELETE, CMD_GET, CMD_LIST, CMD_WATCH };
+
+enum goal { GOAL_READY, GOAL_GONE, GOAL_FOREVER };
+
+struct driver {
+	io_loop *loop;
+	grpc_client *client;
+	enum command cmd;
+	const char *name;
+	int64_t replicas;
+	const char *image;
+	int wait;
+	int json;
+	int tty;
+	int64_t deadline_ms;	/* monotonic */
+	int exit_code;
+	int64_t step_start_us;
+	grpc_ccall *create_call;
+	grpc_ccall *watch_call;
+	enum goal watch_goal;
+	int watch_rows;		/* table header printed */
+	int progress_len;
+	int demo_stage;		/* 0 = creating, 1 = deleting */
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static int exit_for(int status)
 {
-	(void)argc;
-	(void)argv;
-	log_error("driver is not implemented in this build", NULL);
-	return 1;
+	return status == GRPC_OK ? 0 : EXIT_GRPC_BASE + status;
+}
+
+static void finish(struct driver *d, int code)
+{
+	d->exit_code = code;
+	io_loop_stop(d->loop);
+}
+
+static void fail_status(struct driver *d, const char *what, int status, const char *message)
+{
+	if (d->progress_len) {
+		fputc('\n', stderr);
+		d->progress_len = 0;
+	}
+	fprintf(stderr, "cplane: %s: %s: %s\n", what, grpc_status_name(status) ? grpc_status_name(status) : "UNKNOWN",
+	    message && message[0] ? message : "(no message)");
+	finish(d, exit_for(status));
+}
+
+static int64_t time_left(const struct driver *d)
+{
+	int64_t left = d->deadline_ms - clock_mono_ms();
+
+	return left > 1 ? left : 1;
+}
+
+static grpc_call_opts call_opts(const struct driver *d)
+{
+	grpc_call_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = time_left(d);
+	return o;
+}
+
+static const char *took(char out[32], int64_t start_us)
+{
+	return log_duration_ms(out, (clock_mono_us() - start_us) / 1000);
+}
+
+static void progress(struct driver *d, const Cplane__V1__Cluster *c)
+{
+	char line[160];
+	int n;
+
+	if (!d->tty)
+		return;
+	n = snprintf(line, sizeof(line), "%s: %d/%d replicas ready (%s)", c->name, c->ready_replicas, c->replicas,
+	    output_phase_name(c->phase));
+	fprintf(stderr, "\r%s%*s", line, d->progress_len > n ? d->progress_len - n : 0, "");
+	fflush(stderr);
+	d->progress_len = n;
+}
+
+static void end_progress(struct driver *d)
+{
+	if (d->progress_len) {
+		fputc('\n', stderr);
+		d->progress_len = 0;
+	}
+}
+
+static void print_buf(buf *b)
+{
+	fwrite(buf_data(b), 1, buf_len(b), stdout);
+	fflush(stdout);
+}
+
+static void print_clusters(struct driver *d, const Cplane__V1__Cluster *const *cs, size_t n)
+{
+	buf out = BUF_INIT;
+
+	if (d->json) {
+		for (size_t i = 0; i < n; i++)
+			output_json(&out, cs[i]);
+	} else {
+		output_table(&out, cs, n, clock_wall_ms());
+	}
+	print_buf(&out);
+	buf_free(&out);
+}
+
+static void start_create(struct driver *d);
+static void start_delete(struct driver *d);
+static void start_watch(struct driver *d, enum goal goal);
+
+/* A step of the demo or a single command finished well. */
+static void step_done(struct driver *d)
+{
+	if (d->cmd == CMD_DEMO && d->demo_stage == 0) {
+		d->demo_stage = 1;
+		start_delete(d);
+		return;
+	}
+	finish(d, 0);
+}
+
+/* ------------------------------------------------------------- watch */
+
+static int on_watch_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t len)
+{
+	struct driver *d = arg;
+	Cplane__V1__Cluster *c = cplane__v1__cluster__unpack(NULL, len, msg);
+	char t[32], rep[24];
+
+	(void)call;
+	if (c == NULL)
+		return 0;
+	if (d->watch_goal == GOAL_FOREVER) {
+		if (d->json) {
+			buf out = BUF_INIT;
+			output_json(&out, c);
+			print_buf(&out);
+			buf_free(&out);
+		} else {
+			const Cplane__V1__Cluster *one[1] = { c };
+			buf out = BUF_INIT;
+			output_table(&out, one, 1, clock_wall_ms());
+			/* the header once, then a row per change */
+			if (d->watch_rows++) {
+				const uint8_t *nl = memchr(buf_data(&out), '\n', buf_len(&out));
+				if (nl)
+					buf_consume(&out, (size_t)(nl + 1 - buf_data(&out)));
+			}
+			print_buf(&out);
+			buf_free(&out);
+		}
+	} else {
+		progress(d, c);
+		if (d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__READY && d->create_call == NULL) {
+			end_progress(d);
+			log_info("Created cluster", "name", c->name, "replicas", log_i64(rep, c->replicas), "took",
+			    took(t, d->step_start_us), NULL);
+			/* Ending our own watch: non-zero cancels it; on_done sees it is no longer ours. */
+			d->watch_call = NULL;
+			cplane__v1__cluster__free_unpacked(c, NULL);
+			step_done(d);
+			return 1;
+		}
+		if (d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__FAILED && d->create_call == NULL) {
+			char why[600];
+			snprintf(why, sizeof(why), "cluster %s failed: %s", c->name, c->message);
+			cplane__v1__cluster__free_unpacked(c, NULL);
+			d->watch_call = NULL;
+			fail_status(d, "create", GRPC_FAILED_PRECONDITION, why);
+			return 1;
+		}
+	}
+	cplane__v1__cluster__free_unpacked(c, NULL);
+	return 0;
+}
+
+static void on_watch_done(grpc_ccall *call, void *arg, int status, const char *message)
+{
+	struct driver *d = arg;
+	char t[32];
+
+	if (call != d->watch_call)
+		return;		/* we cancelled it on purpose */
+	d->watch_call = NULL;
+	if (io_loop_stopped(d->loop))
+		return;
+	if (d->watch_goal == GOAL_GONE && (status == GRPC_OK || status == GRPC_NOT_FOUND)) {
+		end_progress(d);
+		log_info("Deleted cluster", "name", d->name, "took", took(t, d->step_start_us), NULL);
+		step_done(d);
+		return;
+	}
+	if (d->watch_goal == GOAL_FOREVER && status == GRPC_OK) {
+		finish(d, 0);	/* the cluster was deleted: the stream ends */
+		return;
+	}
+	if (d->watch_goal == GOAL_READY && d->create_call != NULL)
+		return;		/* the Create's own answer decides */
+	fail_status(d, "watch", status, status == GRPC_OK ? "the watch ended before the cluster was ready" :
+	    message);
+}
+
+static void start_watch(struct driver *d, enum goal goal)
+{
+	Cplane__V1__WatchClusterRequest req = CPLANE__V1__WATCH_CLUSTER_REQUEST__INIT;
+	grpc_call_opts o = call_opts(d);
+
+	req.name = (char *)d->name;
+	d->watch_goal = goal;
+	if (goal == GOAL_FOREVER)
+		o.timeout_ms = 0;
+	d->watch_call = grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/WatchCluster", &req.base, 1, &o,
+	    on_watch_msg, on_watch_done, d);
+	if (d->watch_call == NULL)
+		fail_status(d, "watch", GRPC_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+/* ------------------------------------------------------------ create */
+
+static int on_create_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t len)
+{
+	struct driver *d = arg;
+	Cplane__V1__CreateClusterResponse *r = cplane__v1__create_cluster_response__unpack(NULL, len, msg);
+	char t[32], rep[24];
+
+	(void)call;
+	if (r == NULL)
+		return 1;
+	d->create_call = NULL;
+	if (r->result == CPLANE__V1__RESULT__IN_PROGRESS) {
+		log_info("Cluster is being created by another call; following it", "name", d->name, NULL);
+		if (d->watch_call == NULL)
+			start_watch(d, GOAL_READY);
+	} else {
+		end_progress(d);
+		if (d->watch_call) {
+			grpc_ccall *w = d->watch_call;
+			d->watch_call = NULL;
+			grpc_client_cancel(w);
+		}
+		log_info("Created cluster", "name", d->name, "replicas",
+		    log_i64(rep, r->cluster ? r->cluster->replicas : d->replicas), "took", took(t, d->step_start_us),
+		    NULL);
+		if (d->cmd == CMD_CREATE && d->json && r->cluster) {
+			const Cplane__V1__Cluster *one[1] = { r->cluster };
+			print_clusters(d, one, 1);
+		}
+		step_done(d);
+	}
+	cplane__v1__create_cluster_response__free_unpacked(r, NULL);
+	return 0;
+}
+
+static void on_create_done(grpc_ccall *call, void *arg, int status, const char *message)
+{
+	struct driver *d = arg;
+
+	(void)call;
+	if (status == GRPC_OK || io_loop_stopped(d->loop))
+		return;		/* handled in on_create_msg */
+	d->create_call = NULL;
+	if (d->watch_call) {
+		grpc_ccall *w = d->watch_call;
+		d->watch_call = NULL;
+		grpc_client_cancel(w);
+	}
+	fail_status(d, "create", status, message);
+}
+
+/* --no-wait: once the worker has the cluster CREATING, leave it to the worker. */
+static int on_nowait_get(grpc_ccall *call, void *arg, const uint8_t *msg, size_t len)
+{
+	struct driver *d = arg;
+	Cplane__V1__Cluster *c = cplane__v1__cluster__unpack(NULL, len, msg);
+
+	(void)call;
+	if (c == NULL)
+		return 1;
+	if (d->create_call) {
+		grpc_ccall *cc = d->create_call;
+		d->create_call = NULL;
+		grpc_client_cancel(cc);
+	}
+	log_info("Cluster accepted", "name", c->name, "phase", output_phase_name(c->phase), NULL);
+	cplane__v1__cluster__free_unpacked(c, NULL);
+	finish(d, 0);
+	return 0;
+}
+
+static void on_nowait_get_done(grpc_ccall *call, void *arg, int status, const char *message)
+{
+	struct driver *d = arg;
+
+	(void)call;
+	if (status != GRPC_OK && !io_loop_stopped(d->loop) && d->create_call) {
+		grpc_ccall *cc = d->create_call;
+		d->create_call = NULL;
+		grpc_client_cancel(cc);
+		fail_status(d, "create", status, message);
+	}
+}
+
+static void start_create(struct driver *d)
+{
+	Cplane__V1__CreateClusterRequest req = CPLANE__V1__CREATE_CLUSTER_REQUEST__INIT;
+	grpc_call_opts o = call_opts(d);
+	char rep[24];
+
+	req.name = (char *)d->name;
+	req.replicas = (int32_t)d->replicas;
+	req.image = (char *)(d->image ? d->image : "");
+	d->step_start_us = clock_mono_us();
+	log_info("Creating cluster", "name", d->name, "replicas", log_i64(rep, d->replicas), NULL);
+	d->create_call = grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/CreateCluster", &req.base, 0, &o,
+	    on_create_msg, on_create_done, d);
+	if (d->create_call == NULL) {
+		fail_status(d, "create", GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	if (!d->wait) {
+		/* The worker marks the cluster CREATING when it accepts the Create; a Get on the
+		 * same connection right behind it sees that. */
+		Cplane__V1__GetClusterRequest g = CPLANE__V1__GET_CLUSTER_REQUEST__INIT;
+		g.name = (char *)d->name;
+		if (grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/GetCluster", &g.base, 0, &o,
+		    on_nowait_get, on_nowait_get_done, d) == NULL)
+			fail_status(d, "create", GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	if (d->tty)
+		start_watch(d, GOAL_READY);	/* live progress on the same connection */
+}
+
+/* ------------------------------------------------------------ delete */
+
+static int on_delete_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t len)
+{
+	struct driver *d = arg;
+	Cplane__V1__DeleteClusterResponse *r = cplane__v1__delete_cluster_response__unpack(NULL, len, msg);
+	char t[32];
+
+	(void)call;
+	if (r == NULL)
+		return 1;
+	if (r->result == CPLANE__V1__RESULT__IN_PROGRESS) {
+		log_info("Cluster is being deleted by another call; following it", "name", d->name, NULL);
+		start_watch(d, GOAL_GONE);
+	} else {
+		log_info("Deleted cluster", "name", d->name, "took", took(t, d->step_start_us), NULL);
+		step_done(d);
+	}
+	cplane__v1__delete_cluster_response__free_unpacked(r, NULL);
+	return 0;
+}
+
+static void on_delete_done(grpc_ccall *call, void *arg, int status, const char *message)
+{
+	struct driver *d = arg;
+
+	(void)call;
+	if (status != GRPC_OK && !io_loop_stopped(d->loop))
+		fail_status(d, "delete", status, message);
+}
+
+static void start_delete(struct driver *d)
+{
+	Cplane__V1__DeleteClusterRequest req = CPLANE__V1__DELETE_CLUSTER_REQUEST__INIT;
+	grpc_call_opts o = call_opts(d);
+
+	req.name = (char *)d->name;
+	d->step_start_us = clock_mono_us();
+	log_info("Deleting cluster", "name", d->name, NULL);
+	if (grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/DeleteCluster", &req.base, 0, &o, on_delete_msg,
+	    on_delete_done, d) == NULL)
+		fail_status(d, "delete", GRPC_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+/* --------------------------------------------------------- get, list */
+
+static int on_get_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t len)
+{
+	struct driver *d = arg;
+	Cplane__V1__Cluster *c = cplane__v1__cluster__unpack(NULL, len, msg);
+	const Cplane__V1__Cluster *one[1];
+
+	(void)call;
+	if (c == NULL)
+		return 1;
+	one[0] = c;
+	print_clusters(d, one, 1);
+	cplane__v1__cluster__free_unpacked(c, NULL);
+	return 0;
+}
+
+static int on_list_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t len)
+{
+	struct driver *d = arg;
+	Cplane__V1__ListClustersResponse *r = cplane__v1__list_clusters_response__unpack(NULL, len, msg);
+
+	(void)call;
+	if (r == NULL)
+		return 1;
+	print_clusters(d, (const Cplane__V1__Cluster *const *)r->clusters, r->n_clusters);
+	cplane__v1__list_clusters_response__free_unpacked(r, NULL);
+	return 0;
+}
+
+static void on_simple_done(grpc_ccall *call, void *arg, int status, const char *message)
+{
+	struct driver *d = arg;
+
+	(void)call;
+	if (status != GRPC_OK)
+		fail_status(d, d->cmd == CMD_GET ? "get" : "list", status, message);
+	else
+		finish(d, 0);
+}
+
+/* ----------------------------------------------------------- start-up */
+
+/*
+ * The target may not resolve or accept yet (a new pod's DNS takes ~30 s):
+ * resolve and try a connection with capped backoff, say once what we wait
+ * for, give up at the deadline.  Blocking is fine here: the loop has not
+ * started.
+ */
+static int wait_for_target(struct driver *d, const char *target, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[256], port[16], err[256];
+	int64_t backoff = 100;
+	int said = 0;
+
+	if (io_split_hostport(target, host, sizeof(host), port, sizeof(port)) < 0 || host[0] == '\0') {
+		fprintf(stderr, "cplane: bad --target %s (want host:port)\n", target);
+		return EXIT_USAGE;
+	}
+	for (;;) {
+		int64_t now = clock_mono_ms();
+		if (io_resolve(host, port, ss, sl, err, sizeof(err)) == 0) {
+			int fd = io_connect((struct sockaddr *)ss, *sl);
+			if (fd >= 0) {
+				struct pollfd p = { fd, POLLOUT, 0 };
+				int r = poll(&p, 1, 1000), e = r > 0 ? io_connect_result(fd) : ETIMEDOUT;
+				close(fd);
+				if (r > 0 && e == 0) {
+					if (said)
+						log_info("Worker is reachable", "target", target, NULL);
+					return 0;
+				}
+				snprintf(err, sizeof(err), "connect %s: %s", target, strerror(e));
+			} else {
+				snprintf(err, sizeof(err), "connect %s: %s", target, strerror(errno));
+			}
+		}
+		if (now + backoff >= d->deadline_ms) {
+			fprintf(stderr, "cplane: gave up waiting for the worker at %s: %s\n", target, err);
+			return exit_for(GRPC_UNAVAILABLE);
+		}
+		if (!said) {
+			log_info("Waiting for the worker", "target", target, "reason", err, NULL);
+			said = 1;
+		}
+		usleep((useconds_t)backoff * 1000);
+		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+	}
+}
+
+static void default_target(char *out, size_t outsz)
+{
+	char ns[64] = "";
+	FILE *f = fopen("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "r");
+	const char *env = getenv("POD_NAMESPACE");
+
+	if (f) {
+		if (fgets(ns, sizeof(ns), f) == NULL)
+			ns[0] = '\0';
+		fclose(f);
+		ns[strcspn(ns, "\r\n")] = '\0';
+	}
+	if (ns[0] == '\0')
+		snprintf(ns, sizeof(ns), "%s", env && env[0] ? env : "default");
+	snprintf(out, outsz, "cplane.%s.svc.cluster.local:50051", ns);
 }
 
 void driver_print_usage(FILE *f)
 {
-	fprintf(f, "  (not implemented in this build)\n");
+	fprintf(f,
+	    "  cplane --driver                          the demo: create \"demo\" with 30 replicas, then delete it\n"
+	    "  cplane --driver demo [--name N] [--replicas N]\n"
+	    "  cplane --driver create NAME [--replicas N] [--image REF] [--wait|--no-wait]\n"
+	    "  cplane --driver delete NAME\n"
+	    "  cplane --driver get NAME [-o table|json]\n"
+	    "  cplane --driver list [-o table|json]\n"
+	    "  cplane --driver watch NAME [-o table|json]\n"
+	    "  --target HOST:PORT     the worker (default $CPLANE_TARGET, else cplane.<namespace>.svc.cluster.local:50051)\n"
+	    "  --timeout DUR          give up after this long, start-up included (default 10m)\n"
+	    "  -o, --output FORMAT    table or json (get, list, watch, create)\n"
+	    "  --log-format, --log-level as for the worker\n"
+	    "  Exit status: 0 success, 2 bad usage, 10 + gRPC code on a failed call (13 INVALID_ARGUMENT,\n"
+	    "  14 DEADLINE_EXCEEDED, 15 NOT_FOUND, 16 ALREADY_EXISTS, 17 PERMISSION_DENIED, 19 FAILED_PRECONDITION,\n"
+	    "  20 ABORTED, 24 UNAVAILABLE, ...).\n");
+}
+
+static const char *check_output(const char *v)
+{
+	return strcmp(v, "table") == 0 || strcmp(v, "json") == 0 ? NULL : "want table or json";
+}
+
+static const char *check_level(const char *v)
+{
+	enum log_level l;
+
+	return log_parse_level(v, &l) == 0 ? NULL : "want debug, info, warn or error";
+}
+
+static const char *check_format(const char *v)
+{
+	enum log_format f;
+
+	return log_parse_format(v, &f) == 0 ? NULL : "want logfmt or json";
+}
+
+int driver_main(int argc, char **argv)
+{
+	struct driver d;
+	const char *target = NULL, *output = "table", *log_format = "logfmt", *log_level = "info";
+	int64_t timeout_ms = 10 * 60 * 1000, replicas = -1;
+	int nowait = 0, wait_flag = 1;
+	char *pos[4], err[512], deftarget[160];
+	size_t npos = 0;
+	enum log_level lv;
+	enum log_format lf;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	grpc_client_opts copts;
+	int rc;
+	const struct flag_def defs[] = {
+		{ "target", FLAG_STRING, &target, "worker address", 0, 0, NULL },
+		{ "timeout", FLAG_DURATION, &timeout_ms, "overall timeout", 1, 7LL * 24 * 3600 * 1000, NULL },
+		{ "o", FLAG_STRING, &output, "output", 0, 0, check_output },
+		{ "output", FLAG_STRING, &output, "output", 0, 0, check_output },
+		{ "replicas", FLAG_INT, &replicas, "replicas", 0, 0, NULL },
+		{ "image", FLAG_STRING, &d.image, "image", 0, 0, NULL },
+		{ "name", FLAG_STRING, &d.name, "name (demo)", 0, 0, NULL },
+		{ "wait", FLAG_BOOL, &wait_flag, "wait until ready", 0, 0, NULL },
+		{ "log-format", FLAG_STRING, &log_format, "logfmt or json", 0, 0, check_format },
+		{ "log-level", FLAG_STRING, &log_level, "log level", 0, 0, check_level },
+	};
+
+	memset(&d, 0, sizeof(d));
+	if (flags_parse(defs, sizeof(defs) / sizeof(defs[0]), argc, argv, pos, 4, &npos, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cplane: %s\n", err);
+		return EXIT_USAGE;
+	}
+	nowait = !wait_flag;
+	log_parse_level(log_level, &lv);
+	log_parse_format(log_format, &lf);
+	log_set_level(lv);
+	log_set_format(lf);
+
+	d.cmd = CMD_DEMO;
+	if (npos > 0) {
+		static const struct { const char *word; enum command cmd; int nargs; } cmds[] = {
+			{ "demo", CMD_DEMO, 0 }, { "create", CMD_CREATE, 1 }, { "delete", CMD_DELETE, 1 },
+			{ "get", CMD_GET, 1 }, { "list", CMD_LIST, 0 }, { "watch", CMD_WATCH, 1 },
+		};
+		size_t i;
+		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			if (strcmp(pos[0], cmds[i].word) == 0)
+				break;
+		if (i == sizeof(cmds) / sizeof(cmds[0])) {
+			fprintf(stderr, "cplane: unknown command %s (want demo, create, delete, get, list or watch)\n",
+			    pos[0]);
+			return EXIT_USAGE;
+		}
+		if (npos != (size_t)cmds[i].nargs + 1) {
+			fprintf(stderr, "cplane: %s takes %s\n", pos[0], cmds[i].nargs ? "one NAME" : "no arguments");
+			return EXIT_USAGE;
+		}
+		d.cmd = cmds[i].cmd;
+		if (cmds[i].nargs)
+			d.name = pos[1];
+	}
+	if (d.cmd == CMD_DEMO && d.name == NULL)
+		d.name = "demo";
+	if (replicas < 0)
+		replicas = d.cmd == CMD_DEMO ? 30 : 1;
+	if (replicas < 1 || replicas > 1000000) {
+		fprintf(stderr, "cplane: bad value for --replicas: %lld (want 1 or more)\n", (long long)replicas);
+		return EXIT_USAGE;
+	}
+	d.replicas = replicas;
+	d.wait = !nowait;
+	d.json = strcmp(output, "json") == 0;
+	d.tty = isatty(2) && d.cmd != CMD_DEMO;
+	d.exit_code = 1;
+	d.deadline_ms = clock_mono_ms() + timeout_ms;
+	if (target == NULL || target[0] == '\0') {
+		default_target(deftarget, sizeof(deftarget));
+		target = deftarget;
+	}
+	rc = wait_for_target(&d, target, &ss, &sl);
+	if (rc != 0)
+		return rc;
+	d.loop = io_loop_new();
+	grpc_client_opts_default(&copts);
+	copts.authority = target;
+	d.client = d.loop ? grpc_client_new(d.loop, (struct sockaddr *)&ss, sl, &copts) : NULL;
+	if (d.client == NULL) {
+		fprintf(stderr, "cplane: out of memory\n");
+		io_loop_free(d.loop);
+		return 1;
+	}
+	switch (d.cmd) {
+	case CMD_DEMO:
+	case CMD_CREATE:
+		start_create(&d);
+		break;
+	case CMD_DELETE:
+		start_delete(&d);
+		break;
+	case CMD_GET: {
+		Cplane__V1__GetClusterRequest g = CPLANE__V1__GET_CLUSTER_REQUEST__INIT;
+		grpc_call_opts o = call_opts(&d);
+		g.name = (char *)d.name;
+		grpc_client_call_pb(d.client, "/cplane.v1.ClusterService/GetCluster", &g.base, 0, &o, on_get_msg,
+		    on_simple_done, &d);
+		break;
+	}
+	case CMD_LIST: {
+		Cplane__V1__ListClustersRequest l = CPLANE__V1__LIST_CLUSTERS_REQUEST__INIT;
+		grpc_call_opts o = call_opts(&d);
+		grpc_client_call_pb(d.client, "/cplane.v1.ClusterService/ListClusters", &l.base, 0, &o, on_list_msg,
+		    on_simple_done, &d);
+		break;
+	}
+	case CMD_WATCH:
+		start_watch(&d, GOAL_FOREVER);
+		break;
+	}
+	if (!io_loop_stopped(d.loop))
+		io_loop_run(d.loop);
+	end_progress(&d);
+	grpc_client_free(d.client);
+	io_loop_free(d.loop);
+	return d.exit_code;
 }
