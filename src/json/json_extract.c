@@ -58,13 +58,14 @@ static int add_child(json_pathset *ps, unsigned parent, const char *key, size_t 
 static int compile_one(json_pathset *ps, const char *s, int index)
 {
 	unsigned cur = 0;
+	int after_dot = 0;
 
 	if (*s == '\0')
 		return JSON_EUSAGE;
 	for (;;) {
 		unsigned next;
 
-		if (s[0] == '[') {
+		if (s[0] == '[' && !after_dot) {
 			if (s[1] != '*' || s[2] != ']')
 				return JSON_EUSAGE;
 			s += 3;
@@ -89,7 +90,8 @@ static int compile_one(json_pathset *ps, const char *s, int index)
 		cur = next;
 		if (*s == '\0')
 			break;
-		if (*s == '.' && *++s == '\0')
+		after_dot = *s == '.';
+		if (after_dot && *++s == '\0')
 			return JSON_EUSAGE;
 	}
 	if (ps->node[cur].path >= 0)
