@@ -1,0 +1,205 @@
+"""Run the real worker (build/cplane) against kubesim, and call it with grpcio.
+
+    sim = start_kubesim(tmp_path, '--instant', '--node', POOL)
+    w = start_worker(sim, tmp_path, '--create-timeout', '20s')
+    c = Client(w.target)
+    r = c.create('demo', 3)           # CreateClusterResponse
+    c.get('demo').phase == pb.READY
+    w.stop()                          # SIGTERM, waits, returns the exit code
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BIN = os.path.join(ROOT, "build", "cplane")
+POOL = "cplane.dev/pool=subtask-topology-aware"
+
+_pb = {}
+
+
+def pb2():
+    """cplane.v1 and grpc.health.v1 message modules, generated with protoc at test time."""
+    if not _pb:
+        out = tempfile.mkdtemp(prefix="cplane-pb2-")
+        subprocess.run(["protoc", "--proto_path=" + os.path.join(ROOT, "proto"), "--python_out=" + out,
+                        "cplane/v1/cplane.proto", "grpc/health/v1/health.proto"], check=True)
+        for d in ("cplane", "cplane/v1", "grpc", "grpc/health", "grpc/health/v1"):
+            open(os.path.join(out, d, "__init__.py"), "a").close()
+        sys.path.insert(0, out)
+        from cplane.v1 import cplane_pb2  # noqa: E402
+        from grpc.health.v1 import health_pb2  # noqa: E402
+        _pb["cplane"] = cplane_pb2
+        _pb["health"] = health_pb2
+    return _pb["cplane"]
+
+
+def health_pb2():
+    pb2()
+    return _pb["health"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=10.0, proc=None):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %s" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listens on %d" % port)
+
+
+class Worker:
+    def __init__(self, proc, port, log_path, metrics_port=None):
+        self.proc = proc
+        self.port = port
+        self.target = "127.0.0.1:%d" % port
+        self.log_path = log_path
+        self.metrics_port = metrics_port
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def kill9(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def worker_args(sim, port, *extra, metrics_port=None, node_selector=POOL):
+    args = [BIN, "--listen", "127.0.0.1:%d" % port, "--apiserver", sim.url,
+            "--token-file", os.path.join(sim.sa_dir, "token"),
+            "--namespace", sim.namespace]
+    if sim.tls:
+        args += ["--ca-file", os.path.join(sim.sa_dir, "ca.crt")]
+    if node_selector:
+        args += ["--node-selector", node_selector]
+    if metrics_port:
+        args += ["--metrics-addr", "127.0.0.1:%d" % metrics_port]
+    return args + list(extra)
+
+
+def start_worker(sim, tmpdir, *extra, metrics=False, port=None, env=None, node_selector=POOL, wait_synced=True):
+    port = port or free_port()
+    mport = free_port() if metrics else None
+    log_path = os.path.join(str(tmpdir), "worker-%d.log" % port)
+    logf = open(log_path, "ab")
+    proc = subprocess.Popen(worker_args(sim, port, *extra, metrics_port=mport, node_selector=node_selector),
+                            stdout=logf, stderr=subprocess.STDOUT, env=env if env is not None else {})
+    logf.close()
+    w = Worker(proc, port, log_path, mport)
+    try:
+        wait_port(port, 15, proc)
+        if wait_synced:
+            wait_serving(w.target, 15)
+    except Exception:
+        w.kill9()
+        raise RuntimeError("worker did not start:\n" + w.log())
+    return w
+
+
+def wait_serving(target, timeout=15.0):
+    h = health_pb2()
+    ch = grpc.insecure_channel(target)
+    end = time.monotonic() + timeout
+    try:
+        while time.monotonic() < end:
+            try:
+                r = ch.unary_unary("/grpc.health.v1.Health/Check",
+                                   request_serializer=h.HealthCheckRequest.SerializeToString,
+                                   response_deserializer=h.HealthCheckResponse.FromString)(
+                    h.HealthCheckRequest(service=""), timeout=2)
+                if r.status == h.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.05)
+    finally:
+        ch.close()
+    raise TimeoutError("worker at %s never became SERVING" % target)
+
+
+class Client:
+    """grpcio calls of cplane.v1.ClusterService with the generated message classes."""
+
+    def __init__(self, target):
+        self.pb = pb2()
+        self.channel = grpc.insecure_channel(target)
+        pb = self.pb
+
+        def uu(name, req, resp):
+            return self.channel.unary_unary("/cplane.v1.ClusterService/" + name,
+                                            request_serializer=req.SerializeToString,
+                                            response_deserializer=resp.FromString)
+        self._create = uu("CreateCluster", pb.CreateClusterRequest, pb.CreateClusterResponse)
+        self._delete = uu("DeleteCluster", pb.DeleteClusterRequest, pb.DeleteClusterResponse)
+        self._get = uu("GetCluster", pb.GetClusterRequest, pb.Cluster)
+        self._list = uu("ListClusters", pb.ListClustersRequest, pb.ListClustersResponse)
+        self._watch = self.channel.unary_stream("/cplane.v1.ClusterService/WatchCluster",
+                                                request_serializer=pb.WatchClusterRequest.SerializeToString,
+                                                response_deserializer=pb.Cluster.FromString)
+
+    def create(self, name, replicas=1, image="", timeout=30):
+        return self._create(self.pb.CreateClusterRequest(name=name, replicas=replicas, image=image),
+                            timeout=timeout)
+
+    def create_future(self, name, replicas=1, image="", timeout=30):
+        return self._create.future(self.pb.CreateClusterRequest(name=name, replicas=replicas, image=image),
+                                   timeout=timeout)
+
+    def delete(self, name, timeout=30):
+        return self._delete(self.pb.DeleteClusterRequest(name=name), timeout=timeout)
+
+    def delete_future(self, name, timeout=30):
+        return self._delete.future(self.pb.DeleteClusterRequest(name=name), timeout=timeout)
+
+    def get(self, name, timeout=10):
+        return self._get(self.pb.GetClusterRequest(name=name), timeout=timeout)
+
+    def list(self, timeout=10):
+        return self._list(self.pb.ListClustersRequest(), timeout=timeout)
+
+    def watch(self, name, timeout=30):
+        return self._watch(self.pb.WatchClusterRequest(name=name), timeout=timeout)
+
+    def close(self):
+        self.channel.close()
+
+
+def code_of(fn, *args, **kw):
+    """Runs a call expected to fail; returns (grpc.StatusCode, details)."""
+    try:
+        fn(*args, **kw)
+    except grpc.RpcError as e:
+        return e.code(), e.details()
+    raise AssertionError("call succeeded")
