@@ -564,9 +564,10 @@ class ApiMixin:
                     store.cond.wait(min(wake - now, 1.0))
                 caught_up_rv = store.rv if (isinstance(evs, list) and seq + len(evs) == store.end_seq()) else None
                 min_rv = store.min_rv
+                last_rv = store.log_rvs[seq - store.log_first_seq - 1] \
+                    if 0 < seq - store.log_first_seq <= len(store.log_rvs) else min_rv - 1
             if evs == 'expired':
-                return self.watch_end(self.gone_event('too old resource version: %d (%d)' % (
-                    store.log_rvs[0] - 1 if store.log_rvs else min_rv, min_rv)))
+                return self.watch_end(self.gone_event('too old resource version: %d (%d)' % (last_rv, min_rv)))
             if evs == 'drop':
                 sim.count('fault_watch_drops')
                 self.abort()

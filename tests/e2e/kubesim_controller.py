@@ -208,7 +208,8 @@ class Controller:
             status = self.status_unschedulable(now)
         else:
             spec['nodeName'] = node
-            pside['state'], status = self.status_after_schedule(spec, now, images)
+            pside['state'], status = self.status_after_schedule(
+                spec, now, images, '%s_%s(%s)' % (name, dmd['namespace'], pmd['uid']))
         pod = {'kind': 'Pod', 'apiVersion': 'v1', 'metadata': pmd, 'spec': spec, 'status': status}
         st.pside[pmd['uid']] = pside
         st.pods_by_owner.setdefault(dmd['uid'], set()).add((dmd['namespace'], name))
@@ -232,7 +233,9 @@ class Controller:
             new = copy.deepcopy(p)
             new['spec']['nodeName'] = node
             images = [c.get('image', '') for c in new['spec'].get('containers', [])]
-            ps['state'], new['status'] = self.status_after_schedule(new['spec'], now, images)
+            md = new['metadata']
+            ps['state'], new['status'] = self.status_after_schedule(
+                new['spec'], now, images, '%s_%s(%s)' % (md['name'], md['namespace'], md['uid']))
             ps['t'] = now
             st.put_update('pods', new, p)
             return True
@@ -288,7 +291,7 @@ class Controller:
         i = names.index(node) + 1 if node in names else 1
         return '10.0.0.%d' % (i % 250 + 1)
 
-    def status_after_schedule(self, spec, now, images):
+    def status_after_schedule(self, spec, now, images, podref='?'):
         names = [c.get('name', '') for c in spec.get('containers', [])]
         t = now_rfc3339(now)
         base = {'hostIP': self._host_ip(spec.get('nodeName')),
@@ -308,7 +311,7 @@ class Controller:
                 state = 'errimagepull'
             elif CRASH_MARKER in img and state != 'errimagepull':
                 st['state'] = {'waiting': {'reason': 'CrashLoopBackOff', 'message': (
-                    'back-off 10s restarting failed container=%s pod=%s' % (c.get('name', ''), '?'))}}
+                    'back-off 10s restarting failed container=%s pod=%s' % (c.get('name', ''), podref))}}
                 st['lastState'] = {'terminated': {'exitCode': 1, 'reason': 'Error', 'startedAt': t,
                                                   'finishedAt': t, 'containerID': 'containerd://' + uuid.uuid4().hex}}
                 st['restartCount'] = 1
