@@ -1,0 +1,197 @@
+/* Deployment and pod calls on top of the generic request queue. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8s/client.h"
+#include "k8s/client_int.h"
+#include "k8s/pods.h"
+
+struct call {
+	union {
+		k8s_deploy_done_fn deploy;
+		k8s_delete_done_fn del;
+		k8s_diag_done_fn diag;
+	} fn;
+	void *ctx;
+	k8s_diag *diag;
+	k8s_deployment d;
+	int got;
+};
+
+static void call_free(void *p)
+{
+	struct call *cl = p;
+
+	k8s_diag_free(cl->diag);
+	free(cl);
+}
+
+static int deploy_path(const k8s_client *c, char *out, size_t outsz, const char *name)
+{
+	const k8s_config *cfg = k8s_client_config(c);
+	int n = snprintf(out, outsz, "/apis/apps/v1/namespaces/%s/deployments%s%s", cfg->namespace_,
+	    name ? "/" : "", name ? name : "");
+
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+static int got_object(void *ctx, int type, const k8s_deployment *d, const k8s_error *st)
+{
+	struct call *cl = ctx;
+
+	(void)st;
+	if (type == K8S_EV_ITEM && d) {
+		cl->d = *d;
+		cl->got = 1;
+	}
+	return 0;
+}
+
+static void deploy_done(void *ctx, const k8s_error *err, int status, const uint8_t *body, size_t len)
+{
+	struct call *cl = ctx;
+	k8s_error e;
+
+	(void)status;
+	if (err->kind != K8S_OK) {
+		cl->fn.deploy(cl->ctx, err, NULL);
+		return;
+	}
+	k8s_deploy_decoder *dec = k8s_deploy_decoder_new(K8S_DECODE_OBJECT, got_object, cl);
+	if (dec == NULL) {
+		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory decoding a Deployment");
+		cl->fn.deploy(cl->ctx, &e, NULL);
+		return;
+	}
+	int rc = k8s_deploy_decoder_feed(dec, body, len);
+	if (rc >= 0)
+		rc = k8s_deploy_decoder_finish(dec);
+	k8s_deploy_decoder_free(dec);
+	if (rc < 0 || !cl->got) {
+		k8s_error_set(&e, K8S_ERR_PROTO, "undecodable Deployment from the API server: %s",
+		    rc < 0 ? json_strerror(rc) : "no name");
+		cl->fn.deploy(cl->ctx, &e, NULL);
+		return;
+	}
+	k8s_error_clear(&e);
+	cl->fn.deploy(cl->ctx, &e, &cl->d);
+}
+
+static struct call *call_new(void *ctx)
+{
+	struct call *cl = calloc(1, sizeof(*cl));
+
+	if (cl)
+		cl->ctx = ctx;
+	return cl;
+}
+
+static k8s_req *submit(k8s_client *c, struct call *cl, k8s_request *q)
+{
+	k8s_req *r;
+
+	q->ctx = cl;
+	r = k8s_submit_int(c, q, call_free);
+	if (r == NULL)
+		call_free(cl);
+	return r;
+}
+
+k8s_req *k8s_create_deployment(k8s_client *c, const k8s_deploy_spec *spec, k8s_deploy_done_fn fn, void *ctx)
+{
+	char path[512];
+	uint8_t body[4096];
+	int len = k8s_deploy_write_body(spec, body, sizeof(body));
+	struct call *cl;
+
+	if (len < 0 || deploy_path(c, path, sizeof(path), NULL) < 0 || (cl = call_new(ctx)) == NULL)
+		return NULL;
+	cl->fn.deploy = fn;
+	return submit(c, cl, &(k8s_request){ .verb = K8S_VERB_CREATE, .method = "POST", .path = path,
+	    .body = body, .body_len = (size_t)len, .on_done = deploy_done });
+}
+
+k8s_req *k8s_get_deployment(k8s_client *c, const char *name, k8s_deploy_done_fn fn, void *ctx)
+{
+	char path[512];
+	struct call *cl;
+
+	if (deploy_path(c, path, sizeof(path), name) < 0 || (cl = call_new(ctx)) == NULL)
+		return NULL;
+	cl->fn.deploy = fn;
+	return submit(c, cl, &(k8s_request){ .verb = K8S_VERB_GET, .method = "GET", .path = path,
+	    .on_done = deploy_done });
+}
+
+static void delete_done(void *ctx, const k8s_error *err, int status, const uint8_t *body, size_t len)
+{
+	struct call *cl = ctx;
+
+	(void)status;
+	(void)body;
+	(void)len;
+	cl->fn.del(cl->ctx, err);
+}
+
+k8s_req *k8s_delete_deployment(k8s_client *c, const char *name, k8s_delete_done_fn fn, void *ctx)
+{
+	static const char body[] = K8S_DELETE_FOREGROUND_BODY;
+	char path[512];
+	struct call *cl;
+
+	if (deploy_path(c, path, sizeof(path), name) < 0 || (cl = call_new(ctx)) == NULL)
+		return NULL;
+	cl->fn.del = fn;
+	return submit(c, cl, &(k8s_request){ .verb = K8S_VERB_DELETE, .method = "DELETE", .path = path,
+	    .body = body, .body_len = sizeof(body) - 1, .on_done = delete_done });
+}
+
+static int diag_data(void *ctx, const uint8_t *p, size_t n)
+{
+	struct call *cl = ctx;
+
+	return k8s_diag_feed(cl->diag, p, n) < 0;
+}
+
+static void diag_done(void *ctx, const k8s_error *err, int status, const uint8_t *body, size_t len)
+{
+	struct call *cl = ctx;
+	char line[K8S_DIAG_MAX];
+	k8s_error e;
+
+	(void)status;
+	(void)body;
+	(void)len;
+	if (err->kind != K8S_OK) {
+		cl->fn.diag(cl->ctx, err, NULL);
+		return;
+	}
+	if (k8s_diag_finish(cl->diag) < 0) {
+		k8s_error_set(&e, K8S_ERR_PROTO, "undecodable pod list from the API server");
+		cl->fn.diag(cl->ctx, &e, NULL);
+		return;
+	}
+	k8s_diag_format(cl->diag, line, sizeof(line));
+	cl->fn.diag(cl->ctx, err, line);
+}
+
+k8s_req *k8s_diagnose(k8s_client *c, const char *name, int32_t available, int32_t replicas,
+    k8s_diag_done_fn fn, void *ctx)
+{
+	char path[512];
+	struct call *cl;
+	int n = snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=cplane.dev%%2Fcluster%%3D%s"
+	    "&limit=500", k8s_client_config(c)->namespace_, name);
+
+	if (n < 0 || (size_t)n >= sizeof(path) || (cl = call_new(ctx)) == NULL)
+		return NULL;
+	cl->fn.diag = fn;
+	cl->diag = k8s_diag_new(available, replicas);
+	if (cl->diag == NULL) {
+		free(cl);
+		return NULL;
+	}
+	return submit(c, cl, &(k8s_request){ .verb = K8S_VERB_LIST, .method = "GET", .path = path,
+	    .on_data = diag_data, .on_done = diag_done });
+}

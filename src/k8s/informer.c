@@ -1,0 +1,436 @@
+/*
+ * Implementation notes.
+ *
+ * One request is in flight at a time: a LIST page or the WATCH.  Between
+ * them the informer may wait on its timer (backoff, Retry-After).  The
+ * decoders run inside the client's on_data, so events are applied as bytes
+ * arrive; a watch is stopped from inside by returning nonzero from on_data
+ * (the client then closes the connection and reports "aborted by reader"),
+ * with `want` recording what to do next.
+ *
+ * Relist: every record touched by the current list cycle gets the cycle's
+ * mark; after the last page, records with an older mark have vanished.  A
+ * failed cycle simply starts over with a new mark.
+ */
+#include "k8s/informer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/str.h"
+
+enum { S_IDLE, S_LISTING, S_WATCHING, S_WAITING };
+enum { NEXT_NONE, NEXT_RELIST, NEXT_REWATCH };
+
+struct k8s_informer {
+	k8s_client *c;
+	io_loop *loop;
+	k8s_informer_opts o;
+	k8s_informer_cbs cbs;
+	void *ctx;
+	k8s_cache *cache;
+	k8s_deploy_decoder *list_dec, *watch_dec;
+	k8s_req *req;
+	io_timer timer;
+	k8s_backoff bo;
+	int state;
+	int next;		/* what the timer does */
+	int want;		/* set from inside a stream: what to do after it ends */
+	int synced;
+	int listed_once, watched_once;
+	int got_event;		/* this watch delivered something */
+	uint32_t mark;
+	char rv[K8S_RV_MAX];
+	char cont[4096];
+	k8s_deployment old;	/* scratch for on_upsert's old */
+	k8s_informer_stats st;
+};
+
+static void start_list(k8s_informer *inf, int fresh);
+static void start_watch(k8s_informer *inf);
+
+/* ---------------------------------------------------------------- applying */
+
+static void apply_upsert(k8s_informer *inf, const k8s_deployment *d)
+{
+	const k8s_deployment *cur = k8s_cache_get(inf->cache, d->name), *stored;
+	int had = cur != NULL;
+
+	if (had && strcmp(cur->resource_version, d->resource_version) == 0) {
+		inf->st.duplicates++;
+		k8s_cache_set_mark(inf->cache, d->name, inf->mark);
+		return;
+	}
+	if (had)
+		inf->old = *cur;
+	stored = k8s_cache_put(inf->cache, d, NULL);
+	if (stored == NULL) {
+		log_error("Out of memory caching a Deployment", "name", d->name, NULL);
+		return;
+	}
+	k8s_cache_set_mark(inf->cache, d->name, inf->mark);
+	if (inf->cbs.on_upsert)
+		inf->cbs.on_upsert(inf->ctx, stored, had ? &inf->old : NULL);
+}
+
+static void apply_delete(k8s_informer *inf, const k8s_deployment *d)
+{
+	if (!k8s_cache_remove(inf->cache, d->name, &inf->old)) {
+		inf->st.duplicates++;
+		return;
+	}
+	if (inf->cbs.on_delete)
+		inf->cbs.on_delete(inf->ctx, d);
+}
+
+static void set_rv(k8s_informer *inf, const char *rv)
+{
+	if (rv[0])
+		str_copy(inf->rv, sizeof(inf->rv), rv);
+}
+
+/* ---------------------------------------------------------------- timer */
+
+static void timer_fired(io_loop *loop, void *arg)
+{
+	k8s_informer *inf = arg;
+
+	(void)loop;
+	if (inf->next == NEXT_RELIST)
+		start_list(inf, 1);
+	else if (inf->next == NEXT_REWATCH)
+		start_watch(inf);
+}
+
+static void wait_then(k8s_informer *inf, int next, int64_t delay_ms)
+{
+	inf->state = S_WAITING;
+	inf->next = next;
+	inf->req = NULL;
+	io_timer_start(inf->loop, &inf->timer, delay_ms);
+}
+
+/* After a failure: back off (or honour Retry-After) and do `next`. */
+static void retry_later(k8s_informer *inf, int next, const k8s_error *err)
+{
+	int64_t delay = k8s_backoff_next(&inf->bo);
+
+	if (err && err->kind == K8S_ERR_API && err->code == 429) {
+		inf->st.throttled++;
+		if (err->retry_after_ms > delay)
+			delay = err->retry_after_ms;
+	}
+	wait_then(inf, next, delay);
+}
+
+/* ---------------------------------------------------------------- LIST */
+
+static int on_list_item(void *ctx, int type, const k8s_deployment *d, const k8s_error *st)
+{
+	k8s_informer *inf = ctx;
+
+	(void)st;
+	if (type == K8S_EV_ITEM && d)
+		apply_upsert(inf, d);
+	return 0;
+}
+
+static int list_data(void *ctx, const uint8_t *p, size_t n)
+{
+	k8s_informer *inf = ctx;
+
+	return k8s_deploy_decoder_feed(inf->list_dec, p, n) < 0;
+}
+
+struct sweep {
+	char (*names)[K8S_NAME_MAX];
+	size_t n, cap;
+};
+
+static void collect_unmarked(void *ctx, const k8s_deployment *d)
+{
+	struct sweep *s = ctx;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		void *p = realloc(s->names, cap * sizeof(*s->names));
+		if (p == NULL)
+			return;	/* swept on the next relist */
+		s->names = p;
+		s->cap = cap;
+	}
+	memcpy(s->names[s->n++], d->name, K8S_NAME_MAX);
+}
+
+static void list_complete(k8s_informer *inf)
+{
+	struct sweep s = { NULL, 0, 0 };
+
+	k8s_cache_foreach_unmarked(inf->cache, inf->mark, collect_unmarked, &s);
+	for (size_t i = 0; i < s.n; i++) {
+		k8s_deployment last;
+		if (k8s_cache_remove(inf->cache, s.names[i], &last) && inf->cbs.on_delete)
+			inf->cbs.on_delete(inf->ctx, &last);
+	}
+	free(s.names);
+	inf->st.lists++;
+	if (inf->listed_once)
+		inf->st.relists++;
+	inf->listed_once = 1;
+	k8s_backoff_reset(&inf->bo);
+	if (!inf->synced) {
+		inf->synced = 1;
+		char n[24];
+		log_info("Deployments listed", "count", log_i64(n, (int64_t)k8s_cache_count(inf->cache)),
+		    "resourceVersion", inf->rv, NULL);
+		if (inf->cbs.on_synced)
+			inf->cbs.on_synced(inf->ctx);
+	}
+	start_watch(inf);
+}
+
+static void list_done(void *ctx, const k8s_error *err, int status, const uint8_t *body, size_t len)
+{
+	k8s_informer *inf = ctx;
+	int rc;
+
+	(void)status;
+	(void)body;
+	(void)len;
+	inf->req = NULL;
+	if (err->kind != K8S_OK) {
+		inf->st.list_errors++;
+		if (err->kind == K8S_ERR_API && err->code == 410) {
+			/* The continue token expired: the whole list again, at once. */
+			inf->st.expired++;
+			wait_then(inf, NEXT_RELIST, 0);
+			return;
+		}
+		log_warn("Listing Deployments failed", "error", err->message, NULL);
+		retry_later(inf, NEXT_RELIST, err);
+		return;
+	}
+	rc = k8s_deploy_decoder_finish(inf->list_dec);
+	if (rc < 0) {
+		inf->st.list_errors++;
+		log_warn("Undecodable Deployment list", "error", json_strerror(rc), NULL);
+		retry_later(inf, NEXT_RELIST, NULL);
+		return;
+	}
+	inf->st.list_pages++;
+	set_rv(inf, k8s_deploy_decoder_list_rv(inf->list_dec));
+	str_copy(inf->cont, sizeof(inf->cont), k8s_deploy_decoder_continue(inf->list_dec));
+	if (inf->cont[0]) {
+		start_list(inf, 0);
+		return;
+	}
+	list_complete(inf);
+}
+
+static void start_list(k8s_informer *inf, int fresh)
+{
+	char path[4096 + 512];
+	const k8s_config *cfg = k8s_client_config(inf->c);
+
+	io_timer_stop(inf->loop, &inf->timer);
+	if (fresh) {
+		inf->mark++;
+		inf->cont[0] = '\0';
+	}
+	k8s_deploy_decoder_reset(inf->list_dec);
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments?labelSelector=%s&limit=%d%s%s",
+	    cfg->namespace_, inf->o.label_selector, inf->o.page_limit, inf->cont[0] ? "&continue=" : "",
+	    inf->cont);
+	inf->state = S_LISTING;
+	inf->req = k8s_submit(inf->c, &(k8s_request){ .verb = K8S_VERB_LIST, .method = "GET", .path = path,
+	    .on_data = list_data, .on_done = list_done, .ctx = inf });
+	if (inf->req == NULL)
+		wait_then(inf, NEXT_RELIST, 1000);
+}
+
+/* ---------------------------------------------------------------- WATCH */
+
+static int on_watch_event(void *ctx, int type, const k8s_deployment *d, const k8s_error *st)
+{
+	k8s_informer *inf = ctx;
+
+	inf->got_event = 1;
+	switch (type) {
+	case K8S_EV_ADDED:
+	case K8S_EV_MODIFIED:
+		inf->st.events++;
+		apply_upsert(inf, d);
+		set_rv(inf, d->resource_version);
+		break;
+	case K8S_EV_DELETED:
+		inf->st.events++;
+		apply_delete(inf, d);
+		set_rv(inf, d->resource_version);
+		break;
+	case K8S_EV_BOOKMARK:
+		inf->st.bookmarks++;
+		set_rv(inf, d->resource_version);
+		break;
+	case K8S_EV_ERROR:
+		inf->st.expired += st->code == 410;
+		log_info("Watch ended by the API server; relisting", "code", st->reason, "error", st->message, NULL);
+		inf->want = NEXT_RELIST;
+		return 1;	/* stop decoding: the stream is over for us */
+	}
+	return 0;
+}
+
+static int watch_data(void *ctx, const uint8_t *p, size_t n)
+{
+	k8s_informer *inf = ctx;
+
+	if (k8s_deploy_decoder_feed(inf->watch_dec, p, n) < 0) {
+		if (inf->want == NEXT_NONE) {
+			log_warn("Undecodable watch stream; relisting", NULL);
+			inf->want = NEXT_RELIST;
+		}
+		return 1;
+	}
+	if (inf->got_event)
+		k8s_backoff_reset(&inf->bo);
+	return 0;
+}
+
+static void watch_done(void *ctx, const k8s_error *err, int status, const uint8_t *body, size_t len)
+{
+	k8s_informer *inf = ctx;
+
+	(void)status;
+	(void)body;
+	(void)len;
+	inf->req = NULL;
+	if (inf->want == NEXT_RELIST) {
+		inf->st.watch_errors++;
+		wait_then(inf, NEXT_RELIST, 0);
+		return;
+	}
+	if (err->kind == K8S_OK) {
+		/* The server's timeoutSeconds ran out: carry on from where we are. */
+		if (k8s_deploy_decoder_finish(inf->watch_dec) < 0) {
+			inf->st.watch_errors++;
+			wait_then(inf, NEXT_RELIST, 0);
+			return;
+		}
+		wait_then(inf, NEXT_REWATCH, 0);
+		return;
+	}
+	inf->st.watch_errors++;
+	if (err->kind == K8S_ERR_API && err->code == 410) {
+		inf->st.expired++;
+		wait_then(inf, NEXT_RELIST, 0);
+		return;
+	}
+	log_debug("Watch lost; re-watching", "error", err->message, "resourceVersion", inf->rv, NULL);
+	retry_later(inf, NEXT_REWATCH, err);
+}
+
+static void start_watch(k8s_informer *inf)
+{
+	char path[1024];
+	const k8s_config *cfg = k8s_client_config(inf->c);
+	int64_t t = k8s_backoff_uniform(&inf->bo, inf->o.watch_timeout_min_s, inf->o.watch_timeout_max_s);
+
+	io_timer_stop(inf->loop, &inf->timer);
+	k8s_deploy_decoder_reset(inf->watch_dec);
+	inf->want = NEXT_NONE;
+	inf->got_event = 0;
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments?labelSelector=%s&watch=1"
+	    "&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%lld", cfg->namespace_,
+	    inf->o.label_selector, inf->rv, (long long)t);
+	inf->state = S_WATCHING;
+	inf->st.watches++;
+	if (inf->watched_once)
+		inf->st.watch_restarts++;
+	inf->watched_once = 1;
+	/* The lifetime guards against a server that stops talking without closing. */
+	inf->req = k8s_submit(inf->c, &(k8s_request){ .verb = K8S_VERB_WATCH, .method = "GET", .path = path,
+	    .flags = K8S_REQ_STREAM | K8S_REQ_NO_RETRY, .timeout_ms = (t + 30) * 1000, .on_data = watch_data,
+	    .on_done = watch_done, .ctx = inf });
+	if (inf->req == NULL)
+		wait_then(inf, NEXT_REWATCH, 1000);
+}
+
+/* ---------------------------------------------------------------- public */
+
+k8s_informer *k8s_informer_new(k8s_client *c, const k8s_informer_opts *opts, const k8s_informer_cbs *cbs,
+    void *ctx)
+{
+	k8s_informer *inf = calloc(1, sizeof(*inf));
+
+	if (inf == NULL)
+		return NULL;
+	inf->c = c;
+	inf->loop = k8s_client_loop(c);
+	if (opts)
+		inf->o = *opts;
+	if (inf->o.watch_timeout_min_s <= 0)
+		inf->o.watch_timeout_min_s = 240;
+	if (inf->o.watch_timeout_max_s < inf->o.watch_timeout_min_s)
+		inf->o.watch_timeout_max_s = inf->o.watch_timeout_min_s > 240 ? inf->o.watch_timeout_min_s : 360;
+	if (inf->o.backoff_base_ms <= 0)
+		inf->o.backoff_base_ms = 250;
+	if (inf->o.backoff_cap_ms <= 0)
+		inf->o.backoff_cap_ms = 30000;
+	if (inf->o.page_limit <= 0)
+		inf->o.page_limit = 500;
+	if (inf->o.label_selector == NULL)
+		inf->o.label_selector = K8S_MANAGED_SELECTOR;
+	if (cbs)
+		inf->cbs = *cbs;
+	inf->ctx = ctx;
+	io_timer_init(&inf->timer, timer_fired, inf);
+	k8s_backoff_init(&inf->bo, inf->o.backoff_base_ms, inf->o.backoff_cap_ms, inf->o.rnd, inf->o.rnd_ctx);
+	inf->cache = k8s_cache_new();
+	inf->list_dec = k8s_deploy_decoder_new(K8S_DECODE_LIST, on_list_item, inf);
+	inf->watch_dec = k8s_deploy_decoder_new(K8S_DECODE_WATCH, on_watch_event, inf);
+	if (inf->cache == NULL || inf->list_dec == NULL || inf->watch_dec == NULL) {
+		k8s_informer_free(inf);
+		return NULL;
+	}
+	return inf;
+}
+
+int k8s_informer_start(k8s_informer *inf)
+{
+	wait_then(inf, NEXT_RELIST, 0);
+	return 0;
+}
+
+void k8s_informer_free(k8s_informer *inf)
+{
+	if (inf == NULL)
+		return;
+	io_timer_stop(inf->loop, &inf->timer);
+	k8s_req_cancel(inf->req);
+	k8s_deploy_decoder_free(inf->list_dec);
+	k8s_deploy_decoder_free(inf->watch_dec);
+	k8s_cache_free(inf->cache);
+	free(inf);
+}
+
+int k8s_informer_synced(const k8s_informer *inf)
+{
+	return inf->synced;
+}
+
+const k8s_cache *k8s_informer_cache(const k8s_informer *inf)
+{
+	return inf->cache;
+}
+
+const char *k8s_informer_resource_version(const k8s_informer *inf)
+{
+	return inf->rv;
+}
+
+void k8s_informer_get_stats(const k8s_informer *inf, k8s_informer_stats *out)
+{
+	*out = inf->st;
+}
