@@ -95,6 +95,11 @@ $(B)/test/test_%: tests/unit/test_%.c tests/unit/harness.h $(B)/test/libcplane.a
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
+# Programs that e2e tests drive: tests/tools/NAME.c → build/tools/NAME (ASan+UBSan).
+$(B)/tools/%: tests/tools/%.c $(B)/test/libcplane.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(TEST_CC) $(TEST_CFLAGS) -o $@ $< $(B)/test/libcplane.a $(TEST_LIBS)
+
 # gRPC test programs (tests/grpc_test_*.c): sanitized for e2e, release objects for bench/grpc.
 $(B)/test/grpc_test_%: tests/grpc_test_%.c $(B)/test/libcplane.a
 	$(TEST_CC) $(TEST_CFLAGS) -o $@ $< $(B)/test/libcplane.a $(TEST_LIBS)
@@ -164,6 +169,6 @@ bench-%: $(B)/cplane | $(SETUP_STAMP)
 	@sh bench/$*/run
 
 clean:
-	rm -rf $(B)/rel $(B)/test $(B)/fuzz $(B)/gen $(B)/cplane $(B)/bench
+	rm -rf $(B)/rel $(B)/test $(B)/fuzz $(B)/gen $(B)/cplane $(B)/bench $(B)/tools
 
 -include $(shell find $(B)/rel $(B)/test $(B)/fuzz -name '*.d' 2>/dev/null)
