@@ -51,7 +51,7 @@ $(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto | $(SETUP_STAMP)
 
 # ---- release: musl-gcc, static, stripped --------------------------------------
 REL_CC := musl-gcc
-REL_CFLAGS := $(BASE_CFLAGS) -Os -ffunction-sections -fdata-sections -I$(B)/deps/include \
+REL_CFLAGS := $(BASE_CFLAGS) -Os -ffunction-sections -fdata-sections -isystem $(B)/deps/include \
 	-fno-asynchronous-unwind-tables -fstack-protector-strong -DNDEBUG
 REL_LDFLAGS := -static -s -Wl,--gc-sections -L$(B)/deps/lib
 REL_LIBS := -lbearssl -lprotobuf-c
