@@ -1,27 +1,234 @@
 /*
- * Worker entry point.  The service itself (gRPC server, informer, cluster
- * table) is wired in by src/worker/service.c as it lands; until then the
- * worker validates its flags and says it cannot serve yet.
+ * The worker process: flags → Kubernetes config and client → informer →
+ * ClusterService + health on the gRPC server → optional metrics endpoint;
+ * then the loop until SIGTERM/SIGINT, which drains (GOAWAY, waiting calls
+ * get --shutdown-grace, the rest UNAVAILABLE) and exits 0.
  */
 #include "worker/worker.h"
 
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "base/log.h"
+#include "grpc/health.h"
+#include "grpc/server.h"
+#include "k8s/client.h"
+#include "k8s/config.h"
+#include "k8s/informer.h"
+#include "worker/backend_k8s.h"
 #include "worker/config.h"
+#include "worker/metrics.h"
+#include "worker/service.h"
+
+#define SERVICE_NAME "cplane.v1.ClusterService"
+
+struct worker {
+	struct worker_config cfg;
+	io_loop *loop;
+	k8s_config kcfg;
+	k8s_client *client;
+	k8s_informer *informer;
+	grpc_server *server;
+	worker_service *service;
+	metrics_server *metrics;
+	int shutting_down;
+	int exit_code;
+};
+
+static void on_upsert(void *ctx, const k8s_deployment *d, const k8s_deployment *old)
+{
+	(void)old;
+	struct worker *w = ctx;
+
+	worker_service_on_upsert(w->service, d);
+}
+
+static void on_delete(void *ctx, const k8s_deployment *last)
+{
+	struct worker *w = ctx;
+
+	worker_service_on_delete(w->service, last->name);
+}
+
+static void on_synced(void *ctx)
+{
+	struct worker *w = ctx;
+
+	worker_service_on_synced(w->service);
+	if (!w->shutting_down) {
+		grpc_health_set(w->server, "", GRPC_HEALTH_SERVING);
+		grpc_health_set(w->server, SERVICE_NAME, GRPC_HEALTH_SERVING);
+	}
+}
+
+static int is_ready(void *arg)
+{
+	struct worker *w = arg;
+
+	return worker_service_synced(w->service) && !w->shutting_down;
+}
+
+static void write_k8s_count(void *ctx, const char *verb, int code, uint64_t count)
+{
+	buf *out = ctx;
+
+	buf_printf(out, "cplane_k8s_requests_total{verb=\"%s\",code=\"%d\"} %llu\n", verb, code,
+	    (unsigned long long)count);
+}
+
+static void write_k8s_metrics(buf *out, void *arg)
+{
+	struct worker *w = arg;
+	k8s_informer_stats st;
+
+	buf_append_str(out, "# HELP cplane_k8s_requests_total Kubernetes API requests by verb and HTTP code "
+	    "(0 = no answer).\n# TYPE cplane_k8s_requests_total counter\n");
+	k8s_client_foreach_count(w->client, write_k8s_count, out);
+	k8s_informer_get_stats(w->informer, &st);
+	buf_printf(out,
+	    "# HELP cplane_watch_restarts_total Watches of Deployments started again after they ended.\n"
+	    "# TYPE cplane_watch_restarts_total counter\ncplane_watch_restarts_total %llu\n"
+	    "# HELP cplane_relists_total Full lists of Deployments after the first (410 Gone, errors).\n"
+	    "# TYPE cplane_relists_total counter\ncplane_relists_total %llu\n",
+	    (unsigned long long)st.watch_restarts, (unsigned long long)st.relists);
+}
+
+static void on_shutdown_done(grpc_server *s, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)s;
+	log_info("Stopped", NULL);
+	io_loop_stop(w->loop);
+}
+
+static void on_signal(io_loop *loop, int signo, void *arg)
+{
+	struct worker *w = arg;
+	char grace[32];
+
+	(void)loop;
+	if (w->shutting_down) {
+		log_warn("Second signal: stopping now", "signal", signo == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+		io_loop_stop(w->loop);
+		return;
+	}
+	w->shutting_down = 1;
+	log_info("Shutting down", "signal", signo == SIGINT ? "SIGINT" : "SIGTERM", "grace",
+	    log_duration_ms(grace, w->cfg.shutdown_grace_ms), NULL);
+	worker_service_drain(w->service);
+	grpc_server_shutdown(w->server, w->cfg.shutdown_grace_ms, on_shutdown_done, w);
+}
+
+static int setup(struct worker *w)
+{
+	k8s_config_opts kopts;
+	grpc_server_opts gopts;
+	struct worker_backend backend;
+	struct worker_service_opts sopts;
+	k8s_informer_cbs icb;
+	char err[512];
+
+	memset(&kopts, 0, sizeof(kopts));
+	kopts.apiserver = w->cfg.apiserver;
+	kopts.token_file = w->cfg.token_file;
+	kopts.ca_file = w->cfg.ca_file;
+	kopts.namespace_ = w->cfg.namespace_;
+	if (k8s_config_load(&w->kcfg, &kopts, err, sizeof(err)) < 0) {
+		log_error("Kubernetes configuration", "error", err, NULL);
+		return -1;
+	}
+	w->client = k8s_client_new(w->loop, &w->kcfg, NULL);
+	grpc_server_opts_default(&gopts);
+	gopts.max_recv_msg = (uint32_t)w->cfg.max_recv_msg;
+	w->server = grpc_server_new(w->loop, &gopts);
+	if (w->client == NULL || w->server == NULL || grpc_health_register(w->server) < 0)
+		goto nomem;
+	/* Not serving until the first list has synced. */
+	grpc_health_set(w->server, "", GRPC_HEALTH_NOT_SERVING);
+	grpc_health_set(w->server, SERVICE_NAME, GRPC_HEALTH_NOT_SERVING);
+
+	worker_backend_k8s(&backend, w->client);
+	memset(&sopts, 0, sizeof(sopts));
+	sopts.default_image = w->cfg.image;
+	sopts.node_selector = w->cfg.node_selector && w->cfg.node_selector[0] ? w->cfg.node_selector : NULL;
+	sopts.create_timeout_ms = w->cfg.create_timeout_ms;
+	sopts.delete_timeout_ms = w->cfg.delete_timeout_ms;
+	sopts.max_replicas = w->cfg.max_replicas;
+	sopts.sync_wait_ms = 30000;
+	w->service = worker_service_new(w->loop, w->server, &backend, &sopts);
+	if (w->service == NULL)
+		goto nomem;
+
+	memset(&icb, 0, sizeof(icb));
+	icb.on_upsert = on_upsert;
+	icb.on_delete = on_delete;
+	icb.on_synced = on_synced;
+	w->informer = k8s_informer_new(w->client, NULL, &icb, w);
+	if (w->informer == NULL)
+		goto nomem;
+
+	if (grpc_server_listen(w->server, w->cfg.listen, err, sizeof(err)) < 0) {
+		log_error("Cannot listen", "addr", w->cfg.listen, "error", err, NULL);
+		return -1;
+	}
+	if (w->cfg.metrics_addr && w->cfg.metrics_addr[0]) {
+		w->metrics = metrics_server_new(w->loop, w->cfg.metrics_addr, err, sizeof(err));
+		if (w->metrics == NULL) {
+			log_error("Cannot serve metrics", "addr", w->cfg.metrics_addr, "error", err, NULL);
+			return -1;
+		}
+		metrics_server_add_source(w->metrics, worker_service_write_metrics, w->service);
+		metrics_server_add_source(w->metrics, write_k8s_metrics, w);
+		metrics_server_add_source(w->metrics, metrics_write_process, NULL);
+		metrics_server_set_ready(w->metrics, is_ready, w);
+	}
+	if (io_loop_on_signal(w->loop, SIGTERM, on_signal, w) < 0 || io_loop_on_signal(w->loop, SIGINT, on_signal, w) < 0)
+		goto nomem;
+	if (k8s_informer_start(w->informer) < 0)
+		goto nomem;
+	{
+		char port[16];
+		snprintf(port, sizeof(port), "%d", grpc_server_port(w->server));
+		log_info("Serving", "listen", w->cfg.listen, "port", port, "namespace", w->kcfg.namespace_, "apiserver",
+		    w->kcfg.host_header, "metrics", w->cfg.metrics_addr && w->cfg.metrics_addr[0] ?
+		    w->cfg.metrics_addr : NULL, NULL);
+	}
+	return 0;
+nomem:
+	log_error("Out of memory during start-up", NULL);
+	return -1;
+}
 
 int worker_main(int argc, char **argv)
 {
-	struct worker_config cfg;
+	struct worker w;
 	enum log_level level;
 	enum log_format format;
+	int rc = 1;
 
-	if (worker_config_parse(&cfg, argc, argv) < 0)
+	memset(&w, 0, sizeof(w));
+	if (worker_config_parse(&w.cfg, argc, argv) < 0)
 		return 2;
-	log_parse_level(cfg.log_level, &level);
-	log_parse_format(cfg.log_format, &format);
+	log_parse_level(w.cfg.log_level, &level);
+	log_parse_format(w.cfg.log_format, &format);
 	log_set_level(level);
 	log_set_format(format);
-	log_error("worker is not implemented in this build", "listen", cfg.listen, NULL);
-	return 1;
+	signal(SIGPIPE, SIG_IGN);
+	w.loop = io_loop_new();
+	if (w.loop == NULL)
+		return 1;
+	if (setup(&w) == 0 && io_loop_run(w.loop) == 0)
+		rc = 0;
+	k8s_informer_free(w.informer);
+	worker_service_free(w.service);
+	metrics_server_free(w.metrics);
+	grpc_server_free(w.server);
+	k8s_client_free(w.client);
+	k8s_config_free(&w.kcfg);
+	io_loop_free(w.loop);
+	return rc;
 }
 
 void worker_print_flags(FILE *f)
