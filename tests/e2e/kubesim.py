@@ -29,12 +29,12 @@ Admin endpoints (no authentication: kubesim only listens on loopback; never subj
     POST /kubesim/rotate-token {"token": optional, "grace_s": seconds the old token stays valid}
     POST /kubesim/pace         {"ms": N}               readiness pace (0 = instant)
     POST /kubesim/bulk-create  {"namespace", "prefix", "count", "replicas", "labels", "image"}
+    POST /kubesim/churn        {"namespace", "prefix", "count"}  count MODIFIED events over matching deployments
     POST /kubesim/patch        {"resource", "namespace", "name", "patch"}  merge-patch anything (status too)
     POST /kubesim/delete       {"resource", "namespace", "name"}           remove at once, no finalizers
 """
 
 import argparse
-import copy
 import http
 import json
 import os
@@ -50,13 +50,12 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit, parse_qs
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kubesim_store import (Store, Filter, ApiError, RESOURCES, not_found, bad_request, expired,  # noqa: E402
-                           err_details, qualified, now_rfc3339, merge_patch, api_version)
+from kubesim_store import Store, ApiError  # noqa: E402
 from kubesim_controller import Controller  # noqa: E402
 import kubesim_api  # noqa: E402
+import kubesim_admin  # noqa: E402
 
 DEFAULT_KNOBS = {
     'ready_pace_ms': 100,          # one pod of a deployment becomes ready every N ms
@@ -267,7 +266,7 @@ class Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class Handler(kubesim_api.ApiMixin, BaseHTTPRequestHandler):
+class Handler(kubesim_admin.AdminMixin, kubesim_api.ApiMixin, BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     server_version = 'kubesim'
     sys_version = ''

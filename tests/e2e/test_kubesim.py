@@ -7,12 +7,11 @@ import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 
 import pytest
 
-from kubesim_fixture import start_kubesim, KubeSimError
+from kubesim_fixture import start_kubesim
 
 DEPLOYS = '/apis/apps/v1/namespaces/default/deployments'
 PODS = '/api/v1/namespaces/default/pods'
@@ -545,3 +544,17 @@ def test_orphan_delete_keeps_pods(sim):
     sim.wait_for(lambda: get_dep(sim, 'orph') is None, what='deployment gone')
     pods = sim.api('GET', PODS)[1]['items']
     assert len(pods) == 2 and all('ownerReferences' not in p['metadata'] for p in pods)
+
+
+def test_churn_generates_modified_events(sim):
+    sim.admin('bulk-create', {'prefix': 'ch', 'count': 3})
+    code, lst = sim.api('GET', DEPLOYS)
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=10&resourceVersion=' + lst['metadata']['resourceVersion'])
+    try:
+        assert sim.admin('churn', {'prefix': 'ch', 'count': 50})['events'] == 50
+        evs = sim.read_events(r, until=lambda e: e['object']['metadata'].get('annotations', {}).get(
+            'kubesim.dev/churn') == '49')
+        churned = [e for e in evs if 'kubesim.dev/churn' in e['object']['metadata'].get('annotations', {})]
+        assert len(churned) == 50 and all(e['type'] == 'MODIFIED' for e in churned)
+    finally:
+        c.close()
