@@ -155,6 +155,41 @@ void tls_anchors_free(tls_anchors *ta)
 
 size_t tls_anchors_count(const tls_anchors *ta) { return ta->n; }
 
+int tls_anchors_describe(const tls_anchors *ta, size_t i, const char **key_type, unsigned *bits,
+    bool *is_ca, const uint8_t **dn, size_t *dn_len)
+{
+	const br_x509_trust_anchor *a;
+
+	if (i >= ta->n)
+		return -1;
+	a = &ta->v[i];
+	*is_ca = (a->flags & BR_X509_TA_CA) != 0;
+	*dn = a->dn.data;
+	*dn_len = a->dn.len;
+	if (a->pkey.key_type == BR_KEYTYPE_RSA) {
+		const unsigned char *n = a->pkey.key.rsa.n;
+		size_t len = a->pkey.key.rsa.nlen;
+		unsigned b = 0;
+
+		while (len > 0 && *n == 0)
+			n++, len--;
+		if (len > 0)
+			for (unsigned top = *n; top; top >>= 1)
+				b++;
+		*key_type = "RSA";
+		*bits = len > 0 ? (unsigned)(len - 1) * 8 + b : 0;
+	} else {
+		*key_type = "EC";
+		switch (a->pkey.key.ec.curve) {
+		case BR_EC_secp256r1: *bits = 256; break;
+		case BR_EC_secp384r1: *bits = 384; break;
+		case BR_EC_secp521r1: *bits = 521; break;
+		default: *bits = 0; break;
+		}
+	}
+	return 0;
+}
+
 static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errsz, const char *fmt, ...)
 {
@@ -255,64 +290,91 @@ out:
 	return rc;
 }
 
-int tls_anchors_add_pem(tls_anchors *ta, const void *pem, size_t len, char *err, size_t errsz)
-{
+/* PEM decoding state across pushes. */
+typedef struct pem_state {
 	br_pem_decoder_context pc;
-	const uint8_t *p = pem;
-	sink der = {BUF_INIT, false};
-	bool in_cert = false, in_obj = false, tail_done = false;
-	int added = 0, rc = -1;
+	tls_anchors *ta;
+	sink der;
+	bool in_obj, in_cert;
+	int added;
+	char *err;
+	size_t errsz;
+} pem_state;
 
-	br_pem_decoder_init(&pc);
-	buf_set_limit(&der.b, 1024 * 1024);
-	/* BearSSL reports an object's end only after the newline that follows
-	 * "-----END ...-----"; a final "\n" is pushed so a file without one works. */
-	while (len > 0 || !tail_done) {
-		size_t n;
+/* Pushes [p, p+len) through the decoder, acting on each event; 0 or -1. */
+static int pem_push(pem_state *st, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		size_t n = br_pem_decoder_push(&st->pc, p, len);
+		const char *name;
 
-		if (len > 0) {
-			n = br_pem_decoder_push(&pc, p, len);
-			p += n;
-			len -= n;
-		} else {
-			br_pem_decoder_push(&pc, "\n", 1);
-			tail_done = true;
-		}
-		switch (br_pem_decoder_event(&pc)) {
+		p += n;
+		len -= n;
+		switch (br_pem_decoder_event(&st->pc)) {
 		case BR_PEM_BEGIN_OBJ:
-			in_obj = true;
-			in_cert = strcmp(br_pem_decoder_name(&pc), "CERTIFICATE") == 0 ||
-			    strcmp(br_pem_decoder_name(&pc), "X509 CERTIFICATE") == 0;
-			buf_reset(&der.b);
-			der.failed = false;
-			br_pem_decoder_setdest(&pc, in_cert ? append_cb : NULL, &der);
+			name = br_pem_decoder_name(&st->pc);
+			st->in_obj = true;
+			st->in_cert = strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "X509 CERTIFICATE") == 0;
+			buf_reset(&st->der.b);
+			st->der.failed = false;
+			br_pem_decoder_setdest(&st->pc, st->in_cert ? append_cb : NULL, &st->der);
 			break;
 		case BR_PEM_END_OBJ:
-			if (in_cert) {
-				if (der.failed) {
-					seterr(err, errsz, "%s", "certificate in PEM too large or out of memory");
-					goto out;
+			if (st->in_cert) {
+				if (st->der.failed) {
+					seterr(st->err, st->errsz, "%s", "certificate in PEM too large or out of memory");
+					return -1;
 				}
-				if (add_der(ta, buf_data(&der.b), buf_len(&der.b), err, errsz) < 0)
-					goto out;
-				added++;
+				if (add_der(st->ta, buf_data(&st->der.b), buf_len(&st->der.b), st->err, st->errsz) < 0)
+					return -1;
+				st->added++;
 			}
-			in_obj = in_cert = false;
+			st->in_obj = st->in_cert = false;
 			break;
 		case BR_PEM_ERROR:
-			seterr(err, errsz, "%s", "malformed PEM (bad base64 or framing)");
-			goto out;
+			seterr(st->err, st->errsz, "%s", "malformed PEM (bad base64 or framing)");
+			return -1;
 		default:
 			break;
 		}
 	}
-	if (in_obj) {
+	return 0;
+}
+
+int tls_anchors_add_pem(tls_anchors *ta, const void *pem, size_t len, char *err, size_t errsz)
+{
+	const uint8_t *p = pem, *end = p + len;
+	pem_state st;
+	int rc = -1;
+
+	memset(&st, 0, sizeof(st));
+	br_pem_decoder_init(&st.pc);
+	st.ta = ta;
+	st.err = err;
+	st.errsz = errsz;
+	buf_init(&st.der.b);
+	buf_set_limit(&st.der.b, 1024 * 1024);
+	/* BearSSL's decoder does not take CR: bundles written with CRLF line ends
+	 * are fed without their CRs */
+	while (p < end) {
+		const uint8_t *cr = memchr(p, '\r', (size_t)(end - p));
+		const uint8_t *stop = cr ? cr : end;
+
+		if (pem_push(&st, p, (size_t)(stop - p)) < 0)
+			goto out;
+		p = cr ? cr + 1 : end;
+	}
+	/* an object's end is reported only after the newline that follows
+	 * "-----END ...-----": one more newline covers a file without it */
+	if (pem_push(&st, (const uint8_t *)"\n", 1) < 0)
+		goto out;
+	if (st.in_obj) {
 		seterr(err, errsz, "%s", "malformed PEM (object not terminated)");
 		goto out;
 	}
-	rc = added;
+	rc = st.added;
 out:
-	buf_free(&der.b);
+	buf_free(&st.der.b);
 	return rc;
 }
 

@@ -54,6 +54,15 @@ int tls_anchors_load_file(tls_anchors *ta, const char *path, char *err, size_t e
 
 size_t tls_anchors_count(const tls_anchors *ta);
 
+/*
+ * Describes anchor i (for logs and tests): key type "RSA" or "EC", key size in
+ * bits (RSA modulus; EC curve size), whether it is a CA (else it is trusted
+ * directly as the server's own certificate), and its DER-encoded subject DN
+ * (valid while ta lives).  Returns 0, or -1 when i is out of range.
+ */
+int tls_anchors_describe(const tls_anchors *ta, size_t i, const char **key_type, unsigned *bits,
+    bool *is_ca, const uint8_t **dn, size_t *dn_len);
+
 /* ---- client ----------------------------------------------------------------- */
 
 /*
