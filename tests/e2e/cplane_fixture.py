@@ -31,20 +31,51 @@ def pb2():
     if not _pb:
         out = tempfile.mkdtemp(prefix="cplane-pb2-")
         subprocess.run(["protoc", "--proto_path=" + os.path.join(ROOT, "proto"), "--python_out=" + out,
-                        "cplane/v1/cplane.proto", "grpc/health/v1/health.proto"], check=True)
-        for d in ("cplane", "cplane/v1", "grpc", "grpc/health", "grpc/health/v1"):
+                        "cplane/v1/cplane.proto"], check=True)
+        for d in ("cplane", "cplane/v1"):
             open(os.path.join(out, d, "__init__.py"), "a").close()
         sys.path.insert(0, out)
         from cplane.v1 import cplane_pb2  # noqa: E402
-        from grpc.health.v1 import health_pb2  # noqa: E402
         _pb["cplane"] = cplane_pb2
-        _pb["health"] = health_pb2
     return _pb["cplane"]
 
 
-def health_pb2():
-    pb2()
-    return _pb["health"]
+# grpc.health.v1 by hand: a generated "grpc" package would shadow grpcio's own.
+HEALTH_SERVING = 1
+HEALTH_NOT_SERVING = 2
+
+
+def health_request(service=""):
+    data = service.encode()
+    return (b"\x0a" + bytes([len(data)]) + data) if data else b""
+
+
+def health_status(resp):
+    """ServingStatus from a serialized HealthCheckResponse (field 1, varint)."""
+    i = 0
+    while i < len(resp):
+        key = resp[i]
+        i += 1
+        if key == 0x08:
+            v, shift = 0, 0
+            while True:
+                b = resp[i]
+                i += 1
+                v |= (b & 0x7f) << shift
+                shift += 7
+                if not b & 0x80:
+                    return v
+        return None
+    return 0
+
+
+def health_check(target, service="", timeout=2):
+    ch = grpc.insecure_channel(target)
+    try:
+        r = ch.unary_unary("/grpc.health.v1.Health/Check")(health_request(service), timeout=timeout)
+        return health_status(r)
+    finally:
+        ch.close()
 
 
 def free_port():
@@ -129,23 +160,14 @@ def start_worker(sim, tmpdir, *extra, metrics=False, port=None, env=None, node_s
 
 
 def wait_serving(target, timeout=15.0):
-    h = health_pb2()
-    ch = grpc.insecure_channel(target)
     end = time.monotonic() + timeout
-    try:
-        while time.monotonic() < end:
-            try:
-                r = ch.unary_unary("/grpc.health.v1.Health/Check",
-                                   request_serializer=h.HealthCheckRequest.SerializeToString,
-                                   response_deserializer=h.HealthCheckResponse.FromString)(
-                    h.HealthCheckRequest(service=""), timeout=2)
-                if r.status == h.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.05)
-    finally:
-        ch.close()
+    while time.monotonic() < end:
+        try:
+            if health_check(target) == HEALTH_SERVING:
+                return
+        except grpc.RpcError:
+            pass
+        time.sleep(0.05)
     raise TimeoutError("worker at %s never became SERVING" % target)
 
 
