@@ -230,7 +230,11 @@ uint32_t h2_conn_peer_max_concurrent_streams(const h2_conn *c);
 uint32_t h2_conn_peer_max_frame_size(const h2_conn *c);
 /* Number of open streams (both directions, any open/half-closed state). */
 size_t h2_conn_open_streams(const h2_conn *c);
-/* Client: a new stream may be opened now (not closing, ids left, under peer's concurrency limit). */
+/*
+ * Client: a new stream may be opened now: the peer's SETTINGS has arrived
+ * (its concurrency limit is known), not closing, ids left, under the limit.
+ * h2_submit_request() itself allows up to 100 streams before SETTINGS.
+ */
 int h2_conn_can_open_stream(const h2_conn *c);
 
 /* --- submitting --- */

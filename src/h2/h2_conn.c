@@ -620,8 +620,8 @@ const h2_stats *h2_conn_stats(const h2_conn *c) { return &c->stats; }
 
 int h2_conn_can_open_stream(const h2_conn *c)
 {
-	return c->role == H2_ROLE_CLIENT && !c->failed && !c->goaway_recv && !c->goaway_sent &&
-	    c->next_local_id <= H2_MAX_WINDOW && c->n_local < c->peer_max_concurrent;
+	return c->role == H2_ROLE_CLIENT && c->got_settings && !c->failed && !c->goaway_recv &&
+	    !c->goaway_sent && c->next_local_id <= H2_MAX_WINDOW && c->n_local < c->peer_max_concurrent;
 }
 
 int h2_conn_want_read(const h2_conn *c)

@@ -173,7 +173,8 @@ int32_t h2_submit_request(h2_conn *c, const char *method, const char *scheme, co
 		return H2_ERR_INVALID;
 	if (c->goaway_sent || c->goaway_recv || c->next_local_id > H2_MAX_WINDOW)
 		return H2_ERR_NO_IDS;
-	if (c->n_local >= c->peer_max_concurrent)
+	/* Before the peer's SETTINGS its limit is unknown: RFC 9113 §6.5.2 recommends at least 100. */
+	if (c->n_local >= (c->got_settings ? c->peer_max_concurrent : 100))
 		return H2_ERR_CONCURRENCY;
 	id = c->next_local_id;
 	if ((s = h2__stream_new(c, id)) == NULL)
