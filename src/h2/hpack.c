@@ -349,7 +349,7 @@ static int read_string(hpack_decoder *d, struct dctx *c, size_t used, int keep, 
 	if (v > left)
 		return HPACK_ERR_TRUNCATED;
 	/* Huffman output is at least 8/30 of its input: refuse before decoding */
-	lower = huff ? (size_t)v * 8 / 30 : v;
+	lower = huff ? (size_t)v / 30 * 8 : v;
 	if (!c->over && (used > c->max_list - c->list || lower > c->max_list - c->list - used))
 		c->over = 1;
 	c->pos += (size_t)n + v;
@@ -367,7 +367,7 @@ static int read_string(hpack_decoder *d, struct dctx *c, size_t used, int keep, 
 		s->len = (size_t)r;
 		return HPACK_OK;
 	}
-	cap = (size_t)v * 8 / 5 + 1;
+	cap = (size_t)v / 5 * 8 + 8;	/* >= v * 8 / 5 + 1 without overflow */
 	if (buf_reserve(&d->scratch, cap) < 0)
 		return HPACK_ERR_NOMEM;
 	r = hpack_huffman_decode(p, v, buf_tail(&d->scratch), cap);
