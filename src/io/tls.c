@@ -325,6 +325,10 @@ static int pem_push(pem_state *st, const uint8_t *p, size_t len)
 					seterr(st->err, st->errsz, "%s", "certificate in PEM too large or out of memory");
 					return -1;
 				}
+				if (buf_len(&st->der.b) == 0) {
+					seterr(st->err, st->errsz, "%s", "bad certificate in PEM: empty");
+					return -1;
+				}
 				if (add_der(st->ta, buf_data(&st->der.b), buf_len(&st->der.b), st->err, st->errsz) < 0)
 					return -1;
 				st->added++;
