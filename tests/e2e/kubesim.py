@@ -84,6 +84,8 @@ DEFAULT_KNOBS = {
     'split_max': 7,
     'split_delay_ms': 0.0,         # pause between pieces
     'delay_ms': 0.0,               # delay before answering each API request
+    'idle_close_s': 0.0,           # silently close keep-alive connections idle this long (0 = 600 s)
+    'max_requests_per_conn': 0,    # answer the Nth request on a connection with Connection: close (0 = off)
     'token_grace_s': 0.0,          # how long the old token keeps working after a rotation
     'deny': [],                    # ["create deployments", "list pods", "* deployments", ...] -> 403
     'user': None,                  # user named in 403 messages
@@ -128,6 +130,26 @@ def gen_certs(d, algo, dns_names, ips):
     run(['openssl', 'x509', '-req', '-sha256', '-days', '825', '-in', os.path.join(d, 'server.csr'),
          '-CA', os.path.join(d, 'ca.crt'), '-CAkey', os.path.join(d, 'ca.key'), '-CAcreateserial',
          '-out', os.path.join(d, 'server.crt'), '-extfile', os.path.join(d, 'server.ext')])
+
+
+def get_certs(d, algo, dns_names, ips, cache):
+    """gen_certs into d, or copy a set made earlier with the same parameters from the cache directory
+    (RSA key generation costs seconds on a busy machine; tests start many simulators)."""
+    if not cache:
+        return gen_certs(d, algo, dns_names, ips)
+    import hashlib
+    import shutil
+    key = hashlib.sha256(json.dumps([algo, dns_names, ips]).encode()).hexdigest()[:16]
+    src = os.path.join(cache, '%s-%s' % (algo, key))
+    if not os.path.exists(os.path.join(src, 'done')):
+        tmp = '%s.tmp%d' % (src, os.getpid())
+        gen_certs(tmp, algo, dns_names, ips)
+        open(os.path.join(tmp, 'done'), 'w').close()
+        try:
+            os.rename(tmp, src)
+        except OSError:            # another kubesim won the race; use theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, d, dirs_exist_ok=True)
 
 
 def write_atomic(path, data):
@@ -441,6 +463,8 @@ def main(argv=None):
                     'kubernetes.default.svc.cluster.local,localhost',
                     help='comma-separated DNS SANs of the server certificate')
     ap.add_argument('--cert-ips', default='127.0.0.1,::1')
+    ap.add_argument('--pki-cache', default=None, metavar='DIR',
+                    help='reuse certificates generated earlier with the same --ca/--cert-* from DIR')
     ap.add_argument('--knob', action='append', default=[], metavar='KEY=VALUE',
                     help='set a fault/behaviour knob at start (JSON value or string), see DEFAULT_KNOBS')
     ap.add_argument('--drop-watch-after', type=float, default=None)
@@ -483,8 +507,8 @@ def main(argv=None):
     os.makedirs(sa, exist_ok=True)
     ctx = None
     if not args.plain_http:
-        gen_certs(os.path.join(sd, 'pki'), args.ca, [n for n in args.cert_dns.split(',') if n],
-                  [i for i in args.cert_ips.split(',') if i])
+        get_certs(os.path.join(sd, 'pki'), args.ca, [n for n in args.cert_dns.split(',') if n],
+                  [i for i in args.cert_ips.split(',') if i], args.pki_cache)
         with open(os.path.join(sd, 'pki', 'ca.crt')) as f:
             write_atomic(os.path.join(sa, 'ca.crt'), f.read())
         with open(os.path.join(sd, 'pki', 'other-ca.crt')) as f:

@@ -180,6 +180,10 @@ class ApiMixin:
         self.faultable = False
         self.status_code = 0
         t0 = time.time()
+        self.requests_on_conn = getattr(self, 'requests_on_conn', 0) + 1
+        mx = int(sim.knobs.get('max_requests_per_conn') or 0)
+        if mx and self.requests_on_conn >= mx:
+            self.close_connection = True      # announced with Connection: close, as Go does
         try:
             u = urlsplit(self.path)
             path = u.path
@@ -210,6 +214,11 @@ class ApiMixin:
                 sim.count('code_%d' % self.status_code)
             sim.log_request(self.command, self.path, self.status_code, time.time() - t0,
                             self.close_connection)
+            idle = float(sim.knobs.get('idle_close_s') or 0)
+            try:
+                self.connection.settimeout(idle if idle > 0 else self.timeout)
+            except OSError:
+                pass
 
     def authenticate(self, required=True):
         sim = self.server.sim
@@ -478,7 +487,6 @@ class ApiMixin:
         if gone_msg and k.get('watch_gone_as_http'):
             sim.count('watch_gone')
             raise expired(gone_msg)
-        self.close_connection = False
         self.out(self.head_bytes(200, None, chunked=True))
         self.status_code = 200
         sim.count('watches')
@@ -521,11 +529,18 @@ class ApiMixin:
 
     def bookmark(self, resource, rv, initial_end=False):
         g, v, kind, _ = RESOURCES[resource]
-        md = {'resourceVersion': str(rv)}
+        md = {'resourceVersion': str(rv), 'creationTimestamp': None}
         if initial_end:
             md['annotations'] = {'k8s.io/initial-events-end': 'true'}
-        return self.watch_event_bytes('BOOKMARK', {'kind': kind, 'apiVersion': api_version(resource),
-                                                   'metadata': md})
+        # The real apiserver serialises an otherwise empty object, nulls and all.
+        if resource == 'deployments':
+            body = {'spec': {'selector': None, 'template': {'metadata': {'creationTimestamp': None},
+                                                            'spec': {'containers': None}}, 'strategy': {}},
+                    'status': {}}
+        else:
+            body = {'spec': {'containers': None}, 'status': {}}
+        return self.watch_event_bytes('BOOKMARK', dict({'kind': kind, 'apiVersion': api_version(resource),
+                                                        'metadata': md}, **body))
 
     def watch_stream(self, resource, flt, store, k, seq, epochs, initial, initial_rv, timeout, bookmarks,
                      send_initial):

@@ -29,6 +29,7 @@ except ImportError:          # usable without pytest too
 HERE = os.path.dirname(os.path.abspath(__file__))
 KUBESIM = os.path.join(HERE, 'kubesim.py')
 PYTHON = '/usr/bin/python3'
+PKI_CACHE = os.path.join(tempfile.gettempdir(), 'kubesim-pki-cache-%d' % os.getuid())
 
 
 class KubeSimError(Exception):
@@ -175,12 +176,18 @@ class KubeSim:
             self.proc.stdout.close()
 
 
-def start_kubesim(state_dir=None, *args, timeout=30.0):
-    """Starts kubesim with the given extra CLI args; returns a KubeSim once its ready line arrived."""
+def start_kubesim(state_dir=None, *args, timeout=30.0, cache_pki=True):
+    """Starts kubesim with the given extra CLI args; returns a KubeSim once its ready line arrived.
+
+    cache_pki: reuse certificates across simulators (per user, in the temp dir) to save RSA key generation;
+    pass False to get a fresh CA (e.g. to prove a client rejects another simulator's CA)."""
     state_dir = str(state_dir or tempfile.mkdtemp(prefix='kubesim-'))
     os.makedirs(state_dir, exist_ok=True)
     errf = open(os.path.join(state_dir, 'kubesim.stderr'), 'w')
-    cmd = [PYTHON, KUBESIM, '--listen', '127.0.0.1:0', '--state-dir', state_dir] + [str(a) for a in args]
+    args = [str(a) for a in args]
+    if cache_pki and '--pki-cache' not in args:
+        args += ['--pki-cache', PKI_CACHE]
+    cmd = [PYTHON, KUBESIM, '--listen', '127.0.0.1:0', '--state-dir', state_dir] + args
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, stdin=subprocess.DEVNULL)
     errf.close()
     end = time.time() + timeout

@@ -444,10 +444,13 @@ def test_token_rotation(sim):
 
 def test_put_patch_and_scale(sim):
     sim.deployment('edit', replicas=1)
-    code, d = sim.api('GET', DEPLOYS + '/edit')
-    d['spec']['replicas'] = 3
-    stale = json.loads(json.dumps(d))
-    code, d2 = sim.api('PUT', DEPLOYS + '/edit', d)
+    for _ in range(20):      # the controller writes status concurrently: retry on Conflict like any client
+        code, d = sim.api('GET', DEPLOYS + '/edit')
+        d['spec']['replicas'] = 3
+        stale = json.loads(json.dumps(d))
+        code, d2 = sim.api('PUT', DEPLOYS + '/edit', d)
+        if code != 409:
+            break
     assert code == 200 and d2['metadata']['generation'] == 2
     code, st = sim.api('PUT', DEPLOYS + '/edit', stale)
     assert code == 409 and st['reason'] == 'Conflict'
@@ -558,3 +561,25 @@ def test_churn_generates_modified_events(sim):
         assert len(churned) == 50 and all(e['type'] == 'MODIFIED' for e in churned)
     finally:
         c.close()
+
+
+def test_connection_lifetime_knobs(sim):
+    sim.knobs(max_requests_per_conn=2)
+    c = sim.connection()
+    try:
+        code, h1, _ = sim.raw('GET', DEPLOYS, conn=c)
+        code, h2, _ = sim.raw('GET', DEPLOYS, conn=c)
+        assert h1.get('connection') != 'close' and h2.get('connection') == 'close'
+    finally:
+        c.close()
+    sim.knobs(max_requests_per_conn=0, idle_close_s=0.2)
+    with socket.create_connection(('127.0.0.1', sim.port), timeout=5) as raw:
+        with sim.ssl_context().wrap_socket(raw, server_hostname='kubernetes.default.svc') as s:
+            s.sendall(b'GET /version HTTP/1.1\r\nHost: x\r\n\r\n')
+            data = b''
+            while True:                   # the server closes after the idle timeout: read to EOF
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            assert data.startswith(b'HTTP/1.1 200')
