@@ -250,6 +250,15 @@ static void retry_now(io_loop *loop, void *arg)
 	q_push(r->c, r, 1);
 }
 
+/* The one timer of a request changes role (attempt timeout, retry delay);
+ * re-initialising an armed timer would corrupt the loop's heap. */
+static void req_arm(k8s_req *r, io_timer_cb cb, int64_t delay_ms)
+{
+	io_timer_stop(r->c->loop, &r->timer);
+	io_timer_init(&r->timer, cb, r);
+	io_timer_start(r->c->loop, &r->timer, delay_ms);
+}
+
 /* The attempt failed with err.  Retries when policy allows, else completes. */
 static void attempt_failed(k8s_req *r, k8s_error *err, int may_retry)
 {
@@ -267,8 +276,7 @@ static void attempt_failed(k8s_req *r, k8s_error *err, int may_retry)
 		c->st.retries++;
 		r->state = R_BACKOFF;
 		log_debug("k8s request retry", "method", r->method, "path", r->path, "error", err->message, NULL);
-		io_timer_init(&r->timer, retry_now, r);
-		io_timer_start(c->loop, &r->timer, delay);
+		req_arm(r, retry_now, delay);
 		return;
 	}
 	req_complete(r, err, err->code, NULL, 0);
@@ -504,6 +512,7 @@ static void finish_response(struct kconn *k)
 		else
 			c->st.token_reloads++;
 		buf_reset(&r->rbody);
+		io_timer_stop(c->loop, &r->timer);
 		q_push(c, r, 1);
 		return;
 	}
@@ -592,8 +601,7 @@ static void start_attempt(k8s_client *c, struct kconn *k, k8s_req *r)
 	io_timer_stop(c->loop, &k->idle);
 	http1_resp_reset(k->resp, 0);
 	c->st.requests++;
-	io_timer_init(&r->timer, attempt_timeout, r);
-	io_timer_start(c->loop, &r->timer, (r->flags & K8S_REQ_STREAM) || r->timeout_ms <= 0 ?
+	req_arm(r, attempt_timeout, (r->flags & K8S_REQ_STREAM) || r->timeout_ms <= 0 ?
 	    c->o.timeout_ms : r->timeout_ms);
 	if (write_request(c, k, r) < 0) {
 		conn_kill(k);
