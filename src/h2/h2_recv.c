@@ -230,6 +230,9 @@ static int decode_block(h2_conn *c, int kind, const uint8_t *data, size_t len)
 	c->hb.kind = kind;
 	c->hb.content_length = -1;
 	buf_reset(&c->fstore);
+	/* Storage always exists, so field pointers are never offsets from NULL. */
+	if (buf_reserve(&c->fstore, 256) != 0)
+		return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
 	rc = hpack_decode_block(&c->dec, data, len, limit, field_cb, c);
 	switch (rc) {
 	case HPACK_OK:
