@@ -195,14 +195,17 @@ void io_format_addr(const struct sockaddr *sa, char *out, size_t outsz)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 
+	/* Copies, not casts: a struct sockaddr may be less aligned (clang -Wcast-align). */
 	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		snprintf(out, outsz, "%s:%u", ip, ntohs(s4->sin_port));
+		struct sockaddr_in s4;
+		memcpy(&s4, sa, sizeof(s4));
+		inet_ntop(AF_INET, &s4.sin_addr, ip, sizeof(ip));
+		snprintf(out, outsz, "%s:%u", ip, ntohs(s4.sin_port));
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, outsz, "[%s]:%u", ip, ntohs(s6->sin6_port));
+		struct sockaddr_in6 s6;
+		memcpy(&s6, sa, sizeof(s6));
+		inet_ntop(AF_INET6, &s6.sin6_addr, ip, sizeof(ip));
+		snprintf(out, outsz, "[%s]:%u", ip, ntohs(s6.sin6_port));
 	} else {
 		snprintf(out, outsz, "?");
 	}
