@@ -461,6 +461,7 @@ void io_conn_pause_read(io_conn *c, bool pause)
 
 bool io_conn_is_open(const io_conn *c) { return !c->dead && c->state == C_OPEN; }
 const char *io_conn_peer(const io_conn *c) { return c->peer; }
+const char *io_conn_tls_suite(const io_conn *c) { return c->tls != NULL ? tls_client_suite(c->tls) : ""; }
 
 static void destroy(io_conn *c)
 {

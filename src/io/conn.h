@@ -73,6 +73,9 @@ void io_conn_pause_read(io_conn *c, bool pause);
 /* True after on_connected and before on_close. */
 bool io_conn_is_open(const io_conn *c);
 
+/* Negotiated TLS cipher suite name once connected ("ECDHE-RSA-AES128-GCM-SHA256"); "" for plain TCP. */
+const char *io_conn_tls_suite(const io_conn *c);
+
 /* "ip:port" of the peer, or "" before the address is known. */
 const char *io_conn_peer(const io_conn *c);
 

@@ -49,14 +49,14 @@
 
 static const char *alert_string(int alert, bool received)
 {
-#define RECV(n, s) case n: return "remote error: tls: " s;
-#define SENT(n, s) case n: return "local error: tls: " s;
+#define RECV(n, s) case n: return "remote error: " s;
+#define SENT(n, s) case n: return "local error: " s;
 	if (received) {
 		switch (alert) { ALERTS(RECV) }
-		return "remote error: tls: unknown alert";
+		return "remote error: unknown alert";
 	}
 	switch (alert) { ALERTS(SENT) }
-	return "local error: tls: unknown alert";
+	return "local error: unknown alert";
 #undef RECV
 #undef SENT
 }

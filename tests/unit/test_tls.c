@@ -258,11 +258,11 @@ static void test_error_words(void)
 	CHECK_EQ_STR(tls_error_string(BR_ERR_X509_NOT_TRUSTED), "certificate signed by unknown authority");
 	CHECK_EQ_STR(tls_error_string(BR_ERR_X509_BAD_SERVER_NAME), "certificate name mismatch");
 	CHECK_EQ_STR(tls_error_string(BR_ERR_X509_EXPIRED), "certificate expired or not yet valid");
-	CHECK_EQ_STR(tls_error_string(BR_ERR_RECV_FATAL_ALERT + 40), "remote error: tls: handshake failure");
-	CHECK_EQ_STR(tls_error_string(BR_ERR_RECV_FATAL_ALERT + 112), "remote error: tls: unrecognized name");
+	CHECK_EQ_STR(tls_error_string(BR_ERR_RECV_FATAL_ALERT + 40), "remote error: handshake failure");
+	CHECK_EQ_STR(tls_error_string(BR_ERR_RECV_FATAL_ALERT + 112), "remote error: unrecognized name");
 	CHECK_EQ_STR(tls_error_string(BR_ERR_SEND_FATAL_ALERT + 48),
-	    "local error: tls: unknown certificate authority");
-	CHECK_EQ_STR(tls_error_string(BR_ERR_SEND_FATAL_ALERT + 250), "local error: tls: unknown alert");
+	    "local error: unknown certificate authority");
+	CHECK_EQ_STR(tls_error_string(BR_ERR_SEND_FATAL_ALERT + 250), "local error: unknown alert");
 	CHECK_EQ_STR(tls_error_string(11), "unknown TLS error");
 	CHECK_EQ_STR(tls_error_string(-1), "unknown TLS error");
 	CHECK_EQ_STR(tls_error_string(100000), "unknown TLS error");
