@@ -271,9 +271,11 @@ int h2_submit_goaway(h2_conn *c, uint32_t error_code, int graceful, const char *
 int h2_submit_ping(h2_conn *c, const uint8_t opaque[8]);
 
 /*
- * Flow control: the application has processed n bytes of stream_id's DATA
- * (stream_id 0 or a closed stream: connection window only).  WINDOW_UPDATE
- * goes out once half a window has been consumed.
+ * Flow control: the application has processed n bytes of stream_id's DATA.
+ * WINDOW_UPDATE goes out once half a window has been consumed.  When a
+ * stream closes, whatever it delivered and was not consumed goes back to
+ * the connection window by itself, so consuming on a closed stream is a
+ * no-op (never a double credit); stream_id 0 credits the connection only.
  */
 int h2_conn_consume(h2_conn *c, int32_t stream_id, size_t n);
 

@@ -209,6 +209,7 @@ void h2__stream_close(h2_conn *c, h2_stream *s, uint32_t code, int remote, int h
 	uint32_t id = s->id;
 	void *su = s->user;
 	int delivered = s->delivered;
+	uint64_t unconsumed = s->recv_unconsumed;
 
 	if (s->pending)
 		h2__unlink_pending(c, s);
@@ -219,6 +220,9 @@ void h2__stream_close(h2_conn *c, h2_stream *s, uint32_t code, int remote, int h
 		c->n_remote--;
 	stream_release(c, s);
 	h2__closed_remember(c, id, how);
+	/* What the app never consumed must not keep the connection window shut. */
+	if (unconsumed && !c->failed && !c->freeing)
+		h2__window_update_conn(c, (size_t)unconsumed);
 	if (delivered && c->cb.on_stream_close)
 		c->cb.on_stream_close(c, c->user, (int32_t)id, su, code, remote);
 }
@@ -539,9 +543,19 @@ int h2_conn_consume(h2_conn *c, int32_t stream_id, size_t n)
 		return H2_ERR_CONN;
 	if (n == 0)
 		return 0;
+	if (stream_id != 0) {
+		s = stream_id > 0 ? h2__find(c, (uint32_t)stream_id) : NULL;
+		/* A closed stream's unconsumed bytes went back to the connection when it closed. */
+		if (s == NULL)
+			return 0;
+		if (n > s->recv_unconsumed)
+			n = (size_t)s->recv_unconsumed;
+		s->recv_unconsumed -= n;
+	} else {
+		s = NULL;
+	}
 	if (h2__window_update_conn(c, n) != 0)
 		return H2_ERR_CONN;
-	s = stream_id > 0 ? h2__find(c, (uint32_t)stream_id) : NULL;
 	if (s == NULL || s->remote_closed)
 		return 0;
 	s->recv_unacked += (uint32_t)(n > H2_MAX_WINDOW ? H2_MAX_WINDOW : n);

@@ -33,6 +33,7 @@ typedef struct h2_stream {
 	int64_t send_window;
 	int64_t recv_window;	/* what the peer may still send */
 	uint32_t recv_unacked;	/* consumed, not yet returned by WINDOW_UPDATE */
+	uint64_t recv_unconsumed;	/* delivered to the app, not yet consumed */
 	int64_t content_length;	/* announced by the peer, -1 none */
 	uint64_t data_received;
 	buf sendq;

@@ -424,6 +424,7 @@ static int on_data(h2_conn *c, const h2_frame *f)
 	}
 	if (end_stream)
 		s->remote_closed = 1;
+	s->recv_unconsumed += f->data_len;
 	if (c->cb.on_data && (f->data_len > 0 || end_stream) &&
 	    c->cb.on_data(c, c->user, (int32_t)sid, s->user, f->data, f->data_len, end_stream) != 0)
 		return h2__conn_error(c, H2_INTERNAL_ERROR, "application failed");

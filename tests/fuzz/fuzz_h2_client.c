@@ -32,7 +32,7 @@ static const h2_callbacks cb = {.on_data = on_data, .on_settings = on_settings};
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t body[100000];
+	static uint8_t body[70000];
 	static const h2_field f[] = {H2_FIELD_LIT("content-type", "application/grpc"), H2_FIELD_LIT("te", "trailers")};
 	h2_conn *c = h2_conn_new(H2_ROLE_CLIENT, NULL, &cb, NULL);
 	size_t n, half = size / 2;

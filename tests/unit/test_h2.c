@@ -11,6 +11,7 @@
 #include "h2/frame.h"
 #include "h2/h2.h"
 #include "h2/hpack.h"
+#include "h2_grpcio_client.h"
 
 /* ---- an endpoint that logs events ---- */
 
@@ -1158,6 +1159,35 @@ static void test_every_split(void)
 	buf_free(&out0);
 }
 
+/* The same, with grpcio's own bytes: SETTINGS with an unknown id, BDP pings, a bidi stream. */
+static void test_grpcio_recording_every_split(void)
+{
+	buf rec = BUF_INIT, ev0 = BUF_INIT, out0 = BUF_INIT;
+	size_t split;
+
+	buf_append(&rec, grpcio_client_rec, sizeof(grpcio_client_rec));
+	replay(&rec, 0, buf_len(&rec), &ev0, &out0);
+	buf_append_byte(&ev0, 0);
+	CHECK(strstr((const char *)buf_data(&ev0), "H 1 POST http /cplane.v1.ClusterService/GetCluster @127.0.0.1:") != NULL);
+	CHECK(strstr((const char *)buf_data(&ev0), "x-req=3") != NULL);
+	CHECK(strstr((const char *)buf_data(&ev0), "D 9 0 END\n") != NULL);
+	CHECK(strstr((const char *)buf_data(&ev0), "C 9 NO_ERROR") != NULL);
+	CHECK(strstr((const char *)buf_data(&ev0), "PROTOCOL") == NULL);
+	ev0.end--;
+	for (split = 0; split <= buf_len(&rec); split++) {
+		buf ev = BUF_INIT, out = BUF_INIT;
+
+		replay(&rec, split == 0 ? 1 : 0, split, &ev, &out);
+		CHECK_EQ_MEM(buf_data(&ev), buf_len(&ev), buf_data(&ev0), buf_len(&ev0));
+		CHECK_EQ_MEM(buf_data(&out), buf_len(&out), buf_data(&out0), buf_len(&out0));
+		buf_free(&ev);
+		buf_free(&out);
+	}
+	buf_free(&rec);
+	buf_free(&ev0);
+	buf_free(&out0);
+}
+
 int main(void)
 {
 	RUN(test_unary_pair);
@@ -1183,5 +1213,6 @@ int main(void)
 	RUN(test_hpack_bomb);
 	RUN(test_settings_timeout_and_stall);
 	RUN(test_every_split);
+	RUN(test_grpcio_recording_every_split);
 	return harness_finish();
 }
