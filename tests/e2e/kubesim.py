@@ -70,7 +70,8 @@ DEFAULT_KNOBS = {
     'watch_drop_rate': 0.0,        # probability per sent event of an abrupt close (maybe mid-event)
     'expire_every_s': 0.0,         # compact history every N s; 0 = off
     'expire_kills_watches': True,  # compaction also ends open watches with an ERROR 410 event
-    'watch_gone_as_http': False,   # watch from a too-old RV: HTTP 410 instead of 200 + ERROR event
+    'watch_gone_as_http': False,   # watch from a too-old RV: HTTP 410 instead of 200 + ERROR event (and
+                                   # watches ended by a compaction end cleanly, so the re-watch meets the 410)
     'error_5xx_rate': 0.0,         # probability per API request of a 500/503
     'error_429_rate': 0.0,         # probability per API request of a 429 with Retry-After
     'retry_after_s': 1,

@@ -580,6 +580,9 @@ class ApiMixin:
                 last_rv = store.log_rvs[seq - store.log_first_seq - 1] \
                     if 0 < seq - store.log_first_seq <= len(store.log_rvs) else min_rv - 1
             if evs == 'expired':
+                if k.get('watch_gone_as_http'):
+                    # End the stream cleanly: the client's re-watch from its RV then meets an HTTP 410.
+                    return self.watch_end()
                 return self.watch_end(self.gone_event('too old resource version: %d (%d)' % (last_rv, min_rv)))
             if evs == 'drop':
                 sim.count('fault_watch_drops')
@@ -686,6 +689,7 @@ class ApiMixin:
                                                'message': 'kubelet is posting ready status'}],
                                'nodeInfo': {'kubeletVersion': 'v1.32.0-kubesim', 'architecture': 'amd64',
                                             'operatingSystem': 'linux'}}}
+        self.authorize('get' if name else ('watch' if truthy(q.get('watch', '')) else 'list'), 'nodes', None, name)
         with sim.store.lock:
             nodes = [dict(n) for n in sim.nodes]
         if name:

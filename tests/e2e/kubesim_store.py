@@ -310,9 +310,14 @@ class Store:
         self.log_first_seq += n
 
     def compact(self, kill_watches=False):
-        """Forget all history: any RV older than now gets 410 (etcd compaction)."""
+        """Forget all history: every RV handed out so far gets 410 from now on (etcd compaction).
+
+        The revision moves on by one, as if something else had been written to etcd (RVs are shared
+        by all resources, so gaps are normal): a LIST made after the compaction returns an RV that can
+        be watched from, and any RV a client held before it cannot - even a caught-up client's."""
         with self.lock:
             self._trim(len(self.log))
+            self.rv += 1
             self.min_rv = self.rv
             self.snapshots.clear()
             if kill_watches:

@@ -583,3 +583,27 @@ def test_connection_lifetime_knobs(sim):
                     break
                 data += chunk
             assert data.startswith(b'HTTP/1.1 200')
+
+
+def test_compaction_expires_even_a_caught_up_rv(sim):
+    sim.deployment('cu', replicas=0)
+    code, lst = sim.api('GET', DEPLOYS)
+    rv = lst['metadata']['resourceVersion']
+    sim.admin('compact', {})
+    code, st = sim.api('GET', DEPLOYS + '?watch=1&timeoutSeconds=1&resourceVersion=' + rv)
+    assert st['type'] == 'ERROR' and st['object']['code'] == 410
+    code, lst2 = sim.api('GET', DEPLOYS)              # a fresh list can be watched from
+    assert int(lst2['metadata']['resourceVersion']) > int(rv)
+    code, hdrs, body = sim.raw('GET', DEPLOYS + '?watch=1&timeoutSeconds=1&resourceVersion='
+                               + lst2['metadata']['resourceVersion'])
+    assert code == 200 and b'ERROR' not in body
+    # In HTTP-410 mode, a compaction ends open watches cleanly and the re-watch gets the 410.
+    sim.knobs(watch_gone_as_http=True)
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=30&resourceVersion=' + lst2['metadata']['resourceVersion'])
+    try:
+        sim.admin('compact', {'kill_watches': True})
+        assert sim.read_events(r) == []
+    finally:
+        c.close()
+    code, st = sim.api('GET', DEPLOYS + '?watch=1&resourceVersion=' + lst2['metadata']['resourceVersion'])
+    assert code == 410 and st['reason'] == 'Expired'
