@@ -88,6 +88,16 @@ enum json_flags {
 };
 
 /*
+ * Optional key filter: called when an object key has been read, with its
+ * decoded bytes (valid during the call) and the key's token depth.  Return
+ * nonzero to get the JSON_KEY token as usual; return 0 to have the member
+ * dropped: no JSON_KEY, and its value consumed as by json_skip_next() but
+ * without a JSON_SKIPPED token.  This is what lets the parser run through
+ * unwanted members without handing out a token for each.
+ */
+typedef int (*json_key_filter)(void *ctx, const char *key, size_t len, unsigned depth);
+
+/*
  * Parser state.  Fields are private; the struct is public only so callers can
  * embed it.  json_parser_init() must be called first.
  */
@@ -111,6 +121,9 @@ typedef struct json_parser {
 	uint8_t eof;
 	uint8_t seen_value;
 	uint8_t just_began;	/* last token was *_BEGIN (json_skip_rest) */
+	uint8_t silent;		/* the value being skipped gets no token */
+	json_key_filter filter;
+	void *filter_ctx;
 	uint8_t esc;		/* escape sub-state */
 	uint8_t u8_need, u8_lo, u8_hi;	/* UTF-8 validation */
 	uint8_t num_int;	/* number has no fraction/exponent */
@@ -130,6 +143,8 @@ typedef struct json_parser {
  * flags: JSON_SINGLE or 0.  The depth limit starts at JSON_DEPTH_DEFAULT.
  */
 void json_parser_init(json_parser *p, char *strbuf, size_t strbuf_len, unsigned flags);
+/* Installs (or with fn NULL removes) a key filter. */
+void json_parser_set_key_filter(json_parser *p, json_key_filter fn, void *ctx);
 /* 1..JSON_DEPTH_MAX; larger values are clamped. */
 void json_parser_set_max_depth(json_parser *p, unsigned max_depth);
 

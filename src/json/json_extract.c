@@ -201,7 +201,10 @@ static int on_token(json_extract *x, json_token *t)
 
 	switch (t->type) {
 	case JSON_KEY:
-		prepare(x, find_key(ps, x->node[d - 1], t->str, t->len));
+		/* With the key filter installed, keys that get here matched and
+		 * key_filter() already set pending. */
+		if (x->flags & JSON_EXTRACT_STRICT)
+			prepare(x, find_key(ps, x->node[d - 1], t->str, t->len));
 		return 0;
 	case JSON_OBJECT_BEGIN: case JSON_ARRAY_BEGIN:
 		start = 1;
@@ -274,6 +277,18 @@ static int on_token(json_extract *x, json_token *t)
 	return 0;
 }
 
+/* Members nobody asked for never become tokens. */
+static int key_filter(void *ctx, const char *key, size_t len, unsigned depth)
+{
+	json_extract *x = ctx;
+	unsigned v = find_key(x->ps, x->node[depth - 1], key, len);
+
+	if (v == NONE)
+		return 0;
+	x->pending = (uint16_t)v;
+	return 1;
+}
+
 void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, size_t strbuf_len,
     unsigned flags, json_event_fn fn, void *ctx)
 {
@@ -283,6 +298,8 @@ void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, si
 	x->fn = fn;
 	x->ctx = ctx;
 	x->flags = flags;
+	if (!(flags & JSON_EXTRACT_STRICT))
+		json_parser_set_key_filter(&x->p, key_filter, x);
 	prepare(x, 0);
 }
 

@@ -69,6 +69,12 @@ void json_parser_init(json_parser *p, char *strbuf, size_t strbuf_len, unsigned 
 	p->max_depth = JSON_DEPTH_DEFAULT;
 }
 
+void json_parser_set_key_filter(json_parser *p, json_key_filter fn, void *ctx)
+{
+	p->filter = fn;
+	p->filter_ctx = ctx;
+}
+
 void json_parser_set_max_depth(json_parser *p, unsigned max_depth)
 {
 	if (max_depth < 1)
@@ -140,6 +146,16 @@ static void value_done(json_parser *p)
 		p->gs = (p->flags & JSON_SINGLE) ? G_DONE : G_TOP;
 		p->seen_value = 1;
 	}
+}
+
+/* A skipped value is complete: its JSON_SKIPPED token, unless a key filter
+ * dropped the member it belongs to. */
+static int quiet(json_parser *p)
+{
+	if (!p->silent)
+		return 1;
+	p->silent = 0;
+	return MORE;
 }
 
 /* Appends decoded bytes to the string buffer, enforcing the limit. */
@@ -359,11 +375,17 @@ static int lex_string(json_parser *p, json_token *t)
 			t->depth = p->depth;
 			p->cur = c + 1;
 			p->ls = L_NONE;
-			if (p->key)
+			if (p->key) {
 				p->gs = G_COLON;
-			else
-				value_done(p);
-			return 1;
+				if (p->filter && !p->filter(p->filter_ctx, t->str, t->len, t->depth)) {
+					p->skip_next = 1;
+					p->silent = 1;
+					return MORE;
+				}
+				return 1;
+			}
+			value_done(p);
+			return quiet(p);
 		}
 		if (b == '\\') {
 			if (!p->skipping) {
@@ -411,7 +433,7 @@ static int finish_number(json_parser *p, json_token *t)
 	value_done(p);
 	if (p->skipping) {
 		t->type = JSON_SKIPPED;
-		return 1;
+		return quiet(p);
 	}
 	p->sbuf[p->slen] = '\0';
 	if (p->num_int) {
@@ -538,7 +560,7 @@ static int lex_literal(json_parser *p, json_token *t)
 			t->type = p->skipping ? JSON_SKIPPED
 			    : p->lit[0] == 't' ? JSON_TRUE : p->lit[0] == 'f' ? JSON_FALSE : JSON_NULL;
 			value_done(p);
-			return 1;
+			return p->skipping ? quiet(p) : 1;
 		}
 	}
 	p->cur = c;
@@ -554,7 +576,7 @@ static int lex_skip(json_parser *p, json_token *t)
 		t->type = JSON_SKIPPED;
 		t->depth = p->depth;
 		value_done(p);
-		return 1;
+		return quiet(p);
 	}
 	if (r == 0 && p->eof)
 		return JSON_ETRUNCATED;
@@ -633,13 +655,116 @@ static int close_container(json_parser *p, json_token *t, const uint8_t *c, int 
 	return 1;
 }
 
+static const uint8_t *skip_ws(const uint8_t *c, const uint8_t *e)
+{
+	while (c < e && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t'))
+		c++;
+	return c;
+}
+
+#define FALLBACK 3	/* internal: let the byte-wise machine take this byte */
+
+/*
+ * Object members with a key filter installed, for input that is all in the
+ * slice: `"key":` read in one go, and a dropped member's string or container
+ * value passed over without going round the state machine.  Anything else
+ * (escapes or non-ASCII in the key, the slice ending, malformed input) hands
+ * over to the byte-wise machine at the last complete member, which then
+ * reaches exactly the same result, errors included.
+ */
+static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
+{
+	const uint8_t *e = p->end, *q, *a;
+	int r;
+
+	for (;;) {
+		if (p->gs == G_AFTER) {
+			if (*c == '}')
+				return close_container(p, t, c, 0);
+			if (*c != ',')
+				break;
+			c = skip_ws(c + 1, e);
+			p->cur = c;
+			p->gs = G_KEY;
+			if (c == e)
+				return MORE;
+		} else if (*c == '}' && p->gs == G_OBJ_FIRST) {
+			return close_container(p, t, c, 0);
+		}
+		if (*c != '"')
+			break;
+		q = scan_plain(c + 1, e);
+		if (q == e || *q != '"' || (size_t)(q - c - 1) > str_max(p))
+			break;
+		a = skip_ws(q + 1, e);
+		if (a == e || *a != ':')
+			break;
+		a = skip_ws(a + 1, e);
+		if (a == e)
+			break;
+		if (p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth)) {
+			t->type = JSON_KEY;
+			t->str = (const char *)c + 1;
+			t->len = (size_t)(q - c - 1);
+			t->depth = p->depth;
+			p->cur = a;
+			p->gs = G_VALUE;
+			return 1;
+		}
+		/* Committed: the member is dropped; its value starts at a. */
+		p->cur = a;
+		p->gs = G_VALUE;
+		if (*a == '"') {
+			q = scan_plain(a + 1, e);
+			if (q == e || *q != '"')
+				goto slow_value;
+			c = q + 1;
+		} else if ((*a == '{' || *a == '[') && p->depth < p->max_depth) {
+			p->cur = a + 1;
+			p->sk_depth = 1;
+			p->sk_brace = *a == '{';
+			p->sk_instr = 0;
+			p->sk_esc = 0;
+			r = json_skip_scan(p);
+			if (r < 0)
+				return r;
+			if (r == 0) {
+				p->ls = L_SKIP;
+				p->silent = 1;
+				return MORE;
+			}
+			c = p->cur;
+		} else {
+			goto slow_value;
+		}
+		p->gs = G_AFTER;
+		c = skip_ws(c, e);
+		p->cur = c;
+		if (c == e)
+			return MORE;
+	}
+	p->cur = c;
+	return FALLBACK;
+slow_value:
+	p->skip_next = 1;
+	p->silent = 1;
+	return MORE;
+}
+
 static int lex_structure(json_parser *p, json_token *t)
 {
 	const uint8_t *c = p->cur, *e = p->end;
 	uint8_t b;
 
-	while (c < e && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t'))
-		c++;
+	c = skip_ws(c, e);
+	if (c < e && p->filter && p->depth && (p->gs == G_OBJ_FIRST || p->gs == G_KEY ||
+	    (p->gs == G_AFTER && !top_is_array(p)))) {
+		int r = fast_members(p, t, c);
+
+		if (r != FALLBACK)
+			return r;
+		c = p->cur;
+	}
 	if (c == e) {
 		p->cur = c;
 		if (!p->eof)

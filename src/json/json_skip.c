@@ -28,7 +28,7 @@ typedef struct masks {
 } masks;
 
 #if defined(__SSE2__)
-static void classify(const uint8_t *s, masks *m)
+static void classify_base(const uint8_t *s, masks *m)
 {
 	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
 	const __m128i lc = _mm_set1_epi8(0x20), ob = _mm_set1_epi8('{'), cb = _mm_set1_epi8('}');
@@ -55,7 +55,7 @@ static void classify(const uint8_t *s, masks *m)
 	}
 }
 #else
-static void classify(const uint8_t *s, masks *m)
+static void classify_base(const uint8_t *s, masks *m)
 {
 	int i;
 
@@ -76,8 +76,45 @@ static void classify(const uint8_t *s, masks *m)
 }
 #endif
 
-static unsigned popcount64(uint64_t x)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX2_PATH 1
+#include <immintrin.h>
+
+/* The same classification 32 bytes at a time, for CPUs that have AVX2
+ * (checked at run time; the binary stays baseline x86-64). */
+__attribute__((target("avx2")))
+static void classify_avx2(const uint8_t *s, masks *m)
 {
+	const __m256i q = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\');
+	const __m256i lc = _mm256_set1_epi8(0x20), ob = _mm256_set1_epi8('{'), cb = _mm256_set1_epi8('}');
+	const __m256i c1f = _mm256_set1_epi8(0x1f);
+	int i;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < 2; i++) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(s + 32 * i));
+		__m256i vl = _mm256_or_si256(v, lc);
+		unsigned sh = 32u * (unsigned)i;
+
+		m->quote |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, q)) << sh;
+		m->bs |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, bs)) << sh;
+		m->open |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(vl, ob)) << sh;
+		m->close |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(vl, cb)) << sh;
+		m->brace_open |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, ob)) << sh;
+		m->brace_close |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, cb)) << sh;
+		m->ctl |= (uint64_t)(uint32_t)_mm256_movemask_epi8(
+		    _mm256_cmpeq_epi8(_mm256_min_epu8(v, c1f), v)) << sh;
+		m->high |= (uint64_t)(uint32_t)_mm256_movemask_epi8(v) << sh;
+	}
+}
+#else
+#define HAVE_AVX2_PATH 0
+#endif
+
+static inline __attribute__((always_inline)) unsigned popcount64(uint64_t x, int hw)
+{
+	if (hw)
+		return (unsigned)__builtin_popcountll(x);
 #if defined(__POPCNT__)
 	return (unsigned)__builtin_popcountll(x);
 #else
@@ -127,7 +164,8 @@ static unsigned first_bit(uint64_t x)
  * *used = bytes up to and including the closing bracket, 0 with *used = n,
  * or an error.
  */
-static int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *used)
+static inline __attribute__((always_inline))
+int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *used, int wide)
 {
 	masks m;
 	uint64_t valid = n == 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
@@ -135,7 +173,12 @@ static int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *us
 	unsigned epos = 64, end = 64, i, esc_out = 0;
 	int err = 0;
 
-	classify(s, &m);
+#if HAVE_AVX2_PATH
+	if (wide)
+		classify_avx2(s, &m);
+	else
+#endif
+		classify_base(s, &m);
 	m.quote &= valid;
 	m.ctl &= valid;
 	m.high &= valid;
@@ -163,8 +206,8 @@ static int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *us
 	opens = m.open & valid & ~inside;
 	closes = m.close & valid & ~inside;
 
-	if (popcount64(closes) < p->sk_depth &&
-	    p->depth + p->sk_depth + popcount64(opens) <= p->max_depth) {
+	if (popcount64(closes, wide) < p->sk_depth &&
+	    p->depth + p->sk_depth + popcount64(opens, wide) <= p->max_depth) {
 		upto = valid;
 	} else {
 		uint32_t d = p->sk_depth;
@@ -214,8 +257,8 @@ static int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *us
 		}
 	}
 	if (end < 64 && end < epos) {
-		int32_t braces = p->sk_brace + (int32_t)popcount64(m.brace_open & ~inside & upto)
-		    - (int32_t)popcount64(m.brace_close & ~inside & upto);
+		int32_t braces = p->sk_brace + (int32_t)popcount64(m.brace_open & ~inside & upto, wide)
+		    - (int32_t)popcount64(m.brace_close & ~inside & upto, wide);
 
 		if (braces != 0)
 			note(&epos, &err, end, JSON_ESYNTAX);
@@ -229,16 +272,17 @@ static int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *us
 		p->sk_depth = 0;
 		return 1;
 	}
-	p->sk_depth = p->sk_depth + popcount64(opens) - popcount64(closes);
-	p->sk_brace += (int32_t)popcount64(m.brace_open & ~inside & valid)
-	    - (int32_t)popcount64(m.brace_close & ~inside & valid);
+	p->sk_depth = p->sk_depth + popcount64(opens, wide) - popcount64(closes, wide);
+	p->sk_brace += (int32_t)popcount64(m.brace_open & ~inside & valid, wide)
+	    - (int32_t)popcount64(m.brace_close & ~inside & valid, wide);
 	p->sk_instr = (uint8_t)(inside >> (n - 1) & 1);
 	p->sk_esc = (uint8_t)esc_out;
 	*used = n;
 	return 0;
 }
 
-int json_skip_scan(json_parser *p)
+/* The scan loop, instantiated once per instruction set. */
+static inline __attribute__((always_inline)) int scan(json_parser *p, int wide)
 {
 	uint8_t pad[64];
 
@@ -254,7 +298,7 @@ int json_skip_scan(json_parser *p)
 			memset(pad + n, 0, 64 - n);
 			s = pad;
 		}
-		r = skip_block(p, s, n, &used);
+		r = skip_block(p, s, n, &used, wide);
 		if (r < 0)
 			return r;
 		p->cur += used;
@@ -262,4 +306,26 @@ int json_skip_scan(json_parser *p)
 			return 1;
 	}
 	return 0;
+}
+
+#if HAVE_AVX2_PATH
+__attribute__((target("avx2,popcnt")))
+static int scan_avx2(json_parser *p)
+{
+	return scan(p, 1);
+}
+#endif
+
+static int scan_base(json_parser *p)
+{
+	return scan(p, 0);
+}
+
+int json_skip_scan(json_parser *p)
+{
+#if HAVE_AVX2_PATH
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
+		return scan_avx2(p);
+#endif
+	return scan_base(p);
 }
