@@ -30,7 +30,6 @@ const char *http1_strerror(int err)
 	case HTTP1_E_CHUNK_DATA: return "chunk data not followed by CRLF";
 	case HTTP1_E_TRUNCATED: return "connection closed inside a message";
 	case HTTP1_E_CALLBACK: return "aborted by callback";
-	case HTTP1_E_EXTRA_DATA: return "unexpected data after message";
 	}
 	return "unknown HTTP/1 error";
 }

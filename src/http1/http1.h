@@ -38,7 +38,6 @@ enum http1_error {
 	HTTP1_E_CHUNK_DATA = -11,	/* chunk data not followed by CRLF */
 	HTTP1_E_TRUNCATED = -12,	/* connection closed inside a message */
 	HTTP1_E_CALLBACK = -13,		/* a callback returned nonzero */
-	HTTP1_E_EXTRA_DATA = -14,	/* bytes after a message when none may follow */
 };
 
 /* A static description of an http1_error ("malformed chunk size"); never NULL. */
