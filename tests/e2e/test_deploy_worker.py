@@ -318,5 +318,7 @@ def test_worker_as_deployed_creates_and_deletes(how, manifest, pb, tmp_path):
         w = None
     finally:
         if w is not None:
+            if sys.exc_info()[0] is not None:
+                print("---- worker log ----\n" + w.output()[-4000:])
             w.stop(5)
         sim.stop()
