@@ -317,7 +317,8 @@ static void on_stdin(io_loop *l, int fd, unsigned ev, void *arg)
 	(void)arg;
 	if (n <= 0) {
 		io_loop_del_fd(l, fd);
-		io_loop_stop(l);
+		if (!exit_after_sync)
+			io_loop_stop(l);
 		return;
 	}
 	buf_append(&inbuf, tmp, (size_t)n);
