@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/str.h"
 #include "io/net.h"
 
 enum cstate { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSED };
@@ -374,8 +375,17 @@ io_conn *io_conn_connect(io_loop *loop, const io_conn_opts *opts, const io_conn_
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	io_conn *c;
+	char host[256];
+	size_t hl = strlen(opts->host);
 
-	if (io_resolve(opts->host, opts->port, &ss, &sslen, err, errsz) < 0)
+	/* "[v6]" as written in URLs: getaddrinfo wants it bare */
+	if (hl >= 2 && hl - 2 < sizeof(host) && opts->host[0] == '[' && opts->host[hl - 1] == ']') {
+		memcpy(host, opts->host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	} else {
+		str_copy(host, sizeof(host), opts->host);
+	}
+	if (io_resolve(host, opts->port, &ss, &sslen, err, errsz) < 0)
 		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errsz, "out of memory");

@@ -41,7 +41,7 @@ typedef struct io_conn_cbs {
 } io_conn_cbs;
 
 typedef struct io_conn_opts {
-	const char *host;		/* DNS name or IP literal (IPv6 without brackets) */
+	const char *host;		/* DNS name or IP literal (IPv6 with or without brackets) */
 	const char *port;		/* "443" */
 	const tls_anchors *anchors;	/* non-NULL = TLS; must outlive the conn */
 	const char *server_name;	/* TLS name to verify; NULL = tls_verify_name(host) */

@@ -333,6 +333,23 @@ static void test_pause_resume(void)
 	cli_reset();
 }
 
+static void test_ipv6_brackets(void)
+{
+	io_conn_opts o;
+	io_loop *l = io_loop_new();
+	char err[256] = "";
+	io_conn *c;
+
+	/* resolves and starts (the connect itself may be refused: no listener, maybe no IPv6) */
+	memset(&o, 0, sizeof(o));
+	o.host = "[::1]";
+	o.port = "9";
+	c = io_conn_connect(l, &o, &cbs, NULL, err, sizeof(err));
+	CHECK(c != NULL || strncmp(err, "resolve", 7) != 0);
+	io_conn_free(c);
+	io_loop_free(l);
+}
+
 static void test_resolve_failure(void)
 {
 	io_conn_opts o;
@@ -354,6 +371,7 @@ int main(void)
 	RUN(test_eof_and_refused);
 	RUN(test_max_pending);
 	RUN(test_pause_resume);
+	RUN(test_ipv6_brackets);
 	RUN(test_resolve_failure);
 	return harness_finish();
 }
