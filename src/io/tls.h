@@ -75,8 +75,10 @@ typedef struct tls_client tls_client;	/* opaque; holds the BearSSL contexts and 
 
 /*
  * A client engine ready to start the handshake for server_name (a DNS name;
- * use tls_verify_name()).  anchors must outlive the client and hold at least
- * one anchor.  Returns NULL with a reason in err (no anchors, empty name,
+ * use tls_verify_name()).  anchors must hold at least one anchor, outlive the
+ * client, and not be added to while a client uses them (adding may move the
+ * array the engine points into; to reload a CA file, build a new tls_anchors
+ * and free the old one once its connections are gone).  Returns NULL with a reason in err (no anchors, empty name,
  * ENOMEM, engine reset failure).
  */
 tls_client *tls_client_new(const tls_anchors *anchors, const char *server_name,
