@@ -85,6 +85,9 @@ typedef struct json_token {
 
 enum json_flags {
 	JSON_SINGLE = 1,	/* exactly one top-level value; trailing data is an error */
+	/* Testing: bulk-skip with the baseline (SSE2 / portable) code even where
+	 * the CPU has AVX2, so both paths can be checked against each other. */
+	JSON_BASELINE_SIMD = 4,
 };
 
 /*
@@ -281,7 +284,7 @@ typedef struct json_extract {
 
 /* ps must outlive x.  strbuf bounds the longest string kept (matched values
  * and keys at matched levels), as for json_parser_init().  flags:
- * JSON_SINGLE and/or JSON_EXTRACT_STRICT. */
+ * JSON_SINGLE, JSON_EXTRACT_STRICT, JSON_BASELINE_SIMD. */
 void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, size_t strbuf_len,
     unsigned flags, json_event_fn fn, void *ctx);
 /* Parses one slice, calling fn for matches.  Returns 0 or an error. */

@@ -293,7 +293,7 @@ void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, si
     unsigned flags, json_event_fn fn, void *ctx)
 {
 	memset(x, 0, sizeof(*x));
-	json_parser_init(&x->p, strbuf, strbuf_len, flags & JSON_SINGLE);
+	json_parser_init(&x->p, strbuf, strbuf_len, flags & (JSON_SINGLE | JSON_BASELINE_SIMD));
 	x->ps = ps;
 	x->fn = fn;
 	x->ctx = ctx;

@@ -324,7 +324,8 @@ static int scan_base(json_parser *p)
 int json_skip_scan(json_parser *p)
 {
 #if HAVE_AVX2_PATH
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
+	if (!(p->flags & JSON_BASELINE_SIMD) && __builtin_cpu_supports("avx2") &&
+	    __builtin_cpu_supports("popcnt"))
 		return scan_avx2(p);
 #endif
 	return scan_base(p);

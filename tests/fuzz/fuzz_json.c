@@ -1,7 +1,9 @@
 /*
  * libFuzzer target for src/json.
  *
- * The first byte picks a split point and a chunk size.  Checks, on any input:
+ * The first byte picks a split point, a chunk size and the skipper's
+ * instruction set.  Checks, on any input:
+ *  - the AVX2 and baseline skippers give the same result;
  *  - the tokenizer gives the same tokens and result whole, split at the
  *    chosen point, and in small chunks (also when skipping every value);
  *  - extraction of a fixed path table gives the same events whole and split,
@@ -202,8 +204,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		compiled = 1;
 	}
-	flags = data[0] & 1 ? JSON_SINGLE : 0;
+	flags = (data[0] & 1 ? JSON_SINGLE : 0) | (data[0] & 0x80 ? JSON_BASELINE_SIMD : 0);
 	step = 1 + (data[0] >> 1 & 7) * 9;
+	/* The AVX2 and baseline skippers agree. */
+	a.n = b.n = 0;
+	tokenize(data + 1, size - 1, size - 1, 1, flags & JSON_SINGLE, 1, &a);
+	tokenize(data + 1, size - 1, size - 1, 1, (flags & JSON_SINGLE) | JSON_BASELINE_SIMD, 1, &b);
+	if (!same(&a, &b))
+		abort();
 	data++;
 	len = size - 1;
 	split = len ? (size_t)data[len / 2] * 131 % (len + 1) : 0;

@@ -93,7 +93,15 @@ static int same_out(const char *got, const char *want)
 }
 #define CHECK_OUT(got, want) CHECK(same_out(got, want))
 
-enum { SKIP_TOP = 1, SKIP_KEY_A = 2 };
+enum { SKIP_TOP = 1, SKIP_KEY_A = 2, FILTER_A = 4 };
+
+/* A key filter dropping members named "a" (counts its calls). */
+static int drop_a(void *ctx, const char *key, size_t len, unsigned depth)
+{
+	(void)depth;
+	++*(unsigned *)ctx;
+	return !(len == 1 && key[0] == 'a');
+}
 
 typedef struct opts {
 	unsigned flags;		/* JSON_SINGLE */
@@ -115,7 +123,7 @@ static void parse_cuts(const uint8_t *in, size_t len, const size_t *cuts, size_t
 	char *sbuf = malloc(op->sbuf ? op->sbuf : 1);
 	size_t i, from = 0;
 	int r = 0;
-	unsigned depth = 0;
+	unsigned depth = 0, filtered = 0;
 
 	o->n = 0;
 	o->s[0] = '\0';
@@ -124,6 +132,8 @@ static void parse_cuts(const uint8_t *in, size_t len, const size_t *cuts, size_t
 		json_parser_set_max_depth(&p, op->depth);
 	if (op->skip & SKIP_TOP)
 		json_skip_next(&p);
+	if (op->skip & FILTER_A)
+		json_parser_set_key_filter(&p, drop_a, &filtered);
 	for (i = 0; i <= ncuts; i++) {
 		size_t to = i < ncuts ? cuts[i] : len;
 		uint8_t *slice = malloc(to - from + 1);
@@ -160,6 +170,8 @@ static void parse_cuts(const uint8_t *in, size_t len, const size_t *cuts, size_t
 	} else {
 		outf(o, "=ok");
 	}
+	if (filtered)
+		outf(o, " (%u keys filtered)", filtered);
 	free(sbuf);
 }
 
@@ -231,25 +243,36 @@ static void test_conformance_skipped(void)
 {
 	size_t i;
 	opts top = { JSON_SINGLE, 4096, SKIP_TOP, 0 }, mem = { JSON_SINGLE, 4096, SKIP_KEY_A, 0 };
-	static out w;
+	opts topb = { JSON_SINGLE | JSON_BASELINE_SIMD, 4096, SKIP_TOP, 0 };
+	opts memb = { JSON_SINGLE | JSON_BASELINE_SIMD, 4096, SKIP_KEY_A, 0 };
+	opts filt = { JSON_SINGLE, 4096, FILTER_A, 0 };
+	static out w, wb;
 	static uint8_t wrap[512];
 
 	for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
 		const struct json_case *c = &json_cases[i];
 		size_t n;
 
-		if (c->want[0] == '!') {
-			/* Invalid input: whatever skipping says, splits agree. */
-			CHECK(check_all_splits((const uint8_t *)c->in, c->len, &top, &w, c->name));
-			continue;
-		}
+		/* Invalid input: whatever skipping says, splits agree, and the
+		 * baseline and AVX2 skippers agree. */
 		CHECK(check_all_splits((const uint8_t *)c->in, c->len, &top, &w, c->name));
-		CHECK_OUT(w.s, "_ =ok");
+		CHECK(check_all_splits((const uint8_t *)c->in, c->len, &topb, &wb, c->name));
+		CHECK_OUT(wb.s, w.s);
 		n = (size_t)snprintf((char *)wrap, sizeof(wrap), "{\"a\":");
 		memcpy(wrap + n, c->in, c->len);
 		n += c->len;
 		memcpy(wrap + n, ",\"b\":1}", 7);
 		n += 7;
+		CHECK(check_all_splits(wrap, n, &mem, &w, c->name));
+		CHECK(check_all_splits(wrap, n, &memb, &wb, c->name));
+		CHECK_OUT(wb.s, w.s);
+		/* A key filter drops the member silently, with the same verdict. */
+		CHECK(check_all_splits(wrap, n, &filt, &wb, c->name));
+		if (c->want[0] == '!')
+			continue;
+		CHECK_OUT(wb.s, "{ k\"b\" i1 } =ok (2 keys filtered)");
+		CHECK(check_all_splits((const uint8_t *)c->in, c->len, &top, &w, c->name));
+		CHECK_OUT(w.s, "_ =ok");
 		CHECK(check_all_splits(wrap, n, &mem, &w, c->name));
 		CHECK_OUT(w.s, "{ k\"a\" _ k\"b\" i1 } =ok");
 	}
@@ -258,7 +281,13 @@ static void test_conformance_skipped(void)
 static void expect(const char *in, size_t len, const opts *op, const char *want)
 {
 	static out w;
+	opts base = *op;
 
+	base.flags |= JSON_BASELINE_SIMD;
+	CHECK(check_all_splits((const uint8_t *)in, len, &base, &w, in));
+	if (strcmp(w.s, want) != 0)
+		fprintf(stderr, "baseline skipper:\n");
+	CHECK_OUT(w.s, want);
 	CHECK(check_all_splits((const uint8_t *)in, len, op, &w, in));
 	if (strcmp(w.s, want) != 0)
 		fprintf(stderr, "input %.60s\n  got  %s\n  want %s\n", in, w.s, want);
@@ -412,6 +441,9 @@ static void test_skip_long(void)
 		    i ? "," : "", i, i);
 	n += (size_t)snprintf(doc + n, sizeof(doc) - n, "},\"b\":1}");
 	CHECK(check_all_splits((const uint8_t *)doc, n, &m, &w, "long skip"));
+	CHECK_OUT(w.s, "{ k\"a\" _ k\"b\" i1 } =ok");
+	m.flags |= JSON_BASELINE_SIMD;
+	CHECK(check_all_splits((const uint8_t *)doc, n, &m, &w, "long skip, baseline"));
 	CHECK_OUT(w.s, "{ k\"a\" _ k\"b\" i1 } =ok");
 }
 

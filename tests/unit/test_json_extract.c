@@ -351,11 +351,12 @@ static void test_generated_events(void)
 	for (i = 0; i < N; i++)
 		len += deploy_gen_event(stream + len, sizeof(stream) - len, (unsigned)i, &want[i]);
 	/* Chunk sizes from 1 byte to 16 KiB, every alignment against 64-byte blocks. */
-	for (strict = 0; strict <= 1; strict++) {
+	for (strict = 0; strict <= 2; strict++) {
 		for (chunk = 1; chunk <= 16384; chunk = chunk < 70 ? chunk + 1 : chunk * 2 + 1) {
 			memset(&g, 0, sizeof(g));
 			g.want = want;
-			json_extract_init(&x, &ps, sbuf, sizeof(sbuf), strict ? JSON_EXTRACT_STRICT : 0,
+			json_extract_init(&x, &ps, sbuf, sizeof(sbuf),
+			    strict == 1 ? JSON_EXTRACT_STRICT : strict == 2 ? JSON_BASELINE_SIMD : 0,
 			    gen_event, &g);
 			for (i = 0; i < len; i += chunk)
 				CHECK_EQ_INT(json_extract_feed(&x, stream + i, len - i < chunk ? len - i : chunk), 0);
