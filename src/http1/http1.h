@@ -130,16 +130,18 @@ enum {
 
 /*
  * Prepares for the next response on the connection; flags from the request
- * (HTTP1_RESP_HEAD).  Clears a sticky error.  Must be called before each
- * response, including the first.
+ * (HTTP1_RESP_HEAD).  Clears a sticky error and the previous response's
+ * views.  Call it before each response after the first (http1_resp_new leaves
+ * the parser reset with flags 0).
  */
 void http1_resp_reset(http1_resp *p, unsigned flags);
 
 /*
- * Feeds len bytes.  Returns the number consumed: all of them, unless the
- * response completed (on_complete ran) inside the input, in which case it
- * returns the bytes up to the end of that response and the caller keeps the
- * rest for the next one after http1_resp_reset; or a negative http1_error.
+ * Feeds len bytes (at most INT_MAX are looked at per call).  Returns the
+ * number consumed: all of them, unless the response completed (on_complete
+ * ran) inside the input, in which case it returns the bytes up to the end of
+ * that response and the caller keeps the rest for the next one after
+ * http1_resp_reset; or a negative http1_error.
  * After completion, feeding more without a reset consumes nothing (returns 0).
  */
 int http1_resp_feed(http1_resp *p, const uint8_t *data, size_t len);
