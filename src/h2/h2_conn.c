@@ -302,6 +302,7 @@ int h2__conn_error(h2_conn *c, uint32_t code, const char *desc)
 
 int h2__ctl_queued(h2_conn *c)
 {
+	c->ctl_since_epoch++;
 	if (++c->ctl_queued > c->local.max_queued_control)
 		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "too many control frames queued");
 	return 0;

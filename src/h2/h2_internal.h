@@ -148,7 +148,15 @@ struct h2_conn {
 
 	/* output */
 	buf out;
-	size_t ctl_queued;	/* control frames owed and not yet drained */
+	/*
+	 * Control frames we owe a peer that may not be reading.  An epoch ends
+	 * when everything queued at its start has been written; ctl_queued is
+	 * then what was queued since, an upper bound of what is still unwritten.
+	 */
+	size_t ctl_queued;
+	size_t ctl_since_epoch;
+	uint64_t out_consumed_total;
+	uint64_t ctl_epoch_end;
 
 	/* GOAWAY */
 	int goaway_sent;	/* 1 = shutdown notice (2^31-1) sent, 2 = final GOAWAY sent */

@@ -27,18 +27,17 @@ static int ctl_ok(h2_conn *c)
 
 /* ---- field validation ---- */
 
-static int is_tchar_lower(uint8_t ch)
-{
-	if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
-		return 1;
-	switch (ch) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return 1;
-	default:
-		return 0;
-	}
-}
+/* RFC 9110 token characters, lowercase only (§8.2.1: uppercase names are malformed). */
+static const uint8_t tchar_lower[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
 
 static int value_ok(const uint8_t *v, size_t n)
 {
@@ -52,12 +51,8 @@ static int value_ok(const uint8_t *v, size_t n)
 	return 1;
 }
 
-static int name_is(const uint8_t *n, size_t len, const char *lit)
-{
-	size_t l = strlen(lit);
-
-	return len == l && memcmp(n, lit, l) == 0;
-}
+/* Exact comparison with a string literal (length known at compile time). */
+#define NAME_IS(n, len, lit) ((len) == sizeof(lit) - 1 && memcmp((n), (lit), sizeof(lit) - 1) == 0)
 
 static int case_eq(const uint8_t *a, size_t n, const char *lit)
 {
@@ -98,6 +93,24 @@ static int store(h2_conn *c, const uint8_t *p, size_t n, uint32_t *off)
 	return buf_append(&c->fstore, p, n);
 }
 
+/* Name and value in one reservation: the common case costs two memcpy. */
+static int store2(h2_conn *c, const uint8_t *a, size_t an, uint32_t *aoff, const uint8_t *b, size_t bn,
+    uint32_t *boff)
+{
+	uint8_t *t;
+
+	if (buf_reserve(&c->fstore, an + bn) != 0)
+		return -1;
+	t = buf_tail(&c->fstore);
+	*aoff = (uint32_t)buf_len(&c->fstore);
+	*boff = *aoff + (uint32_t)an;
+	memcpy(t, a, an);
+	if (bn)
+		memcpy(t + an, b, bn);
+	buf_commit(&c->fstore, an + bn);
+	return 0;
+}
+
 #define MALFORMED(why) do { hb->malformed = (why); return 0; } while (0)
 
 static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen,
@@ -119,15 +132,15 @@ static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *
 		if (hb->seen_regular)
 			MALFORMED("pseudo-header after regular field");
 		if (hb->kind == HB_REQUEST) {
-			if (name_is(name, nlen, ":method"))
+			if (NAME_IS(name, nlen, ":method"))
 				idx = 0;
-			else if (name_is(name, nlen, ":scheme"))
+			else if (NAME_IS(name, nlen, ":scheme"))
 				idx = 1;
-			else if (name_is(name, nlen, ":authority"))
+			else if (NAME_IS(name, nlen, ":authority"))
 				idx = 2;
-			else if (name_is(name, nlen, ":path"))
+			else if (NAME_IS(name, nlen, ":path"))
 				idx = 3;
-		} else if (hb->kind == HB_RESPONSE && name_is(name, nlen, ":status")) {
+		} else if (hb->kind == HB_RESPONSE && NAME_IS(name, nlen, ":status")) {
 			idx = 4;
 		}
 		if (idx < 0)
@@ -140,21 +153,41 @@ static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *
 	}
 	hb->seen_regular = 1;
 	for (i = 0; i < nlen; i++)
-		if (!is_tchar_lower(name[i]))
+		if (!tchar_lower[name[i]])
 			MALFORMED("invalid character in field name");
-	/* §8.2.2: connection-specific fields make the message malformed. */
-	if (name_is(name, nlen, "connection") || name_is(name, nlen, "proxy-connection") ||
-	    name_is(name, nlen, "keep-alive") || name_is(name, nlen, "transfer-encoding") ||
-	    name_is(name, nlen, "upgrade"))
-		MALFORMED("connection-specific field");
-	if (name_is(name, nlen, "te") && !case_eq(value, vlen, "trailers"))
-		MALFORMED("te other than trailers");
-	if (name_is(name, nlen, "content-length") && hb->kind != HB_TRAILERS) {
-		int64_t v;
+	/* §8.2.2: connection-specific fields make the message malformed; switch on length first. */
+	switch (nlen) {
+	case 2:
+		if (NAME_IS(name, nlen, "te") && !case_eq(value, vlen, "trailers"))
+			MALFORMED("te other than trailers");
+		break;
+	case 7:
+		if (NAME_IS(name, nlen, "upgrade"))
+			MALFORMED("connection-specific field");
+		break;
+	case 10:
+		if (NAME_IS(name, nlen, "connection") || NAME_IS(name, nlen, "keep-alive"))
+			MALFORMED("connection-specific field");
+		break;
+	case 14:
+		if (NAME_IS(name, nlen, "content-length") && hb->kind != HB_TRAILERS) {
+			int64_t v;
 
-		if (parse_u63(value, vlen, &v) != 0 || (hb->content_length >= 0 && hb->content_length != v))
-			MALFORMED("bad content-length");
-		hb->content_length = v;
+			if (parse_u63(value, vlen, &v) != 0 || (hb->content_length >= 0 && hb->content_length != v))
+				MALFORMED("bad content-length");
+			hb->content_length = v;
+		}
+		break;
+	case 16:
+		if (NAME_IS(name, nlen, "proxy-connection"))
+			MALFORMED("connection-specific field");
+		break;
+	case 17:
+		if (NAME_IS(name, nlen, "transfer-encoding"))
+			MALFORMED("connection-specific field");
+		break;
+	default:
+		break;
 	}
 	if (hb->nfields == c->frec_cap) {
 		size_t cap = c->frec_cap ? c->frec_cap * 2 : 16;
@@ -175,7 +208,7 @@ static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *
 		r->name_len = (uint32_t)nlen;
 		r->value_len = (uint32_t)vlen;
 		r->flags = flags & HPACK_FIELD_NEVER_INDEXED ? H2_FIELD_SENSITIVE : 0;
-		if (store(c, name, nlen, &r->name_off) != 0 || store(c, value, vlen, &r->value_off) != 0)
+		if (store2(c, name, nlen, &r->name_off, value, vlen, &r->value_off) != 0)
 			return -1;
 	}
 	hb->nfields++;
@@ -195,15 +228,15 @@ static void finish_validation(h2_conn *c, int end_stream)
 
 		if (!(hb->pseudo & PS_METHOD)) {
 			hb->malformed = "missing :method";
-		} else if (name_is(m, hb->ps_len[0], "CONNECT")) {
+		} else if (NAME_IS(m, hb->ps_len[0], "CONNECT")) {
 			if (!(hb->pseudo & PS_AUTHORITY) || (hb->pseudo & (PS_SCHEME | PS_PATH)))
 				hb->malformed = "bad CONNECT pseudo-headers";
 		} else if ((hb->pseudo & (PS_SCHEME | PS_PATH)) != (PS_SCHEME | PS_PATH)) {
 			hb->malformed = "missing :scheme or :path";
 		} else if (hb->ps_len[3] == 0) {
 			hb->malformed = "empty :path";
-		} else if ((name_is(sc, hb->ps_len[1], "http") || name_is(sc, hb->ps_len[1], "https")) &&
-		    p[0] != '/' && !(hb->ps_len[3] == 1 && p[0] == '*' && name_is(m, hb->ps_len[0], "OPTIONS"))) {
+		} else if ((NAME_IS(sc, hb->ps_len[1], "http") || NAME_IS(sc, hb->ps_len[1], "https")) &&
+		    p[0] != '/' && !(hb->ps_len[3] == 1 && p[0] == '*' && NAME_IS(m, hb->ps_len[0], "OPTIONS"))) {
 			hb->malformed = "bad :path";
 		}
 	} else if (hb->kind == HB_RESPONSE) {

@@ -542,10 +542,17 @@ void h2_conn_consumed(h2_conn *c, size_t n)
 	if (n > buf_len(&c->out))
 		n = buf_len(&c->out);
 	buf_consume(&c->out, n);
-	/* The peer is reading: what we owed it has gone out. */
+	c->out_consumed_total += n;
 	if (buf_len(&c->out) == 0) {
+		/* The peer has read everything we owed it. */
 		buf_reset(&c->out);
 		c->ctl_queued = 0;
+		c->ctl_since_epoch = 0;
+		c->ctl_epoch_end = c->out_consumed_total;
+	} else if (c->out_consumed_total >= c->ctl_epoch_end) {
+		c->ctl_queued = c->ctl_since_epoch;
+		c->ctl_since_epoch = 0;
+		c->ctl_epoch_end = c->out_consumed_total + buf_len(&c->out);
 	}
 }
 
