@@ -77,6 +77,7 @@ typedef struct h2_hblock {
 	uint32_t ps_off[5], ps_len[5];	/* method scheme authority path status */
 	int64_t content_length;
 	size_t nfields;
+	int too_large;		/* decoded list passed our SETTINGS_MAX_HEADER_LIST_SIZE */
 } h2_hblock;
 
 struct h2_conn {

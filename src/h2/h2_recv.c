@@ -271,6 +271,9 @@ static int decode_block(h2_conn *c, int kind, const uint8_t *data, size_t len)
 	case HPACK_OK:
 		return 0;
 	case HPACK_ERR_LIST_TOO_LARGE:
+		/* The decoder read the whole block (tables in step); only this stream is refused. */
+		c->hb.too_large = 1;
+		return 0;
 	case HPACK_ERR_STRING_TOO_LONG:
 		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "header list too large");
 	case HPACK_ERR_NOMEM:
@@ -336,6 +339,23 @@ static int block_on_closed(h2_conn *c, uint32_t sid, const uint8_t *data, size_t
 	return h2__conn_error(c, H2_PROTOCOL_ERROR, "HEADERS on a stream id that was never opened");
 }
 
+/*
+ * A request whose header list passed our limit: §10.5.1's 431, then (if the
+ * client is still sending) RST_STREAM NO_ERROR as §8.1 allows after a
+ * complete response.  The app never hears of it.
+ */
+static int refuse_too_large(h2_conn *c, h2_stream *s, int end_stream)
+{
+	uint32_t sid = s->id;
+
+	s->remote_closed = (uint8_t)end_stream;
+	if (h2_submit_response(c, (int32_t)sid, 431, NULL, 0, 1) != 0)
+		return ctl_ok(c);
+	if (h2__find(c, sid) != NULL)
+		return h2__stream_error(c, sid, H2_NO_ERROR);
+	return ctl_ok(c);
+}
+
 static int end_block(h2_conn *c, const uint8_t *data, size_t len)
 {
 	uint32_t sid = c->block_sid;
@@ -359,6 +379,8 @@ static int end_block(h2_conn *c, const uint8_t *data, size_t len)
 		c->stats.streams_opened++;
 		if ((rc = decode_block(c, HB_REQUEST, data, len)) != 0)
 			return rc;
+		if (c->hb.too_large)
+			return refuse_too_large(c, s, end_stream);
 		finish_validation(c, end_stream);
 		if (c->hb.malformed || self_dep)
 			return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
@@ -379,7 +401,7 @@ static int end_block(h2_conn *c, const uint8_t *data, size_t len)
 	if ((rc = decode_block(c, kind, data, len)) != 0)
 		return rc;
 	finish_validation(c, end_stream);
-	if (c->hb.malformed || self_dep)
+	if (c->hb.malformed || self_dep || c->hb.too_large)
 		return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
 	if (kind == HB_RESPONSE) {
 		const uint8_t *st = buf_data(&c->fstore) + c->hb.ps_off[4];
