@@ -298,7 +298,8 @@ def test_thousand_deployments_in_pages(tmp_path, probes):
 FAULTS = {
     'drops': {'watch_drop_rate': 0.05, 'watch_drop_after_s': 0.7},
     '410s': {'expire_every_s': 0.4},
-    '410s-as-http': {'expire_every_s': 0.4, 'watch_gone_as_http': True, 'expire_kills_watches': False},
+    '410s-as-http': {'expire_every_s': 0.3, 'watch_gone_as_http': True, 'expire_kills_watches': False,
+                     'watch_drop_rate': 0.1},
     '5xx': {'error_5xx_rate': 0.3},
     '429': {'error_429_rate': 0.3, 'retry_after_s': 1},
     'split-writes': {'split_writes': True},
