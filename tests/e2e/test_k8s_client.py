@@ -346,3 +346,42 @@ def test_informer_converges_after_fault(tmp_path, probes, fault):
             assert s['retries'] + s['watch_errors'] > 0, s
     finally:
         sim.stop()
+
+
+# ---------------------------------------------------------------- request policy
+
+def test_client_timeouts_retries_and_connection_reuse(tmp_path, probes):
+    sim = start_kubesim(tmp_path / 'sim', '--instant')
+    try:
+        p = probes(*flags(sim), '--no-informer', '--timeout-ms', '400')
+        # keep-alive connections the server closed while idle: the next request, a POST too, goes through
+        sim.knobs(idle_close_s=0.3)
+        assert p.cmd('create a 1 nginx')['ok'] == 1
+        time.sleep(0.8)
+        assert p.cmd('create b 1 nginx')['ok'] == 1
+        assert p.cmd('get a')['ok'] == 1
+        sim.knobs(idle_close_s=0.0, max_requests_per_conn=2)
+        for _ in range(5):
+            assert p.cmd('get b')['ok'] == 1
+        sim.knobs(max_requests_per_conn=0)
+        # RBAC refusal: Forbidden with the server's words
+        sim.knobs(deny=['create deployments'], user='system:serviceaccount:default:cplane')
+        r = p.cmd('create c 1 nginx')
+        assert (r['ok'], r['code'], r['reason']) == (0, 403, 'Forbidden') and 'cannot create' in r['message'], r
+        sim.knobs(deny=[])
+        # slow answers: GET is retried (4 times) then times out; a POST is not retried (it may have been applied)
+        before = p.cmd('stats')['retries']
+        sim.knobs(delay_ms=1500)
+        r = p.cmd('get a', timeout=60)
+        assert (r['ok'], r['kind']) == (0, 'timeout'), r
+        mid = p.cmd('stats')['retries']
+        assert mid - before == 4
+        r = p.cmd('create late 1 nginx', timeout=30)
+        assert (r['ok'], r['kind']) == (0, 'timeout'), r
+        assert p.cmd('stats')['retries'] == mid
+        sim.knobs(delay_ms=0)
+        sim.wait_for(lambda: sim.api('GET', '/apis/apps/v1/namespaces/default/deployments/late')[0] == 200, 10,
+                     what='the slow POST applied')
+        assert p.cmd('get a')['ok'] == 1
+    finally:
+        sim.stop()
