@@ -265,8 +265,8 @@ static const char *const watch_want[] = {
 	"minimum availability. pr=2:ProgressDeadlineExceeded:ReplicaSet \"demo-7d9c5b8f4\" has timed out "
 	"progressing. rf=0 ready=0 failed=1",
 	"BOOKMARK  rv=1005 uid= gen=0/0 rep=1/0/0/0 mg=0 del=0 ln= lc= img= ct=0 av=0:: pr=0:: rf=0 ready=0 failed=0",
-	"DELETED demo rv=1006 uid=6f1c2b7e-3a8d-4c1e-9f0a-2b3c4d5e6f70 gen=2/0 rep=3/0/0/0 mg=1 del=0 ln=demo lc=demo "
-	"img=registry.k8s.io/pause:3.9 ct=1674483619000 av=0:: pr=0:: rf=0 ready=0 failed=0",
+	("DELETED demo rv=1006 uid=6f1c2b7e-3a8d-4c1e-9f0a-2b3c4d5e6f70 gen=2/0 rep=3/0/0/0 mg=1 del=0 ln=demo lc=demo "
+	"img=registry.k8s.io/pause:3.9 ct=1674483619000 av=0:: pr=0:: rf=0 ready=0 failed=0"),
 	"ERROR 410 Expired too old resource version: 1 (1006)",
 };
 
