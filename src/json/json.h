@@ -215,6 +215,7 @@ int json_error(const json_parser *p);
  */
 #define JSON_PATHS_MAX_NODES 256
 #define JSON_PATHS_POOL 4096
+#define JSON_PATHS_HASH 512	/* power of two, > 1.5 x JSON_PATHS_MAX_NODES */
 
 typedef struct json_pathset {
 	struct json_pnode {
@@ -225,7 +226,10 @@ typedef struct json_pathset {
 		uint8_t elem;		/* this node is "[*]" */
 		uint8_t has_elem;	/* has a "[*]" child */
 		uint8_t has_key;	/* has a key child */
+		uint16_t elem_child;	/* the "[*]" child, 0 = none */
+		uint16_t parent;
 	} node[JSON_PATHS_MAX_NODES];
+	uint16_t hash[JSON_PATHS_HASH];	/* (parent, key) -> key node, 0 = empty */
 	char pool[JSON_PATHS_POOL];
 	unsigned nnodes, pool_len;
 } json_pathset;

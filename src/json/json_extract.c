@@ -20,6 +20,16 @@
 
 #define NONE 0xffff
 
+/* Keys are looked up by (parent node, key): one probe in the common case,
+ * whether the key is declared or not. */
+static unsigned key_hash(unsigned parent, const char *k, size_t len)
+{
+	unsigned h = parent * 0x9e37u + (unsigned)len * 0x85ebu;
+
+	h += (uint8_t)k[0] * 0x27d4u + (uint8_t)k[len - 1] * 0x165du + (uint8_t)k[len / 2] * 0x3c6fu;
+	return (h ^ h >> 9) & (JSON_PATHS_HASH - 1);
+}
+
 static int add_child(json_pathset *ps, unsigned parent, const char *key, size_t len, int elem,
     unsigned *out)
 {
@@ -48,9 +58,18 @@ static int add_child(json_pathset *ps, unsigned parent, const char *key, size_t 
 		ps->node[parent].has_key = 1;
 	} else {
 		ps->node[parent].has_elem = 1;
+		ps->node[parent].elem_child = (uint16_t)i;
 	}
+	n->parent = (uint16_t)parent;
 	n->next = ps->node[parent].child;
 	ps->node[parent].child = (uint16_t)i;
+	if (!elem) {
+		unsigned h = key_hash(parent, key, len);
+
+		while (ps->hash[h])
+			h = (h + 1) & (JSON_PATHS_HASH - 1);
+		ps->hash[h] = (uint16_t)i;
+	}
 	*out = i;
 	return 0;
 }
@@ -118,12 +137,31 @@ int json_pathset_compile(json_pathset *ps, const char *const *paths, size_t n)
 
 static unsigned find_key(const json_pathset *ps, unsigned parent, const char *k, size_t len)
 {
-	unsigned i;
+	unsigned h, i;
 
-	for (i = ps->node[parent].child; i; i = ps->node[i].next) {
+	if (len == 0)
+		return NONE;	/* declared keys are never empty */
+	for (h = key_hash(parent, k, len); (i = ps->hash[h]) != 0; h = (h + 1) & (JSON_PATHS_HASH - 1)) {
 		const struct json_pnode *n = &ps->node[i];
+		const char *a = ps->pool + n->key_off;
+		size_t j;
 
-		if (!n->elem && n->key_len == len && memcmp(ps->pool + n->key_off, k, len) == 0)
+		if (n->parent != parent || n->key_len != len)
+			continue;
+		/* Keys are short: eight bytes at a time, never past either end. */
+		for (j = 0; j + 8 <= len; j += 8) {
+			uint64_t x, y;
+
+			memcpy(&x, a + j, 8);
+			memcpy(&y, k + j, 8);
+			if (x != y)
+				break;
+		}
+		if (j + 8 <= len)
+			continue;
+		while (j < len && a[j] == k[j])
+			j++;
+		if (j == len)
 			return i;
 	}
 	return NONE;
@@ -131,13 +169,9 @@ static unsigned find_key(const json_pathset *ps, unsigned parent, const char *k,
 
 static unsigned elem_child(const json_pathset *ps, unsigned parent)
 {
-	unsigned i;
+	unsigned e = ps->node[parent].elem_child;
 
-	for (i = ps->node[parent].child; i; i = ps->node[i].next) {
-		if (ps->node[i].elem)
-			return i;
-	}
-	return NONE;
+	return e ? e : NONE;
 }
 
 /* The next value belongs to node v: skip it unless something in it is wanted. */
@@ -265,7 +299,7 @@ static int on_token(json_extract *x, json_token *t)
 		} else if (x->isarr[d - 1]) {
 			unsigned e = elem_child(ps, x->node[d - 1]);
 
-			if (ps->node[e].path >= 0) {
+			if (e != NONE && ps->node[e].path >= 0) {
 				r = emit(x, JSON_EV_ELEM_END, ps->node[e].path, x->index[d - 1], NULL);
 				if (r < 0)
 					return r;

@@ -657,7 +657,9 @@ static int close_container(json_parser *p, json_token *t, const uint8_t *c, int 
 
 static const uint8_t *skip_ws(const uint8_t *c, const uint8_t *e)
 {
-	while (c < e && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t'))
+	/* Every byte that may follow whitespace is above ' ': one compare for
+	 * compact input. */
+	while (c < e && *c <= ' ' && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t'))
 		c++;
 	return c;
 }
@@ -720,6 +722,10 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
 				goto slow_value;
 			c = q + 1;
 		} else if ((*a == '{' || *a == '[') && p->depth < p->max_depth) {
+			if (a + 1 < e && a[1] == *a + 2) {	/* "{}" or "[]" */
+				c = a + 2;
+				goto member_done;
+			}
 			p->cur = a + 1;
 			p->sk_depth = 1;
 			p->sk_brace = *a == '{';
@@ -737,6 +743,7 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
 		} else {
 			goto slow_value;
 		}
+member_done:
 		p->gs = G_AFTER;
 		c = skip_ws(c, e);
 		p->cur = c;
@@ -757,8 +764,8 @@ static int lex_structure(json_parser *p, json_token *t)
 	uint8_t b;
 
 	c = skip_ws(c, e);
-	if (c < e && p->filter && p->depth && (p->gs == G_OBJ_FIRST || p->gs == G_KEY ||
-	    (p->gs == G_AFTER && !top_is_array(p)))) {
+	if (p->filter && c < e && ((1u << p->gs) & (1u << G_OBJ_FIRST | 1u << G_KEY | 1u << G_AFTER)) &&
+	    p->depth && !top_is_array(p)) {
 		int r = fast_members(p, t, c);
 
 		if (r != FALLBACK)
