@@ -41,6 +41,7 @@ struct k8s_informer {
 	int synced;
 	int listed_once, watched_once;
 	int got_event;		/* this watch delivered something */
+	int64_t watch_start;	/* io_loop_now() when it was sent */
 	uint32_t mark;
 	char rv[K8S_RV_MAX];
 	char cont[4096];
@@ -179,7 +180,6 @@ static void list_complete(k8s_informer *inf)
 	if (inf->listed_once)
 		inf->st.relists++;
 	inf->listed_once = 1;
-	k8s_backoff_reset(&inf->bo);
 	if (!inf->synced) {
 		inf->synced = 1;
 		char n[24];
@@ -203,9 +203,9 @@ static void list_done(void *ctx, const k8s_error *err, int status, const uint8_t
 	if (err->kind != K8S_OK) {
 		inf->st.list_errors++;
 		if (err->kind == K8S_ERR_API && err->code == 410) {
-			/* The continue token expired: the whole list again, at once. */
+			/* The continue token expired: the whole list again. */
 			inf->st.expired++;
-			wait_then(inf, NEXT_RELIST, 0);
+			retry_later(inf, NEXT_RELIST, NULL);
 			return;
 		}
 		log_warn("Listing Deployments failed", "error", err->message, NULL);
@@ -306,25 +306,30 @@ static void watch_done(void *ctx, const k8s_error *err, int status, const uint8_
 	(void)body;
 	(void)len;
 	inf->req = NULL;
+	/* Relists and quick re-watches go through the backoff, which only a
+	 * watch that delivered events resets: a server that keeps ending watches
+	 * at once, or keeps answering 410, is not hammered. */
 	if (inf->want == NEXT_RELIST) {
 		inf->st.watch_errors++;
-		wait_then(inf, NEXT_RELIST, 0);
+		retry_later(inf, NEXT_RELIST, NULL);
 		return;
 	}
 	if (err->kind == K8S_OK) {
 		/* The server's timeoutSeconds ran out: carry on from where we are. */
 		if (k8s_deploy_decoder_finish(inf->watch_dec) < 0) {
 			inf->st.watch_errors++;
-			wait_then(inf, NEXT_RELIST, 0);
-			return;
+			retry_later(inf, NEXT_RELIST, NULL);
+		} else if (!inf->got_event && io_loop_now(inf->loop) - inf->watch_start < 1000) {
+			retry_later(inf, NEXT_REWATCH, NULL);
+		} else {
+			wait_then(inf, NEXT_REWATCH, 0);
 		}
-		wait_then(inf, NEXT_REWATCH, 0);
 		return;
 	}
 	inf->st.watch_errors++;
 	if (err->kind == K8S_ERR_API && err->code == 410) {
 		inf->st.expired++;
-		wait_then(inf, NEXT_RELIST, 0);
+		retry_later(inf, NEXT_RELIST, NULL);
 		return;
 	}
 	log_debug("Watch lost; re-watching", "error", err->message, "resourceVersion", inf->rv, NULL);
@@ -345,6 +350,7 @@ static void start_watch(k8s_informer *inf)
 	    "&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%lld", cfg->namespace_,
 	    inf->o.label_selector, inf->rv, (long long)t);
 	inf->state = S_WATCHING;
+	inf->watch_start = io_loop_now(inf->loop);
 	inf->st.watches++;
 	if (inf->watched_once)
 		inf->st.watch_restarts++;

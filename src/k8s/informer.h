@@ -16,7 +16,9 @@
  * resourceVersion seen (bookmarks included); when the connection fails, the
  * same after a jittered exponential backoff (250 ms doubling to 30 s); 429
  * waits for Retry-After; 410 Gone, an ERROR event or an undecodable stream
- * lead to a relist.
+ * lead to a relist after the backoff's next delay.  Only a watch that
+ * delivers events resets the backoff, so a server that keeps failing, or
+ * keeps ending watches at once, sees ever longer pauses.
  *
  * Callbacks run on the loop; records passed are valid during the call only
  * (copy what you keep, or look names up in the cache later).  Callbacks may
