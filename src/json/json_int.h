@@ -1,10 +1,24 @@
 /*
- * Internal to src/json: pieces shared by the tokenizer and the bulk skipper.
+ * Internal to src/json: state names and pieces shared by the tokenizer, its
+ * entry points and the bulk skipper.
  */
 #ifndef CPLANE_JSON_INT_H
 #define CPLANE_JSON_INT_H
 
 #include "json.h"
+
+enum {	/* grammar states; 0 (G_TOP) is the zero-filled start */
+	G_TOP = 0,	/* between top-level values */
+	G_VALUE,	/* after ':' or an array ',' */
+	G_ARR_FIRST,	/* after '[' */
+	G_OBJ_FIRST,	/* after '{' */
+	G_KEY,		/* after an object ',' */
+	G_COLON,	/* after a key */
+	G_AFTER,	/* after a value inside a container */
+	G_DONE,		/* JSON_SINGLE: the value is complete */
+};
+
+enum { L_NONE = 0, L_STR, L_NUM, L_LIT, L_SKIP };
 
 /*
  * Bulk-skips the container whose opening bracket was consumed (p->sk_depth
