@@ -136,6 +136,18 @@ static int64_t num_of(const cJSON *o, const char *k)
 	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
 }
 
+/* The same copy as the extractor's callback does (no snprintf), so the
+ * comparison is of the parsers alone. */
+static void copy_c(char *dst, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > cap - 1)
+		n = cap - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
 static void cjson_event(const char *s, size_t n, fields *f)
 {
 	cJSON *root = cJSON_ParseWithLength(s, n);
@@ -149,11 +161,11 @@ static void cjson_event(const char *s, size_t n, fields *f)
 	md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	st = cJSON_GetObjectItemCaseSensitive(obj, "status");
-	snprintf(f->type, sizeof(f->type), "%s", str_of(root, "type"));
-	snprintf(f->name, sizeof(f->name), "%s", str_of(md, "name"));
-	snprintf(f->rv, sizeof(f->rv), "%s", str_of(md, "resourceVersion"));
-	snprintf(f->created, sizeof(f->created), "%s", str_of(md, "creationTimestamp"));
-	snprintf(f->label, sizeof(f->label), "%s",
+	copy_c(f->type, sizeof(f->type), str_of(root, "type"));
+	copy_c(f->name, sizeof(f->name), str_of(md, "name"));
+	copy_c(f->rv, sizeof(f->rv), str_of(md, "resourceVersion"));
+	copy_c(f->created, sizeof(f->created), str_of(md, "creationTimestamp"));
+	copy_c(f->label, sizeof(f->label),
 	    str_of(cJSON_GetObjectItemCaseSensitive(md, "labels"), "cplane.dev/cluster"));
 	f->deleting = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(md, "deletionTimestamp"));
 	f->gen = num_of(md, "generation");
@@ -161,7 +173,7 @@ static void cjson_event(const char *s, size_t n, fields *f)
 	ctrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(spec, "template"), "spec"), "containers");
 	cJSON_ArrayForEach(c, ctrs)
-		snprintf(f->image, sizeof(f->image), "%s", str_of(c, "image"));
+		copy_c(f->image, sizeof(f->image), str_of(c, "image"));
 	f->observed = num_of(st, "observedGeneration");
 	f->ready = num_of(st, "readyReplicas");
 	f->available = num_of(st, "availableReplicas");
@@ -170,8 +182,8 @@ static void cjson_event(const char *s, size_t n, fields *f)
 	conds = cJSON_GetObjectItemCaseSensitive(st, "conditions");
 	cJSON_ArrayForEach(c, conds) {
 		if (f->ncond < 4) {
-			snprintf(f->cond_reason[f->ncond], sizeof(f->cond_reason[0]), "%s", str_of(c, "reason"));
-			snprintf(f->cond_status[f->ncond], sizeof(f->cond_status[0]), "%s", str_of(c, "status"));
+			copy_c(f->cond_reason[f->ncond], sizeof(f->cond_reason[0]), str_of(c, "reason"));
+			copy_c(f->cond_status[f->ncond], sizeof(f->cond_status[0]), str_of(c, "status"));
 			f->ncond++;
 		}
 	}
