@@ -12,8 +12,9 @@
  *     anything else                    → 200 text/plain "hello\n"
  *   SIGTERM/SIGINT: graceful GOAWAY on every connection, exit when idle.
  *
- * Client:  h2_responder --connect PORT [-n STREAMS] [-c CONCURRENT] [--path P] [--body N]
- *   runs the requests against 127.0.0.1:PORT and prints
+ * Client:  h2_responder --connect PORT [-n STREAMS] [-c CONCURRENT] [--path P] [--body N] [--grpc]
+ *   runs the requests against 127.0.0.1:PORT (--grpc: gRPC headers, the body
+ *   one framed message, trailers must say grpc-status 0) and prints
  *   "ok streams=N bytes=B" (exit 0) or the failure (exit 1).
  */
 #include <arpa/inet.h>
@@ -285,6 +286,7 @@ static int run_server(int port)
 typedef struct cstate {
 	int done, failed, opened;
 	uint64_t bytes;
+	int grpc;
 } cstate;
 
 static int c_headers(h2_conn *h, void *user, int32_t id, void *su, const h2_headers *hd)
@@ -296,6 +298,18 @@ static int c_headers(h2_conn *h, void *user, int32_t id, void *su, const h2_head
 	(void)su;
 	if (!hd->is_trailers && hd->status != 200)
 		st->failed = 1;
+	if (st->grpc && hd->end_stream) {
+		size_t i;
+		int ok = 0;
+
+		for (i = 0; i < hd->nfields; i++)
+			if (hdr_is(&hd->fields[i], "grpc-status"))
+				ok = hd->fields[i].value_len == 1 && hd->fields[i].value[0] == '0';
+		if (!ok) {
+			fprintf(stderr, "stream %d: no grpc-status 0\n", id);
+			st->failed = 1;
+		}
+	}
 	return 0;
 }
 
@@ -326,8 +340,10 @@ static void c_close(h2_conn *h, void *user, int32_t id, void *su, uint32_t code,
 	st->done++;
 }
 
-static int run_client(int port, int nstreams, int conc, const char *path, size_t body_len)
+static int run_client(int port, int nstreams, int conc, const char *path, size_t body_len, int grpc)
 {
+	static const h2_field grpc_fields[] = {H2_FIELD_LIT("content-type", "application/grpc"),
+		H2_FIELD_LIT("te", "trailers")};
 	static const h2_callbacks cb = {.on_headers = c_headers, .on_data = c_data, .on_stream_close = c_close};
 	struct sockaddr_in sa;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -339,7 +355,16 @@ static int run_client(int port, int nstreams, int conc, const char *path, size_t
 	int rc = 1;
 
 	memset(&st, 0, sizeof(st));
+	st.grpc = grpc;
 	memset(body, 'b', body_len + 1);
+	if (grpc && body_len >= 5) {
+		/* One uncompressed gRPC message filling the body. */
+		body[0] = 0;
+		body[1] = (uint8_t)((body_len - 5) >> 24);
+		body[2] = (uint8_t)((body_len - 5) >> 16);
+		body[3] = (uint8_t)((body_len - 5) >> 8);
+		body[4] = (uint8_t)(body_len - 5);
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -359,7 +384,7 @@ static int run_client(int port, int nstreams, int conc, const char *path, size_t
 
 		while (st.opened < nstreams && st.opened - st.done < conc && h2_conn_can_open_stream(h)) {
 			int32_t id = h2_submit_request(h, body_len ? "POST" : "GET", "http", "localhost", path,
-			    NULL, 0, body_len == 0, NULL);
+			    grpc ? grpc_fields : NULL, grpc ? 2 : 0, body_len == 0, NULL);
 
 			if (id < 0)
 				break;
@@ -407,7 +432,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	int port = 0, i, connect_port = 0, n = 1, conc = 100;
+	int port = 0, i, connect_port = 0, n = 1, conc = 100, grpc = 0;
 	const char *path = "/";
 	size_t body = 0;
 
@@ -433,6 +458,8 @@ int main(int argc, char **argv)
 			conc = atoi(v), i++;
 		else if (strcmp(a, "--path") == 0)
 			path = v, i++;
+		else if (strcmp(a, "--grpc") == 0)
+			grpc = 1;
 		else if (strcmp(a, "--body") == 0)
 			body = (size_t)strtoul(v, NULL, 10), i++;
 		else {
@@ -441,6 +468,6 @@ int main(int argc, char **argv)
 		}
 	}
 	if (connect_port)
-		return run_client(connect_port, n, conc, path, body);
+		return run_client(connect_port, n, conc, path, body, grpc);
 	return run_server(port);
 }

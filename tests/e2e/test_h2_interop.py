@@ -315,6 +315,46 @@ def test_grpcio_client_no_protocol_errors(responder):
     assert not bad, "\n".join(bad[:20])
 
 
+GRPC_SERVER = r'''
+import grpc, sys
+from concurrent import futures
+def echo(req, ctx):
+    return req
+h = grpc.method_handlers_generic_handler("test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)})
+s = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+s.add_generic_rpc_handlers((h,))
+port = s.add_insecure_port("127.0.0.1:0")
+s.start()
+print(port, flush=True)
+s.wait_for_termination(timeout=120)
+'''
+
+
+@pytest.mark.parametrize("body", [5, 1000, 300000])
+def test_grpcio_server_our_client(responder_bin, body, tmp_path):
+    env = dict(os.environ, GRPC_TRACE="http", GRPC_VERBOSITY="debug")
+    # The trace goes to a file: a pipe nobody drains would stall the server.
+    errf = open(tmp_path / "grpc-server.log", "w+")
+    srv = subprocess.Popen(["/usr/bin/python3", "-c", GRPC_SERVER], stdout=subprocess.PIPE,
+                           stderr=errf, text=True, env=env)
+    try:
+        port = srv.stdout.readline().strip()
+        out = subprocess.run([responder_bin, "--connect", port, "-n", "200", "-c", "20", "--grpc",
+                              "--path", "/test.Echo/Echo", "--body", str(body)],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "ok streams=200 bytes=%d" % (200 * body) in out.stdout
+    finally:
+        srv.kill()
+        srv.communicate()
+    errf.seek(0)
+    err = errf.read()
+    errf.close()
+    bad = [l for l in err.splitlines() if any(w in l for w in ("PROTOCOL_ERROR", "FLOW_CONTROL_ERROR",
+                                                                "COMPRESSION_ERROR", "FRAME_SIZE_ERROR"))]
+    assert not bad, "\n".join(bad[:20])
+
+
 def test_graceful_shutdown(responder_bin):
     r = Responder(responder_bin)
     c = H2Client(r.port, 65535, 16384)
