@@ -235,9 +235,13 @@ static void finish_validation(h2_conn *c, int end_stream)
 			hb->malformed = "missing :scheme or :path";
 		} else if (hb->ps_len[3] == 0) {
 			hb->malformed = "empty :path";
-		} else if ((NAME_IS(sc, hb->ps_len[1], "http") || NAME_IS(sc, hb->ps_len[1], "https")) &&
-		    p[0] != '/' && !(hb->ps_len[3] == 1 && p[0] == '*' && NAME_IS(m, hb->ps_len[0], "OPTIONS"))) {
-			hb->malformed = "bad :path";
+		} else if (NAME_IS(sc, hb->ps_len[1], "http") || NAME_IS(sc, hb->ps_len[1], "https")) {
+			if (p[0] != '/' && !(hb->ps_len[3] == 1 && p[0] == '*' && NAME_IS(m, hb->ps_len[0], "OPTIONS")))
+				hb->malformed = "bad :path";
+			/* §8.3.1: no userinfo in :authority for http(s). */
+			else if ((hb->pseudo & PS_AUTHORITY) && hb->ps_len[2] > 0 &&
+			    memchr(base + hb->ps_off[2], '@', hb->ps_len[2]) != NULL)
+				hb->malformed = "userinfo in :authority";
 		}
 	} else if (hb->kind == HB_RESPONSE) {
 		const uint8_t *st = base + hb->ps_off[4];

@@ -707,7 +707,7 @@ static void test_raw_stream_states(void)
 
 static void test_raw_malformed_requests(void)
 {
-	static const char *const cases[][14] = {
+	static const char *const cases[][16] = {
 		{":method", "GET", ":scheme", "http", ":path", "/", "X-Upper", "1", NULL},
 		{":method", "GET", ":scheme", "http", ":path", "/", "connection", "close", NULL},
 		{":method", "GET", ":scheme", "http", ":path", "/", "te", "gzip", NULL},
@@ -722,6 +722,16 @@ static void test_raw_malformed_requests(void)
 		{":method", "GET", ":scheme", "http", ":path", "/", "x", " lead", NULL},
 		{":method", "GET", ":scheme", "http", ":path", "/", "content-length", "1", NULL},
 		{":method", "GET", ":scheme", "http", ":path", "/", "x", "a\nb", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "u@h", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "x", NULL},
+		{":method", "CONNECT", ":scheme", "http", ":path", "/", ":authority", "h:1", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", ":protocol", "websocket", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "x:y", "1", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "proxy-connection", "x", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "transfer-encoding", "chunked", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "keep-alive", "1", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "upgrade", "h2c", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "content-length", "x1", NULL},
 	};
 	size_t i;
 
@@ -739,6 +749,32 @@ static void test_raw_malformed_requests(void)
 		v = raw_run(&r);
 		EXPECT_OK(v);
 		CHECK_EQ_STR(logstr(&r.sv), "H 3 GET http / @x END\n");
+		raw_free(&r);
+	}
+}
+
+static void test_raw_wellformed_requests(void)
+{
+	static const char *const cases[][12] = {
+		{":method", "GET", ":scheme", "http", ":path", "/", "te", "trailers", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "te", "Trailers", NULL},
+		{":method", "CONNECT", ":authority", "h:443", NULL},
+		{":method", "OPTIONS", ":scheme", "https", ":path", "*", NULL},
+		{":method", "GET", ":scheme", "foo", ":path", "relative", NULL},
+		{":method", "POST", ":scheme", "http", ":path", "/", "content-length", "0", "x", "", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "cookie", "a=1", "cookie", "b=2", NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		raw r;
+		verdict v;
+
+		raw_init(&r, NULL);
+		raw_headers(&r, 1, H2_FLAG_END_STREAM, cases[i]);
+		v = raw_run(&r);
+		EXPECT_OK(v);
+		CHECK(buf_len(&r.sv.log) > 0);
 		raw_free(&r);
 	}
 }
@@ -1217,6 +1253,7 @@ int main(void)
 	RUN(test_raw_settings_errors);
 	RUN(test_raw_stream_states);
 	RUN(test_raw_malformed_requests);
+	RUN(test_raw_wellformed_requests);
 	RUN(test_raw_trailers_and_content_length);
 	RUN(test_raw_flow_control_errors);
 	RUN(test_raw_refused_stream);
