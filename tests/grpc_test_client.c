@@ -9,7 +9,7 @@
  *   grpc_test_client HOST:PORT cancel PATH REQ AFTER_MS  cancel after AFTER_MS
  *   grpc_test_client HOST:PORT seq    N PATH REQ        N calls one after another
  *
- * Result: status=N msgs=N bytes=N reply_hex=... message="..." [md_<name>=<value>]
+ * Result: status=N msgs=N bytes=N reply_hex=... message="..." [md_<name>=<value> md_<name>-t=<value>]
  * For many/seq: ok=N fail=N statuses=<code:count,...> connects=N
  */
 #include <stdio.h>
@@ -60,8 +60,12 @@ static void on_done_print(grpc_ccall *call, void *arg, int status, const char *m
 	printf("status=%d msgs=%d bytes=%zu reply_hex=%s message=\"%s\"", status, r->msgs, r->bytes,
 	    r->hex, message);
 	for (int i = 0; i < g.nshow; i++) {
+		char tname[128];
 		const char *v = grpc_ccall_metadata_get(call, g.show[i], NULL);
 		printf(" md_%s=%s", g.show[i], v ? v : "");
+		snprintf(tname, sizeof(tname), "%s-t", g.show[i]);
+		v = grpc_ccall_metadata_get(call, tname, NULL);
+		printf(" md_%s=%s", tname, v ? v : "");
 	}
 	printf("\n");
 	fflush(stdout);

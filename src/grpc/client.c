@@ -39,6 +39,8 @@ struct cconn {
 	int goaway;		/* no new streams here */
 	int dying;
 	int connected;
+	int settled;		/* the server's first SETTINGS arrived: streams may open */
+	uint64_t opened;	/* streams opened here */
 	const char *lost;	/* status message for calls ended by the connection's loss */
 	size_t nstreams;
 	io_timer connect_timer;
@@ -326,6 +328,7 @@ static int open_stream(struct cconn *cc, grpc_ccall *k)
 	k->conn = cc;
 	k->sid = sid;
 	cc->nstreams++;
+	cc->opened++;
 	if (h2_submit_data(cc->h2, sid, buf_data(&k->req), buf_len(&k->req), 1) < 0) {
 		call_abort(k, GRPC_INTERNAL, "cannot queue the request");
 		return 1;
@@ -346,18 +349,27 @@ static void pump_cb(io_loop *loop, void *arg)
 		int rc;
 		if (cc && cc->goaway) {
 			cl->active = NULL;
+			if (cc->opened == 0) {
+				/* GOAWAY before any stream: the server is going away; do not spin. */
+				fail_queued(cl, GRPC_UNAVAILABLE, "the server sent GOAWAY");
+				return;
+			}
 			cc = NULL;
 		}
 		if (cc == NULL && (cc = conn_new(cl)) == NULL)
 			return;
-		if (!cc->connected)
-			return;	/* conn_on_connect pumps again */
+		if (!cc->connected || !cc->settled)
+			return;	/* conn_on_connect / cb_settings pump again */
 		if (!h2_conn_can_open_stream(cc->h2)) {
-			if (h2_conn_open_streams(cc->h2) == 0 || cc->goaway) {
-				cc->goaway = 1;	/* ids exhausted or closing: next connection */
-				continue;
+			if (h2_conn_open_streams(cc->h2) > 0 && !cc->goaway)
+				return;	/* at the peer's concurrency limit: a stream close pumps again */
+			if (cc->opened == 0) {
+				/* A fresh connection that takes no stream: do not spin reconnecting. */
+				fail_queued(cl, GRPC_UNAVAILABLE, "the server accepts no streams");
+				return;
 			}
-			return;	/* a stream close pumps again */
+			cc->goaway = 1;	/* ids exhausted or closing: next connection */
+			continue;
 		}
 		rc = open_stream(cc, cl->q_head);
 		if (rc == 0)
@@ -543,9 +555,7 @@ static void cb_goaway(h2_conn *h2, void *user, uint32_t last_stream_id, uint32_t
 	(void)error_code;
 	(void)debug;
 	(void)debug_len;
-	cc->goaway = 1;
-	if (cc->cl->active == cc)
-		cc->cl->active = NULL;
+	cc->goaway = 1;	/* the pump moves new calls to a new connection */
 	pump_kick(cc->cl);
 }
 
@@ -554,6 +564,7 @@ static void cb_settings(h2_conn *h2, void *user)
 	struct cconn *cc = user;
 
 	(void)h2;
+	cc->settled = 1;
 	pump_kick(cc->cl);
 }
 

@@ -356,10 +356,11 @@ static void reject_stream(grpc_sconn *sc, int32_t sid, int status, const char *m
 }
 
 /* Ends a live call's stream with status (trailers, or Trailers-Only if nothing was sent). */
-static void call_end_stream(grpc_call *c, int status, const char *msg)
+static void call_end_stream(grpc_call *c, int status, const char *msg, int accept_identity)
 {
+	static const h2_field ae = H2_FIELD_LIT("grpc-accept-encoding", "identity");
 	grpc_sconn *sc = c->conn;
-	h2_field f[3 + MAX_OUT_MD];
+	h2_field f[4 + MAX_OUT_MD];
 	char code[4];
 	size_t n = 0;
 
@@ -368,6 +369,8 @@ static void call_end_stream(grpc_call *c, int status, const char *msg)
 		f[n++] = F_CT_GRPC;
 		n = status_fields(c->srv, f, n, code, status, msg);
 		n = add_out_md(c, f, n, -1);
+		if (accept_identity)
+			f[n++] = ae;
 		h2_submit_response(sc->h2, c->sid, 200, f, n, 1);
 		c->flags |= C_HEADERS_SENT;
 	} else {
@@ -412,7 +415,7 @@ static void call_gone(grpc_call *c, int status)
 /* The server ends a live call itself (deadline, shutdown, bad request). */
 static void call_abort(grpc_call *c, int status, const char *msg)
 {
-	call_end_stream(c, status, msg);
+	call_end_stream(c, status, msg, status == GRPC_UNIMPLEMENTED);
 	if (!(c->flags & C_DISPATCHED))
 		c->srv->stats.calls_rejected++;
 	call_gone(c, status);
@@ -1198,7 +1201,7 @@ int grpc_call_finish(grpc_call *c, int status, const char *message)
 	if (c->flags & C_GONE)
 		rc = GRPC_ERR_CANCELLED;
 	else
-		call_end_stream(c, status, message);
+		call_end_stream(c, status, message, 0);
 	call_release(c);
 	return rc;
 }
