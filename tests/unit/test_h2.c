@@ -384,16 +384,16 @@ typedef struct verdict {
 	int headers;
 } verdict;
 
-static verdict raw_run(raw *r)
+static verdict conn_run(h2_conn *c, buf *in)
 {
 	verdict v;
 	const uint8_t *p;
 	size_t n, off = 0;
 
 	memset(&v, 0, sizeof(v));
-	h2_conn_feed(r->sv.c, buf_data(&r->in), buf_len(&r->in));
-	buf_reset(&r->in);
-	p = h2_conn_pending(r->sv.c, &n);
+	h2_conn_feed(c, buf_data(in), buf_len(in));
+	buf_reset(in);
+	p = h2_conn_pending(c, &n);
 	while (p && off + 9 <= n) {
 		h2_frame_hdr h;
 		h2_frame f;
@@ -416,8 +416,13 @@ static verdict raw_run(raw *r)
 		}
 		off += 9 + h.length;
 	}
-	h2_conn_consumed(r->sv.c, n);
+	h2_conn_consumed(c, n);
 	return v;
+}
+
+static verdict raw_run(raw *r)
+{
+	return conn_run(r->sv.c, &r->in);
 }
 
 #define EXPECT_CONN_ERROR(v, code) do { CHECK((v).goaway); CHECK_EQ_INT((v).goaway_code, (code)); } while (0)
@@ -918,6 +923,138 @@ static void test_raw_refused_stream(void)
 	raw_free(&r);
 }
 
+/* ---- raw frames into a client ---- */
+
+typedef struct rawc {
+	side cl;
+	hpack_encoder enc;
+	buf in;
+} rawc;
+
+/* A client with requests on streams 1 (GET, ended) and 3 (POST, open); the server's preface queued. */
+static void rawc_init(rawc *r)
+{
+	side_init(&r->cl, H2_ROLE_CLIENT, NULL);
+	hpack_encoder_init(&r->enc, 4096);
+	buf_init(&r->in);
+	h2_frame_put_settings(&r->in, NULL, NULL, 0);
+	h2_frame_put_settings_ack(&r->in);
+	h2_submit_request(r->cl.c, "GET", "http", "x", "/", NULL, 0, 1, NULL);
+	h2_submit_request(r->cl.c, "POST", "http", "x", "/", NULL, 0, 0, NULL);
+	conn_run(r->cl.c, &r->in);
+}
+
+static void rawc_free(rawc *r)
+{
+	side_free(&r->cl);
+	hpack_encoder_free(&r->enc);
+	buf_free(&r->in);
+}
+
+static void rawc_headers(rawc *r, uint32_t sid, uint8_t flags, const char *const *kv)
+{
+	buf blk = BUF_INIT;
+
+	hpack_encode_begin(&r->enc, &blk);
+	for (; kv[0]; kv += 2)
+		hpack_encode_field(&r->enc, &blk, (const uint8_t *)kv[0], strlen(kv[0]), (const uint8_t *)kv[1],
+		    strlen(kv[1]), 0);
+	h2_frame_put_headers(&r->in, sid, flags, buf_data(&blk), buf_len(&blk), 16384, 0, NULL);
+	buf_free(&blk);
+}
+
+static const char *const resp_ok[] = {":status", "200", "content-type", "application/grpc", NULL};
+
+static void test_client_responses(void)
+{
+	rawc r;
+	verdict v;
+
+	/* 1xx is skipped, then the response, data, trailers. */
+	rawc_init(&r);
+	rawc_headers(&r, 1, 0, (const char *const[]){":status", "103", "link", "</a>", NULL});
+	rawc_headers(&r, 1, 0, resp_ok);
+	h2_frame_put_data(&r.in, 1, 0, (const uint8_t *)"abc", 3, 7);
+	rawc_headers(&r, 1, H2_FLAG_END_STREAM, (const char *const[]){"grpc-status", "0", NULL});
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_OK(v);
+	CHECK_EQ_STR(logstr(&r.cl), "H 1 200 content-type=application/grpc\nD 1 3\n"
+	    "H 1 grpc-status=0 END TRAILERS\nC 1 NO_ERROR\n");
+	rawc_free(&r);
+
+	/* The server resets stream 3; a GOAWAY naming 1 refuses nothing else. */
+	rawc_init(&r);
+	h2_frame_put_rst_stream(&r.in, 3, H2_CANCEL);
+	h2_frame_put_goaway(&r.in, 1, 0, NULL, 0);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_OK(v);
+	CHECK_EQ_STR(logstr(&r.cl), "C 3 CANCEL remote\nG 1 NO_ERROR\n");
+	rawc_free(&r);
+}
+
+static void test_client_violations(void)
+{
+	rawc r;
+	verdict v;
+
+	/* DATA before the response headers; a response without :status; a request pseudo-header. */
+	rawc_init(&r);
+	h2_frame_put_data(&r.in, 3, 0, (const uint8_t *)"x", 1, 0);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	rawc_headers(&r, 3, 0, (const char *const[]){"content-type", "x", NULL});
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	rawc_headers(&r, 3, 0, (const char *const[]){":status", "200", ":path", "/", NULL});
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	/* 101, and 1xx with END_STREAM. */
+	rawc_init(&r);
+	rawc_headers(&r, 3, 0, (const char *const[]){":status", "101", NULL});
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	/* HEADERS on a stream we never opened (idle), on an even id; PUSH_PROMISE; ENABLE_PUSH=1. */
+	rawc_init(&r);
+	rawc_headers(&r, 5, 0, resp_ok);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	rawc_headers(&r, 2, 0, resp_ok);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	h2_frame_put_push_promise(&r.in, 3, 2, (const uint8_t *)"\x82", 1, H2_FLAG_END_HEADERS);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	{
+		uint16_t id = H2_SETTINGS_ENABLE_PUSH;
+		uint32_t val = 1;
+
+		h2_frame_put_settings(&r.in, &id, &val, 1);
+	}
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	/* content-length 5 but 3 bytes and END_STREAM. */
+	rawc_init(&r);
+	rawc_headers(&r, 3, 0, (const char *const[]){":status", "200", "content-length", "5", NULL});
+	h2_frame_put_data(&r.in, 3, H2_FLAG_END_STREAM, (const uint8_t *)"abc", 3, 0);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	CHECK(strstr(logstr(&r.cl), "C 3 PROTOCOL_ERROR\n") != NULL);
+	rawc_free(&r);
+}
+
 /* ---- floods ---- */
 
 static void test_flood_rapid_reset(void)
@@ -1257,6 +1394,8 @@ int main(void)
 	RUN(test_raw_trailers_and_content_length);
 	RUN(test_raw_flow_control_errors);
 	RUN(test_raw_refused_stream);
+	RUN(test_client_responses);
+	RUN(test_client_violations);
 	RUN(test_flood_rapid_reset);
 	RUN(test_flood_made_you_reset);
 	RUN(test_flood_continuation);
