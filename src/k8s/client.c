@@ -559,10 +559,14 @@ static int write_request(k8s_client *c, struct kconn *k, k8s_req *r)
 	size_t nh = 0;
 	char auth[80];
 	char *authv = NULL;
-	char target[1024];
+	char tbuf[512], *target = tbuf;
+	size_t tlen = strlen(c->cfg->prefix) + strlen(r->path) + 1;
 	int rc;
 
-	snprintf(target, sizeof(target), "%s%s", c->cfg->prefix, r->path);
+	/* Paths carry continue tokens: they may be long. */
+	if (tlen > sizeof(tbuf) && (target = malloc(tlen)) == NULL)
+		return -1;
+	snprintf(target, tlen, "%s%s", c->cfg->prefix, r->path);
 	h[nh++] = (http1_header){ STR_LIT("Host"), str_from_cstr(c->cfg->host_header) };
 	h[nh++] = (http1_header){ STR_LIT("User-Agent"), STR_LIT("cplane/" CPLANE_VERSION) };
 	h[nh++] = (http1_header){ STR_LIT("Accept"), STR_LIT("application/json") };
@@ -571,8 +575,11 @@ static int write_request(k8s_client *c, struct kconn *k, k8s_req *r)
 	if (c->cfg->token) {
 		size_t tl = strlen(c->cfg->token);
 		authv = tl + 8 < sizeof(auth) ? auth : malloc(tl + 8);
-		if (authv == NULL)
+		if (authv == NULL) {
+			if (target != tbuf)
+				free(target);
 			return -1;
+		}
 		memcpy(authv, "Bearer ", 7);
 		memcpy(authv + 7, c->cfg->token, tl + 1);
 		h[nh++] = (http1_header){ STR_LIT("Authorization"), str_make(authv, tl + 7) };
@@ -580,6 +587,8 @@ static int write_request(k8s_client *c, struct kconn *k, k8s_req *r)
 	rc = http1_write_request(&out, r->method, target, h, nh, r->body, r->body_len);
 	if (authv != auth)
 		free(authv);
+	if (target != tbuf)
+		free(target);
 	if (rc == 0)
 		rc = io_conn_write(k->io, buf_data(&out), buf_len(&out));
 	buf_free(&out);

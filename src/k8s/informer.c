@@ -229,9 +229,30 @@ static void list_done(void *ctx, const k8s_error *err, int status, const uint8_t
 	list_complete(inf);
 }
 
+/* Percent-encodes everything but RFC 3986 unreserved characters: continue
+ * tokens are base64 and may hold '+', '/' and '='. */
+static void url_escape(char *out, size_t outsz, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s && o + 4 < outsz; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+		    ch == '.' || ch == '_' || ch == '~') {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
 static void start_list(k8s_informer *inf, int fresh)
 {
-	char path[4096 + 512];
+	char path[3 * sizeof(inf->cont) + 512], cont[3 * sizeof(inf->cont)];
 	const k8s_config *cfg = k8s_client_config(inf->c);
 
 	io_timer_stop(inf->loop, &inf->timer);
@@ -240,9 +261,9 @@ static void start_list(k8s_informer *inf, int fresh)
 		inf->cont[0] = '\0';
 	}
 	k8s_deploy_decoder_reset(inf->list_dec);
+	url_escape(cont, sizeof(cont), inf->cont);
 	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments?labelSelector=%s&limit=%d%s%s",
-	    cfg->namespace_, inf->o.label_selector, inf->o.page_limit, inf->cont[0] ? "&continue=" : "",
-	    inf->cont);
+	    cfg->namespace_, inf->o.label_selector, inf->o.page_limit, cont[0] ? "&continue=" : "", cont);
 	inf->state = S_LISTING;
 	inf->req = k8s_submit(inf->c, &(k8s_request){ .verb = K8S_VERB_LIST, .method = "GET", .path = path,
 	    .on_data = list_data, .on_done = list_done, .ctx = inf });
@@ -338,7 +359,7 @@ static void watch_done(void *ctx, const k8s_error *err, int status, const uint8_
 
 static void start_watch(k8s_informer *inf)
 {
-	char path[1024];
+	char path[1024], rv[3 * K8S_RV_MAX];
 	const k8s_config *cfg = k8s_client_config(inf->c);
 	int64_t t = k8s_backoff_uniform(&inf->bo, inf->o.watch_timeout_min_s, inf->o.watch_timeout_max_s);
 
@@ -346,9 +367,10 @@ static void start_watch(k8s_informer *inf)
 	k8s_deploy_decoder_reset(inf->watch_dec);
 	inf->want = NEXT_NONE;
 	inf->got_event = 0;
+	url_escape(rv, sizeof(rv), inf->rv);
 	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments?labelSelector=%s&watch=1"
 	    "&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%lld", cfg->namespace_,
-	    inf->o.label_selector, inf->rv, (long long)t);
+	    inf->o.label_selector, rv, (long long)t);
 	inf->state = S_WATCHING;
 	inf->watch_start = io_loop_now(inf->loop);
 	inf->st.watches++;
