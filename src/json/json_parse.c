@@ -484,6 +484,32 @@ static int lex_skip(json_parser *p, json_token *t)
 	return r;
 }
 
+/*
+ * A short integer wholly in the slice, followed by a byte that cannot
+ * continue a number: the token at once, as lex_number() would give it.
+ * Returns 0 to leave anything else to lex_number().
+ */
+static int fast_int(json_parser *p, json_token *t, const uint8_t *c)
+{
+	const uint8_t *d = c + (*c == '-'), *e = p->end, *q;
+	uint64_t v = 0;
+
+	if (d == e || *d < '0' || *d > '9' || (*d == '0' && d + 1 < e && d[1] >= '0' && d[1] <= '9'))
+		return 0;
+	for (q = d; q < e && q - d < 18 && *q >= '0' && *q <= '9'; q++)
+		v = v * 10 + (uint64_t)(*q - '0');
+	if (q == e || (*q >= '0' && *q <= '9') || *q == '.' || (*q | 0x20) == 'e')
+		return 0;
+	if (!p->skipping && (size_t)(q - c) > str_max(p))
+		return 0;
+	t->type = p->skipping ? JSON_SKIPPED : JSON_INT;
+	t->i = *c == '-' ? -(int64_t)v : (int64_t)v;
+	t->depth = p->depth;
+	p->cur = q;
+	value_done(p);
+	return 1;
+}
+
 /* A value starts at *c (not yet consumed). */
 static int begin_value(json_parser *p, json_token *t, const uint8_t *c)
 {
@@ -515,7 +541,19 @@ static int begin_value(json_parser *p, json_token *t, const uint8_t *c)
 		p->gs = b == '{' ? G_OBJ_FIRST : G_ARR_FIRST;
 		p->just_began = 1;
 		return 1;
-	case '"':
+	case '"': {
+		/* Plain string wholly in the slice: the token at once. */
+		const uint8_t *q = scan_plain(c + 1, p->end);
+
+		if (q < p->end && *q == '"' && (p->skipping || (size_t)(q - c - 1) <= str_max(p))) {
+			t->type = p->skipping ? JSON_SKIPPED : JSON_STRING;
+			t->str = (const char *)c + 1;
+			t->len = (size_t)(q - c - 1);
+			t->depth = p->depth;
+			p->cur = q + 1;
+			value_done(p);
+			return p->skipping ? quiet(p) : 1;
+		}
 		p->cur = c + 1;
 		p->span = p->cur;
 		p->slen = 0;
@@ -523,8 +561,11 @@ static int begin_value(json_parser *p, json_token *t, const uint8_t *c)
 		p->key = 0;
 		p->ls = L_STR;
 		return MORE;
+	}
 	case '-': case '0': case '1': case '2': case '3': case '4':
 	case '5': case '6': case '7': case '8': case '9':
+		if (fast_int(p, t, c))
+			return p->skipping ? quiet(p) : 1;
 		p->cur = c;
 		p->slen = 0;
 		p->sub = N_START;
