@@ -29,6 +29,24 @@
  * is queued, feed returns H2_ERR_CONN from then on, and h2_conn_want_close()
  * turns true; the io layer writes the pending output and closes the socket.
  * Stream errors only reset that stream (RST_STREAM + on_stream_close).
+ *
+ * Limits (each trips GOAWAY ENHANCE_YOUR_CALM for this connection only,
+ * counted in h2_stats.calm_trips):
+ *   - RST_STREAM received: token bucket, burst 1000, 33/s (rapid reset,
+ *     CVE-2023-44487);
+ *   - RST_STREAM we send because of the peer (malformed requests, frames on
+ *     half-closed streams, REFUSED_STREAM, bad WINDOW_UPDATEs): burst 1000,
+ *     33/s (MadeYouReset, CVE-2025-8671);
+ *   - CONTINUATION frames per header block: max_continuations; the block's
+ *     compressed size: 4 x max_header_list_size + one frame;
+ *   - decoded header list: max_header_list_size, enforced while decoding
+ *     (HPACK bomb) -- past it only that stream is refused (431 + RST);
+ *   - control frames owed to a peer that does not read (PING/SETTINGS ACKs,
+ *     RST_STREAMs): max_queued_control;
+ *   - DATA frames without payload or END_STREAM: burst 1000, 100/s;
+ *   - SETTINGS: more than 32 entries in one frame, or burst 1000, 100/s;
+ *   - DATA queued while the peer keeps its window shut: stall_timeout_ms.
+ * The buckets refill from the times given to h2_conn_tick().
  */
 #ifndef CPLANE_H2_H2_H
 #define CPLANE_H2_H2_H
@@ -201,7 +219,7 @@ const uint8_t *h2_conn_pending(h2_conn *c, size_t *len);
 void h2_conn_consumed(h2_conn *c, size_t n);
 /* True when there is output, or queued DATA a window allows sending. */
 int h2_conn_want_write(const h2_conn *c);
-/* False once the connection has failed or both sides have sent GOAWAY and nothing more is expected. */
+/* False once the connection has failed (nothing more will be read). */
 int h2_conn_want_read(const h2_conn *c);
 /*
  * True when the connection should be closed after the pending output is
