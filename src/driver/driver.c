@@ -173,15 +173,9 @@ static int on_watch_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t 
 			print_buf(&out);
 			buf_free(&out);
 		} else {
-			const Cplane__V1__Cluster *one[1] = { c };
 			buf out = BUF_INIT;
-			output_table(&out, one, 1, clock_wall_ms());
 			/* the header once, then a row per change */
-			if (d->watch_rows++) {
-				const uint8_t *nl = memchr(buf_data(&out), '\n', buf_len(&out));
-				if (nl)
-					buf_consume(&out, (size_t)(nl + 1 - buf_data(&out)));
-			}
+			output_table_row(&out, c, d->watch_rows++ == 0, clock_wall_ms());
 			print_buf(&out);
 			buf_free(&out);
 		}
@@ -202,7 +196,8 @@ static int on_watch_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t 
 			snprintf(why, sizeof(why), "cluster %s failed: %s", c->name, c->message);
 			cplane__v1__cluster__free_unpacked(c, NULL);
 			d->watch_call = NULL;
-			fail_status(d, "create", GRPC_FAILED_PRECONDITION, why);
+			/* What the Create we follow would have answered (DESIGN.md: FAILED ends a waiting Create so). */
+			fail_status(d, "create", GRPC_DEADLINE_EXCEEDED, why);
 			return 1;
 		}
 	}
@@ -291,9 +286,9 @@ static void on_create_done(grpc_ccall *call, void *arg, int status, const char *
 {
 	struct driver *d = arg;
 
-	(void)call;
-	if (status == GRPC_OK || io_loop_stopped(d->loop))
-		return;		/* handled in on_create_msg */
+	/* OK was handled in on_create_msg; a Create we cancelled (--no-wait) is no longer ours. */
+	if (status == GRPC_OK || call != d->create_call || io_loop_stopped(d->loop))
+		return;
 	d->create_call = NULL;
 	if (d->watch_call) {
 		grpc_ccall *w = d->watch_call;
@@ -312,7 +307,12 @@ static int on_nowait_get(grpc_ccall *call, void *arg, const uint8_t *msg, size_t
 	(void)call;
 	if (c == NULL)
 		return 1;
-	if (d->create_call) {
+	if (d->create_call == NULL || io_loop_stopped(d->loop)) {
+		/* The Create answered first (at once: an error, or SUCCESS for a ready cluster): it decided. */
+		cplane__v1__cluster__free_unpacked(c, NULL);
+		return 0;
+	}
+	{
 		grpc_ccall *cc = d->create_call;
 		d->create_call = NULL;
 		grpc_client_cancel(cc);

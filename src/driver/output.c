@@ -55,7 +55,8 @@ static void put_row(buf *out, const char *const *cells, const size_t *width, int
 	*rc |= buf_printf(out, "%s\n", cells[NCOLS - 1]);
 }
 
-int output_table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n, int64_t now_ms)
+static int table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n, int64_t now_ms, int header,
+    size_t phase_floor)
 {
 	static const char *const head[NCOLS] = { "NAME", "REPLICAS", "READY", "PHASE", "AGE" };
 	size_t width[NCOLS];
@@ -64,12 +65,13 @@ int output_table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n,
 
 	for (int k = 0; k < NCOLS; k++)
 		width[k] = strlen(head[k]);
+	if (width[3] < phase_floor)
+		width[3] = phase_floor;
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(clusters[i]->name ? clusters[i]->name : "");
 		if (l > width[0])
 			width[0] = l;
 	}
-	/* Numbers and phases are short; a fixed floor keeps the columns steady. */
 	for (size_t i = 0; i < n; i++) {
 		char age[32];
 		int lens[NCOLS];
@@ -82,7 +84,8 @@ int output_table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n,
 			if ((size_t)lens[k] > width[k])
 				width[k] = (size_t)lens[k];
 	}
-	put_row(out, head, width, &rc);
+	if (header)
+		put_row(out, head, width, &rc);
 	for (size_t i = 0; i < n; i++) {
 		char age[32];
 		const Cplane__V1__Cluster *c = clusters[i];
@@ -96,6 +99,19 @@ int output_table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n,
 		put_row(out, row, width, &rc);
 	}
 	return rc;
+}
+
+int output_table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n, int64_t now_ms)
+{
+	return table(out, clusters, n, now_ms, 1, 0);
+}
+
+int output_table_row(buf *out, const Cplane__V1__Cluster *c, int header, int64_t now_ms)
+{
+	const Cplane__V1__Cluster *one[1] = { c };
+
+	/* Rows printed one at a time cannot see each other: the longest phase name keeps them aligned. */
+	return table(out, one, 1, now_ms, header, strlen("CREATING"));
 }
 
 int output_json(buf *out, const Cplane__V1__Cluster *c)

@@ -19,6 +19,11 @@ const char *output_phase_name(int phase);
 
 /* Appends the table (header + a row per cluster) to out; now_ms is wall-clock ms for AGE. */
 int output_table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n, int64_t now_ms);
+/*
+ * One row for a stream of changes (watch): the header too when header != 0.
+ * PHASE is as wide as the longest phase name so that later rows line up.
+ */
+int output_table_row(buf *out, const Cplane__V1__Cluster *c, int header, int64_t now_ms);
 /* Appends one JSON object and '\n'. */
 int output_json(buf *out, const Cplane__V1__Cluster *c);
 

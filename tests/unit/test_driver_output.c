@@ -48,6 +48,32 @@ static void test_table(void)
 	buf_free(&out);
 }
 
+static void test_table_rows(void)
+{
+	Cplane__V1__Cluster a = CPLANE__V1__CLUSTER__INIT;
+	buf out = BUF_INIT;
+	const char *want =
+	    "NAME   REPLICAS   READY   PHASE      AGE\n"
+	    "demo   30         30      READY      45s\n"
+	    "demo   30         30      DELETING   46s\n"
+	    "demo   30         0       DELETED    <unknown>\n";
+
+	a.name = "demo";
+	a.replicas = 30;
+	a.ready_replicas = 30;
+	a.phase = CPLANE__V1__PHASE__READY;
+	a.created_unix_ms = 1000000 - 45000;
+	CHECK_EQ_INT(output_table_row(&out, &a, 1, 1000000), 0);
+	a.phase = CPLANE__V1__PHASE__DELETING;
+	CHECK_EQ_INT(output_table_row(&out, &a, 0, 1001000), 0);
+	a.phase = CPLANE__V1__PHASE__DELETED;
+	a.ready_replicas = 0;
+	a.created_unix_ms = 0;
+	CHECK_EQ_INT(output_table_row(&out, &a, 0, 1002000), 0);
+	CHECK_EQ_MEM(buf_data(&out), buf_len(&out), want, strlen(want));
+	buf_free(&out);
+}
+
 static void test_json(void)
 {
 	Cplane__V1__Cluster a = CPLANE__V1__CLUSTER__INIT;
@@ -72,6 +98,7 @@ int main(void)
 {
 	RUN(test_age);
 	RUN(test_table);
+	RUN(test_table_rows);
 	RUN(test_json);
 	return harness_finish();
 }
