@@ -485,9 +485,11 @@ static int stream_flush_one(h2_conn *c, h2_stream *s)
 		int end_after = s->end_queued && !s->trailers_queued;
 
 		n = frame_data(c, s, buf_data(&s->sendq), buf_len(&s->sendq), end_after, 1);
+		if (c->failed)
+			return 0;	/* s went with the connection */
 		buf_consume(&s->sendq, n);
 		progressed = n > 0;
-		if (buf_len(&s->sendq) > 0 || c->failed)
+		if (buf_len(&s->sendq) > 0)
 			return progressed;
 	}
 	if (s->trailers_queued) {
