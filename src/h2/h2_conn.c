@@ -193,7 +193,12 @@ h2_stream *h2__stream_new(h2_conn *c, uint32_t id)
 
 static void stream_release(h2_conn *c, h2_stream *s)
 {
-	if (c->nfree < H2_KEEP_FREE && s->sendq.cap <= 65536 && s->trailers.cap <= 4096) {
+	/* Small queues keep their storage for the next stream; big ones go back to malloc. */
+	if (s->sendq.cap > 4096)
+		buf_free(&s->sendq);
+	if (s->trailers.cap > 1024)
+		buf_free(&s->trailers);
+	if (c->nfree < H2_KEEP_FREE) {
 		s->next = c->free_list;
 		c->free_list = s;
 		c->nfree++;
