@@ -532,8 +532,14 @@ static int on_continuation(h2_conn *c, const h2_frame *f)
 		return h2__conn_error(c, H2_ENHANCE_YOUR_CALM, "header block too large");
 	if (buf_append(&c->block, f->data, f->data_len) != 0)
 		return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
-	if (f->hdr.flags & H2_FLAG_END_HEADERS)
-		return end_block(c, buf_data(&c->block), buf_len(&c->block));
+	if (f->hdr.flags & H2_FLAG_END_HEADERS) {
+		int rc = end_block(c, buf_data(&c->block), buf_len(&c->block));
+
+		/* A rare huge block should not pin its memory for the connection's life. */
+		if (c->block.cap > 65536)
+			buf_free(&c->block);
+		return rc;
+	}
 	return 0;
 }
 
