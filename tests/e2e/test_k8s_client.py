@@ -5,6 +5,7 @@ The C side is tests/tools/k8s_probe.c (built as build/tools/k8s_probe): it runs 
 prints its events, cache and counters as JSON lines, and takes commands on stdin.
 """
 
+import fcntl
 import json
 import os
 import queue
@@ -25,8 +26,11 @@ MANAGED = {'app.kubernetes.io/managed-by': 'cplane'}
 def build_probe():
     if 'CPLANE_K8S_PROBE' in os.environ:
         return
-    r = subprocess.run(['make', '-s', 'build/tools/k8s_probe'], cwd=ROOT, capture_output=True, text=True,
-                       timeout=900)
+    os.makedirs(os.path.join(ROOT, 'build'), exist_ok=True)
+    with open(os.path.join(ROOT, 'build', '.k8s_probe.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)     # parallel pytest workers: one make at a time
+        r = subprocess.run(['make', '-s', 'build/tools/k8s_probe'], cwd=ROOT, capture_output=True, text=True,
+                           timeout=900)
     if r.returncode != 0:
         pytest.fail('building k8s_probe failed:\n' + r.stdout[-3000:] + r.stderr[-3000:])
 
