@@ -24,9 +24,8 @@
  * whether the key is declared or not. */
 static unsigned key_hash(unsigned parent, const char *k, size_t len)
 {
-	unsigned h = parent * 0x9e37u + (unsigned)len * 0x85ebu;
+	unsigned h = parent << 4 ^ (unsigned)len << 6 ^ (uint8_t)k[0] ^ (unsigned)(uint8_t)k[len - 1] << 2;
 
-	h += (uint8_t)k[0] * 0x27d4u + (uint8_t)k[len - 1] * 0x165du + (uint8_t)k[len / 2] * 0x3c6fu;
 	return (h ^ h >> 9) & (JSON_PATHS_HASH - 1);
 }
 
@@ -135,6 +134,43 @@ int json_pathset_compile(json_pathset *ps, const char *const *paths, size_t n)
 	return 0;
 }
 
+static int eq8(const char *a, const char *b)
+{
+	uint64_t x, y;
+
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	return x == y;
+}
+
+static int eq4(const char *a, const char *b)
+{
+	uint32_t x, y;
+
+	memcpy(&x, a, 4);
+	memcpy(&y, b, 4);
+	return x == y;
+}
+
+/* Keys are short: compare with overlapping word loads, never past either end. */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+	size_t j;
+
+	if (n >= 8) {
+		for (j = 0; j + 8 < n; j += 8)
+			if (!eq8(a + j, b + j))
+				return 0;
+		return eq8(a + n - 8, b + n - 8);
+	}
+	if (n >= 4)
+		return eq4(a, b) && eq4(a + n - 4, b + n - 4);
+	for (j = 0; j < n; j++)
+		if (a[j] != b[j])
+			return 0;
+	return 1;
+}
+
 static unsigned find_key(const json_pathset *ps, unsigned parent, const char *k, size_t len)
 {
 	unsigned h, i;
@@ -143,25 +179,10 @@ static unsigned find_key(const json_pathset *ps, unsigned parent, const char *k,
 		return NONE;	/* declared keys are never empty */
 	for (h = key_hash(parent, k, len); (i = ps->hash[h]) != 0; h = (h + 1) & (JSON_PATHS_HASH - 1)) {
 		const struct json_pnode *n = &ps->node[i];
-		const char *a = ps->pool + n->key_off;
-		size_t j;
 
 		if (n->parent != parent || n->key_len != len)
 			continue;
-		/* Keys are short: eight bytes at a time, never past either end. */
-		for (j = 0; j + 8 <= len; j += 8) {
-			uint64_t x, y;
-
-			memcpy(&x, a + j, 8);
-			memcpy(&y, k + j, 8);
-			if (x != y)
-				break;
-		}
-		if (j + 8 <= len)
-			continue;
-		while (j < len && a[j] == k[j])
-			j++;
-		if (j == len)
+		if (same_bytes(ps->pool + n->key_off, k, len))
 			return i;
 	}
 	return NONE;
