@@ -1,0 +1,768 @@
+/*
+ * HTTP/2 protocol violations, one at a time, fed as raw frames into a
+ * server or a client connection: each gets the error RFC 9113 names
+ * (connection or stream, and the code), and each flood limit trips
+ * ENHANCE_YOUR_CALM.
+ */
+#include "h2_test_util.h"
+
+static void test_raw_handshake_and_request(void)
+{
+	raw r;
+	verdict v;
+
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	v = raw_run(&r);
+	EXPECT_OK(v);
+	CHECK_EQ_INT(v.acks, 1);
+	CHECK_EQ_STR(logstr(&r.sv), "H 1 GET http / @x END\n");
+	/* PING is answered; unknown frame types and PRIORITY on idle streams are ignored. */
+	h2_frame_put_ping(&r.in, (const uint8_t *)"abcdefgh", 0);
+	h2_frame_hdr_put(buf_tail(&r.in), 0, 0xee, 0, 0);
+	buf_reserve(&r.in, 9);
+	h2_frame_hdr_put(buf_tail(&r.in), 0, 0xee, 0, 0);
+	buf_commit(&r.in, 9);
+	h2_frame_put_priority(&r.in, 9, 3, 0, 16);
+	v = raw_run(&r);
+	EXPECT_OK(v);
+	CHECK_EQ_INT(v.ping_acks, 1);
+	raw_free(&r);
+}
+
+static void test_raw_preface_errors(void)
+{
+	raw r;
+	verdict v;
+
+	raw_init(&r, NULL);
+	buf_reset(&r.in);
+	buf_append_str(&r.in, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	CHECK(h2_conn_want_close(r.sv.c));
+	raw_free(&r);
+
+	/* First frame after the preface must be SETTINGS. */
+	raw_init(&r, NULL);
+	buf_reset(&r.in);
+	buf_append(&r.in, H2_PREFACE, H2_PREFACE_LEN);
+	h2_frame_put_ping(&r.in, (const uint8_t *)"abcdefgh", 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+}
+
+static void test_raw_frame_errors(void)
+{
+	raw r;
+	verdict v;
+	uint8_t big[20000] = {0};
+
+	/* Frame larger than our max frame size. */
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	h2_frame_put_data(&r.in, 1, 0, big, sizeof(big), 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_FRAME_SIZE_ERROR);
+	raw_free(&r);
+
+	/* DATA on stream 0, on an idle stream. */
+	raw_init(&r, NULL);
+	h2_frame_put_data(&r.in, 0, 0, big, 1, 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	h2_frame_put_data(&r.in, 1, 0, big, 1, 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+
+	/* HEADERS on an even id; on a lower id than the last. */
+	raw_init(&r, NULL);
+	raw_headers(&r, 2, H2_FLAG_END_STREAM, req_get);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	raw_headers(&r, 5, H2_FLAG_END_STREAM, req_get);
+	raw_headers(&r, 3, H2_FLAG_END_STREAM, req_get);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+
+	/* RST_STREAM / WINDOW_UPDATE / CONTINUATION on an idle stream. */
+	raw_init(&r, NULL);
+	h2_frame_put_rst_stream(&r.in, 1, H2_CANCEL);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	h2_frame_put_window_update(&r.in, 1, 100);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	h2_frame_put_continuation(&r.in, 1, H2_FLAG_END_HEADERS, big, 1);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+
+	/* Bad sizes: PING 7, SETTINGS 5, WINDOW_UPDATE 3, RST 5; PRIORITY 4 is a stream error. */
+	{
+		static const struct { uint8_t type; uint32_t len, sid, code; } cases[] = {
+			{H2_FT_PING, 7, 0, H2_FRAME_SIZE_ERROR}, {H2_FT_SETTINGS, 5, 0, H2_FRAME_SIZE_ERROR},
+			{H2_FT_WINDOW_UPDATE, 3, 0, H2_FRAME_SIZE_ERROR}, {H2_FT_RST_STREAM, 5, 1, H2_FRAME_SIZE_ERROR},
+			{H2_FT_GOAWAY, 5, 0, H2_FRAME_SIZE_ERROR},
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			raw_init(&r, NULL);
+			buf_reserve(&r.in, 9 + cases[i].len);
+			h2_frame_hdr_put(buf_tail(&r.in), cases[i].len, cases[i].type, 0, cases[i].sid);
+			memset(buf_tail(&r.in) + 9, 0, cases[i].len);
+			buf_commit(&r.in, 9 + cases[i].len);
+			v = raw_run(&r);
+			EXPECT_CONN_ERROR(v, cases[i].code);
+			raw_free(&r);
+		}
+		raw_init(&r, NULL);
+		buf_reserve(&r.in, 13);
+		h2_frame_hdr_put(buf_tail(&r.in), 4, H2_FT_PRIORITY, 0, 1);
+		memset(buf_tail(&r.in) + 9, 0, 4);
+		buf_commit(&r.in, 13);
+		v = raw_run(&r);
+		EXPECT_STREAM_ERROR(v, 1, H2_FRAME_SIZE_ERROR);
+		raw_free(&r);
+	}
+
+	/* PRIORITY depending on itself; SETTINGS / PING / GOAWAY on a stream. */
+	raw_init(&r, NULL);
+	h2_frame_put_priority(&r.in, 3, 3, 0, 1);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	buf_reserve(&r.in, 9);
+	h2_frame_hdr_put(buf_tail(&r.in), 0, H2_FT_SETTINGS, 0, 1);
+	buf_commit(&r.in, 9);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+
+	/* Padding too long. */
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	buf_reserve(&r.in, 12);
+	h2_frame_hdr_put(buf_tail(&r.in), 3, H2_FT_DATA, H2_FLAG_PADDED, 1);
+	buf_tail(&r.in)[9] = 3;
+	buf_commit(&r.in, 12);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+
+	/* PUSH_PROMISE from a client. */
+	raw_init(&r, NULL);
+	h2_frame_put_push_promise(&r.in, 1, 2, big, 0, H2_FLAG_END_HEADERS);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+}
+
+static void test_raw_settings_errors(void)
+{
+	static const struct { uint16_t id; uint32_t val; uint32_t code; } cases[] = {
+		{H2_SETTINGS_ENABLE_PUSH, 2, H2_PROTOCOL_ERROR},
+		{H2_SETTINGS_INITIAL_WINDOW_SIZE, 0x80000000u, H2_FLOW_CONTROL_ERROR},
+		{H2_SETTINGS_MAX_FRAME_SIZE, 16383, H2_PROTOCOL_ERROR},
+		{H2_SETTINGS_MAX_FRAME_SIZE, 16777216, H2_PROTOCOL_ERROR},
+	};
+	raw r;
+	verdict v;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		raw_init(&r, NULL);
+		h2_frame_put_settings(&r.in, &cases[i].id, &cases[i].val, 1);
+		v = raw_run(&r);
+		EXPECT_CONN_ERROR(v, cases[i].code);
+		raw_free(&r);
+	}
+	/* Unknown settings are ignored and acknowledged. */
+	raw_init(&r, NULL);
+	{
+		uint16_t id = 0x99;
+		uint32_t val = 7;
+
+		h2_frame_put_settings(&r.in, &id, &val, 1);
+	}
+	v = raw_run(&r);
+	EXPECT_OK(v);
+	CHECK_EQ_INT(v.acks, 2);
+	raw_free(&r);
+}
+
+static void test_raw_stream_states(void)
+{
+	raw r;
+	verdict v;
+	uint8_t d[4] = {0};
+
+	/* half-closed (remote): DATA and HEADERS are STREAM_CLOSED stream errors. */
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	h2_frame_put_data(&r.in, 1, H2_FLAG_END_STREAM, d, 4, 0);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 1, H2_STREAM_CLOSED);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 1, H2_STREAM_CLOSED);
+	raw_free(&r);
+
+	/* closed after the peer's RST_STREAM: DATA is STREAM_CLOSED. */
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	h2_frame_put_rst_stream(&r.in, 1, H2_CANCEL);
+	h2_frame_put_data(&r.in, 1, H2_FLAG_END_STREAM, d, 4, 0);
+	v = raw_run(&r);
+	CHECK(v.rst || v.goaway);
+	CHECK_EQ_INT(v.goaway ? v.goaway_code : v.rst_code, H2_STREAM_CLOSED);
+	raw_free(&r);
+
+	/* closed after both END_STREAMs: a later DATA / HEADERS is a STREAM_CLOSED connection error. */
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	r.sv.respond = 1;
+	r.sv.body_len = 0;
+	raw_run(&r);
+	CHECK_EQ_INT(r.sv.closes, 1);
+	h2_frame_put_data(&r.in, 1, H2_FLAG_END_STREAM, d, 4, 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_STREAM_CLOSED);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	r.sv.respond = 1;
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	raw_run(&r);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_STREAM_CLOSED);
+	raw_free(&r);
+
+	/* Frames after our own RST_STREAM are ignored (they were in flight). */
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	raw_run(&r);
+	CHECK_EQ_INT(h2_submit_rst_stream(r.sv.c, 1, H2_CANCEL), 0);
+	raw_run(&r);
+	h2_frame_put_data(&r.in, 1, 0, d, 4, 0);
+	h2_frame_put_window_update(&r.in, 1, 10);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, (const char *const[]){"grpc-status", "0", NULL});
+	v = raw_run(&r);
+	EXPECT_OK(v);
+	raw_free(&r);
+
+	/* Interleaving another frame inside a header block. */
+	raw_init(&r, NULL);
+	{
+		buf blk = BUF_INIT;
+
+		raw_block(&r, &blk, req_get);
+		buf_reserve(&r.in, 9 + buf_len(&blk));
+		h2_frame_hdr_put(buf_tail(&r.in), (uint32_t)buf_len(&blk), H2_FT_HEADERS, H2_FLAG_END_STREAM, 1);
+		memcpy(buf_tail(&r.in) + 9, buf_data(&blk), buf_len(&blk));
+		buf_commit(&r.in, 9 + buf_len(&blk));
+		h2_frame_put_ping(&r.in, (const uint8_t *)"abcdefgh", 0);
+		buf_free(&blk);
+	}
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+}
+
+static void test_raw_malformed_requests(void)
+{
+	static const char *const cases[][16] = {
+		{":method", "GET", ":scheme", "http", ":path", "/", "X-Upper", "1", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "connection", "close", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "te", "gzip", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "", NULL},
+		{":method", "GET", ":scheme", "http", NULL},
+		{":method", "GET", ":path", "/", NULL},
+		{":scheme", "http", ":path", "/", NULL},
+		{":method", "GET", ":method", "GET", ":scheme", "http", ":path", "/", NULL},
+		{":method", "GET", ":scheme", "http", "x", "y", ":path", "/", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", ":status", "200", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", ":foo", "x", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "x", " lead", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "content-length", "1", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "x", "a\nb", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "u@h", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "x", NULL},
+		{":method", "CONNECT", ":scheme", "http", ":path", "/", ":authority", "h:1", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", ":protocol", "websocket", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "x:y", "1", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "proxy-connection", "x", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "transfer-encoding", "chunked", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "keep-alive", "1", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "upgrade", "h2c", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "content-length", "x1", NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		raw r;
+		verdict v;
+
+		raw_init(&r, NULL);
+		raw_headers(&r, 1, H2_FLAG_END_STREAM, cases[i]);
+		v = raw_run(&r);
+		EXPECT_STREAM_ERROR(v, 1, H2_PROTOCOL_ERROR);
+		CHECK_EQ_INT(buf_len(&r.sv.log), 0);
+		/* The connection carries on: HPACK state stayed in step. */
+		raw_headers(&r, 3, H2_FLAG_END_STREAM, req_get);
+		v = raw_run(&r);
+		EXPECT_OK(v);
+		CHECK_EQ_STR(logstr(&r.sv), "H 3 GET http / @x END\n");
+		raw_free(&r);
+	}
+}
+
+static void test_raw_wellformed_requests(void)
+{
+	static const char *const cases[][12] = {
+		{":method", "GET", ":scheme", "http", ":path", "/", "te", "trailers", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "te", "Trailers", NULL},
+		{":method", "CONNECT", ":authority", "h:443", NULL},
+		{":method", "OPTIONS", ":scheme", "https", ":path", "*", NULL},
+		{":method", "GET", ":scheme", "foo", ":path", "relative", NULL},
+		{":method", "POST", ":scheme", "http", ":path", "/", "content-length", "0", "x", "", NULL},
+		{":method", "GET", ":scheme", "http", ":path", "/", "cookie", "a=1", "cookie", "b=2", NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		raw r;
+		verdict v;
+
+		raw_init(&r, NULL);
+		raw_headers(&r, 1, H2_FLAG_END_STREAM, cases[i]);
+		v = raw_run(&r);
+		EXPECT_OK(v);
+		CHECK(buf_len(&r.sv.log) > 0);
+		raw_free(&r);
+	}
+}
+
+static void test_raw_trailers_and_content_length(void)
+{
+	raw r;
+	verdict v;
+	uint8_t d[10] = {0};
+	static const char *const post_cl[] = {":method", "POST", ":scheme", "http", ":path", "/", "content-length", "10", NULL};
+
+	/* DATA totals against content-length. */
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, post_cl);
+	h2_frame_put_data(&r.in, 1, H2_FLAG_END_STREAM, d, 9, 0);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 1, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, post_cl);
+	h2_frame_put_data(&r.in, 1, 0, d, 6, 0);
+	h2_frame_put_data(&r.in, 1, H2_FLAG_END_STREAM, d, 4, 0);
+	v = raw_run(&r);
+	EXPECT_OK(v);
+	raw_free(&r);
+
+	/* Trailers: must end the stream, no pseudo-headers. */
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	raw_headers(&r, 1, 0, (const char *const[]){"x", "1", NULL});
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 1, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, (const char *const[]){":path", "/", NULL});
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 1, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	h2_frame_put_data(&r.in, 1, 0, d, 3, 2);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, (const char *const[]){"grpc-status", "0", NULL});
+	v = raw_run(&r);
+	EXPECT_OK(v);
+	CHECK_EQ_STR(logstr(&r.sv), "H 1 POST http /\nD 1 3\nH 1 grpc-status=0 END TRAILERS\n");
+	raw_free(&r);
+}
+
+static void test_raw_flow_control_errors(void)
+{
+	raw r;
+	verdict v;
+	h2_settings st;
+	uint8_t d[16384] = {0};
+	int i;
+
+	/* WINDOW_UPDATE 0: connection error on stream 0, stream error on a stream. */
+	raw_init(&r, NULL);
+	h2_frame_put_window_update(&r.in, 0, 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	h2_frame_put_window_update(&r.in, 1, 0);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 1, H2_PROTOCOL_ERROR);
+	raw_free(&r);
+
+	/* Overflow past 2^31-1. */
+	raw_init(&r, NULL);
+	h2_frame_put_window_update(&r.in, 0, 0x7fffffffu);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_FLOW_CONTROL_ERROR);
+	raw_free(&r);
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	h2_frame_put_window_update(&r.in, 1, 0x7fffffffu);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 1, H2_FLOW_CONTROL_ERROR);
+	raw_free(&r);
+
+	/* SETTINGS_INITIAL_WINDOW_SIZE change pushes an open stream past 2^31-1. */
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	h2_frame_put_window_update(&r.in, 1, 0x7fffffffu - 65535);
+	{
+		uint16_t id = H2_SETTINGS_INITIAL_WINDOW_SIZE;
+		uint32_t val = 65536;
+
+		h2_frame_put_settings(&r.in, &id, &val, 1);
+	}
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_FLOW_CONTROL_ERROR);
+	raw_free(&r);
+
+	/* The peer sending past our stream window. */
+	h2_settings_default(&st);
+	st.initial_window_size = 20000;
+	raw_init(&r, &st);
+	r.sv.consume = 0;
+	raw_headers(&r, 1, 0, req_post);
+	h2_frame_put_data(&r.in, 1, 0, d, 16384, 0);
+	h2_frame_put_data(&r.in, 1, 0, d, 16384, 0);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 1, H2_FLOW_CONTROL_ERROR);
+	raw_free(&r);
+	/* ... and past the connection window. */
+	h2_settings_default(&st);
+	st.connection_window = 65535;
+	st.initial_window_size = 1 << 20;
+	st.auto_consume = 0;
+	raw_init(&r, &st);
+	r.sv.consume = 0;
+	raw_headers(&r, 1, 0, req_post);
+	for (i = 0; i < 5; i++)
+		h2_frame_put_data(&r.in, 1, 0, d, 16384, 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_FLOW_CONTROL_ERROR);
+	raw_free(&r);
+}
+
+static void test_raw_refused_stream(void)
+{
+	raw r;
+	verdict v;
+	h2_settings st;
+
+	h2_settings_default(&st);
+	st.max_concurrent_streams = 1;
+	raw_init(&r, &st);
+	raw_headers(&r, 1, 0, req_post);
+	raw_headers(&r, 3, 0, req_post);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 3, H2_REFUSED_STREAM);
+	/* A DATA frame in flight for the refused stream is ignored. */
+	h2_frame_put_data(&r.in, 3, H2_FLAG_END_STREAM, (const uint8_t *)"x", 1, 0);
+	v = raw_run(&r);
+	EXPECT_OK(v);
+	raw_free(&r);
+}
+
+static void test_client_responses(void)
+{
+	rawc r;
+	verdict v;
+
+	/* 1xx is skipped, then the response, data, trailers. */
+	rawc_init(&r);
+	rawc_headers(&r, 1, 0, (const char *const[]){":status", "103", "link", "</a>", NULL});
+	rawc_headers(&r, 1, 0, resp_ok);
+	h2_frame_put_data(&r.in, 1, 0, (const uint8_t *)"abc", 3, 7);
+	rawc_headers(&r, 1, H2_FLAG_END_STREAM, (const char *const[]){"grpc-status", "0", NULL});
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_OK(v);
+	CHECK_EQ_STR(logstr(&r.cl), "H 1 200 content-type=application/grpc\nD 1 3\n"
+	    "H 1 grpc-status=0 END TRAILERS\nC 1 NO_ERROR\n");
+	rawc_free(&r);
+
+	/* The server resets stream 3; a GOAWAY naming 1 refuses nothing else. */
+	rawc_init(&r);
+	h2_frame_put_rst_stream(&r.in, 3, H2_CANCEL);
+	h2_frame_put_goaway(&r.in, 1, 0, NULL, 0);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_OK(v);
+	CHECK_EQ_STR(logstr(&r.cl), "C 3 CANCEL remote\nG 1 NO_ERROR\n");
+	rawc_free(&r);
+}
+
+static void test_client_violations(void)
+{
+	rawc r;
+	verdict v;
+
+	/* DATA before the response headers; a response without :status; a request pseudo-header. */
+	rawc_init(&r);
+	h2_frame_put_data(&r.in, 3, 0, (const uint8_t *)"x", 1, 0);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	rawc_headers(&r, 3, 0, (const char *const[]){"content-type", "x", NULL});
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	rawc_headers(&r, 3, 0, (const char *const[]){":status", "200", ":path", "/", NULL});
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	/* 101, and 1xx with END_STREAM. */
+	rawc_init(&r);
+	rawc_headers(&r, 3, 0, (const char *const[]){":status", "101", NULL});
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	/* HEADERS on a stream we never opened (idle), on an even id; PUSH_PROMISE; ENABLE_PUSH=1. */
+	rawc_init(&r);
+	rawc_headers(&r, 5, 0, resp_ok);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	rawc_headers(&r, 2, 0, resp_ok);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	h2_frame_put_push_promise(&r.in, 3, 2, (const uint8_t *)"\x82", 1, H2_FLAG_END_HEADERS);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	rawc_init(&r);
+	{
+		uint16_t id = H2_SETTINGS_ENABLE_PUSH;
+		uint32_t val = 1;
+
+		h2_frame_put_settings(&r.in, &id, &val, 1);
+	}
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_CONN_ERROR(v, H2_PROTOCOL_ERROR);
+	rawc_free(&r);
+	/* content-length 5 but 3 bytes and END_STREAM. */
+	rawc_init(&r);
+	rawc_headers(&r, 3, 0, (const char *const[]){":status", "200", "content-length", "5", NULL});
+	h2_frame_put_data(&r.in, 3, H2_FLAG_END_STREAM, (const uint8_t *)"abc", 3, 0);
+	v = conn_run(r.cl.c, &r.in);
+	EXPECT_STREAM_ERROR(v, 3, H2_PROTOCOL_ERROR);
+	CHECK(strstr(logstr(&r.cl), "C 3 PROTOCOL_ERROR\n") != NULL);
+	rawc_free(&r);
+}
+
+/* ---- floods ---- */
+
+static void test_flood_rapid_reset(void)
+{
+	raw r;
+	verdict v;
+	uint32_t sid;
+
+	raw_init(&r, NULL);
+	for (sid = 1; sid < 2 * 1100; sid += 2) {
+		raw_headers(&r, sid, 0, req_post);
+		h2_frame_put_rst_stream(&r.in, sid, H2_CANCEL);
+	}
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_ENHANCE_YOUR_CALM);
+	raw_free(&r);
+}
+
+static void test_flood_made_you_reset(void)
+{
+	raw r;
+	verdict v;
+	uint32_t sid;
+
+	/* Each stream provokes a RST_STREAM from us (WINDOW_UPDATE 0). */
+	raw_init(&r, NULL);
+	for (sid = 1; sid < 2 * 1100; sid += 2) {
+		raw_headers(&r, sid, 0, req_post);
+		h2_frame_put_window_update(&r.in, sid, 0);
+	}
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_ENHANCE_YOUR_CALM);
+	raw_free(&r);
+}
+
+static void test_flood_continuation(void)
+{
+	raw r;
+	verdict v;
+	buf blk = BUF_INIT;
+	int i;
+
+	raw_init(&r, NULL);
+	raw_block(&r, &blk, req_get);
+	buf_reserve(&r.in, 9 + buf_len(&blk));
+	h2_frame_hdr_put(buf_tail(&r.in), (uint32_t)buf_len(&blk), H2_FT_HEADERS, H2_FLAG_END_STREAM, 1);
+	memcpy(buf_tail(&r.in) + 9, buf_data(&blk), buf_len(&blk));
+	buf_commit(&r.in, 9 + buf_len(&blk));
+	for (i = 0; i < 20; i++)
+		h2_frame_put_continuation(&r.in, 1, 0, (const uint8_t *)"", 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_ENHANCE_YOUR_CALM);
+	buf_free(&blk);
+	raw_free(&r);
+}
+
+static void test_flood_ping_not_reading(void)
+{
+	raw r;
+	verdict v;
+	int i;
+	h2_settings st;
+
+	h2_settings_default(&st);
+	st.max_queued_control = 100;
+	raw_init(&r, &st);
+	/* The peer never reads: we never call h2_conn_consumed() between feeds. */
+	for (i = 0; i < 150; i++)
+		h2_frame_put_ping(&r.in, (const uint8_t *)"abcdefgh", 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_ENHANCE_YOUR_CALM);
+	raw_free(&r);
+	/* The same pings from a peer that reads are fine. */
+	raw_init(&r, &st);
+	for (i = 0; i < 150; i++) {
+		h2_frame_put_ping(&r.in, (const uint8_t *)"abcdefgh", 0);
+		v = raw_run(&r);
+	}
+	EXPECT_OK(v);
+	raw_free(&r);
+}
+
+static void test_flood_empty_data_and_settings(void)
+{
+	raw r;
+	verdict v;
+	int i;
+
+	raw_init(&r, NULL);
+	raw_headers(&r, 1, 0, req_post);
+	for (i = 0; i < 1100; i++)
+		h2_frame_put_data(&r.in, 1, 0, NULL, 0, 0);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_ENHANCE_YOUR_CALM);
+	raw_free(&r);
+
+	raw_init(&r, NULL);
+	{
+		uint16_t ids[40];
+		uint32_t vals[40];
+
+		for (i = 0; i < 40; i++) {
+			ids[i] = 0x100;
+			vals[i] = 0;
+		}
+		h2_frame_put_settings(&r.in, ids, vals, 40);
+	}
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_ENHANCE_YOUR_CALM);
+	raw_free(&r);
+}
+
+static void test_hpack_bomb(void)
+{
+	raw r;
+	verdict v;
+	h2_settings st;
+	buf blk = BUF_INIT;
+	char big[3000];
+	int i;
+
+	/* One large indexed entry referenced many times expands far past the list limit. */
+	h2_settings_default(&st);
+	st.max_header_list_size = 16384;
+	raw_init(&r, &st);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	hpack_encode_begin(&r.enc, &blk);
+	hpack_encode_field(&r.enc, &blk, (const uint8_t *)":method", 7, (const uint8_t *)"GET", 3, 0);
+	for (i = 0; i < 50; i++)
+		hpack_encode_field(&r.enc, &blk, (const uint8_t *)"x", 1, (const uint8_t *)big, strlen(big), 0);
+	CHECK(buf_len(&blk) < 16384);
+	h2_frame_put_headers(&r.in, 1, H2_FLAG_END_STREAM, buf_data(&blk), buf_len(&blk), 16384, 0, NULL);
+	v = raw_run(&r);
+	/* Refused with 431 (the stream only); the HPACK tables stayed in step. */
+	CHECK(!v.goaway);
+	CHECK_EQ_INT(v.headers, 1);
+	CHECK_EQ_INT(buf_len(&r.sv.log), 0);
+	raw_headers(&r, 3, H2_FLAG_END_STREAM, req_get);
+	v = raw_run(&r);
+	EXPECT_OK(v);
+	CHECK_EQ_STR(logstr(&r.sv), "H 3 GET http / @x END\n");
+	/* Without END_STREAM the stream is also reset with NO_ERROR. */
+	buf_reset(&blk);
+	hpack_encode_begin(&r.enc, &blk);
+	for (i = 0; i < 50; i++)
+		hpack_encode_field(&r.enc, &blk, (const uint8_t *)"x", 1, (const uint8_t *)big, strlen(big), 0);
+	h2_frame_put_headers(&r.in, 5, 0, buf_data(&blk), buf_len(&blk), 16384, 0, NULL);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 5, H2_NO_ERROR);
+	CHECK_EQ_INT(v.headers, 1);
+	buf_free(&blk);
+	raw_free(&r);
+}
+
+
+int main(void)
+{
+	RUN(test_raw_handshake_and_request);
+	RUN(test_raw_preface_errors);
+	RUN(test_raw_frame_errors);
+	RUN(test_raw_settings_errors);
+	RUN(test_raw_stream_states);
+	RUN(test_raw_malformed_requests);
+	RUN(test_raw_wellformed_requests);
+	RUN(test_raw_trailers_and_content_length);
+	RUN(test_raw_flow_control_errors);
+	RUN(test_raw_refused_stream);
+	RUN(test_client_responses);
+	RUN(test_client_violations);
+	RUN(test_flood_rapid_reset);
+	RUN(test_flood_made_you_reset);
+	RUN(test_flood_continuation);
+	RUN(test_flood_ping_not_reading);
+	RUN(test_flood_empty_data_and_settings);
+	RUN(test_hpack_bomb);
+	return harness_finish();
+}
