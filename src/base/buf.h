@@ -32,10 +32,11 @@ void buf_free(buf *b);
 /* Sets the largest length the buffer may hold (0 = unlimited). */
 void buf_set_limit(buf *b, size_t limit);
 
-static inline uint8_t *buf_data(const buf *b) { return b->base + b->start; }
+/* NULL for a buffer never allocated (NULL + 0 is undefined behaviour). */
+static inline uint8_t *buf_data(const buf *b) { return b->base ? b->base + b->start : NULL; }
 static inline size_t buf_len(const buf *b) { return b->end - b->start; }
 /* Writable space after the readable bytes; valid after buf_reserve(). */
-static inline uint8_t *buf_tail(const buf *b) { return b->base + b->end; }
+static inline uint8_t *buf_tail(const buf *b) { return b->base ? b->base + b->end : NULL; }
 static inline size_t buf_tail_room(const buf *b) { return b->cap - b->end; }
 
 /* Makes room for at least n more bytes at buf_tail(). */

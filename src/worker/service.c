@@ -14,7 +14,9 @@
  * (RST_STREAM, deadline, shutdown) is simply not found.
  *
  * An entry leaves the table when its Deployment is gone, no Create is in
- * flight and nobody waits on it.
+ * flight and nobody waits on it.  That check runs at the end of the loop
+ * turn (a deferred sweep), never in the middle of one: finishing a call can
+ * empty a cluster while a caller up the stack is still walking it.
  */
 #include "worker/service.h"
 
@@ -73,6 +75,9 @@ struct worker_service {
 	int draining;
 	uint64_t next_id;
 	worker_service_stats stats;
+	struct cluster **sweep;	/* entries to check at the end of this turn */
+	size_t nsweep, sweep_cap;
+	int sweep_scheduled;
 };
 
 /* An API request or diagnosis in flight: finds its cluster and waiter again by name and id. */
@@ -220,10 +225,43 @@ static void waiter_link(worker_service *s, struct waiter *w)
 	*head = w;
 }
 
+static int forgettable(const struct cluster *c)
+{
+	return !c->obs.present && !c->creating && c->user == NULL;
+}
+
+static void sweep_now(io_loop *loop, void *arg)
+{
+	worker_service *s = arg;
+
+	(void)loop;
+	for (size_t i = 0; i < s->nsweep; i++) {
+		struct cluster *c = s->sweep[i];
+		c->sweep_queued = 0;
+		if (forgettable(c))
+			cluster_table_remove(s->table, c);
+	}
+	s->nsweep = 0;
+	s->sweep_scheduled = 0;
+}
+
+/* Queues c for removal at the end of the turn if nothing holds it then. */
 static void maybe_forget(worker_service *s, struct cluster *c)
 {
-	if (c && !c->obs.present && !c->creating && c->user == NULL)
-		cluster_table_remove(s->table, c);
+	if (c == NULL || c->sweep_queued || !forgettable(c))
+		return;
+	if (s->nsweep == s->sweep_cap) {
+		size_t cap = s->sweep_cap ? s->sweep_cap * 2 : 16;
+		struct cluster **p = realloc(s->sweep, cap * sizeof(*p));
+		if (p == NULL)
+			return;		/* kept: a stale entry is harmless, a freed one is not */
+		s->sweep = p;
+		s->sweep_cap = cap;
+	}
+	s->sweep[s->nsweep++] = c;
+	c->sweep_queued = 1;
+	if (!s->sweep_scheduled && io_loop_defer(s->loop, sweep_now, s) == 0)
+		s->sweep_scheduled = 1;
 }
 
 /* Unlinks and frees w; the call must already be finished (or be finished by the caller next). */
@@ -1016,6 +1054,9 @@ void worker_service_free(worker_service *s)
 {
 	if (s == NULL)
 		return;
+	if (s->sweep_scheduled)
+		io_loop_cancel_defer(s->loop, sweep_now, s);
+	free(s->sweep);
 	cluster_table_foreach(s->table, drop_waiters, s);
 	while (s->presync) {
 		struct waiter *w = s->presync;

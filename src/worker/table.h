@@ -21,6 +21,7 @@ struct cluster {
 	char want_image[CLUSTER_IMAGE_MAX + 1];
 	enum cluster_phase phase;	/* last derived; the service compares to see changes */
 	void *user;			/* the service's per-cluster state (waiting calls) */
+	int sweep_queued;		/* the service will check at the end of the turn whether to drop it */
 	/* private */
 	struct cluster *next_in_bucket;
 	uint32_t hash;

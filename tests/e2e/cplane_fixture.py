@@ -20,7 +20,7 @@ import grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-BIN = os.path.join(ROOT, "build", "cplane")
+BIN = os.environ.get("CPLANE_BIN") or os.path.join(ROOT, "build", "cplane")
 POOL = "cplane.dev/pool=subtask-topology-aware"
 
 _pb = {}
