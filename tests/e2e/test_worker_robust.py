@@ -307,3 +307,21 @@ def test_metrics_match_what_happened(sim, tmp_path):
     finally:
         c.close()
         w.stop()
+
+
+def test_calls_before_the_first_sync_wait_for_it(tmp_path):
+    """A slow API server: calls made before the first list completes wait for it, then proceed."""
+    pb = pb2()
+    sim = start_kubesim(tmp_path / "sim", "--instant", "--node", POOL, "--delay-ms", "1500")
+    w = start_worker(sim, tmp_path, wait_synced=False)
+    c = Client(w.target)
+    try:
+        t0 = time.monotonic()
+        code, msg = code_of(c.get, "early", timeout=20)
+        assert code == grpc.StatusCode.NOT_FOUND       # answered from the synced table, not UNAVAILABLE
+        assert time.monotonic() - t0 >= 0.5             # it did wait for the list
+        assert c.create("early", 1, timeout=30).result == pb.SUCCESS
+    finally:
+        c.close()
+        w.stop()
+        sim.stop()
