@@ -180,6 +180,41 @@ def test_python_h2_client_ping_priority_settings(responder):
     assert len(c.bodies[sid]) == 100000
 
 
+def test_python_h2_client_continuation_and_padding(responder):
+    c = H2Client(responder.port, 65535, 16384)
+    sid = c.conn.get_next_available_stream_id()
+    # A 40 KB header value: python-h2 sends HEADERS + CONTINUATION frames.
+    c.conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"), (":authority", "x"),
+                              (":path", "/echo"), ("x-big", "v" * 40000)])
+    c.bodies[sid] = bytearray()
+    c.conn.send_data(sid, b"padded body", pad_length=200)
+    c.conn.send_data(sid, b"!", end_stream=True, pad_length=1)
+    deadline = time.time() + 20
+    while sid not in c.done and time.time() < deadline:
+        c.pump()
+    assert not c.errors, c.errors
+    assert bytes(c.bodies[sid]) == b"padded body!"
+    # Past our 64 KiB header list limit: only that stream is refused, with 431.
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, [(":method", "GET"), (":scheme", "http"), (":authority", "x"),
+                              (":path", "/"), ("x-big", "v" * 70000)], end_stream=True)
+    statuses = []
+    deadline = time.time() + 20
+    while sid not in c.done and time.time() < deadline:
+        c.flush()
+        data = c.sock.recv(65536)
+        for ev in c.conn.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived):
+                statuses.append(dict(ev.headers)[b":status"])
+            elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                c.done[ev.stream_id] = True
+    assert statuses == [b"431"]
+    sid = c.request("/", b"")
+    while sid not in c.done and time.time() < deadline:
+        c.pump()
+    assert bytes(c.bodies[sid]) == b"hello\n"
+
+
 # ---- python3-h2 as a strict server; our client mode ------------------------------
 
 def h2_server(sock, window, frame, stop):
