@@ -460,9 +460,10 @@ static void on_simple_done(grpc_ccall *call, void *arg, int status, const char *
  * for, give up at the deadline.  Blocking is fine here: the loop has not
  * started.
  */
-static int wait_for_target(struct driver *d, const char *target, struct sockaddr_storage *ss, socklen_t *sl)
+static int wait_for_target(struct driver *d, const char *target, int64_t timeout_ms, struct sockaddr_storage *ss,
+    socklen_t *sl)
 {
-	char host[256], port[16], err[256];
+	char host[256], port[16], err[256], dur[32];
 	int64_t backoff = 100;
 	int said = 0;
 
@@ -471,12 +472,13 @@ static int wait_for_target(struct driver *d, const char *target, struct sockaddr
 		return EXIT_USAGE;
 	}
 	for (;;) {
-		int64_t now = clock_mono_ms();
+		int64_t left;
 		if (io_resolve(host, port, ss, sl, err, sizeof(err)) == 0) {
 			int fd = io_connect((struct sockaddr *)ss, *sl);
 			if (fd >= 0) {
+				int wait = time_left(d) < 1000 ? (int)time_left(d) : 1000;
 				struct pollfd p = { fd, POLLOUT, 0 };
-				int r = poll(&p, 1, 1000), e = r > 0 ? io_connect_result(fd) : ETIMEDOUT;
+				int r = poll(&p, 1, wait), e = r > 0 ? io_connect_result(fd) : ETIMEDOUT;
 				close(fd);
 				if (r > 0 && e == 0) {
 					if (said)
@@ -488,15 +490,18 @@ static int wait_for_target(struct driver *d, const char *target, struct sockaddr
 				snprintf(err, sizeof(err), "connect %s: %s", target, strerror(errno));
 			}
 		}
-		if (now + backoff >= d->deadline_ms) {
-			fprintf(stderr, "cplane: gave up waiting for the worker at %s: %s\n", target, err);
+		left = d->deadline_ms - clock_mono_ms();
+		if (left <= 0) {
+			fprintf(stderr, "cplane: connect: %s: gave up after %s waiting for the worker at %s: %s\n",
+			    grpc_status_name(GRPC_UNAVAILABLE), log_duration_ms(dur, timeout_ms), target, err);
 			return exit_for(GRPC_UNAVAILABLE);
 		}
 		if (!said) {
 			log_info("Waiting for the worker", "target", target, "reason", err, NULL);
 			said = 1;
 		}
-		usleep((useconds_t)backoff * 1000);
+		/* The last try falls on the deadline itself. */
+		usleep((useconds_t)(backoff < left ? backoff : left) * 1000);
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
 }
@@ -635,7 +640,7 @@ int driver_main(int argc, char **argv)
 		default_target(deftarget, sizeof(deftarget));
 		target = deftarget;
 	}
-	rc = wait_for_target(&d, target, &ss, &sl);
+	rc = wait_for_target(&d, target, timeout_ms, &ss, &sl);
 	if (rc != 0)
 		return rc;
 	d.loop = io_loop_new();
