@@ -3,7 +3,7 @@
  *
  * Every call that cannot be answered at once becomes a waiter on its
  * cluster's list (c->user).  Whenever anything about a cluster changes (an
- * informer event, an API answer, a Delete accepted), cluster_changed()
+ * informer event, an API answer, a Delete accepted), svc_cluster_changed()
  * re-derives the phase and walks that list once: Creates finish on READY,
  * FAILED, DELETING or disappearance; Deletes finish when the Deployment is
  * gone; Watches send a new snapshot when what the client sees differs.
@@ -19,6 +19,7 @@
  * empty a cluster while a caller up the stack is still walking it.
  */
 #include "worker/service.h"
+#include "worker/service_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,63 +35,6 @@ const char *const worker_method_names[WM_COUNT] = {
 };
 const double worker_latency_bounds[11] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300 };
 
-#define WATCH_QUEUE_MAX (64 * 1024)	/* skip intermediate snapshots past this much unsent */
-
-enum waiter_kind { W_CREATE, W_DELETE, W_WATCH, W_SYNC };
-
-struct snapshot {
-	int phase;
-	int32_t replicas, ready;
-	uint32_t text_hash;
-};
-
-struct waiter {
-	struct waiter *prev, *next;
-	worker_service *svc;
-	struct cluster *c;	/* NULL for W_SYNC */
-	grpc_call *call;
-	enum waiter_kind kind;
-	enum worker_method method;
-	uint64_t id;
-	int64_t start_us;
-	int64_t timeout_ms;	/* the wait's own bound, for messages */
-	io_timer timer;
-	int diagnosing;
-	/* Create: what this caller asked for */
-	int32_t want_replicas;
-	char want_image[CLUSTER_IMAGE_MAX + 1];
-	/* Watch: what the client last got; dirty = a newer snapshot is owed */
-	struct snapshot sent;
-	int dirty;
-};
-
-struct worker_service {
-	io_loop *loop;
-	grpc_server *server;
-	struct worker_backend backend;
-	struct worker_service_opts opts;
-	cluster_table *table;
-	struct waiter *presync;	/* calls waiting for the first list */
-	int synced;
-	int draining;
-	uint64_t next_id;
-	worker_service_stats stats;
-	struct cluster **sweep;	/* entries to check at the end of this turn */
-	size_t nsweep, sweep_cap;
-	int sweep_scheduled;
-};
-
-/* An API request or diagnosis in flight: finds its cluster and waiter again by name and id. */
-struct pending_op {
-	worker_service *svc;
-	char name[CLUSTER_NAME_MAX + 1];
-	uint64_t waiter_id;
-	int64_t start_us;
-};
-
-static void cluster_changed(worker_service *s, struct cluster *c);
-static void dispatch(worker_service *s, grpc_call *call, enum worker_method m);
-
 /* ------------------------------------------------------------ utilities */
 
 static uint32_t hash_text(const char *a, const char *b)
@@ -105,12 +49,12 @@ static uint32_t hash_text(const char *a, const char *b)
 	return h;
 }
 
-static int32_t cluster_replicas(const struct cluster *c)
+int32_t svc_cluster_replicas(const struct cluster *c)
 {
 	return c->obs.present ? c->obs.spec_replicas : c->want_replicas;
 }
 
-static const char *cluster_image(const struct cluster *c)
+const char *svc_cluster_image(const struct cluster *c)
 {
 	return c->obs.present && c->obs.image[0] ? c->obs.image : c->want_image;
 }
@@ -125,7 +69,7 @@ static void cluster_message(const struct cluster *c, enum cluster_phase phase, c
 		break;
 	case PHASE_DELETING:
 		snprintf(out, outsz, "deleting; %d/%d replicas available", c->obs.available_replicas,
-		    cluster_replicas(c));
+		    svc_cluster_replicas(c));
 		break;
 	case PHASE_CREATING:
 		if (!c->obs.present) {
@@ -142,17 +86,17 @@ static void cluster_message(const struct cluster *c, enum cluster_phase phase, c
 }
 
 /* Fills m (strings point into c or msgbuf) as the client sees the cluster in phase. */
-static void cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
+void svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
     char *msgbuf, size_t msgsz)
 {
 	cplane__v1__cluster__init(m);
 	m->name = (char *)c->name;
-	m->replicas = cluster_replicas(c);
+	m->replicas = svc_cluster_replicas(c);
 	m->ready_replicas = c->obs.present ? c->obs.available_replicas : 0;
 	m->phase = (Cplane__V1__Phase)phase;
 	cluster_message(c, phase, msgbuf, msgsz);
 	m->message = msgbuf;
-	m->image = (char *)cluster_image(c);
+	m->image = (char *)svc_cluster_image(c);
 	m->created_unix_ms = c->obs.created_unix_ms;
 }
 
@@ -163,13 +107,13 @@ static struct snapshot snapshot_of(const struct cluster *c, enum cluster_phase p
 
 	cluster_message(c, phase, msg, sizeof(msg));
 	sn.phase = phase;
-	sn.replicas = cluster_replicas(c);
+	sn.replicas = svc_cluster_replicas(c);
 	sn.ready = c->obs.present ? c->obs.available_replicas : 0;
-	sn.text_hash = hash_text(msg, cluster_image(c));
+	sn.text_hash = hash_text(msg, svc_cluster_image(c));
 	return sn;
 }
 
-static void count_call(worker_service *s, enum worker_method m, int code, int64_t start_us)
+void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t start_us)
 {
 	double secs = (double)(clock_mono_us() - start_us) / 1e6;
 	size_t b;
@@ -183,14 +127,14 @@ static void count_call(worker_service *s, enum worker_method m, int code, int64_
 	s->stats.latency_sum_s[m] += secs;
 }
 
-static const char *duration_text(char out[32], int64_t ms)
+const char *svc_duration_text(char out[32], int64_t ms)
 {
 	return log_duration_ms(out, ms);
 }
 
 /* --------------------------------------------------------------- waiters */
 
-static struct waiter *waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
+struct waiter *svc_waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
     int64_t start_us)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
@@ -214,7 +158,7 @@ static struct waiter **list_head(worker_service *s, struct waiter *w)
 	return w->c ? (struct waiter **)&w->c->user : &s->presync;
 }
 
-static void waiter_link(worker_service *s, struct waiter *w)
+void svc_waiter_link(worker_service *s, struct waiter *w)
 {
 	struct waiter **head = list_head(s, w);
 
@@ -246,7 +190,7 @@ static void sweep_now(io_loop *loop, void *arg)
 }
 
 /* Queues c for removal at the end of the turn if nothing holds it then. */
-static void maybe_forget(worker_service *s, struct cluster *c)
+void svc_maybe_forget(worker_service *s, struct cluster *c)
 {
 	if (c == NULL || c->sweep_queued || !forgettable(c))
 		return;
@@ -265,7 +209,7 @@ static void maybe_forget(worker_service *s, struct cluster *c)
 }
 
 /* Unlinks and frees w; the call must already be finished (or be finished by the caller next). */
-static void waiter_free(worker_service *s, struct waiter *w)
+void svc_waiter_free(worker_service *s, struct waiter *w)
 {
 	struct waiter **head = list_head(s, w);
 
@@ -283,31 +227,31 @@ static void waiter_free(worker_service *s, struct waiter *w)
 	free(w);
 }
 
-static void waiter_finish(struct waiter *w, int code, const char *message)
+void svc_waiter_finish(struct waiter *w, int code, const char *message)
 {
 	worker_service *s = w->svc;
 	struct cluster *c = w->c;
 	grpc_call *call = w->call;
 
-	count_call(s, w->method, code, w->start_us);
-	waiter_free(s, w);
+	svc_count_call(s, w->method, code, w->start_us);
+	svc_waiter_free(s, w);
 	grpc_call_finish(call, code, message);
-	maybe_forget(s, c);
+	svc_maybe_forget(s, c);
 }
 
-static void waiter_reply(struct waiter *w, const ProtobufCMessage *msg)
+void svc_waiter_reply(struct waiter *w, const ProtobufCMessage *msg)
 {
 	worker_service *s = w->svc;
 	struct cluster *c = w->c;
 	grpc_call *call = w->call;
 
-	count_call(s, w->method, GRPC_OK, w->start_us);
-	waiter_free(s, w);
+	svc_count_call(s, w->method, GRPC_OK, w->start_us);
+	svc_waiter_free(s, w);
 	grpc_call_reply(call, msg);
-	maybe_forget(s, c);
+	svc_maybe_forget(s, c);
 }
 
-static struct waiter *find_waiter(worker_service *s, const char *name, uint64_t id)
+struct waiter *svc_find_waiter(worker_service *s, const char *name, uint64_t id)
 {
 	struct cluster *c = cluster_table_find(s->table, name);
 
@@ -320,21 +264,21 @@ static struct waiter *find_waiter(worker_service *s, const char *name, uint64_t 
 }
 
 /* The stream is gone (client reset, deadline, connection loss, shutdown): release what we hold. */
-static void on_call_cancelled(grpc_call *call, void *arg)
+void svc_on_call_cancelled(grpc_call *call, void *arg)
 {
 	struct waiter *w = arg;
 	worker_service *s = w->svc;
 	struct cluster *c = w->c;
 	int code = grpc_call_cancel_status(call);
 
-	count_call(s, w->method, code ? code : GRPC_CANCELLED, w->start_us);
+	svc_count_call(s, w->method, code ? code : GRPC_CANCELLED, w->start_us);
 	if (c && (w->kind == W_CREATE || w->kind == W_DELETE))
 		log_info(w->kind == W_CREATE ? "Create call ended before the cluster was ready" :
 		    "Delete call ended before the cluster was gone", "name", c->name, "reason",
 		    grpc_status_name(code ? code : GRPC_CANCELLED), NULL);
-	waiter_free(s, w);
+	svc_waiter_free(s, w);
 	grpc_call_finish(call, code ? code : GRPC_CANCELLED, NULL);
-	maybe_forget(s, c);
+	svc_maybe_forget(s, c);
 }
 
 /*
@@ -342,7 +286,7 @@ static void on_call_cancelled(grpc_call *call, void *arg)
  * client's deadline (the smaller of 10% of its timeout and 1 s) so the
  * client hears why rather than timing out blind.
  */
-static int64_t answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms, int64_t *timeout_ms)
+int64_t svc_answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms, int64_t *timeout_ms)
 {
 	int64_t now = io_loop_now(s->loop), at = now + own_timeout_ms, dl = grpc_call_deadline(call);
 
@@ -374,21 +318,21 @@ static void finish_with_diagnosis(struct waiter *w, const char *diag)
 			    c->obs.available_replicas, c->obs.spec_replicas, diag[0] ? "; " : "", diag);
 		else
 			snprintf(msg, sizeof(msg), "cluster %s not ready after %s: %s", c->name,
-			    duration_text(took, w->timeout_ms), diag[0] ? diag : "no pods observed");
+			    svc_duration_text(took, w->timeout_ms), diag[0] ? diag : "no pods observed");
 		log_warn(phase == PHASE_FAILED ? "Create failed" : "Create timed out", "name", c->name,
 		    "diagnosis", msg, NULL);
 	} else {
 		snprintf(msg, sizeof(msg), "cluster %s not gone after %s: %s", c->name,
-		    duration_text(took, w->timeout_ms), diag[0] ? diag : "the Deployment is still terminating");
+		    svc_duration_text(took, w->timeout_ms), diag[0] ? diag : "the Deployment is still terminating");
 		log_warn("Delete timed out", "name", c->name, "diagnosis", msg, NULL);
 	}
-	waiter_finish(w, GRPC_DEADLINE_EXCEEDED, msg);
+	svc_waiter_finish(w, GRPC_DEADLINE_EXCEEDED, msg);
 }
 
 static void on_diagnosis(void *arg, const char *text)
 {
 	struct pending_op *op = arg;
-	struct waiter *w = find_waiter(op->svc, op->name, op->waiter_id);
+	struct waiter *w = svc_find_waiter(op->svc, op->name, op->waiter_id);
 
 	if (w && w->diagnosing)
 		finish_with_diagnosis(w, text ? text : "");
@@ -412,7 +356,7 @@ static void start_diagnosis(struct waiter *w)
 	if (left < 50 || s->backend.diagnose == NULL || (op = calloc(1, sizeof(*op))) == NULL) {
 		char basic[128];
 		snprintf(basic, sizeof(basic), "%d/%d replicas available", w->c->obs.available_replicas,
-		    cluster_replicas(w->c));
+		    svc_cluster_replicas(w->c));
 		finish_with_diagnosis(w, basic);
 		return;
 	}
@@ -421,11 +365,11 @@ static void start_diagnosis(struct waiter *w)
 	op->waiter_id = w->id;
 	/* Fallback: answer without the pods if the diagnosis does not come back in time. */
 	io_timer_start(s->loop, &w->timer, left + 20);
-	s->backend.diagnose(s->backend.impl, w->c->name, cluster_replicas(w->c),
+	s->backend.diagnose(s->backend.impl, w->c->name, svc_cluster_replicas(w->c),
 	    w->c->obs.present ? w->c->obs.available_replicas : 0, left, on_diagnosis, op);
 }
 
-static void on_wait_timeout(io_loop *loop, void *arg)
+void svc_on_wait_timeout(io_loop *loop, void *arg)
 {
 	struct waiter *w = arg;
 	char basic[128];
@@ -436,18 +380,18 @@ static void on_wait_timeout(io_loop *loop, void *arg)
 		return;
 	}
 	snprintf(basic, sizeof(basic), "%d/%d replicas available (the pods could not be read in time)",
-	    w->c->obs.available_replicas, cluster_replicas(w->c));
+	    w->c->obs.available_replicas, svc_cluster_replicas(w->c));
 	finish_with_diagnosis(w, basic);
 }
 
 /* -------------------------------------------------- reacting to changes */
 
-static int spec_matches(const struct cluster *c, int32_t replicas, const char *image)
+int svc_spec_matches(const struct cluster *c, int32_t replicas, const char *image)
 {
-	return cluster_replicas(c) == replicas && strcmp(cluster_image(c), image) == 0;
+	return svc_cluster_replicas(c) == replicas && strcmp(svc_cluster_image(c), image) == 0;
 }
 
-static void watch_send(struct waiter *w, enum cluster_phase phase)
+void svc_watch_send(struct waiter *w, enum cluster_phase phase)
 {
 	Cplane__V1__Cluster m;
 	char msg[CLUSTER_MESSAGE_MAX];
@@ -456,13 +400,13 @@ static void watch_send(struct waiter *w, enum cluster_phase phase)
 		w->dirty = 1;	/* a slow reader gets the latest state once it drains */
 		return;
 	}
-	cluster_to_msg(w->c, phase, &m, msg, sizeof(msg));
+	svc_cluster_to_msg(w->c, phase, &m, msg, sizeof(msg));
 	w->sent = snapshot_of(w->c, phase);
 	w->dirty = 0;
 	grpc_call_send(w->call, &m.base);
 }
 
-static void on_watch_writable(grpc_call *call, void *arg)
+void svc_on_watch_writable(grpc_call *call, void *arg)
 {
 	struct waiter *w = arg;
 	enum cluster_phase phase;
@@ -472,7 +416,7 @@ static void on_watch_writable(grpc_call *call, void *arg)
 		return;
 	phase = cluster_derive_phase(&w->c->obs, w->c->creating, w->c->deleting);
 	if (phase != PHASE_ABSENT)
-		watch_send(w, phase);
+		svc_watch_send(w, phase);
 }
 
 static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_phase phase)
@@ -488,34 +432,34 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 	case W_CREATE:
 		if (w->diagnosing)
 			return;
-		if (c->obs.present && !c->creating && !spec_matches(c, w->want_replicas, w->want_image)) {
+		if (c->obs.present && !c->creating && !svc_spec_matches(c, w->want_replicas, w->want_image)) {
 			snprintf(text, sizeof(text), "cluster %s already exists with replicas=%d image=%s", c->name,
-			    cluster_replicas(c), cluster_image(c));
-			waiter_finish(w, GRPC_ALREADY_EXISTS, text);
+			    svc_cluster_replicas(c), svc_cluster_image(c));
+			svc_waiter_finish(w, GRPC_ALREADY_EXISTS, text);
 			return;
 		}
 		switch (phase) {
 		case PHASE_READY:
 			log_info("Created cluster", "name", c->name, "replicas",
-			    log_i64(text, cluster_replicas(c)), "took",
-			    duration_text(took, (clock_mono_us() - w->start_us) / 1000), NULL);
+			    log_i64(text, svc_cluster_replicas(c)), "took",
+			    svc_duration_text(took, (clock_mono_us() - w->start_us) / 1000), NULL);
 			cplane__v1__create_cluster_response__init(&cr);
 			cr.result = CPLANE__V1__RESULT__SUCCESS;
-			cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+			svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 			cr.cluster = &m;
-			waiter_reply(w, &cr.base);
+			svc_waiter_reply(w, &cr.base);
 			return;
 		case PHASE_FAILED:
 			start_diagnosis(w);
 			return;
 		case PHASE_DELETING:
 			snprintf(text, sizeof(text), "cluster %s is being deleted", c->name);
-			waiter_finish(w, GRPC_ABORTED, text);
+			svc_waiter_finish(w, GRPC_ABORTED, text);
 			return;
 		case PHASE_ABSENT:
 		case PHASE_DELETED:
 			snprintf(text, sizeof(text), "cluster %s was deleted while being created", c->name);
-			waiter_finish(w, GRPC_ABORTED, text);
+			svc_waiter_finish(w, GRPC_ABORTED, text);
 			return;
 		case PHASE_CREATING:
 			return;
@@ -524,25 +468,25 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 	case W_DELETE:
 		if (phase == PHASE_ABSENT) {
 			log_info("Deleted cluster", "name", c->name, "took",
-			    duration_text(took, (clock_mono_us() - w->start_us) / 1000), NULL);
+			    svc_duration_text(took, (clock_mono_us() - w->start_us) / 1000), NULL);
 			cplane__v1__delete_cluster_response__init(&dr);
 			dr.result = CPLANE__V1__RESULT__SUCCESS;
-			waiter_reply(w, &dr.base);
+			svc_waiter_reply(w, &dr.base);
 		}
 		return;
 	case W_WATCH:
 		if (phase == PHASE_ABSENT) {
 			/* Final snapshot: DELETED, then the stream ends OK. */
-			cluster_to_msg(c, PHASE_DELETED, &m, msg, sizeof(msg));
+			svc_cluster_to_msg(c, PHASE_DELETED, &m, msg, sizeof(msg));
 			m.ready_replicas = 0;
 			grpc_call_send(w->call, &m.base);
-			waiter_finish(w, GRPC_OK, NULL);
+			svc_waiter_finish(w, GRPC_OK, NULL);
 			return;
 		}
 		{
 			struct snapshot now = snapshot_of(c, phase);
 			if (memcmp(&now, &w->sent, sizeof(now)) != 0)
-				watch_send(w, phase);
+				svc_watch_send(w, phase);
 		}
 		return;
 	case W_SYNC:
@@ -550,7 +494,7 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 	}
 }
 
-static void cluster_changed(worker_service *s, struct cluster *c)
+void svc_cluster_changed(worker_service *s, struct cluster *c)
 {
 	enum cluster_phase phase = cluster_derive_phase(&c->obs, c->creating, c->deleting);
 	struct waiter *w, *next;
@@ -560,7 +504,7 @@ static void cluster_changed(worker_service *s, struct cluster *c)
 		next = w->next;
 		evaluate_waiter(s, w, phase);
 	}
-	maybe_forget(s, c);
+	svc_maybe_forget(s, c);
 }
 
 /* ------------------------------------------------------- informer feed */
@@ -595,7 +539,7 @@ void worker_service_on_upsert(worker_service *s, const k8s_deployment *d)
 	c->creating = 0;	/* the Deployment is there: the POST's outcome no longer matters */
 	if (!d->deleting && c->deleting && c->phase != PHASE_DELETING)
 		c->deleting = 0;
-	cluster_changed(s, c);
+	svc_cluster_changed(s, c);
 }
 
 void worker_service_on_delete(worker_service *s, const char *name)
@@ -607,15 +551,15 @@ void worker_service_on_delete(worker_service *s, const char *name)
 	memset(&c->obs, 0, sizeof(c->obs));
 	c->deleting = 0;
 	/* A Create whose POST is still in flight keeps the entry CREATING. */
-	cluster_changed(s, c);
+	svc_cluster_changed(s, c);
 }
 
-static void on_sync_timeout(io_loop *loop, void *arg)
+void svc_on_sync_timeout(io_loop *loop, void *arg)
 {
 	struct waiter *w = arg;
 
 	(void)loop;
-	waiter_finish(w, GRPC_UNAVAILABLE, "not yet synced with the Kubernetes API server; retry later");
+	svc_waiter_finish(w, GRPC_UNAVAILABLE, "not yet synced with the Kubernetes API server; retry later");
 }
 
 void worker_service_on_synced(worker_service *s)
@@ -630,8 +574,8 @@ void worker_service_on_synced(worker_service *s)
 		struct waiter *w = s->presync;
 		grpc_call *call = w->call;
 		enum worker_method m = w->method;
-		waiter_free(s, w);
-		dispatch(s, call, m);
+		svc_waiter_free(s, w);
+		svc_dispatch(s, call, m);
 	}
 }
 
@@ -645,378 +589,11 @@ void worker_service_drain(worker_service *s)
 	s->draining = 1;
 }
 
-/* ------------------------------------------------------- API completions */
-
-static int map_api_error(const k8s_error *err, const char *verb, const char *ns, char *msg, size_t msgsz)
-{
-	if (err->kind == K8S_ERR_API) {
-		switch (err->code) {
-		case 403:
-			snprintf(msg, msgsz, "the worker's service account may not %s deployments.apps in namespace "
-			    "%s: %s", verb, ns ? ns : "?", err->message);
-			return GRPC_PERMISSION_DENIED;
-		case 401:
-			snprintf(msg, msgsz, "the API server refused the worker's token: %s", err->message);
-			return GRPC_UNAVAILABLE;
-		case 404:
-			snprintf(msg, msgsz, "%s", err->message);
-			return GRPC_NOT_FOUND;
-		case 409:
-			snprintf(msg, msgsz, "%s", err->message);
-			return GRPC_ALREADY_EXISTS;
-		case 400:
-		case 422:
-			snprintf(msg, msgsz, "the API server rejected the Deployment: %s", err->message);
-			return GRPC_INVALID_ARGUMENT;
-		default:
-			snprintf(msg, msgsz, "Kubernetes API server error %d %s: %s", err->code, err->reason,
-			    err->message);
-			return GRPC_UNAVAILABLE;
-		}
-	}
-	snprintf(msg, msgsz, "Kubernetes API server unavailable (%s): %s", k8s_err_kind_str(err->kind),
-	    err->message);
-	return GRPC_UNAVAILABLE;
-}
-
-static void on_create_done(void *arg, const k8s_error *err)
-{
-	struct pending_op *op = arg;
-	worker_service *s = op->svc;
-	struct cluster *c = cluster_table_find(s->table, op->name);
-	char msg[1024];
-	int code;
-
-	if (c == NULL || !c->creating)
-		goto out;
-	if (err->kind == K8S_OK) {
-		/* CREATING until the informer shows the Deployment (it may already have). */
-		goto out;
-	}
-	code = map_api_error(err, "create", s->backend.namespace_, msg, sizeof(msg));
-	if (code == GRPC_ALREADY_EXISTS) {
-		/* Someone else (another worker) made it: the informer will bring it, and the
-		 * waiting Create is judged against its spec then. */
-		log_info("Deployment already exists; following it", "name", c->name, NULL);
-		goto out;
-	}
-	log_error("Create failed", "name", c->name, "code", grpc_status_name(code), "error", msg, NULL);
-	c->creating = 0;
-	for (struct waiter *w = c->user, *next; w; w = next) {
-		next = w->next;
-		if (w->kind == W_CREATE)
-			waiter_finish(w, code, msg);
-	}
-	cluster_changed(s, c);
-out:
-	free(op);
-}
-
-static void on_delete_done(void *arg, const k8s_error *err)
-{
-	struct pending_op *op = arg;
-	worker_service *s = op->svc;
-	struct cluster *c = cluster_table_find(s->table, op->name);
-	char msg[1024];
-	int code;
-
-	if (c == NULL || err->kind == K8S_OK)
-		goto out;
-	code = map_api_error(err, "delete", s->backend.namespace_, msg, sizeof(msg));
-	if (code == GRPC_NOT_FOUND) {
-		/* Already gone: the watch's DELETED may lag, the answer need not. */
-		memset(&c->obs, 0, sizeof(c->obs));
-		c->deleting = 0;
-		cluster_changed(s, c);
-		goto out;
-	}
-	log_error("Delete failed", "name", c->name, "code", grpc_status_name(code), "error", msg, NULL);
-	c->deleting = 0;
-	for (struct waiter *w = c->user, *next; w; w = next) {
-		next = w->next;
-		if (w->kind == W_DELETE)
-			waiter_finish(w, code, msg);
-	}
-	cluster_changed(s, c);
-out:
-	free(op);
-}
-
-static struct pending_op *op_new(worker_service *s, const char *name)
-{
-	struct pending_op *op = calloc(1, sizeof(*op));
-
-	if (op) {
-		op->svc = s;
-		snprintf(op->name, sizeof(op->name), "%s", name);
-		op->start_us = clock_mono_us();
-	}
-	return op;
-}
-
-/* --------------------------------------------------------------- handlers */
-
-static void reply_error(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us, int code,
-    const char *msg)
-{
-	count_call(s, m, code, start_us);
-	grpc_call_finish(call, code, msg);
-}
-
-static void reply_msg(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us,
-    const ProtobufCMessage *msg)
-{
-	count_call(s, m, GRPC_OK, start_us);
-	grpc_call_reply(call, msg);
-}
-
-static struct waiter *wait_on(worker_service *s, grpc_call *call, struct cluster *c, enum waiter_kind kind,
-    enum worker_method m, int64_t start_us, int64_t own_timeout_ms)
-{
-	struct waiter *w = waiter_new(s, call, kind, m, start_us);
-	int64_t at;
-
-	if (w == NULL) {
-		reply_error(s, call, m, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return NULL;
-	}
-	w->c = c;
-	waiter_link(s, w);
-	io_timer_init(&w->timer, kind == W_SYNC ? on_sync_timeout : on_wait_timeout, w);
-	if (own_timeout_ms > 0) {
-		at = answer_by(s, call, own_timeout_ms, &w->timeout_ms);
-		io_timer_start_at(s->loop, &w->timer, at);
-	}
-	grpc_call_set_cancel_hook(call, on_call_cancelled, w);
-	return w;
-}
-
-static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
-{
-	const Cplane__V1__CreateClusterRequest *req = (const void *)grpc_call_request_msg(call);
-	const char *image, *why;
-	char msg[512], rep[24];
-	struct cluster *c;
-	enum cluster_phase phase;
-	Cplane__V1__CreateClusterResponse resp;
-	Cplane__V1__Cluster m;
-	struct pending_op *op;
-	struct waiter *w;
-	k8s_deploy_spec spec;
-
-	if ((why = cluster_check_name(req->name)) != NULL)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, why);
-	if (cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-	image = req->image && req->image[0] ? req->image : s->opts.default_image;
-	if (cluster_check_image(image, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-
-	c = cluster_table_find(s->table, req->name);
-	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
-	switch (phase) {
-	case PHASE_CREATING:
-	case PHASE_READY:
-		if (!spec_matches(c, req->replicas, image)) {
-			snprintf(msg, sizeof(msg), "cluster %s already exists with replicas=%d image=%s", c->name,
-			    cluster_replicas(c), cluster_image(c));
-			return reply_error(s, call, WM_CREATE, start_us, GRPC_ALREADY_EXISTS, msg);
-		}
-		cplane__v1__create_cluster_response__init(&resp);
-		resp.result = phase == PHASE_READY ? CPLANE__V1__RESULT__SUCCESS : CPLANE__V1__RESULT__IN_PROGRESS;
-		cluster_to_msg(c, phase, &m, msg, sizeof(msg));
-		resp.cluster = &m;
-		return reply_msg(s, call, WM_CREATE, start_us, &resp.base);
-	case PHASE_FAILED:
-		snprintf(msg, sizeof(msg), "cluster %s failed (%s); delete it first", c->name,
-		    c->obs.progress_message[0] ? c->obs.progress_message : "progress deadline exceeded");
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
-	case PHASE_DELETING:
-		snprintf(msg, sizeof(msg), "cluster %s is being deleted", c->name);
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
-	default:
-		break;
-	}
-
-	c = cluster_table_get_or_add(s->table, req->name);
-	op = op_new(s, req->name);
-	if (c == NULL || op == NULL) {
-		free(op);
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	}
-	c->creating = 1;
-	c->want_replicas = req->replicas;
-	snprintf(c->want_image, sizeof(c->want_image), "%s", image);
-	w = wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
-	if (w == NULL) {
-		c->creating = 0;
-		free(op);
-		maybe_forget(s, c);
-		return;
-	}
-	w->want_replicas = req->replicas;
-	snprintf(w->want_image, sizeof(w->want_image), "%s", image);
-	log_info("Creating cluster", "name", c->name, "replicas", log_i64(rep, req->replicas), "image", image, NULL);
-	cluster_changed(s, c);	/* watchers of a re-created name see CREATING */
-	memset(&spec, 0, sizeof(spec));
-	spec.name = c->name;
-	spec.replicas = req->replicas;
-	spec.image = image;
-	spec.node_selector = s->opts.node_selector;
-	spec.progress_deadline_s = (s->opts.create_timeout_ms + 999) / 1000;
-	s->backend.create(s->backend.impl, &spec, on_create_done, op);
-}
-
-static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
-{
-	const Cplane__V1__DeleteClusterRequest *req = (const void *)grpc_call_request_msg(call);
-	const char *why;
-	char msg[256];
-	struct cluster *c;
-	enum cluster_phase phase;
-	Cplane__V1__DeleteClusterResponse resp;
-	struct pending_op *op;
-
-	if ((why = cluster_check_name(req->name)) != NULL)
-		return reply_error(s, call, WM_DELETE, start_us, GRPC_INVALID_ARGUMENT, why);
-	c = cluster_table_find(s->table, req->name);
-	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
-	if (phase == PHASE_ABSENT) {
-		snprintf(msg, sizeof(msg), "cluster %s not found", req->name);
-		return reply_error(s, call, WM_DELETE, start_us, GRPC_NOT_FOUND, msg);
-	}
-	if (phase == PHASE_DELETING) {
-		cplane__v1__delete_cluster_response__init(&resp);
-		resp.result = CPLANE__V1__RESULT__IN_PROGRESS;
-		return reply_msg(s, call, WM_DELETE, start_us, &resp.base);
-	}
-	op = op_new(s, req->name);
-	if (op == NULL)
-		return reply_error(s, call, WM_DELETE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	if (wait_on(s, call, c, W_DELETE, WM_DELETE, start_us, s->opts.delete_timeout_ms) == NULL) {
-		free(op);
-		return;
-	}
-	log_info("Deleting cluster", "name", c->name, NULL);
-	c->deleting = 1;
-	cluster_changed(s, c);	/* waiting Creates end ABORTED; watchers see DELETING */
-	s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
-}
-
-static void handle_get(worker_service *s, grpc_call *call, int64_t start_us)
-{
-	const Cplane__V1__GetClusterRequest *req = (const void *)grpc_call_request_msg(call);
-	struct cluster *c = cluster_table_find(s->table, req->name);
-	enum cluster_phase phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
-	Cplane__V1__Cluster m;
-	char msg[CLUSTER_MESSAGE_MAX];
-
-	if (phase == PHASE_ABSENT) {
-		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
-		return reply_error(s, call, WM_GET, start_us, GRPC_NOT_FOUND, msg);
-	}
-	cluster_to_msg(c, phase, &m, msg, sizeof(msg));
-	reply_msg(s, call, WM_GET, start_us, &m.base);
-}
-
-static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
-{
-	size_t n = cluster_table_count(s->table), k = 0;
-	struct cluster **all = calloc(n ? n : 1, sizeof(*all));
-	Cplane__V1__Cluster *msgs = calloc(n ? n : 1, sizeof(*msgs));
-	Cplane__V1__Cluster **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-	char (*texts)[CLUSTER_MESSAGE_MAX] = calloc(n ? n : 1, CLUSTER_MESSAGE_MAX);
-	Cplane__V1__ListClustersResponse resp;
-
-	if (!all || !msgs || !ptrs || !texts) {
-		reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		goto out;
-	}
-	n = cluster_table_sorted(s->table, all);
-	for (size_t i = 0; i < n; i++) {
-		enum cluster_phase phase = cluster_derive_phase(&all[i]->obs, all[i]->creating, all[i]->deleting);
-		if (phase == PHASE_ABSENT)
-			continue;
-		cluster_to_msg(all[i], phase, &msgs[k], texts[k], CLUSTER_MESSAGE_MAX);
-		ptrs[k] = &msgs[k];
-		k++;
-	}
-	cplane__v1__list_clusters_response__init(&resp);
-	resp.n_clusters = k;
-	resp.clusters = ptrs;
-	reply_msg(s, call, WM_LIST, start_us, &resp.base);
-out:
-	free(all);
-	free(msgs);
-	free(ptrs);
-	free(texts);
-}
-
-static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
-{
-	const Cplane__V1__WatchClusterRequest *req = (const void *)grpc_call_request_msg(call);
-	struct cluster *c = cluster_table_find(s->table, req->name);
-	enum cluster_phase phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
-	struct waiter *w;
-	char msg[128];
-
-	if (phase == PHASE_ABSENT) {
-		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
-		return reply_error(s, call, WM_WATCH, start_us, GRPC_NOT_FOUND, msg);
-	}
-	w = wait_on(s, call, c, W_WATCH, WM_WATCH, start_us, 0);
-	if (w == NULL)
-		return;
-	grpc_call_set_on_writable(call, on_watch_writable, w);
-	watch_send(w, phase);
-}
-
-static void dispatch(worker_service *s, grpc_call *call, enum worker_method m)
-{
-	int64_t start_us = clock_mono_us();
-	struct waiter *w = grpc_call_user(call);
-
-	/* A call that waited for the sync keeps its original start. */
-	(void)w;
-	if (s->draining)
-		return reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
-	if (!s->synced) {
-		int64_t wait = s->opts.sync_wait_ms;
-		wait_on(s, call, NULL, W_SYNC, m, start_us, wait > 0 ? wait : 30000);
-		return;
-	}
-	switch (m) {
-	case WM_CREATE: handle_create(s, call, start_us); break;
-	case WM_DELETE: handle_delete(s, call, start_us); break;
-	case WM_GET: handle_get(s, call, start_us); break;
-	case WM_LIST: handle_list(s, call, start_us); break;
-	case WM_WATCH: handle_watch(s, call, start_us); break;
-	default: reply_error(s, call, m, start_us, GRPC_UNIMPLEMENTED, "unknown method");
-	}
-}
-
-static void on_create(grpc_call *call, void *arg) { dispatch(arg, call, WM_CREATE); }
-static void on_delete(grpc_call *call, void *arg) { dispatch(arg, call, WM_DELETE); }
-static void on_get(grpc_call *call, void *arg) { dispatch(arg, call, WM_GET); }
-static void on_list(grpc_call *call, void *arg) { dispatch(arg, call, WM_LIST); }
-static void on_watch(grpc_call *call, void *arg) { dispatch(arg, call, WM_WATCH); }
-
 /* ------------------------------------------------------------- lifecycle */
 
 worker_service *worker_service_new(io_loop *loop, grpc_server *server, const struct worker_backend *backend,
     const struct worker_service_opts *opts)
 {
-	static const struct {
-		const char *path;
-		const ProtobufCMessageDescriptor *req;
-		grpc_handler fn;
-	} methods[] = {
-		{ "/cplane.v1.ClusterService/CreateCluster", &cplane__v1__create_cluster_request__descriptor, on_create },
-		{ "/cplane.v1.ClusterService/DeleteCluster", &cplane__v1__delete_cluster_request__descriptor, on_delete },
-		{ "/cplane.v1.ClusterService/GetCluster", &cplane__v1__get_cluster_request__descriptor, on_get },
-		{ "/cplane.v1.ClusterService/ListClusters", &cplane__v1__list_clusters_request__descriptor, on_list },
-		{ "/cplane.v1.ClusterService/WatchCluster", &cplane__v1__watch_cluster_request__descriptor, on_watch },
-	};
 	worker_service *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
@@ -1028,9 +605,8 @@ worker_service *worker_service_new(io_loop *loop, grpc_server *server, const str
 	s->table = cluster_table_new();
 	if (s->table == NULL)
 		goto fail;
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (grpc_server_add_method(server, methods[i].path, methods[i].req, methods[i].fn, s) < 0)
-			goto fail;
+	if (svc_register_methods(s) < 0)
+		goto fail;
 	return s;
 fail:
 	cluster_table_free(s->table);
@@ -1045,7 +621,7 @@ static void drop_waiters(struct cluster *c, void *arg)
 	while (c->user) {
 		struct waiter *w = c->user;
 		grpc_call *call = w->call;
-		waiter_free(s, w);
+		svc_waiter_free(s, w);
 		grpc_call_finish(call, GRPC_UNAVAILABLE, "the worker is shutting down");
 	}
 }
@@ -1061,7 +637,7 @@ void worker_service_free(worker_service *s)
 	while (s->presync) {
 		struct waiter *w = s->presync;
 		grpc_call *call = w->call;
-		waiter_free(s, w);
+		svc_waiter_free(s, w);
 		grpc_call_finish(call, GRPC_UNAVAILABLE, "the worker is shutting down");
 	}
 	cluster_table_free(s->table);

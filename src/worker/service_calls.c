@@ -1,0 +1,387 @@
+/*
+ * The ClusterService handlers (the semantics table's "answer" column for a
+ * call that arrives) and the completions of the API writes they start.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "worker/service_int.h"
+
+/* ------------------------------------------------------- API completions */
+
+static int map_api_error(const k8s_error *err, const char *verb, const char *ns, char *msg, size_t msgsz)
+{
+	if (err->kind == K8S_ERR_API) {
+		switch (err->code) {
+		case 403:
+			snprintf(msg, msgsz, "the worker's service account may not %s deployments.apps in namespace "
+			    "%s: %s", verb, ns ? ns : "?", err->message);
+			return GRPC_PERMISSION_DENIED;
+		case 401:
+			snprintf(msg, msgsz, "the API server refused the worker's token: %s", err->message);
+			return GRPC_UNAVAILABLE;
+		case 404:
+			snprintf(msg, msgsz, "%s", err->message);
+			return GRPC_NOT_FOUND;
+		case 409:
+			snprintf(msg, msgsz, "%s", err->message);
+			return GRPC_ALREADY_EXISTS;
+		case 400:
+		case 422:
+			snprintf(msg, msgsz, "the API server rejected the Deployment: %s", err->message);
+			return GRPC_INVALID_ARGUMENT;
+		default:
+			snprintf(msg, msgsz, "Kubernetes API server error %d %s: %s", err->code, err->reason,
+			    err->message);
+			return GRPC_UNAVAILABLE;
+		}
+	}
+	snprintf(msg, msgsz, "Kubernetes API server unavailable (%s): %s", k8s_err_kind_str(err->kind),
+	    err->message);
+	return GRPC_UNAVAILABLE;
+}
+
+static void on_create_done(void *arg, const k8s_error *err)
+{
+	struct pending_op *op = arg;
+	worker_service *s = op->svc;
+	struct cluster *c = cluster_table_find(s->table, op->name);
+	char msg[1024];
+	int code;
+
+	if (c == NULL || !c->creating)
+		goto out;
+	if (err->kind == K8S_OK) {
+		/* CREATING until the informer shows the Deployment (it may already have). */
+		goto out;
+	}
+	code = map_api_error(err, "create", s->backend.namespace_, msg, sizeof(msg));
+	if (code == GRPC_ALREADY_EXISTS) {
+		/* Someone else (another worker) made it: the informer will bring it, and the
+		 * waiting Create is judged against its spec then. */
+		log_info("Deployment already exists; following it", "name", c->name, NULL);
+		goto out;
+	}
+	log_error("Create failed", "name", c->name, "code", grpc_status_name(code), "error", msg, NULL);
+	c->creating = 0;
+	for (struct waiter *w = c->user, *next; w; w = next) {
+		next = w->next;
+		if (w->kind == W_CREATE)
+			svc_waiter_finish(w, code, msg);
+	}
+	svc_cluster_changed(s, c);
+out:
+	free(op);
+}
+
+static void on_delete_done(void *arg, const k8s_error *err)
+{
+	struct pending_op *op = arg;
+	worker_service *s = op->svc;
+	struct cluster *c = cluster_table_find(s->table, op->name);
+	char msg[1024];
+	int code;
+
+	if (c == NULL || err->kind == K8S_OK)
+		goto out;
+	code = map_api_error(err, "delete", s->backend.namespace_, msg, sizeof(msg));
+	if (code == GRPC_NOT_FOUND) {
+		/* Already gone: the watch's DELETED may lag, the answer need not. */
+		memset(&c->obs, 0, sizeof(c->obs));
+		c->deleting = 0;
+		svc_cluster_changed(s, c);
+		goto out;
+	}
+	log_error("Delete failed", "name", c->name, "code", grpc_status_name(code), "error", msg, NULL);
+	c->deleting = 0;
+	for (struct waiter *w = c->user, *next; w; w = next) {
+		next = w->next;
+		if (w->kind == W_DELETE)
+			svc_waiter_finish(w, code, msg);
+	}
+	svc_cluster_changed(s, c);
+out:
+	free(op);
+}
+
+static struct pending_op *op_new(worker_service *s, const char *name)
+{
+	struct pending_op *op = calloc(1, sizeof(*op));
+
+	if (op) {
+		op->svc = s;
+		snprintf(op->name, sizeof(op->name), "%s", name);
+		op->start_us = clock_mono_us();
+	}
+	return op;
+}
+
+/* --------------------------------------------------------------- handlers */
+
+static void reply_error(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us, int code,
+    const char *msg)
+{
+	svc_count_call(s, m, code, start_us);
+	grpc_call_finish(call, code, msg);
+}
+
+static void reply_msg(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us,
+    const ProtobufCMessage *msg)
+{
+	svc_count_call(s, m, GRPC_OK, start_us);
+	grpc_call_reply(call, msg);
+}
+
+static struct waiter *wait_on(worker_service *s, grpc_call *call, struct cluster *c, enum waiter_kind kind,
+    enum worker_method m, int64_t start_us, int64_t own_timeout_ms)
+{
+	struct waiter *w = svc_waiter_new(s, call, kind, m, start_us);
+	int64_t at;
+
+	if (w == NULL) {
+		reply_error(s, call, m, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	w->c = c;
+	svc_waiter_link(s, w);
+	io_timer_init(&w->timer, kind == W_SYNC ? svc_on_sync_timeout : svc_on_wait_timeout, w);
+	if (own_timeout_ms > 0) {
+		at = svc_answer_by(s, call, own_timeout_ms, &w->timeout_ms);
+		io_timer_start_at(s->loop, &w->timer, at);
+	}
+	grpc_call_set_cancel_hook(call, svc_on_call_cancelled, w);
+	return w;
+}
+
+static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
+{
+	const Cplane__V1__CreateClusterRequest *req = (const void *)grpc_call_request_msg(call);
+	const char *image, *why;
+	char msg[512], rep[24];
+	struct cluster *c;
+	enum cluster_phase phase;
+	Cplane__V1__CreateClusterResponse resp;
+	Cplane__V1__Cluster m;
+	struct pending_op *op;
+	struct waiter *w;
+	k8s_deploy_spec spec;
+
+	if ((why = cluster_check_name(req->name)) != NULL)
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, why);
+	if (cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0)
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	image = req->image && req->image[0] ? req->image : s->opts.default_image;
+	if (cluster_check_image(image, msg, sizeof(msg)) < 0)
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+
+	c = cluster_table_find(s->table, req->name);
+	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
+	switch (phase) {
+	case PHASE_CREATING:
+	case PHASE_READY:
+		if (!svc_spec_matches(c, req->replicas, image)) {
+			snprintf(msg, sizeof(msg), "cluster %s already exists with replicas=%d image=%s", c->name,
+			    svc_cluster_replicas(c), svc_cluster_image(c));
+			return reply_error(s, call, WM_CREATE, start_us, GRPC_ALREADY_EXISTS, msg);
+		}
+		cplane__v1__create_cluster_response__init(&resp);
+		resp.result = phase == PHASE_READY ? CPLANE__V1__RESULT__SUCCESS : CPLANE__V1__RESULT__IN_PROGRESS;
+		svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+		resp.cluster = &m;
+		return reply_msg(s, call, WM_CREATE, start_us, &resp.base);
+	case PHASE_FAILED:
+		snprintf(msg, sizeof(msg), "cluster %s failed (%s); delete it first", c->name,
+		    c->obs.progress_message[0] ? c->obs.progress_message : "progress deadline exceeded");
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+	case PHASE_DELETING:
+		snprintf(msg, sizeof(msg), "cluster %s is being deleted", c->name);
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+	default:
+		break;
+	}
+
+	c = cluster_table_get_or_add(s->table, req->name);
+	op = op_new(s, req->name);
+	if (c == NULL || op == NULL) {
+		free(op);
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	c->creating = 1;
+	c->want_replicas = req->replicas;
+	snprintf(c->want_image, sizeof(c->want_image), "%s", image);
+	w = wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
+	if (w == NULL) {
+		c->creating = 0;
+		free(op);
+		svc_maybe_forget(s, c);
+		return;
+	}
+	w->want_replicas = req->replicas;
+	snprintf(w->want_image, sizeof(w->want_image), "%s", image);
+	log_info("Creating cluster", "name", c->name, "replicas", log_i64(rep, req->replicas), "image", image, NULL);
+	svc_cluster_changed(s, c);	/* watchers of a re-created name see CREATING */
+	memset(&spec, 0, sizeof(spec));
+	spec.name = c->name;
+	spec.replicas = req->replicas;
+	spec.image = image;
+	spec.node_selector = s->opts.node_selector;
+	spec.progress_deadline_s = (s->opts.create_timeout_ms + 999) / 1000;
+	s->backend.create(s->backend.impl, &spec, on_create_done, op);
+}
+
+static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
+{
+	const Cplane__V1__DeleteClusterRequest *req = (const void *)grpc_call_request_msg(call);
+	const char *why;
+	char msg[256];
+	struct cluster *c;
+	enum cluster_phase phase;
+	Cplane__V1__DeleteClusterResponse resp;
+	struct pending_op *op;
+
+	if ((why = cluster_check_name(req->name)) != NULL)
+		return reply_error(s, call, WM_DELETE, start_us, GRPC_INVALID_ARGUMENT, why);
+	c = cluster_table_find(s->table, req->name);
+	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
+	if (phase == PHASE_ABSENT) {
+		snprintf(msg, sizeof(msg), "cluster %s not found", req->name);
+		return reply_error(s, call, WM_DELETE, start_us, GRPC_NOT_FOUND, msg);
+	}
+	if (phase == PHASE_DELETING) {
+		cplane__v1__delete_cluster_response__init(&resp);
+		resp.result = CPLANE__V1__RESULT__IN_PROGRESS;
+		return reply_msg(s, call, WM_DELETE, start_us, &resp.base);
+	}
+	op = op_new(s, req->name);
+	if (op == NULL)
+		return reply_error(s, call, WM_DELETE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (wait_on(s, call, c, W_DELETE, WM_DELETE, start_us, s->opts.delete_timeout_ms) == NULL) {
+		free(op);
+		return;
+	}
+	log_info("Deleting cluster", "name", c->name, NULL);
+	c->deleting = 1;
+	svc_cluster_changed(s, c);	/* waiting Creates end ABORTED; watchers see DELETING */
+	s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
+}
+
+static void handle_get(worker_service *s, grpc_call *call, int64_t start_us)
+{
+	const Cplane__V1__GetClusterRequest *req = (const void *)grpc_call_request_msg(call);
+	struct cluster *c = cluster_table_find(s->table, req->name);
+	enum cluster_phase phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
+	Cplane__V1__Cluster m;
+	char msg[CLUSTER_MESSAGE_MAX];
+
+	if (phase == PHASE_ABSENT) {
+		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
+		return reply_error(s, call, WM_GET, start_us, GRPC_NOT_FOUND, msg);
+	}
+	svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+	reply_msg(s, call, WM_GET, start_us, &m.base);
+}
+
+static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
+{
+	size_t n = cluster_table_count(s->table), k = 0;
+	struct cluster **all = calloc(n ? n : 1, sizeof(*all));
+	Cplane__V1__Cluster *msgs = calloc(n ? n : 1, sizeof(*msgs));
+	Cplane__V1__Cluster **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+	char (*texts)[CLUSTER_MESSAGE_MAX] = calloc(n ? n : 1, CLUSTER_MESSAGE_MAX);
+	Cplane__V1__ListClustersResponse resp;
+
+	if (!all || !msgs || !ptrs || !texts) {
+		reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	n = cluster_table_sorted(s->table, all);
+	for (size_t i = 0; i < n; i++) {
+		enum cluster_phase phase = cluster_derive_phase(&all[i]->obs, all[i]->creating, all[i]->deleting);
+		if (phase == PHASE_ABSENT)
+			continue;
+		svc_cluster_to_msg(all[i], phase, &msgs[k], texts[k], CLUSTER_MESSAGE_MAX);
+		ptrs[k] = &msgs[k];
+		k++;
+	}
+	cplane__v1__list_clusters_response__init(&resp);
+	resp.n_clusters = k;
+	resp.clusters = ptrs;
+	reply_msg(s, call, WM_LIST, start_us, &resp.base);
+out:
+	free(all);
+	free(msgs);
+	free(ptrs);
+	free(texts);
+}
+
+static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
+{
+	const Cplane__V1__WatchClusterRequest *req = (const void *)grpc_call_request_msg(call);
+	struct cluster *c = cluster_table_find(s->table, req->name);
+	enum cluster_phase phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
+	struct waiter *w;
+	char msg[128];
+
+	if (phase == PHASE_ABSENT) {
+		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
+		return reply_error(s, call, WM_WATCH, start_us, GRPC_NOT_FOUND, msg);
+	}
+	w = wait_on(s, call, c, W_WATCH, WM_WATCH, start_us, 0);
+	if (w == NULL)
+		return;
+	grpc_call_set_on_writable(call, svc_on_watch_writable, w);
+	svc_watch_send(w, phase);
+}
+
+void svc_dispatch(worker_service *s, grpc_call *call, enum worker_method m)
+{
+	int64_t start_us = clock_mono_us();
+	struct waiter *w = grpc_call_user(call);
+
+	/* A call that waited for the sync keeps its original start. */
+	(void)w;
+	if (s->draining)
+		return reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
+	if (!s->synced) {
+		int64_t wait = s->opts.sync_wait_ms;
+		wait_on(s, call, NULL, W_SYNC, m, start_us, wait > 0 ? wait : 30000);
+		return;
+	}
+	switch (m) {
+	case WM_CREATE: handle_create(s, call, start_us); break;
+	case WM_DELETE: handle_delete(s, call, start_us); break;
+	case WM_GET: handle_get(s, call, start_us); break;
+	case WM_LIST: handle_list(s, call, start_us); break;
+	case WM_WATCH: handle_watch(s, call, start_us); break;
+	default: reply_error(s, call, m, start_us, GRPC_UNIMPLEMENTED, "unknown method");
+	}
+}
+
+static void on_create(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_CREATE); }
+static void on_delete(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_DELETE); }
+static void on_get(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_GET); }
+static void on_list(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_LIST); }
+static void on_watch(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_WATCH); }
+
+int svc_register_methods(worker_service *s)
+{
+	static const struct {
+		const char *path;
+		const ProtobufCMessageDescriptor *req;
+		grpc_handler fn;
+	} methods[] = {
+		{ "/cplane.v1.ClusterService/CreateCluster", &cplane__v1__create_cluster_request__descriptor, on_create },
+		{ "/cplane.v1.ClusterService/DeleteCluster", &cplane__v1__delete_cluster_request__descriptor, on_delete },
+		{ "/cplane.v1.ClusterService/GetCluster", &cplane__v1__get_cluster_request__descriptor, on_get },
+		{ "/cplane.v1.ClusterService/ListClusters", &cplane__v1__list_clusters_request__descriptor, on_list },
+		{ "/cplane.v1.ClusterService/WatchCluster", &cplane__v1__watch_cluster_request__descriptor, on_watch },
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (grpc_server_add_method(s->server, methods[i].path, methods[i].req, methods[i].fn, s) < 0)
+			return -1;
+	return 0;
+}

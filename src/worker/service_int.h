@@ -1,0 +1,93 @@
+/*
+ * Internals shared by service.c (waiters, reacting to changes, the informer
+ * feed) and service_calls.c (the gRPC handlers and API completions).  Not
+ * part of the worker's contract: service.h is.
+ */
+#ifndef CPLANE_WORKER_SERVICE_INT_H
+#define CPLANE_WORKER_SERVICE_INT_H
+
+#include "cplane/v1/cplane.pb-c.h"
+#include "worker/service.h"
+
+#define WATCH_QUEUE_MAX (64 * 1024)	/* skip intermediate snapshots past this much unsent */
+
+enum waiter_kind { W_CREATE, W_DELETE, W_WATCH, W_SYNC };
+
+struct snapshot {
+	int phase;
+	int32_t replicas, ready;
+	uint32_t text_hash;
+};
+
+struct waiter {
+	struct waiter *prev, *next;
+	worker_service *svc;
+	struct cluster *c;	/* NULL for W_SYNC */
+	grpc_call *call;
+	enum waiter_kind kind;
+	enum worker_method method;
+	uint64_t id;
+	int64_t start_us;
+	int64_t timeout_ms;	/* the wait's own bound, for messages */
+	io_timer timer;
+	int diagnosing;
+	/* Create: what this caller asked for */
+	int32_t want_replicas;
+	char want_image[CLUSTER_IMAGE_MAX + 1];
+	/* Watch: what the client last got; dirty = a newer snapshot is owed */
+	struct snapshot sent;
+	int dirty;
+};
+
+struct worker_service {
+	io_loop *loop;
+	grpc_server *server;
+	struct worker_backend backend;
+	struct worker_service_opts opts;
+	cluster_table *table;
+	struct waiter *presync;	/* calls waiting for the first list */
+	int synced;
+	int draining;
+	uint64_t next_id;
+	worker_service_stats stats;
+	struct cluster **sweep;	/* entries to check at the end of this turn */
+	size_t nsweep, sweep_cap;
+	int sweep_scheduled;
+};
+
+/* An API request or diagnosis in flight: finds its cluster and waiter again by name and id. */
+struct pending_op {
+	worker_service *svc;
+	char name[CLUSTER_NAME_MAX + 1];
+	uint64_t waiter_id;
+	int64_t start_us;
+};
+
+void svc_cluster_changed(worker_service *s, struct cluster *c);
+void svc_dispatch(worker_service *s, grpc_call *call, enum worker_method m);
+int32_t svc_cluster_replicas(const struct cluster *c);
+const char *svc_cluster_image(const struct cluster *c);
+void svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
+    char *msgbuf, size_t msgsz);
+void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t start_us);
+const char *svc_duration_text(char out[32], int64_t ms);
+struct waiter *svc_waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
+    int64_t start_us);
+void svc_waiter_link(worker_service *s, struct waiter *w);
+void svc_maybe_forget(worker_service *s, struct cluster *c);
+void svc_waiter_free(worker_service *s, struct waiter *w);
+void svc_waiter_finish(struct waiter *w, int code, const char *message);
+void svc_waiter_reply(struct waiter *w, const ProtobufCMessage *msg);
+struct waiter *svc_find_waiter(worker_service *s, const char *name, uint64_t id);
+void svc_on_call_cancelled(grpc_call *call, void *arg);
+int64_t svc_answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms, int64_t *timeout_ms);
+void svc_on_wait_timeout(io_loop *loop, void *arg);
+int svc_spec_matches(const struct cluster *c, int32_t replicas, const char *image);
+void svc_watch_send(struct waiter *w, enum cluster_phase phase);
+void svc_on_watch_writable(grpc_call *call, void *arg);
+void svc_on_sync_timeout(io_loop *loop, void *arg);
+
+/* Registers the five ClusterService methods on the server. */
+int svc_register_methods(worker_service *s);
+
+#endif
