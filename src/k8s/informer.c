@@ -54,7 +54,8 @@ static void start_watch(k8s_informer *inf);
 
 /* ---------------------------------------------------------------- applying */
 
-static void apply_upsert(k8s_informer *inf, const k8s_deployment *d)
+/* Returns 1 if applied, 0 if the cache already had it. */
+static int apply_upsert(k8s_informer *inf, const k8s_deployment *d)
 {
 	const k8s_deployment *cur = k8s_cache_get(inf->cache, d->name), *stored;
 	int had = cur != NULL;
@@ -62,28 +63,30 @@ static void apply_upsert(k8s_informer *inf, const k8s_deployment *d)
 	if (had && strcmp(cur->resource_version, d->resource_version) == 0) {
 		inf->st.duplicates++;
 		k8s_cache_set_mark(inf->cache, d->name, inf->mark);
-		return;
+		return 0;
 	}
 	if (had)
 		inf->old = *cur;
 	stored = k8s_cache_put(inf->cache, d, NULL);
 	if (stored == NULL) {
 		log_error("Out of memory caching a Deployment", "name", d->name, NULL);
-		return;
+		return 0;
 	}
 	k8s_cache_set_mark(inf->cache, d->name, inf->mark);
 	if (inf->cbs.on_upsert)
 		inf->cbs.on_upsert(inf->ctx, stored, had ? &inf->old : NULL);
+	return 1;
 }
 
-static void apply_delete(k8s_informer *inf, const k8s_deployment *d)
+static int apply_delete(k8s_informer *inf, const k8s_deployment *d)
 {
 	if (!k8s_cache_remove(inf->cache, d->name, &inf->old)) {
 		inf->st.duplicates++;
-		return;
+		return 0;
 	}
 	if (inf->cbs.on_delete)
 		inf->cbs.on_delete(inf->ctx, d);
+	return 1;
 }
 
 static void set_rv(k8s_informer *inf, const char *rv)
@@ -165,11 +168,19 @@ static void collect_unmarked(void *ctx, const k8s_deployment *d)
 	memcpy(s->names[s->n++], d->name, K8S_NAME_MAX);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 static void list_complete(k8s_informer *inf)
 {
 	struct sweep s = { NULL, 0, 0 };
 
 	k8s_cache_foreach_unmarked(inf->cache, inf->mark, collect_unmarked, &s);
+	/* Vanished names are reported in name order: deterministic for callers and logs. */
+	if (s.n > 1)
+		qsort(s.names, s.n, sizeof(*s.names), cmp_name);
 	for (size_t i = 0; i < s.n; i++) {
 		k8s_deployment last;
 		if (k8s_cache_remove(inf->cache, s.names[i], &last) && inf->cbs.on_delete)
@@ -281,13 +292,11 @@ static int on_watch_event(void *ctx, int type, const k8s_deployment *d, const k8
 	switch (type) {
 	case K8S_EV_ADDED:
 	case K8S_EV_MODIFIED:
-		inf->st.events++;
-		apply_upsert(inf, d);
+		inf->st.events += (uint64_t)apply_upsert(inf, d);
 		set_rv(inf, d->resource_version);
 		break;
 	case K8S_EV_DELETED:
-		inf->st.events++;
-		apply_delete(inf, d);
+		inf->st.events += (uint64_t)apply_delete(inf, d);
 		set_rv(inf, d->resource_version);
 		break;
 	case K8S_EV_BOOKMARK:

@@ -8,8 +8,9 @@
  *         &timeoutSeconds=<random 240..360>
  *
  * After each complete LIST the cache is made equal to it: on_upsert for
- * every Deployment that is new or has another resourceVersion, on_delete for
- * every cached one that is gone; then on_synced once (first list only).
+ * every Deployment that is new or has another resourceVersion (as the pages
+ * arrive), then on_delete for every cached one that is gone (in name order);
+ * then on_synced once (first list only).
  * A WATCH applies events as they come (ADDED/MODIFIED whose resourceVersion
  * the cache already has are dropped, so nothing is reported twice).  When
  * the server ends a watch normally, a new one starts from the last
@@ -65,8 +66,8 @@ typedef struct k8s_informer_stats {
 	uint64_t watches;		/* WATCH requests started */
 	uint64_t watch_restarts;	/* watches started after the first */
 	uint64_t watch_errors;		/* watches ended by an error (not a normal close) */
-	uint64_t events;		/* ADDED/MODIFIED/DELETED applied */
-	uint64_t duplicates;		/* events dropped because the cache had that resourceVersion */
+	uint64_t events;		/* ADDED/MODIFIED/DELETED applied (duplicates not counted) */
+	uint64_t duplicates;		/* events and list items the cache already had (same resourceVersion) */
 	uint64_t bookmarks;
 	uint64_t expired;		/* 410 answers and ERROR events */
 	uint64_t throttled;		/* 429 answers */
