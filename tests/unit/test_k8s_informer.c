@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "base/log.h"
 #define MAX_STEPS 16
 #include "fake_http.h"
 #include "k8s/client.h"
@@ -197,6 +198,7 @@ static void test_informer_script(void)
 
 int main(void)
 {
+	log_set_level(LOG_ERROR);
 	RUN(test_informer_script);
 	return harness_finish();
 }
