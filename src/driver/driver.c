@@ -227,8 +227,11 @@ static void on_watch_done(grpc_ccall *call, void *arg, int status, const char *m
 	}
 	if (d->watch_goal == GOAL_READY && d->create_call != NULL)
 		return;		/* the Create's own answer decides */
-	fail_status(d, "watch", status, status == GRPC_OK ? "the watch ended before the cluster was ready" :
-	    message);
+	/* A watch ends OK only after DELETED: deleted under us, as a waiting Create would end. */
+	if (status == GRPC_OK)
+		fail_status(d, "watch", GRPC_ABORTED, "the cluster was deleted before it was ready");
+	else
+		fail_status(d, "watch", status, message);
 }
 
 static void start_watch(struct driver *d, enum goal goal)
