@@ -62,7 +62,7 @@ DEFAULT_KNOBS = {
     'instant': False,              # pods ready at once
     'controller_paused': False,    # freeze the simulated controllers
     'tick_ms': 20,                 # controller period
-    'history': 100000,             # watch events kept; older RVs get 410
+    'history': 50000,              # watch events kept (the watch cache); older RVs get 410
     'max_snapshots': 256,          # LIST snapshots kept for continue tokens
     'bookmark_interval_s': 2.0,    # BOOKMARK cadence for watches that allow them
     'default_watch_timeout_s': 1800,  # when the client sends no timeoutSeconds (randomised up to 2x)

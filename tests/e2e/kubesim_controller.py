@@ -155,6 +155,14 @@ class Controller:
                 for p in todo:
                     st.delete_pod(p)
                 side['next_delete'] = now + pace
+                # Like syncStatusOnly in the real controller: counts (and observedGeneration, bumped by
+                # the deletion) keep being written while the pods go.
+                left = [st.objs['pods'][k] for k in sorted(st.pods_by_owner.get(d['metadata']['uid'], ()))
+                        if k in st.objs['pods']]
+                if side.get('hash'):
+                    newp = [p for p in left if p['metadata']['labels'].get('pod-template-hash') == side['hash']]
+                    oldp = [p for p in left if p['metadata']['labels'].get('pod-template-hash') != side['hash']]
+                    self.update_status(d, side, newp, oldp, now, False, status_only=True)
                 return False
             fins.remove('foregroundDeletion')
             return self.finish_finalizer(d, fins)
@@ -348,7 +356,7 @@ class Controller:
                 'startTime': pod['status'].get('startTime', t), 'containerStatuses': cs, 'qosClass': 'BestEffort'}
 
     # ------------------------------------------------------------ deployment status
-    def update_status(self, d, side, newp, oldp, now, new_rs):
+    def update_status(self, d, side, newp, oldp, now, new_rs, status_only=False):
         """Computes status like the real controller's calculateStatus + syncRolloutStatus.
 
         Returns (complete, deadline_pending)."""
@@ -401,7 +409,7 @@ class Controller:
         complete = (updated == want and available == want and total == want)
         already_complete = total == updated and cur is not None and cur['reason'] == 'NewReplicaSetAvailable'
         deadline_pending = False
-        if not spec.get('paused') and not already_complete:
+        if not spec.get('paused') and not already_complete and not status_only:
             pds = spec.get('progressDeadlineSeconds', 600)
             progressing = (updated > old.get('updatedReplicas', 0) or
                            (total - updated) < (old.get('replicas', 0) - old.get('updatedReplicas', 0)) or

@@ -295,8 +295,8 @@ class Store:
         rv = int(obj['metadata']['resourceVersion'])
         self.log.append((rv, resource, obj['metadata'].get('namespace', ''), typ, obj, prev))
         self.log_rvs.append(rv)
-        hist = int(self.knobs.get('history', 100000))
-        if len(self.log) > hist * 2 or len(self.log) > hist + 50000:
+        hist = int(self.knobs.get('history', 50000))
+        if len(self.log) > hist + min(1000, max(1, hist // 10)):
             self._trim(len(self.log) - hist)
         self.cond.notify_all()
 

@@ -256,6 +256,10 @@ def test_foreground_delete(sim):
         evs = sim.read_events(r, until=lambda e: e['type'] == 'DELETED')
         assert evs[0]['type'] == 'MODIFIED' and evs[0]['object']['metadata']['deletionTimestamp']
         assert evs[-1]['type'] == 'DELETED'
+        # Status keeps being written while the pods go (syncStatusOnly), catching up with the generation.
+        assert any(e['type'] == 'MODIFIED' and e['object']['status'].get('replicas', 0) < 3 for e in evs)
+        final = evs[-1]['object']
+        assert final['status']['observedGeneration'] == final['metadata']['generation'] == 2
         code, pods = sim.api('GET', PODS)
         assert pods['items'] == []          # pods went first
     finally:
