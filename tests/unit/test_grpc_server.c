@@ -1,0 +1,379 @@
+/*
+ * The gRPC server without sockets: an h2 client connection talks to a
+ * detached server connection, bytes shuttled by hand (whole, and one byte at
+ * a time).  Checks responses, Trailers-Only errors, metadata, deadlines,
+ * cancellation hooks and the call lifetime rule.
+ */
+#include "harness.h"
+
+#include <time.h>
+
+#include "grpc/server.h"
+#include "h2/h2.h"
+#include "io/loop.h"
+
+typedef struct resp {
+	int status;		/* :status */
+	char ct[64];
+	char grpc_status[8];
+	char grpc_message[128];
+	char accept_enc[32];
+	char md[64];		/* x-echo header */
+	char md_t[64];		/* x-echo-t trailer */
+	int trailers_only;
+	uint8_t data[256];
+	size_t len;
+	int closed;
+	uint32_t close_code;
+} resp;
+
+static resp resps[16];
+
+static void copy_field(char *dst, size_t dsz, const h2_field *f)
+{
+	size_t n = f->value_len < dsz - 1 ? f->value_len : dsz - 1;
+	memcpy(dst, f->value, n);
+	dst[n] = 0;
+}
+
+static int cl_headers(h2_conn *c, void *user, int32_t id, void *su, const h2_headers *h)
+{
+	resp *r = &resps[(id - 1) / 2 % 16];
+
+	(void)c;
+	(void)user;
+	(void)su;
+	if (!h->is_trailers) {
+		r->status = h->status;
+		r->trailers_only = h->end_stream;
+	}
+	for (size_t i = 0; i < h->nfields; i++) {
+		const h2_field *f = &h->fields[i];
+#define IS(lit) (f->name_len == sizeof(lit) - 1 && memcmp(f->name, lit, f->name_len) == 0)
+		if (IS("content-type"))
+			copy_field(r->ct, sizeof(r->ct), f);
+		else if (IS("grpc-status"))
+			copy_field(r->grpc_status, sizeof(r->grpc_status), f);
+		else if (IS("grpc-message"))
+			copy_field(r->grpc_message, sizeof(r->grpc_message), f);
+		else if (IS("grpc-accept-encoding"))
+			copy_field(r->accept_enc, sizeof(r->accept_enc), f);
+		else if (IS("x-echo"))
+			copy_field(r->md, sizeof(r->md), f);
+		else if (IS("x-echo-t"))
+			copy_field(r->md_t, sizeof(r->md_t), f);
+#undef IS
+	}
+	return 0;
+}
+
+static int cl_data(h2_conn *c, void *user, int32_t id, void *su, const uint8_t *d, size_t len, int end)
+{
+	resp *r = &resps[(id - 1) / 2 % 16];
+
+	(void)user;
+	(void)su;
+	(void)end;
+	if (r->len + len <= sizeof(r->data)) {
+		memcpy(r->data + r->len, d, len);
+		r->len += len;
+	}
+	h2_conn_consume(c, id, len);
+	return 0;
+}
+
+static void cl_close(h2_conn *c, void *user, int32_t id, void *su, uint32_t code, int remote)
+{
+	resp *r = &resps[(id - 1) / 2 % 16];
+
+	(void)c;
+	(void)user;
+	(void)su;
+	(void)remote;
+	r->closed = 1;
+	r->close_code = code;
+}
+
+static const h2_callbacks cl_cbs = {.on_headers = cl_headers, .on_data = cl_data, .on_stream_close = cl_close};
+
+/* ---- server side ---- */
+
+static io_loop *loop;
+static grpc_call *held;
+static int hook_runs, hook_status;
+
+static void h_echo(grpc_call *c, void *arg)
+{
+	size_t len;
+	const uint8_t *p = grpc_call_request(c, &len);
+	const char *v = grpc_call_metadata_get(c, "x-in", NULL);
+
+	(void)arg;
+	if (v) {
+		CHECK_EQ_INT(grpc_call_add_metadata(c, 0, "x-echo", v, strlen(v)), 0);
+		CHECK_EQ_INT(grpc_call_add_metadata(c, 1, "x-echo-t", v, strlen(v)), 0);
+		CHECK_EQ_INT(grpc_call_add_metadata(c, 0, "content-type", "x", 1), GRPC_ERR_INVALID);
+		CHECK_EQ_INT(grpc_call_add_metadata(c, 0, "X-Upper", "x", 1), GRPC_ERR_INVALID);
+	}
+	grpc_call_reply_bytes(c, p, len);
+}
+
+static void h_fail(grpc_call *c, void *arg)
+{
+	(void)arg;
+	grpc_call_finish(c, GRPC_NOT_FOUND, "no \"x\": 100% gone\n");
+}
+
+static void hook(grpc_call *c, void *arg)
+{
+	(void)arg;
+	hook_runs++;
+	hook_status = grpc_call_cancel_status(c);
+	CHECK(grpc_call_cancelled(c));
+	CHECK_EQ_INT(grpc_call_send_bytes(c, (const uint8_t *)"x", 1), GRPC_ERR_CANCELLED);
+	held = NULL;
+	CHECK_EQ_INT(grpc_call_finish(c, GRPC_OK, NULL), GRPC_ERR_CANCELLED);
+}
+
+static void h_hold(grpc_call *c, void *arg)
+{
+	(void)arg;
+	held = c;
+	grpc_call_set_cancel_hook(c, hook, NULL);
+}
+
+static grpc_server *new_server(void)
+{
+	grpc_server_opts o;
+	grpc_server *s;
+
+	grpc_server_opts_default(&o);
+	o.max_recv_msg = 100;
+	s = grpc_server_new(loop, &o);
+	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Echo", NULL, h_echo, NULL), 0);
+	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Echo", NULL, h_echo, NULL), GRPC_ERR_INVALID);
+	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Fail", NULL, h_fail, NULL), 0);
+	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Hold", NULL, h_hold, NULL), 0);
+	return s;
+}
+
+/* Moves bytes both ways until neither side has output; step 0 = whole, else chunk size. */
+static void shuttle(h2_conn *cl, grpc_sconn *sc, size_t step)
+{
+	for (int rounds = 0; rounds < 100; rounds++) {
+		size_t n, moved = 0;
+		const uint8_t *p = h2_conn_pending(cl, &n);
+		if (n) {
+			for (size_t off = 0; off < n;) {
+				size_t k = step && n - off > step ? step : n - off;
+				CHECK(grpc_server_conn_feed(sc, p + off, k) >= 0);
+				off += k;
+			}
+			h2_conn_consumed(cl, n);
+			moved += n;
+		}
+		p = grpc_server_conn_pending(sc, &n);
+		if (n) {
+			CHECK(h2_conn_feed(cl, p, n) >= 0);
+			grpc_server_conn_consumed(sc, n);
+			moved += n;
+		}
+		if (!moved)
+			return;
+	}
+}
+
+static int32_t request(h2_conn *cl, const char *path, const h2_field *extra, size_t nextra,
+    const uint8_t *body, size_t len)
+{
+	h2_field f[8] = {H2_FIELD_LIT("content-type", "application/grpc"), H2_FIELD_LIT("te", "trailers")};
+	size_t n = 2;
+	int32_t id;
+
+	for (size_t i = 0; i < nextra; i++)
+		f[n++] = extra[i];
+	id = h2_submit_request(cl, "POST", "http", "x", path, f, n, len == 0, NULL);
+	if (len)
+		h2_submit_data(cl, id, body, len, 1);
+	return id;
+}
+
+static void run_basic(size_t step)
+{
+	static const uint8_t hello[] = {0, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+	static const uint8_t compressed[] = {1, 0, 0, 0, 1, 'x'};
+	static const uint8_t big[] = {0, 0, 0, 0, 101};
+	static const h2_field md[] = {H2_FIELD_LIT("x-in", "v1")};
+	static const h2_field gz[] = {H2_FIELD_LIT("grpc-encoding", "gzip")};
+	grpc_server *s = new_server();
+	grpc_sconn *sc = grpc_server_conn_new_detached(s);
+	h2_conn *cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs, NULL);
+
+	memset(resps, 0, sizeof(resps));
+	shuttle(cl, sc, step);	/* SETTINGS both ways */
+	CHECK_EQ_INT(request(cl, "/t.T/Echo", md, 1, hello, sizeof(hello)), 1);
+	CHECK_EQ_INT(request(cl, "/t.T/Fail", NULL, 0, hello, sizeof(hello)), 3);
+	CHECK_EQ_INT(request(cl, "/t.T/Nope", NULL, 0, hello, sizeof(hello)), 5);
+	CHECK_EQ_INT(request(cl, "/t.T/Echo", NULL, 0, compressed, sizeof(compressed)), 7);
+	CHECK_EQ_INT(request(cl, "/t.T/Echo", gz, 1, hello, sizeof(hello)), 9);
+	CHECK_EQ_INT(request(cl, "/t.T/Echo", NULL, 0, big, sizeof(big)), 11);
+	CHECK_EQ_INT(request(cl, "/t.T/Echo", NULL, 0, NULL, 0), 13);
+	shuttle(cl, sc, step);
+
+	CHECK_EQ_INT(resps[0].status, 200);
+	CHECK_EQ_STR(resps[0].ct, "application/grpc");
+	CHECK_EQ_MEM(resps[0].data, resps[0].len, hello, sizeof(hello));
+	CHECK_EQ_STR(resps[0].grpc_status, "0");
+	CHECK_EQ_STR(resps[0].md, "v1");
+	CHECK_EQ_STR(resps[0].md_t, "v1");
+	CHECK(!resps[0].trailers_only);
+	CHECK(resps[0].closed);
+
+	CHECK(resps[1].trailers_only);
+	CHECK_EQ_STR(resps[1].grpc_status, "5");
+	CHECK_EQ_STR(resps[1].grpc_message, "no \"x\": 100%25 gone%0A");
+
+	CHECK_EQ_STR(resps[2].grpc_status, "12");
+	CHECK_EQ_STR(resps[2].grpc_message, "unknown method Nope for service t.T");
+	CHECK_EQ_STR(resps[3].grpc_status, "12");
+	CHECK_EQ_STR(resps[3].accept_enc, "identity");
+	CHECK_EQ_STR(resps[4].grpc_status, "12");
+	CHECK_EQ_STR(resps[4].accept_enc, "identity");
+	CHECK_EQ_STR(resps[5].grpc_status, "8");
+	CHECK_EQ_STR(resps[6].grpc_status, "13");
+	for (int i = 0; i < 7; i++)
+		CHECK(resps[i].closed);
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_started, 2);
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
+
+	h2_conn_free(cl);
+	grpc_server_conn_free(sc);
+	grpc_server_free(s);
+}
+
+static void test_basic_whole(void) { run_basic(0); }
+static void test_basic_bytewise(void) { run_basic(1); }
+static void test_basic_split7(void) { run_basic(7); }
+
+static void test_cancel_paths(void)
+{
+	static const uint8_t m[] = {0, 0, 0, 0, 1, 'x'};
+	static const h2_field tmo[] = {H2_FIELD_LIT("grpc-timeout", "1m")};
+	grpc_server *s = new_server();
+	grpc_sconn *sc = grpc_server_conn_new_detached(s);
+	h2_conn *cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs, NULL);
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	int32_t id;
+
+	memset(resps, 0, sizeof(resps));
+	shuttle(cl, sc, 0);
+	/* client reset */
+	hook_runs = 0;
+	id = request(cl, "/t.T/Hold", NULL, 0, m, sizeof(m));
+	shuttle(cl, sc, 0);
+	CHECK(held != NULL);
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 1);
+	h2_submit_rst_stream(cl, id, H2_CANCEL);
+	shuttle(cl, sc, 0);
+	CHECK_EQ_INT(hook_runs, 1);
+	CHECK_EQ_INT(hook_status, GRPC_CANCELLED);
+	CHECK(held == NULL);
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
+	/* deadline */
+	id = request(cl, "/t.T/Hold", tmo, 1, m, sizeof(m));
+	shuttle(cl, sc, 0);
+	CHECK(held != NULL);
+	CHECK(grpc_call_deadline(held) >= 0);
+	nanosleep(&ts, NULL);
+	io_loop_run_once(loop, 0);
+	CHECK_EQ_INT(hook_runs, 2);
+	CHECK_EQ_INT(hook_status, GRPC_DEADLINE_EXCEEDED);
+	shuttle(cl, sc, 0);
+	CHECK_EQ_STR(resps[(id - 1) / 2].grpc_status, "4");
+	CHECK(resps[(id - 1) / 2].trailers_only);
+	/* a held call without a hook survives its stream; finishing it later is safe */
+	id = request(cl, "/t.T/Hold", NULL, 0, m, sizeof(m));
+	shuttle(cl, sc, 0);
+	{
+		grpc_call *c = held;
+		grpc_call_set_cancel_hook(c, NULL, NULL);
+		/* connection loss */
+		h2_conn_free(cl);
+		grpc_server_conn_free(sc);
+		CHECK_EQ_INT(hook_runs, 2);
+		CHECK(grpc_call_cancelled(c));
+		CHECK_EQ_INT(grpc_call_cancel_status(c), GRPC_UNAVAILABLE);
+		CHECK_EQ_INT(grpc_call_reply_bytes(c, (const uint8_t *)"late", 4), GRPC_ERR_CANCELLED);
+		held = NULL;
+	}
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_deadline, 1);
+	(void)id;
+	grpc_server_free(s);
+}
+
+static void test_pool_reuse(void)
+{
+	static const uint8_t hello[] = {0, 0, 0, 0, 2, 'h', 'i'};
+	grpc_server *s = new_server();
+	grpc_sconn *sc = grpc_server_conn_new_detached(s);
+	h2_conn *cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs, NULL);
+
+	shuttle(cl, sc, 0);
+	for (int round = 0; round < 50; round++) {
+		memset(resps, 0, sizeof(resps));
+		for (int i = 0; i < 16; i++)
+			request(cl, "/t.T/Echo", NULL, 0, hello, sizeof(hello));
+		shuttle(cl, sc, 0);
+		for (int i = 0; i < 16; i++)
+			CHECK_EQ_STR(resps[i].grpc_status, "0");
+	}
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_started, 800);
+	h2_conn_free(cl);
+	grpc_server_conn_free(sc);
+	grpc_server_free(s);
+}
+
+static void test_timeout_and_te_validation(void)
+{
+	static const uint8_t m[] = {0, 0, 0, 0, 1, 'x'};
+	static const h2_field bad_tmo[] = {H2_FIELD_LIT("grpc-timeout", "5s")};
+	grpc_server *s = new_server();
+	grpc_sconn *sc = grpc_server_conn_new_detached(s);
+	h2_conn *cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs, NULL);
+	h2_field nte[] = {H2_FIELD_LIT("content-type", "application/grpc+proto")};
+	h2_field json[] = {H2_FIELD_LIT("content-type", "application/grpc+json"), H2_FIELD_LIT("te", "trailers")};
+	int32_t id;
+
+	memset(resps, 0, sizeof(resps));
+	shuttle(cl, sc, 0);
+	request(cl, "/t.T/Echo", bad_tmo, 1, m, sizeof(m));
+	id = h2_submit_request(cl, "POST", "http", "x", "/t.T/Echo", nte, 1, 0, NULL);
+	h2_submit_data(cl, id, m, sizeof(m), 1);
+	id = h2_submit_request(cl, "POST", "http", "x", "/t.T/Echo", json, 2, 0, NULL);
+	h2_submit_data(cl, id, m, sizeof(m), 1);
+	h2_submit_request(cl, "GET", "http", "x", "/", NULL, 0, 1, NULL);
+	shuttle(cl, sc, 0);
+	CHECK_EQ_STR(resps[0].grpc_status, "13");
+	CHECK_EQ_STR(resps[1].grpc_status, "13");	/* no te: trailers */
+	CHECK_EQ_INT(resps[2].status, 415);
+	CHECK_EQ_INT(resps[3].status, 200);
+	CHECK(resps[3].len > 10 && memcmp(resps[3].data, "cplane ", 7) == 0);
+	CHECK_EQ_STR(resps[3].ct, "text/plain; charset=utf-8");
+	h2_conn_free(cl);
+	grpc_server_conn_free(sc);
+	grpc_server_free(s);
+}
+
+int main(void)
+{
+	loop = io_loop_new();
+	RUN(test_basic_whole);
+	RUN(test_basic_bytewise);
+	RUN(test_basic_split7);
+	RUN(test_cancel_paths);
+	RUN(test_pool_reuse);
+	RUN(test_timeout_and_te_validation);
+	io_loop_free(loop);
+	return harness_finish();
+}
