@@ -6,24 +6,45 @@ Standard-library Python 3.11 plus the `openssl` command (certificates).
     kubesim.py --listen 127.0.0.1:0 --state-dir DIR [--ca rsa|ecdsa] [--token T]
                [--namespace NS] [--node LABEL=VALUE ...] [--nodes N]
                [--ready-pace-ms N] [--instant] [--plain-http] [--knob KEY=VALUE ...]
+               [--cert-dns a,b] [--cert-ips 127.0.0.1] [--pki-cache DIR] [-v]
 
-When ready it prints one JSON line on stdout, e.g.
+When ready it prints one JSON line on stdout (also written to DIR/ready.json), e.g.
     {"port": 40123, "url": "https://127.0.0.1:40123", "sa_dir": "DIR/serviceaccount",
      "ca": "DIR/serviceaccount/ca.crt", "token": "...", "token_file": ".../token", "namespace": "default",
-     "kubeconfig": "DIR/kubeconfig", "other_ca": "DIR/other-ca.crt", "admin": "https://127.0.0.1:40123/kubesim"}
+     "kubeconfig": "DIR/kubeconfig", "other_ca": "DIR/other-ca.crt", "admin": "https://127.0.0.1:40123/kubesim",
+     "state_dir": "DIR", "pid": 1234}
+DIR/serviceaccount/{token,ca.crt,namespace} is laid out like an in-cluster mount; other_ca is an unrelated CA
+(for "unknown authority" tests); --cert-dns without kubernetes.default.svc makes a "name mismatch" server.
+The server certificate names kubernetes.default.svc, kubernetes.default, kubernetes,
+kubernetes.default.svc.cluster.local, localhost, 127.0.0.1 and ::1 by default. TLS 1.2 and 1.3 are accepted.
+DIR/requests.log has one line per request (method, path, status or "cut", duration).
 
 API served (Bearer token required, 401 Status otherwise):
     /version /healthz /livez /readyz (no token needed), /api /apis /apis/apps /api/v1 /apis/apps/v1 (discovery),
-    /api/v1/namespaces[/NS], /api/v1/nodes[/NAME],
-    /apis/apps/v1[/namespaces/NS]/deployments[/NAME]  GET LIST WATCH POST PUT PATCH DELETE
-    /api/v1[/namespaces/NS]/pods[/NAME]                GET LIST WATCH DELETE
-    /openapi/v2, /openapi/v3: 404 (kubectl copes; use --validate=false with old kubectl versions).
+    /openapi/v3 (a stub telling kubectl to validate server-side), /api/v1/namespaces[/NS], /api/v1/nodes[/NAME],
+    /apis/apps/v1[/namespaces/NS]/deployments[/NAME[/scale]]  GET LIST WATCH POST PUT PATCH DELETE
+    /api/v1[/namespaces/NS]/pods[/NAME]                        GET LIST WATCH DELETE
+LIST: labelSelector (=, ==, !=, in, notin, exists, !exists), fieldSelector (metadata.name/namespace),
+limit/continue over a consistent snapshot (410 once compacted), resourceVersion. WATCH: resourceVersion,
+allowWatchBookmarks, timeoutSeconds, sendInitialEvents; too-old RV -> ERROR event with a 410 Status (or
+HTTP 410 with the watch_gone_as_http knob). Bodies over 2 KiB are sent chunked, as Go's net/http does.
+Request bodies: JSON, and protobuf for Deployment/DeleteOptions (typed kubectl commands send that).
+kubectl (--server/--certificate-authority/--token, or --kubeconfig DIR/kubeconfig) can create, apply, get
+(server-side Table printing), get -w, rollout status, scale, describe and delete Deployments.
 
-Admin endpoints (no authentication: kubesim only listens on loopback; never subject to faults):
+Simulated cluster: a deployment controller (pods NAME-HASH-xxxxx, one more becomes Ready every
+ready_pace_ms per Deployment, status and conditions as the real controller writes them, progress deadline),
+a scheduler (nodeSelector against the --node labels: no match -> Pending/Unschedulable), a kubelet (images
+containing "nonexistent" or "bad-image" -> ErrImagePull then ImagePullBackOff; "crashloop" ->
+CrashLoopBackOff) and a garbage collector (Background: pods go at once; Foreground: deletionTimestamp +
+foregroundDeletion finalizer, pods removed one per pace, then the Deployment; Orphan: pods kept).
+
+Admin endpoints (no authentication: kubesim only listens on loopback, and tests must reach them even while
+the API answers 401/403/429; never subject to faults):
     GET  /kubesim/state[?resource=deployments|pods]   whole store, knobs, nodes, stats
-    GET  /kubesim/knobs        POST /kubesim/knobs {"knob": value, ...}      (see DEFAULT_KNOBS)
+    GET  /kubesim/knobs        POST /kubesim/knobs {"knob": value, ...}      (see DEFAULT_KNOBS below)
     GET  /kubesim/stats        POST /kubesim/stats/reset
-    POST /kubesim/compact      {"kill_watches": bool}  forget history: older RVs get 410
+    POST /kubesim/compact      {"kill_watches": bool}  etcd compaction: every RV handed out so far gets 410
     POST /kubesim/drop-watches {}                      abruptly close every open watch
     POST /kubesim/nodes        {"add": [{"name": n, "labels": {...}}], "remove": [n], "set": [...]}
     POST /kubesim/rotate-token {"token": optional, "grace_s": seconds the old token stays valid}
@@ -32,6 +53,7 @@ Admin endpoints (no authentication: kubesim only listens on loopback; never subj
     POST /kubesim/churn        {"namespace", "prefix", "count"}  count MODIFIED events over matching deployments
     POST /kubesim/patch        {"resource", "namespace", "name", "patch"}  merge-patch anything (status too)
     POST /kubesim/delete       {"resource", "namespace", "name"}           remove at once, no finalizers
+From tests, use kubesim_fixture.start_kubesim() (or its `kubesim` pytest fixture).
 """
 
 import argparse
