@@ -7,6 +7,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -611,3 +612,134 @@ def test_compaction_expires_even_a_caught_up_rv(sim):
         c.close()
     code, st = sim.api('GET', DEPLOYS + '?watch=1&resourceVersion=' + lst2['metadata']['resourceVersion'])
     assert code == 410 and st['reason'] == 'Expired'
+
+
+class PyInformer:
+    """A minimal list+watch client, to check kubesim's own consistency under every fault at once:
+    after the faults stop, its cache must equal the store, and no watch may replay an event at or below
+    the resourceVersion it was started from."""
+
+    def __init__(self, sim, path):
+        self.sim, self.path = sim, path
+        self.cache, self.rv = {}, None
+        self.relists = self.rewatches = self.replays = 0
+
+    def _get(self, url, timeout=10):
+        import http.client
+        for _ in range(200):
+            try:
+                code, hdrs, body = self.sim.raw('GET', url, timeout=timeout)
+            except (OSError, http.client.HTTPException, ssl.SSLError):
+                continue
+            if code in (429, 500, 503):
+                time.sleep(0.01)
+                continue
+            return code, json.loads(body)
+        raise AssertionError('kept failing: ' + url)
+
+    def relist(self):
+        self.relists += 1
+        cache, tok = {}, None
+        while True:
+            code, page = self._get(self.path + '?limit=7' + ('&continue=' + tok if tok else ''))
+            if code == 410:
+                cache, tok = {}, None
+                continue
+            assert code == 200, page
+            for o in page['items']:
+                cache[o['metadata']['name']] = o['metadata']['resourceVersion']
+            tok = page['metadata'].get('continue')
+            if not tok:
+                break
+        self.cache, self.rv = cache, page['metadata']['resourceVersion']
+
+    def watch_once(self, seconds):
+        """One watch; returns when it ends (timeout, cut, 410)."""
+        import http.client
+        try:
+            c, r = self.sim.watch(self.path + '?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=%s'
+                                  % (seconds, self.rv), timeout=seconds + 5)
+        except (OSError, http.client.HTTPException, ssl.SSLError):
+            return
+        self.rewatches += 1
+        start_rv = int(self.rv)
+        try:
+            if r.status == 410:
+                return self.relist()
+            if r.status != 200:
+                return
+            buf = b''
+            while True:
+                data = r.read1(65536)
+                if not data:
+                    return
+                buf += data
+                while b'\n' in buf:
+                    line, buf = buf.split(b'\n', 1)
+                    ev = json.loads(line)
+                    o = ev['object']
+                    if ev['type'] == 'ERROR':
+                        assert o['code'] == 410, o
+                        return self.relist()
+                    rv = o['metadata']['resourceVersion']
+                    if int(rv) <= start_rv:
+                        self.replays += 1
+                    if ev['type'] in ('ADDED', 'MODIFIED'):
+                        self.cache[o['metadata']['name']] = rv
+                    elif ev['type'] == 'DELETED':
+                        self.cache.pop(o['metadata']['name'], None)
+                    self.rv = rv
+        except (OSError, http.client.HTTPException, ssl.SSLError, ValueError):
+            return
+        finally:
+            c.close()
+
+
+def test_python_informer_converges_under_all_faults(sim):
+    sim.admin('bulk-create', {'prefix': 'inf', 'count': 20, 'replicas': 1})
+    inf = PyInformer(sim, DEPLOYS)
+    inf.relist()
+    stop = time.time() + 4
+    faults = dict(watch_drop_rate=0.05, watch_drop_after_s=0.7, expire_every_s=0.9, error_5xx_rate=0.1,
+                  error_429_rate=0.1, retry_after_s=0, split_writes=True, split_max=50, chunk_max=100)
+    sim.knobs(**faults)
+    done = threading.Event()
+    errors = []
+
+    def churn():
+        try:
+            churn_loop()
+        except Exception as e:        # surfaces in the main thread's assertion below
+            errors.append(e)
+
+    def churn_loop():
+        i = 0
+        while not done.is_set():
+            sim.admin('churn', {'prefix': 'inf', 'count': 5})
+            sim.admin('bulk-create', {'prefix': 'more%d' % i, 'count': 1, 'replicas': 1})
+            if i % 3 == 0 and i // 3 < 10:
+                sim.admin('delete', {'name': 'inf-%05d' % (i // 3)})
+            i += 1
+            time.sleep(0.05)
+    t = threading.Thread(target=churn, daemon=True)
+    t.start()
+    try:
+        while time.time() < stop:
+            inf.watch_once(2)
+    finally:
+        done.set()
+        t.join(10)
+    sim.knobs(watch_drop_rate=0, watch_drop_after_s=0, expire_every_s=0, error_5xx_rate=0, error_429_rate=0,
+              split_writes=False, chunk_max=0)
+    sim.admin('churn', {'prefix': 'inf', 'count': 3})
+
+    def store():
+        return {d['metadata']['name']: d['metadata']['resourceVersion']
+                for d in sim.state('deployments')['deployments']}
+    deadline = time.time() + 20
+    while inf.cache != store() and time.time() < deadline:
+        inf.watch_once(1)
+    assert not errors
+    assert inf.cache == store()
+    assert inf.replays == 0
+    assert inf.relists > 1 and inf.rewatches > 2
