@@ -251,12 +251,15 @@ static const h2_callbacks client_cbs;
 static struct cconn *conn_new(grpc_client *cl)
 {
 	struct cconn *cc = calloc(1, sizeof(*cc));
+	h2_settings st;
 	int fd;
 
 	if (cc == NULL)
 		return NULL;
 	cc->cl = cl;
-	cc->h2 = h2_conn_new(H2_ROLE_CLIENT, NULL, &client_cbs, cc);
+	h2_settings_default(&st);
+	st.auto_consume = 1;	/* responses are bounded by max_recv_msg per message */
+	cc->h2 = h2_conn_new(H2_ROLE_CLIENT, &st, &client_cbs, cc);
 	if (cc->h2 == NULL) {
 		free(cc);
 		return NULL;

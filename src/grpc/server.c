@@ -83,6 +83,7 @@ struct grpc_call {
 	int cancel_status;
 	const struct method_ent *m;
 	grpc_reader rd;
+	size_t unconsumed;	/* DATA bytes held in a partial message, not yet returned to the windows */
 	buf req;
 	uint32_t nreq;
 	int64_t deadline;
@@ -263,6 +264,9 @@ static void call_release(grpc_call *c)
 	grpc_server *s = c->srv;
 
 	io_timer_stop(s->loop, &c->timer);
+	if (c->unconsumed && c->conn && !c->conn->dying)
+		h2_conn_consume(c->conn->h2, c->sid, c->unconsumed);
+	c->unconsumed = 0;
 	call_unlink(c);
 	c->conn = NULL;
 	if (c->req_msg) {
@@ -391,6 +395,9 @@ static void call_gone(grpc_call *c, int status)
 	c->flags |= C_GONE;
 	c->cancel_status = status;
 	io_timer_stop(s->loop, &c->timer);
+	if (c->unconsumed && c->conn && !c->conn->dying)
+		h2_conn_consume(c->conn->h2, c->sid, c->unconsumed);
+	c->unconsumed = 0;
 	call_unlink(c);
 	c->conn = NULL;
 	if (!(c->flags & C_DISPATCHED)) {
@@ -680,11 +687,12 @@ static int cb_data(h2_conn *h2, void *user, int32_t sid, void *stream_user, cons
 {
 	grpc_call *c = stream_user;
 
-	(void)h2;
 	(void)user;
-	(void)sid;
-	if (c == NULL)
+	if (c == NULL) {
+		h2_conn_consume(h2, sid, len);
 		return 0;
+	}
+	c->unconsumed += len;
 	if (len && grpc_reader_feed(&c->rd, data, len, on_req_msg, c) < 0) {
 		switch (c->rd.err) {
 		case GRPC_ERR_TOO_LARGE: {
@@ -709,6 +717,15 @@ static int cb_data(h2_conn *h2, void *user, int32_t sid, void *stream_user, cons
 			call_abort(c, GRPC_INTERNAL, "malformed message prefix");
 			return 0;
 		}
+	}
+	/*
+	 * Bytes of a message still being collected stay charged to the
+	 * windows: a peer can make us hold at most one connection window of
+	 * partial messages, however many streams it opens.
+	 */
+	if (grpc_reader_idle(&c->rd)) {
+		h2_conn_consume(h2, sid, c->unconsumed);
+		c->unconsumed = 0;
 	}
 	if (end_stream) {
 		c->flags |= C_REQ_DONE;
@@ -798,7 +815,13 @@ static grpc_sconn *sconn_new(grpc_server *s, int fd)
 		return NULL;
 	h2_settings_default(&st);
 	st.max_concurrent_streams = s->opts.max_concurrent_streams;
-	st.auto_consume = 1;
+	/* One largest message fits a stream's window; the connection window bounds them all. */
+	st.initial_window_size = s->opts.max_recv_msg + GRPC_PREFIX_LEN > st.initial_window_size ?
+	    (s->opts.max_recv_msg + GRPC_PREFIX_LEN > 0x7fffffffu ? 0x7fffffffu :
+	    s->opts.max_recv_msg + GRPC_PREFIX_LEN) : st.initial_window_size;
+	if (st.connection_window < st.initial_window_size)
+		st.connection_window = st.initial_window_size;
+	st.auto_consume = 0;
 	sc->srv = s;
 	sc->h2 = h2_conn_new(H2_ROLE_SERVER, &st, &server_cbs, sc);
 	if (sc->h2 == NULL) {

@@ -556,3 +556,15 @@ def test_c_client_against_c_server(server):
     assert r["status"] == "0" and r["msgs"] == "10000"
     r = client(server.addr, "unary", "/test.Test/Sleep", "5000", "200")
     assert r["status"] == "4"
+    # more than the 16 MiB connection window: the client returns what it reads to the windows
+    r = client(server.addr, "stream", "/test.Test/Stream", "2000 10000", "60000")
+    assert r["status"] == "0" and r["msgs"] == "2000" and r["bytes"] == str(2000 * 10000)
+
+
+def test_many_large_requests_on_one_connection(server):
+    """20 x 3 MiB requests on one connection (60 MiB > the 16 MiB connection window): flow
+    control returns the bytes of each completed message."""
+    with grpc.insecure_channel(server.addr) as ch:
+        echo = unary(ch, "/test.Test/Echo")
+        futs = [echo.future(bytes([65 + i]) * (3 * MIB), timeout=120) for i in range(20)]
+        assert [len(f.result()) for f in futs] == [3 * MIB] * 20
