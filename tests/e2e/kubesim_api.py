@@ -8,6 +8,8 @@ import calendar
 import json
 import random
 import re
+import select
+import ssl
 import time
 import traceback
 from urllib.parse import urlsplit, parse_qs
@@ -551,6 +553,7 @@ class ApiMixin:
         drop_at = start + drop_after * random.uniform(0.5, 1.5) if drop_after > 0 else None
         interval = max(0.05, float(k.get('bookmark_interval_s') or 2.0))
         next_bm = start + interval
+        next_peer = start + 1.0
         self.send_event(*[self.watch_event_bytes('ADDED', o) for o in initial])
         if send_initial and bookmarks:
             self.send_event(self.bookmark(resource, initial_rv, initial_end=True))
@@ -571,7 +574,7 @@ class ApiMixin:
                     if evs:
                         break
                     now = time.time()
-                    wake = min(deadline, next_bm if bookmarks else deadline, drop_at or deadline)
+                    wake = min(deadline, next_bm if bookmarks else deadline, drop_at or deadline, next_peer)
                     if now >= wake:
                         break
                     store.cond.wait(min(wake - now, 1.0))
@@ -603,6 +606,28 @@ class ApiMixin:
             if bookmarks and now >= next_bm and caught_up_rv is not None:
                 self.send_event(self.bookmark(resource, caught_up_rv))
                 next_bm = now + interval
+            if now >= next_peer:
+                next_peer = now + 1.0
+                if self.peer_gone():
+                    self.close_connection = True
+                    return
+
+    def peer_gone(self):
+        """A quiet watch would otherwise hold its thread until timeoutSeconds after the client left."""
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            if not r:
+                return False
+            saved = self.connection.gettimeout()
+            self.connection.setblocking(False)
+            try:
+                return self.connection.recv(1) == b''
+            finally:
+                self.connection.settimeout(saved)
+        except ssl.SSLWantReadError:
+            return False
+        except (OSError, ValueError):
+            return True
 
     @staticmethod
     def filter_event(resource, flt, ev):

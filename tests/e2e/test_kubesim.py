@@ -743,3 +743,11 @@ def test_python_informer_converges_under_all_faults(sim):
     assert inf.cache == store()
     assert inf.replays == 0
     assert inf.relists > 1 and inf.rewatches > 2
+
+
+def test_abandoned_watch_is_noticed(sim):
+    code, lst = sim.api('GET', DEPLOYS)
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=60&resourceVersion=' + lst['metadata']['resourceVersion'])
+    sim.wait_for(lambda: sim.admin('stats').get('active_watches') == 1, what='watch open')
+    c.close()
+    sim.wait_for(lambda: sim.admin('stats').get('active_watches') == 0, timeout=10, what='watch noticed gone')
