@@ -142,8 +142,10 @@ typedef struct json_parser {
  * strbuf/strbuf_len: where strings and numbers that cross slice boundaries or
  * contain escapes are assembled.  The longest string (decoded bytes) or number
  * accepted is strbuf_len - 1 bytes; strbuf_len 0 is allowed for inputs that
- * never need it (every kept string or number then fails with ESTRLIMIT).
- * flags: JSON_SINGLE or 0.  The depth limit starts at JSON_DEPTH_DEFAULT.
+ * never need it (every non-empty kept string and every number then fails
+ * with JSON_ESTRLIMIT).
+ * flags: JSON_SINGLE, JSON_BASELINE_SIMD, or 0.  The depth limit starts at
+ * JSON_DEPTH_DEFAULT.
  */
 void json_parser_init(json_parser *p, char *strbuf, size_t strbuf_len, unsigned flags);
 /* Installs (or with fn NULL removes) a key filter. */
