@@ -103,7 +103,8 @@ static void schedule_pump(k8s_client *c);
 
 const char *k8s_verb_str(int verb)
 {
-	static const char *const names[K8S_VERB_N] = { "GET", "LIST", "WATCH", "POST", "DELETE" };
+	/* Kubernetes' own verb names, as the API server's audit log and RBAC spell them. */
+	static const char *const names[K8S_VERB_N] = { "get", "list", "watch", "create", "delete" };
 
 	return verb >= 0 && verb < K8S_VERB_N ? names[verb] : "OTHER";
 }

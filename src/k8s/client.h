@@ -65,7 +65,7 @@ const k8s_config *k8s_client_config(const k8s_client *c);
 
 /* ------------------------------------------------------- generic requests */
 
-/* Verbs as counted in metrics (client-go's names). */
+/* Verbs as counted in metrics: Kubernetes' verb names (get, list, watch, create, delete). */
 enum k8s_verb { K8S_VERB_GET, K8S_VERB_LIST, K8S_VERB_WATCH, K8S_VERB_CREATE, K8S_VERB_DELETE, K8S_VERB_N };
 const char *k8s_verb_str(int verb);
 
