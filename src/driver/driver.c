@@ -45,9 +45,12 @@ struct driver {
 	int64_t deadline_ms;	/* monotonic */
 	int exit_code;
 	int64_t step_start_us;
-	grpc_ccall *create_call;
+	int timeout_given;	/* --timeout (or CPLANE_TIMEOUT) set: watch ends at it too */
+	grpc_ccall *create_call;	/* pending: its answer decides */
+	grpc_ccall *delete_call;
 	grpc_ccall *watch_call;
 	enum goal watch_goal;
+	int watch_phase;	/* the last phase the watch showed, -1 none */
 	int watch_rows;		/* table header printed */
 	int progress_len;
 	int demo_stage;		/* 0 = creating, 1 = deleting */
@@ -60,6 +63,8 @@ static int exit_for(int status)
 	return status == GRPC_OK ? 0 : EXIT_GRPC_BASE + status;
 }
 
+static void end_progress(struct driver *d);
+
 static void finish(struct driver *d, int code)
 {
 	d->exit_code = code;
@@ -68,10 +73,7 @@ static void finish(struct driver *d, int code)
 
 static void fail_status(struct driver *d, const char *what, int status, const char *message)
 {
-	if (d->progress_len) {
-		fputc('\n', stderr);
-		d->progress_len = 0;
-	}
+	end_progress(d);
 	fprintf(stderr, "cplane: %s: %s: %s\n", what, grpc_status_name(status) ? grpc_status_name(status) : "UNKNOWN",
 	    message && message[0] ? message : "(no message)");
 	finish(d, exit_for(status));
@@ -107,15 +109,19 @@ static void progress(struct driver *d, const Cplane__V1__Cluster *c)
 		return;
 	n = snprintf(line, sizeof(line), "%s: %d/%d replicas ready (%s)", c->name, c->ready_replicas, c->replicas,
 	    output_phase_name(c->phase));
+	if (n >= (int)sizeof(line))
+		n = (int)sizeof(line) - 1;
 	fprintf(stderr, "\r%s%*s", line, d->progress_len > n ? d->progress_len - n : 0, "");
 	fflush(stderr);
 	d->progress_len = n;
 }
 
+/* The progress line is erased, not kept: a terminal shows the same log lines as a file would. */
 static void end_progress(struct driver *d)
 {
 	if (d->progress_len) {
-		fputc('\n', stderr);
+		fprintf(stderr, "\r%*s\r", d->progress_len, "");
+		fflush(stderr);
 		d->progress_len = 0;
 	}
 }
@@ -155,80 +161,113 @@ static void step_done(struct driver *d)
 	finish(d, 0);
 }
 
+/* Ends our watch if any; its on_done then finds it is no longer ours. */
+static void drop_watch(struct driver *d)
+{
+	grpc_ccall *w = d->watch_call;
+
+	d->watch_call = NULL;
+	grpc_client_cancel(w);
+}
+
+static void created(struct driver *d, const char *name, int32_t replicas)
+{
+	char t[32], rep[24];
+
+	end_progress(d);
+	log_info("Created cluster", "name", name, "replicas", log_i64(rep, replicas), "took",
+	    took(t, d->step_start_us), NULL);
+	step_done(d);
+}
+
+static void deleted(struct driver *d)
+{
+	char t[32];
+
+	end_progress(d);
+	log_info("Deleted cluster", "name", d->name, "took", took(t, d->step_start_us), NULL);
+	step_done(d);
+}
+
 /* ------------------------------------------------------------- watch */
+
+/*
+ * A watch either shows progress while a Create or Delete call is pending
+ * (that call's answer decides) or, once the call answered IN_PROGRESS,
+ * decides itself: READY (create) or the stream's end after DELETED (delete).
+ */
+static int watch_decides(const struct driver *d)
+{
+	return (d->watch_goal == GOAL_READY && d->create_call == NULL) ||
+	    (d->watch_goal == GOAL_GONE && d->delete_call == NULL);
+}
+
+static void print_change(struct driver *d, const Cplane__V1__Cluster *c)
+{
+	buf out = BUF_INIT;
+
+	if (d->json)
+		output_json(&out, c);
+	else	/* the header once, then a row per change */
+		output_table_row(&out, c, d->watch_rows++ == 0, clock_wall_ms());
+	print_buf(&out);
+	buf_free(&out);
+}
 
 static int on_watch_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t len)
 {
 	struct driver *d = arg;
 	Cplane__V1__Cluster *c = cplane__v1__cluster__unpack(NULL, len, msg);
-	char t[32], rep[24];
+	int stop = 0;
 
-	(void)call;
 	if (c == NULL)
-		return 0;
-	if (d->watch_goal == GOAL_FOREVER) {
-		if (d->json) {
-			buf out = BUF_INIT;
-			output_json(&out, c);
-			print_buf(&out);
-			buf_free(&out);
-		} else {
-			buf out = BUF_INIT;
-			/* the header once, then a row per change */
-			output_table_row(&out, c, d->watch_rows++ == 0, clock_wall_ms());
-			print_buf(&out);
-			buf_free(&out);
-		}
+		return 1;
+	if (call != d->watch_call) {
+		stop = 1;
+	} else if (d->watch_goal == GOAL_FOREVER) {
+		print_change(d, c);
 	} else {
 		progress(d, c);
-		if (d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__READY && d->create_call == NULL) {
-			end_progress(d);
-			log_info("Created cluster", "name", c->name, "replicas", log_i64(rep, c->replicas), "took",
-			    took(t, d->step_start_us), NULL);
-			/* Ending our own watch: non-zero cancels it; on_done sees it is no longer ours. */
-			d->watch_call = NULL;
-			cplane__v1__cluster__free_unpacked(c, NULL);
-			step_done(d);
-			return 1;
-		}
-		if (d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__FAILED && d->create_call == NULL) {
+		d->watch_phase = c->phase;
+		if (watch_decides(d) && d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__READY) {
+			d->watch_call = NULL;	/* non-zero below cancels it */
+			stop = 1;
+			created(d, c->name, c->replicas);
+		} else if (watch_decides(d) && d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__FAILED) {
 			char why[600];
 			snprintf(why, sizeof(why), "cluster %s failed: %s", c->name, c->message);
-			cplane__v1__cluster__free_unpacked(c, NULL);
 			d->watch_call = NULL;
+			stop = 1;
 			/* What the Create we follow would have answered (DESIGN.md: FAILED ends a waiting Create so). */
 			fail_status(d, "create", GRPC_DEADLINE_EXCEEDED, why);
-			return 1;
 		}
 	}
 	cplane__v1__cluster__free_unpacked(c, NULL);
-	return 0;
+	return stop;
 }
 
 static void on_watch_done(grpc_ccall *call, void *arg, int status, const char *message)
 {
 	struct driver *d = arg;
-	char t[32];
 
 	if (call != d->watch_call)
 		return;		/* we cancelled it on purpose */
 	d->watch_call = NULL;
 	if (io_loop_stopped(d->loop))
 		return;
-	if (d->watch_goal == GOAL_GONE && (status == GRPC_OK || status == GRPC_NOT_FOUND)) {
-		end_progress(d);
-		log_info("Deleted cluster", "name", d->name, "took", took(t, d->step_start_us), NULL);
-		step_done(d);
+	if (d->watch_goal == GOAL_FOREVER) {
+		/* The cluster was deleted: the stream ends OK. */
+		if (status == GRPC_OK)
+			finish(d, 0);
+		else
+			fail_status(d, "watch", status, message);
 		return;
 	}
-	if (d->watch_goal == GOAL_FOREVER && status == GRPC_OK) {
-		finish(d, 0);	/* the cluster was deleted: the stream ends */
-		return;
-	}
-	if (d->watch_goal == GOAL_READY && d->create_call != NULL)
-		return;		/* the Create's own answer decides */
-	/* A watch ends OK only after DELETED: deleted under us, as a waiting Create would end. */
-	if (status == GRPC_OK)
+	if (!watch_decides(d))
+		return;		/* only progress: the pending call's answer decides */
+	if (d->watch_goal == GOAL_GONE && (status == GRPC_OK || status == GRPC_NOT_FOUND))
+		deleted(d);
+	else if (status == GRPC_OK)	/* ends OK only after DELETED: deleted under us */
 		fail_status(d, "watch", GRPC_ABORTED, "the cluster was deleted before it was ready");
 	else
 		fail_status(d, "watch", status, message);
@@ -241,8 +280,9 @@ static void start_watch(struct driver *d, enum goal goal)
 
 	req.name = (char *)d->name;
 	d->watch_goal = goal;
-	if (goal == GOAL_FOREVER)
-		o.timeout_ms = 0;
+	d->watch_phase = -1;
+	if (goal == GOAL_FOREVER && !d->timeout_given)
+		o.timeout_ms = 0;	/* a watch runs until the cluster is gone, or --timeout if asked */
 	d->watch_call = grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/WatchCluster", &req.base, 1, &o,
 	    on_watch_msg, on_watch_done, d);
 	if (d->watch_call == NULL)
@@ -255,31 +295,30 @@ static int on_create_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t
 {
 	struct driver *d = arg;
 	Cplane__V1__CreateClusterResponse *r = cplane__v1__create_cluster_response__unpack(NULL, len, msg);
-	char t[32], rep[24];
 
-	(void)call;
 	if (r == NULL)
 		return 1;
+	if (call != d->create_call) {
+		cplane__v1__create_cluster_response__free_unpacked(r, NULL);
+		return 1;
+	}
 	d->create_call = NULL;
 	if (r->result == CPLANE__V1__RESULT__IN_PROGRESS) {
-		log_info("Cluster is being created by another call; following it", "name", d->name, NULL);
-		if (d->watch_call == NULL)
-			start_watch(d, GOAL_READY);
-	} else {
 		end_progress(d);
-		if (d->watch_call) {
-			grpc_ccall *w = d->watch_call;
-			d->watch_call = NULL;
-			grpc_client_cancel(w);
+		log_info("Cluster is being created by another call; following it", "name", d->name, NULL);
+		if (d->watch_call && d->watch_phase == CPLANE__V1__PHASE__READY) {
+			drop_watch(d);	/* our progress watch saw it ready already */
+			created(d, d->name, (int32_t)d->replicas);
+		} else if (d->watch_call == NULL) {
+			start_watch(d, GOAL_READY);
 		}
-		log_info("Created cluster", "name", d->name, "replicas",
-		    log_i64(rep, r->cluster ? r->cluster->replicas : d->replicas), "took", took(t, d->step_start_us),
-		    NULL);
+	} else {
+		drop_watch(d);
 		if (d->cmd == CMD_CREATE && d->json && r->cluster) {
 			const Cplane__V1__Cluster *one[1] = { r->cluster };
 			print_clusters(d, one, 1);
 		}
-		step_done(d);
+		created(d, d->name, r->cluster ? r->cluster->replicas : (int32_t)d->replicas);
 	}
 	cplane__v1__create_cluster_response__free_unpacked(r, NULL);
 	return 0;
@@ -293,11 +332,7 @@ static void on_create_done(grpc_ccall *call, void *arg, int status, const char *
 	if (status == GRPC_OK || call != d->create_call || io_loop_stopped(d->loop))
 		return;
 	d->create_call = NULL;
-	if (d->watch_call) {
-		grpc_ccall *w = d->watch_call;
-		d->watch_call = NULL;
-		grpc_client_cancel(w);
-	}
+	drop_watch(d);
 	fail_status(d, "create", status, message);
 }
 
@@ -306,20 +341,18 @@ static int on_nowait_get(grpc_ccall *call, void *arg, const uint8_t *msg, size_t
 {
 	struct driver *d = arg;
 	Cplane__V1__Cluster *c = cplane__v1__cluster__unpack(NULL, len, msg);
+	grpc_ccall *cc = d->create_call;
 
 	(void)call;
 	if (c == NULL)
 		return 1;
-	if (d->create_call == NULL || io_loop_stopped(d->loop)) {
+	if (cc == NULL || io_loop_stopped(d->loop)) {
 		/* The Create answered first (at once: an error, or SUCCESS for a ready cluster): it decided. */
 		cplane__v1__cluster__free_unpacked(c, NULL);
 		return 0;
 	}
-	{
-		grpc_ccall *cc = d->create_call;
-		d->create_call = NULL;
-		grpc_client_cancel(cc);
-	}
+	d->create_call = NULL;
+	grpc_client_cancel(cc);
 	log_info("Cluster accepted", "name", c->name, "phase", output_phase_name(c->phase), NULL);
 	cplane__v1__cluster__free_unpacked(c, NULL);
 	finish(d, 0);
@@ -376,17 +409,22 @@ static int on_delete_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t
 {
 	struct driver *d = arg;
 	Cplane__V1__DeleteClusterResponse *r = cplane__v1__delete_cluster_response__unpack(NULL, len, msg);
-	char t[32];
 
-	(void)call;
 	if (r == NULL)
 		return 1;
+	if (call != d->delete_call) {
+		cplane__v1__delete_cluster_response__free_unpacked(r, NULL);
+		return 1;
+	}
+	d->delete_call = NULL;
 	if (r->result == CPLANE__V1__RESULT__IN_PROGRESS) {
+		end_progress(d);
 		log_info("Cluster is being deleted by another call; following it", "name", d->name, NULL);
-		start_watch(d, GOAL_GONE);
+		if (d->watch_call == NULL)
+			start_watch(d, GOAL_GONE);	/* a watch of a gone cluster answers NOT_FOUND: done */
 	} else {
-		log_info("Deleted cluster", "name", d->name, "took", took(t, d->step_start_us), NULL);
-		step_done(d);
+		drop_watch(d);
+		deleted(d);
 	}
 	cplane__v1__delete_cluster_response__free_unpacked(r, NULL);
 	return 0;
@@ -396,9 +434,11 @@ static void on_delete_done(grpc_ccall *call, void *arg, int status, const char *
 {
 	struct driver *d = arg;
 
-	(void)call;
-	if (status != GRPC_OK && !io_loop_stopped(d->loop))
-		fail_status(d, "delete", status, message);
+	if (status == GRPC_OK || call != d->delete_call || io_loop_stopped(d->loop))
+		return;
+	d->delete_call = NULL;
+	drop_watch(d);
+	fail_status(d, "delete", status, message);
 }
 
 static void start_delete(struct driver *d)
@@ -409,9 +449,12 @@ static void start_delete(struct driver *d)
 	req.name = (char *)d->name;
 	d->step_start_us = clock_mono_us();
 	log_info("Deleting cluster", "name", d->name, NULL);
-	if (grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/DeleteCluster", &req.base, 0, &o, on_delete_msg,
-	    on_delete_done, d) == NULL)
+	d->delete_call = grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/DeleteCluster", &req.base, 0, &o,
+	    on_delete_msg, on_delete_done, d);
+	if (d->delete_call == NULL)
 		fail_status(d, "delete", GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	else if (d->tty)
+		start_watch(d, GOAL_GONE);	/* live progress on the same connection */
 }
 
 /* --------------------------------------------------------- get, list */
@@ -537,7 +580,7 @@ void driver_print_usage(FILE *f)
 	    "  cplane --driver list [-o table|json]\n"
 	    "  cplane --driver watch NAME [-o table|json]\n"
 	    "  --target HOST:PORT     the worker (default $CPLANE_TARGET, else cplane.<namespace>.svc.cluster.local:50051)\n"
-	    "  --timeout DUR          give up after this long, start-up included (default 10m)\n"
+	    "  --timeout DUR          give up after this long, start-up included (default 10m; watch: none)\n"
 	    "  -o, --output FORMAT    table or json (get, list, watch, create)\n"
 	    "  --log-format, --log-level as for the worker\n"
 	    "  Exit status: 0 success, 2 bad usage, 10 + gRPC code on a failed call (13 INVALID_ARGUMENT,\n"
@@ -568,7 +611,7 @@ int driver_main(int argc, char **argv)
 {
 	struct driver d;
 	const char *target = NULL, *output = "table", *log_format = "logfmt", *log_level = "info";
-	int64_t timeout_ms = 10 * 60 * 1000, replicas = -1;
+	int64_t timeout_ms = -1, replicas = -1;
 	int nowait = 0, wait_flag = 1;
 	char *pos[4], err[512], deftarget[160];
 	size_t npos = 0;
@@ -636,7 +679,10 @@ int driver_main(int argc, char **argv)
 	d.replicas = replicas;
 	d.wait = !nowait;
 	d.json = strcmp(output, "json") == 0;
-	d.tty = isatty(2) && d.cmd != CMD_DEMO;
+	d.tty = isatty(2);
+	d.timeout_given = timeout_ms >= 0;
+	if (timeout_ms < 0)
+		timeout_ms = 10 * 60 * 1000;
 	d.exit_code = 1;
 	d.deadline_ms = clock_mono_ms() + timeout_ms;
 	if (target == NULL || target[0] == '\0') {

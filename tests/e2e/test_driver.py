@@ -312,6 +312,23 @@ def test_watch_until_deleted_table_and_json(env):
                             norm_json(ln)), ln
 
 
+def test_watch_has_no_deadline_unless_asked(env):
+    assert env.run("create", "w-long")[0] == 0
+    rc, out, err = env.run("watch", "w-long", "--timeout", "1s")
+    assert rc == 14 and err == "cplane: watch: DEADLINE_EXCEEDED: deadline exceeded\n"
+    assert norm_table(out) == ("NAME     REPLICAS   READY   PHASE      AGE\n"
+                               "w-long   1          1       READY      <age>\n")
+    # CPLANE_TIMEOUT is the same flag: the default 10m would not apply to a watch
+    p = subprocess.Popen([BIN, "--driver", "watch", "w-long"], env={"CPLANE_TARGET": env.target},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert Lines(p).line().startswith("NAME")
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_watch_absent_is_not_found(env):
     rc, out, err = env.run("watch", "w-none")
     assert (rc, out) == (15, "")
@@ -337,6 +354,20 @@ def test_demo_is_the_default(env):
         assert re.fullmatch(pat, ln), ln
     rc, out, err = env.run("get", "demo")
     assert rc == 15
+
+
+def test_demo_on_a_terminal_shows_progress_then_the_four_lines(env):
+    from test_driver_interop import drv_tty
+    rc, out, term = drv_tty(env.target, timeout=90)
+    assert (rc, out) == (0, ""), term
+    assert re.search(r"\rdemo: \d+/30 replicas ready \(CREATING\)", term), term
+    assert re.search(r"\rdemo: \d+/30 replicas ready \(DELETING\)", term), term
+    # each progress line is erased ("\r", spaces, "\r") before the next log line
+    shown = re.sub(r"\r +\r", "", re.sub(r"\r[^\r\n]*replicas ready \(\w+\) *", "", term))
+    lines = shown.replace("\r\n", "\n").splitlines()
+    assert len(lines) == 4, repr(shown)
+    for ln, pat in zip(lines, DEMO_LINES):
+        assert re.fullmatch(pat, ln), ln
 
 
 def test_demo_command_with_name_and_replicas(env):

@@ -27,13 +27,17 @@ class Scripted:
         self.calls = []                      # (method, request, peer, time_remaining)
         self.lock = threading.Lock()
         self.create = self.delete = self.get = self.list = self.watch = None
-        self.watch_cancelled = threading.Event()
+        # set when a WatchCluster ends in any way; the tests' watches are held open for 20 s, so
+        # ending much sooner means the driver cancelled it (or closed the connection)
+        self.watch_ended = threading.Event()
 
         def wrap(name):
             def fn(req, ctx):
                 with self.lock:
                     self.calls.append((name, req, ctx.peer(), ctx.time_remaining()))
                 impl = getattr(self, name)
+                if name == "watch":
+                    ctx.add_callback(self.watch_ended.set)
                 if impl is None:
                     ctx.abort(grpc.StatusCode.UNIMPLEMENTED, "not scripted")
                 return impl(req, ctx)
@@ -69,13 +73,12 @@ class Scripted:
         return self.pb.Cluster(name=name, replicas=replicas, ready_replicas=ready, phase=phase, message=message,
                                image="registry.k8s.io/pause:3.9", created_unix_ms=int(time.time() * 1000))
 
-    def hold_until_cancelled(self, ctx, limit=20):
+    @staticmethod
+    def hold_until_cancelled(ctx, limit=20):
         """Keeps a stream open until the client cancels it (bounded)."""
         end = time.monotonic() + limit
         while ctx.is_active() and time.monotonic() < end:
             time.sleep(0.01)
-        if not ctx.is_active():
-            self.watch_cancelled.set()
 
     def stop(self):
         self.server.stop(0)
@@ -94,10 +97,10 @@ def drv(svc, *args, timeout=30):
     return p.returncode, p.stdout, p.stderr
 
 
-def drv_tty(svc, *args, timeout=30):
+def drv_tty(target, *args, timeout=30):
     """Runs the driver with stderr on a pseudo-terminal; returns (exit status, stdout, what the terminal got)."""
     m, s = pty.openpty()
-    p = subprocess.Popen([BIN, "--driver", "--target", svc.target] + list(args), env={},
+    p = subprocess.Popen([BIN, "--driver", "--target", target] + list(args), env={},
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=s)
     os.close(s)
     term = b""
@@ -155,7 +158,7 @@ def test_create_in_progress_follows_the_watch_until_ready(svc):
     assert (create[1].name, create[1].replicas, create[1].image) == ("follow", 3, "")
     assert watch_call[1].name == "follow"
     assert create[2] == watch_call[2], "the watch shares the Create's connection"
-    assert svc.watch_cancelled.wait(5), "the driver cancels the watch it no longer needs"
+    assert svc.watch_ended.wait(5), "the driver cancels the watch it no longer needs"
 
 
 def test_create_in_progress_then_failed_is_deadline_exceeded(svc):
@@ -260,15 +263,33 @@ def test_terminal_shows_live_progress_over_the_create_connection(svc):
         svc.hold_until_cancelled(ctx)
 
     svc.create, svc.watch = create, watch
-    rc, out, term = drv_tty(svc, "create", "live", "--replicas", "30")
+    rc, out, term = drv_tty(svc.target, "create", "live", "--replicas", "30")
     assert (rc, out) == (0, ""), term
     assert "\rlive: 12/30 replicas ready (CREATING)" in term
     assert "\rlive: 30/30 replicas ready (READY)" in term
-    # the progress line is finished before the next log line
-    assert re.search(r"replicas ready \(READY\) *\r?\n" + r'time="\S+" level=info msg="Created cluster" '
+    # the progress line is erased before the next log line: the terminal keeps only the log lines
+    assert re.search(r"replicas ready \(READY\) *\r +\r" + r'time="\S+" level=info msg="Created cluster" '
                      r"name=live replicas=30 took=", term), term
     assert svc.call("create")[2] == svc.call("watch")[2], "one connection carries both"
-    assert svc.watch_cancelled.wait(5)
+    assert svc.watch_ended.wait(5)
+
+
+def test_terminal_delete_progress_then_in_progress_follows_the_same_watch(svc):
+    pb = svc.pb
+
+    def watch(req, ctx):
+        for ready in (3, 2, 1):
+            yield svc.cluster(req.name, 3, ready, pb.DELETING)
+            time.sleep(0.05)
+        yield pb.Cluster(name=req.name, replicas=3, phase=pb.DELETED)
+
+    svc.delete = lambda req, ctx: pb.DeleteClusterResponse(result=pb.IN_PROGRESS)
+    svc.watch = watch
+    rc, out, term = drv_tty(svc.target, "delete", "tdel")
+    assert rc == 0, term
+    assert "\rtdel: 2/3 replicas ready (DELETING)" in term
+    assert re.search(r'msg="Deleted cluster" name=tdel took=\S+\r\n$', term), term
+    assert svc.methods().count("watch") == 1, "the progress watch went on to decide"
 
 
 def test_no_terminal_no_progress_and_no_watch(svc):
