@@ -232,6 +232,10 @@ static int on_watch_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t 
 		if (watch_decides(d) && d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__READY) {
 			d->watch_call = NULL;	/* non-zero below cancels it */
 			stop = 1;
+			if (d->cmd == CMD_CREATE && d->json) {
+				const Cplane__V1__Cluster *one[1] = { c };
+				print_clusters(d, one, 1);	/* as the Create's own answer would be */
+			}
 			created(d, c->name, c->replicas);
 		} else if (watch_decides(d) && d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__FAILED) {
 			char why[600];

@@ -161,6 +161,23 @@ def test_create_in_progress_follows_the_watch_until_ready(svc):
     assert svc.watch_ended.wait(5), "the driver cancels the watch it no longer needs"
 
 
+def test_create_in_progress_json_prints_the_ready_cluster(svc):
+    pb = svc.pb
+
+    def watch(req, ctx):
+        yield svc.cluster(req.name, 2, 1, pb.CREATING)
+        yield svc.cluster(req.name, 2, 2, pb.READY, "2/2 replicas available")
+        svc.hold_until_cancelled(ctx)
+
+    svc.create = lambda req, ctx: pb.CreateClusterResponse(result=pb.IN_PROGRESS)
+    svc.watch = watch
+    rc, out, err = drv(svc, "create", "fj", "--replicas", "2", "-o", "json")
+    assert rc == 0, err
+    assert re.fullmatch(r'\{"name":"fj","replicas":2,"readyReplicas":2,"phase":"READY",'
+                        r'"message":"2/2 replicas available","image":"registry\.k8s\.io/pause:3\.9",'
+                        r'"createdUnixMs":"\d+"\}\n', out), out
+
+
 def test_create_in_progress_then_failed_is_deadline_exceeded(svc):
     pb = svc.pb
 
