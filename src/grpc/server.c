@@ -422,6 +422,19 @@ static void call_gone(grpc_call *c, int status)
 /* The server ends a live call itself (deadline, shutdown, bad request). */
 static void call_abort(grpc_call *c, int status, const char *msg)
 {
+	grpc_sconn *sc = c->conn;
+
+	if ((c->flags & C_HEADERS_SENT) && h2_stream_queued_bytes(sc->h2, c->sid) > 0) {
+		/*
+		 * A stream whose reader is behind: trailers would wait behind its
+		 * queued messages, so reset it and free them now.
+		 */
+		h2_stream_set_user(sc->h2, c->sid, NULL);
+		h2_submit_rst_stream(sc->h2, c->sid, H2_CANCEL);
+		grpc_transport_kick(&sc->tr);
+		call_gone(c, status);
+		return;
+	}
 	call_end_stream(c, status, msg, status == GRPC_UNIMPLEMENTED);
 	if (!(c->flags & C_DISPATCHED))
 		c->srv->stats.calls_rejected++;
@@ -500,8 +513,7 @@ static void plain_http(grpc_sconn *sc, int32_t sid, const h2_headers *h)
 		h2_submit_response(sc->h2, sid, 415, &ct, 1, 0);
 		h2_submit_data(sc->h2, sid, (const uint8_t *)"unsupported media type: gRPC only\n", 34, 1);
 	}
-	if (!h->end_stream)
-		h2_submit_rst_stream(sc->h2, sid, H2_NO_ERROR);
+	/* No RST_STREAM even if the request goes on: it would drop the queued body. */
 	grpc_transport_kick(&sc->tr);
 }
 

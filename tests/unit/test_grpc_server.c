@@ -28,6 +28,7 @@ typedef struct resp {
 } resp;
 
 static resp resps[16];
+static int no_consume;	/* the client stops returning window: a slow reader */
 
 static void copy_field(char *dst, size_t dsz, const h2_field *f)
 {
@@ -78,7 +79,8 @@ static int cl_data(h2_conn *c, void *user, int32_t id, void *su, const uint8_t *
 		memcpy(r->data + r->len, d, len);
 		r->len += len;
 	}
-	h2_conn_consume(c, id, len);
+	if (!no_consume)
+		h2_conn_consume(c, id, len);
 	return 0;
 }
 
@@ -142,6 +144,17 @@ static void h_hold(grpc_call *c, void *arg)
 	grpc_call_set_cancel_hook(c, hook, NULL);
 }
 
+static void h_flood(grpc_call *c, void *arg)	/* more than a small window takes, then holds */
+{
+	static uint8_t chunk[50000];
+
+	(void)arg;
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ_INT(grpc_call_send_bytes(c, chunk, sizeof(chunk)), 0);
+	held = c;
+	grpc_call_set_cancel_hook(c, hook, NULL);
+}
+
 static grpc_server *new_server(void)
 {
 	grpc_server_opts o;
@@ -154,6 +167,7 @@ static grpc_server *new_server(void)
 	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Echo", NULL, h_echo, NULL), GRPC_ERR_INVALID);
 	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Fail", NULL, h_fail, NULL), 0);
 	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Hold", NULL, h_hold, NULL), 0);
+	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Flood", NULL, h_flood, NULL), 0);
 	return s;
 }
 
@@ -365,6 +379,42 @@ static void test_timeout_and_te_validation(void)
 	grpc_server_free(s);
 }
 
+/* A deadline on a stream whose reader is behind resets it: queued messages are dropped at once. */
+static void test_deadline_resets_a_stuck_stream(void)
+{
+	static const uint8_t m[] = {0, 0, 0, 0, 1, 'x'};
+	static const h2_field tmo[] = {H2_FIELD_LIT("grpc-timeout", "1m")};
+	grpc_server *s = new_server();
+	grpc_sconn *sc = grpc_server_conn_new_detached(s);
+	h2_settings st;
+	h2_conn *cl;
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	int32_t id;
+
+	h2_settings_default(&st);
+	st.initial_window_size = 65535;
+	cl = h2_conn_new(H2_ROLE_CLIENT, &st, &cl_cbs, NULL);
+	memset(resps, 0, sizeof(resps));
+	hook_runs = 0;
+	shuttle(cl, sc, 0);
+	no_consume = 1;
+	id = request(cl, "/t.T/Flood", tmo, 1, m, sizeof(m));
+	shuttle(cl, sc, 0);
+	CHECK(held != NULL);
+	CHECK(grpc_call_send_queued_bytes(held) > 100000);
+	nanosleep(&ts, NULL);
+	io_loop_run_once(loop, 0);
+	CHECK_EQ_INT(hook_runs, 1);
+	CHECK_EQ_INT(hook_status, GRPC_DEADLINE_EXCEEDED);
+	shuttle(cl, sc, 0);
+	CHECK(resps[(id - 1) / 2].closed);
+	CHECK_EQ_INT(resps[(id - 1) / 2].close_code, H2_CANCEL);
+	no_consume = 0;
+	h2_conn_free(cl);
+	grpc_server_conn_free(sc);
+	grpc_server_free(s);
+}
+
 int main(void)
 {
 	loop = io_loop_new();
@@ -374,6 +424,7 @@ int main(void)
 	RUN(test_cancel_paths);
 	RUN(test_pool_reuse);
 	RUN(test_timeout_and_te_validation);
+	RUN(test_deadline_resets_a_stuck_stream);
 	io_loop_free(loop);
 	return harness_finish();
 }
