@@ -6,7 +6,7 @@ Standard-library Python 3.11 plus the `openssl` command (certificates).
     kubesim.py --listen 127.0.0.1:0 --state-dir DIR [--ca rsa|ecdsa] [--token T]
                [--namespace NS] [--node LABEL=VALUE ...] [--nodes N]
                [--ready-pace-ms N] [--instant] [--plain-http] [--knob KEY=VALUE ...]
-               [--cert-dns a,b] [--cert-ips 127.0.0.1] [--pki-cache DIR] [-v]
+               [--cert-dns a,b] [--cert-ips 127.0.0.1] [--pki-cache DIR] [--seed N] [-v]
 
 When ready it prints one JSON line on stdout (also written to DIR/ready.json), e.g.
     {"port": 40123, "url": "https://127.0.0.1:40123", "sa_dir": "DIR/serviceaccount",
@@ -496,8 +496,11 @@ def main(argv=None):
     ap.add_argument('--split-writes', action='store_true')
     ap.add_argument('--delay-ms', type=float, default=None)
     ap.add_argument('--expire-every', type=float, default=None)
+    ap.add_argument('--seed', type=int, default=None, help='seed the fault dice (names, pieces, drops)')
     ap.add_argument('--verbose', '-v', action='store_true')
     args = ap.parse_args(argv)
+    if args.seed is not None:
+        random.seed(args.seed)
 
     sim = Sim(args)
     sim.pf_uid = str(uuid.uuid4())

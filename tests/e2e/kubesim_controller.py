@@ -192,11 +192,12 @@ class Controller:
         labels = dict((tmpl.get('metadata') or {}).get('labels') or {})
         labels['pod-template-hash'] = h
         rs_name = '%s-%s' % (dmd['name'], h)
+        base = (rs_name + '-')[:58]          # generated names are kept within 63 characters
         while True:
-            name = '%s-%s' % (rs_name, rand_suffix())
+            name = base + rand_suffix()
             if (dmd['namespace'], name) not in st.objs['pods']:
                 break
-        pmd = {'name': name, 'generateName': rs_name + '-', 'namespace': dmd['namespace'],
+        pmd = {'name': name, 'generateName': base, 'namespace': dmd['namespace'],
                'uid': str(uuid.uuid4()), 'creationTimestamp': now_rfc3339(now), 'labels': labels}
         ann = (tmpl.get('metadata') or {}).get('annotations')
         if ann:

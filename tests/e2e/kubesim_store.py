@@ -543,6 +543,13 @@ class Store:
         if labels is not None and not isinstance(labels, dict):
             causes.append(('metadata.labels', 'FieldValueInvalid', 'Invalid value: must be a map'))
         spec = obj['spec']
+        tmd = spec['template'].get('metadata') or {}
+        for field, lab in (('metadata.labels', labels), ('spec.selector.matchLabels',
+                                                         (spec.get('selector') or {}).get('matchLabels')
+                                                         if isinstance(spec.get('selector'), dict) else None),
+                           ('spec.template.metadata.labels', tmd.get('labels') if isinstance(tmd, dict) else None)):
+            if isinstance(lab, dict):
+                causes.extend(label_causes(field, lab))
         r = spec.get('replicas')
         if not isinstance(r, int) or isinstance(r, bool) or r < 0:
             causes.append(('spec.replicas', 'FieldValueInvalid',
@@ -698,6 +705,38 @@ class Store:
         if owned is not None:
             owned.discard((new['metadata']['namespace'], new['metadata']['name']))
         return self.remove('pods', new)
+
+
+LABEL_VALUE = re.compile(r'^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$')
+LABEL_NAME = re.compile(r'^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$')
+
+
+def label_causes(field, labels):
+    """Label key/value validation with the apiserver's words."""
+    out = []
+    for k, v in sorted(labels.items()):
+        prefix, _, name = k.rpartition('/')
+        if prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
+            out.append((field, 'FieldValueInvalid', 'Invalid value: "%s": prefix part %s' % (k, DNS1123_MSG)))
+        if len(name) > 63:
+            out.append((field, 'FieldValueInvalid', 'Invalid value: "%s": name part must be no more than 63 '
+                        'characters' % k))
+        elif not LABEL_NAME.match(name):
+            out.append((field, 'FieldValueInvalid', 'Invalid value: "%s": name part must consist of alphanumeric '
+                        "characters, '-', '_' or '.', and must start and end with an alphanumeric character "
+                        "(e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+                        "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')" % k))
+        if not isinstance(v, str):
+            out.append((field, 'FieldValueInvalid', 'Invalid value: %s: label values must be strings' % json.dumps(v)))
+            continue
+        if len(v) > 63:
+            out.append((field, 'FieldValueInvalid', 'Invalid value: "%s": must be no more than 63 characters' % v))
+        elif not LABEL_VALUE.match(v):
+            out.append((field, 'FieldValueInvalid', 'Invalid value: "%s": a valid label must be an empty string or '
+                        "consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                        "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+                        "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')" % v))
+    return out
 
 
 def merge_patch(target, patch):

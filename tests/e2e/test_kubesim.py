@@ -751,3 +751,20 @@ def test_abandoned_watch_is_noticed(sim):
     sim.wait_for(lambda: sim.admin('stats').get('active_watches') == 1, what='watch open')
     c.close()
     sim.wait_for(lambda: sim.admin('stats').get('active_watches') == 0, timeout=10, what='watch noticed gone')
+
+
+def test_label_validation_and_long_names(sim):
+    long = 'x' * 64
+    code, st = sim.deployment(long)          # the name is fine (253), its label value is not (63)
+    assert code == 422 and st['reason'] == 'Invalid'
+    assert 'must be no more than 63 characters' in st['message']
+    assert {c['field'] for c in st['details']['causes']} == {
+        'metadata.labels', 'spec.selector.matchLabels', 'spec.template.metadata.labels'}
+    code, st = sim.deployment('badlabel', labels={'bad key': 'v'})
+    assert code == 422 and 'name part must consist of alphanumeric characters' in st['message']
+    name = 'n' * 60
+    code, _ = sim.deployment(name, replicas=1)
+    assert code == 201
+    sim.wait_for(lambda: rolled_out(get_dep(sim, name)), what='long-named rollout')
+    pod = sim.api('GET', PODS)[1]['items'][0]
+    assert len(pod['metadata']['name']) == 63 and pod['metadata']['generateName'] == name[:58]
