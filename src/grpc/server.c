@@ -36,8 +36,9 @@
 #endif
 
 #define MAX_OUT_MD 16
-#define POOL_MAX_IDLE 4096
-#define KEEP_BUF_BYTES (64u * 1024)
+/* Idle calls kept for reuse, and what each may keep: bounds the pool at about 256 x 20 KiB. */
+#define POOL_MAX_IDLE 256
+#define KEEP_BUF_BYTES 4096u
 #define ARENA_MAX (64u * 1024)
 #define HARD_CLOSE_MS 1000
 
@@ -272,6 +273,16 @@ static void call_release(grpc_call *c)
 	if (c->req_msg) {
 		c->req_msg = NULL;
 		arena_reset(&c->ar);
+	}
+	if (c->md_cap > 32) {
+		free(c->md);
+		c->md = NULL;
+		c->md_cap = 0;
+	}
+	if (c->ar.cap > KEEP_BUF_BYTES) {
+		free(c->ar.base);
+		c->ar.base = NULL;
+		c->ar.cap = 0;
 	}
 	grpc_reader_reset(&c->rd);
 	shrink(&c->rd.body);
