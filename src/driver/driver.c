@@ -128,6 +128,8 @@ static void end_progress(struct driver *d)
 
 static void print_buf(buf *b)
 {
+	if (buf_len(b) == 0)
+		return;		/* an empty buf has no data pointer to hand to fwrite */
 	fwrite(buf_data(b), 1, buf_len(b), stdout);
 	fflush(stdout);
 }
