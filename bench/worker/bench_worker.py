@@ -370,7 +370,9 @@ def bench_latency(sim, w, label, prefix):
                                         and b'"availableReplicas":1' in p)
                     break
     out('event_to_answer_%ssamples' % label, len(lat))
+    out('event_to_answer_%smin_us' % label, min(lat))
     out('event_to_answer_%sp50_us' % label, percentile(lat, 50))
+    out('event_to_answer_%sp90_us' % label, percentile(lat, 90))
     out('event_to_answer_%sp99_us' % label, percentile(lat, 99))
     out('event_to_answer_%smax_us' % label, max(lat))
     # Where a slow answer's time goes: the worker's own CPU per Create (POST, events, answer, logs)
