@@ -18,6 +18,7 @@ line with what happened.
     unshare --net --mount --propagation private /usr/bin/python3 deploy_pod_sim.py SPEC.json
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -52,6 +53,33 @@ fi
 mount -o remount,ro "$root"
 exec "@SETPRIV@" --no-new-privs "@CHROOT@" --userspec=65532:65532 --groups=65532 "$root" /cplane "$@"
 """
+
+
+_snapshots = {}
+
+
+def snapshot_binary(path):
+    """A private copy of the binary for one test session, or None if there is none.
+
+    build/cplane is relinked whenever anyone runs make in the shared tree; a
+    test that copies it mid-link would see a truncated file. The copy is
+    checked to run before it is trusted.
+    """
+    if path in _snapshots:
+        return _snapshots[path]
+    if not os.path.exists(path):
+        return None
+    d = tempfile.mkdtemp(prefix="cplane-bin-")
+    atexit.register(shutil.rmtree, d, True)
+    for _ in range(20):
+        copy = os.path.join(d, "cplane")
+        shutil.copy2(path, copy)
+        p = subprocess.run([copy, "--version"], capture_output=True, text=True, timeout=10)
+        if p.returncode == 0 and p.stdout.startswith("cplane "):
+            _snapshots[path] = copy
+            return copy
+        time.sleep(0.5)   # being relinked: try again
+    raise RuntimeError("%s does not run (cplane --version failed)" % path)
 
 
 def sandbox_unusable():

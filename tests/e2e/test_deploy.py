@@ -15,15 +15,19 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from deploy_pod_sim import snapshot_binary  # noqa: E402
 
 yaml = pytest.importorskip("yaml", reason="python3-yaml is not installed (sh scripts/setup.sh)")
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEPLOY = os.path.join(ROOT, "deploy")
-BINARY = os.path.join(ROOT, "build", "cplane")
+BUILT = os.path.join(ROOT, "build", "cplane")
 OCI_SH = os.path.join(ROOT, "scripts", "oci.sh")
 VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
 IMAGE = "cplane:" + VERSION
@@ -340,11 +344,12 @@ def build_oci(out, epoch="1700000000"):
     for tool in ("umoci", "skopeo"):
         if shutil.which(tool) is None:
             pytest.skip("%s is not installed (sh scripts/setup.sh)" % tool)
-    if not os.path.exists(BINARY):
+    binary = snapshot_binary(BUILT)
+    if binary is None:
         pytest.skip("build/cplane is missing (make)")
     env = dict(os.environ, SOURCE_DATE_EPOCH=epoch, IMAGE_SOURCE="https://example.invalid/cplane",
                IMAGE_NAME="cplane", IMAGE_TAG=VERSION)
-    p = subprocess.run(["sh", OCI_SH, BINARY, str(out)], cwd=ROOT, env=env, capture_output=True,
+    p = subprocess.run(["sh", OCI_SH, binary, str(out)], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     return out
@@ -396,7 +401,7 @@ def check_one_file(tar_bytes):
     assert m.name.lstrip("./") == "cplane" and m.isfile()
     assert m.mode & 0o7777 == 0o755
     assert (m.uid, m.gid) == (0, 0), "owned by root, so the 65532 user cannot rewrite it"
-    assert data == open(BINARY, "rb").read()
+    assert data == open(snapshot_binary(BUILT), "rb").read()
 
 
 def test_oci_manifest_has_one_layer_with_one_file(oci):

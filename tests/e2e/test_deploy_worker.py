@@ -44,11 +44,12 @@ grpc = pytest.importorskip("grpc", reason="python3-grpcio is not installed (sh s
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from kubesim_fixture import start_kubesim  # noqa: E402
-from deploy_pod_sim import open_service_account, pod_command, pod_env, sandbox_unusable  # noqa: E402
+from deploy_pod_sim import (open_service_account, pod_command, pod_env, sandbox_unusable,  # noqa: E402
+                            snapshot_binary)
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 DEPLOY = os.path.join(ROOT, "deploy")
-BINARY = os.path.join(ROOT, "build", "cplane")
+BUILT = os.path.join(ROOT, "build", "cplane")
 NAMESPACE = "cplane-e2e"   # not "default": the namespace must come from the service account
 ALL_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 
@@ -84,12 +85,13 @@ def deny_rules(role):
 
 
 def worker_flags_in_help():
-    p = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=10)
+    p = subprocess.run([snapshot_binary(BUILT), "--help"], capture_output=True, text=True, timeout=10)
     return p.stdout if p.returncode == 0 else ""
 
 
 def test_manifest_flags_are_the_binarys(manifest):
-    if not os.path.exists(BINARY):
+    BINARY = snapshot_binary(BUILT)
+    if BINARY is None:
         pytest.skip("build/cplane is missing (make)")
     text = worker_flags_in_help()
     for a in manifest["args"]:
@@ -156,6 +158,7 @@ def with_ports(args, grpc_port, metrics_port):
 
 class Worker:
     def __init__(self, how, sim, manifest, tmp):
+        BINARY = snapshot_binary(BUILT)
         self.grpc_port = free_port()
         self.metrics_port = free_port()
         args = with_ports(manifest["args"], self.grpc_port, self.metrics_port)
@@ -218,7 +221,8 @@ def proc_status(pid):
 
 @pytest.mark.parametrize("how", ["pod", "flags"])
 def test_worker_as_deployed_creates_and_deletes(how, manifest, pb, tmp_path):
-    if not os.path.exists(BINARY):
+    BINARY = snapshot_binary(BUILT)
+    if BINARY is None:
         pytest.skip("build/cplane is missing (make)")
     if "--node-selector" not in worker_flags_in_help():
         pytest.skip("build/cplane --help lists no worker flags yet")
@@ -287,7 +291,8 @@ def test_worker_as_deployed_creates_and_deletes(how, manifest, pb, tmp_path):
 
 def test_worker_and_driver_pods_play_the_demo(manifest, tmp_path):
     """deploy/'s two pods, unchanged, in a private network: the driver's demo ends 0."""
-    if not os.path.exists(BINARY):
+    BINARY = snapshot_binary(BUILT)
+    if BINARY is None:
         pytest.skip("build/cplane is missing (make)")
     why = sandbox_unusable()
     if why:
