@@ -46,7 +46,8 @@
  *   - DATA frames without payload or END_STREAM: burst 1000, 100/s;
  *   - SETTINGS: more than 32 entries in one frame, or burst 1000, 100/s;
  *   - DATA queued while the peer keeps its window shut: stall_timeout_ms.
- * The buckets refill from the times given to h2_conn_tick().
+ * The buckets refill from the times given to h2_conn_tick(); while one is
+ * refilling, h2_conn_next_deadline() asks for a tick a second.
  */
 #ifndef CPLANE_H2_H2_H
 #define CPLANE_H2_H2_H

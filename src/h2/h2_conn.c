@@ -74,7 +74,7 @@ static void bucket_init(h2_bucket *b, uint32_t burst, uint32_t per_s)
 	b->last_ms = 0;
 }
 
-int h2__bucket_take(h2_conn *c, h2_bucket *b)
+static void bucket_refill(const h2_conn *c, h2_bucket *b)
 {
 	if (c->now_ms > b->last_ms) {
 		if (b->last_ms != 0) {
@@ -84,6 +84,23 @@ int h2__bucket_take(h2_conn *c, h2_bucket *b)
 		}
 		b->last_ms = c->now_ms;
 	}
+}
+
+static int bucket_full(const h2_bucket *b)
+{
+	return b->tokens >= (int64_t)b->burst * 1000;
+}
+
+/* Some bucket is refilling: the io layer must keep ticking (see h2_conn_next_deadline). */
+static int buckets_refilling(const h2_conn *c)
+{
+	return !bucket_full(&c->rst_in) || !bucket_full(&c->provoked) || !bucket_full(&c->empty_data) ||
+	    !bucket_full(&c->settings_in);
+}
+
+int h2__bucket_take(h2_conn *c, h2_bucket *b)
+{
+	bucket_refill(c, b);
 	if (b->tokens < 1000)
 		return -1;
 	b->tokens -= 1000;
@@ -583,6 +600,10 @@ int h2_conn_tick(h2_conn *c, int64_t now_ms)
 		c->now_ms = now_ms;
 	if (c->failed)
 		return H2_ERR_CONN;
+	bucket_refill(c, &c->rst_in);
+	bucket_refill(c, &c->provoked);
+	bucket_refill(c, &c->empty_data);
+	bucket_refill(c, &c->settings_in);
 	if (c->settings_pending && c->local.settings_timeout_ms) {
 		if (c->settings_deadline == 0)
 			c->settings_deadline = c->now_ms + c->local.settings_timeout_ms;
@@ -626,6 +647,9 @@ int64_t h2_conn_next_deadline(const h2_conn *c)
 		if (d < 0 || st < d)
 			d = st;
 	}
+	/* Rate limits refill only from ticks: ask for one a second while any is below its burst. */
+	if (buckets_refilling(c) && (d < 0 || c->now_ms + 1000 < d))
+		d = c->now_ms + 1000;
 	return d;
 }
 

@@ -606,6 +606,33 @@ static void test_flood_rapid_reset(void)
 	raw_free(&r);
 }
 
+/* Resets spread over time refill the bucket: a long-lived client that cancels is not a flood. */
+static void test_rapid_reset_refills(void)
+{
+	raw r;
+	verdict v;
+	uint32_t sid = 1;
+	int64_t now = 1000;
+	int round, i;
+
+	raw_init(&r, NULL);
+	h2_conn_tick(r.sv.c, now);
+	for (round = 0; round < 5; round++) {
+		for (i = 0; i < 800; i++, sid += 2) {
+			raw_headers(&r, sid, 0, req_post);
+			h2_frame_put_rst_stream(&r.in, sid, H2_CANCEL);
+		}
+		v = raw_run(&r);
+		EXPECT_OK(v);
+		/* The io layer ticks when asked; a minute later the bucket is full again. */
+		CHECK(h2_conn_next_deadline(r.sv.c) >= 0 && h2_conn_next_deadline(r.sv.c) <= now + 1000);
+		now += 60000;
+		CHECK_EQ_INT(h2_conn_tick(r.sv.c, now), 0);
+	}
+	CHECK_EQ_INT(h2_conn_next_deadline(r.sv.c), -1);
+	raw_free(&r);
+}
+
 static void test_flood_made_you_reset(void)
 {
 	raw r;
@@ -759,6 +786,7 @@ int main(void)
 	RUN(test_client_responses);
 	RUN(test_client_violations);
 	RUN(test_flood_rapid_reset);
+	RUN(test_rapid_reset_refills);
 	RUN(test_flood_made_you_reset);
 	RUN(test_flood_continuation);
 	RUN(test_flood_ping_not_reading);
