@@ -589,6 +589,10 @@ void driver_print_usage(FILE *f)
 	    "  --timeout DUR          give up after this long, start-up included (default 10m; watch: none)\n"
 	    "  -o, --output FORMAT    table or json (get, list, watch, create)\n"
 	    "  --log-format, --log-level as for the worker\n"
+	    "  create waits until the cluster is READY (--no-wait: until the worker has accepted it) and delete\n"
+	    "  until it is gone; when someone else's call is already at it, they follow it with WatchCluster.\n"
+	    "  On a terminal, create, delete and the demo show live progress (\"12/30 replicas ready\").\n"
+	    "  The worker may not be up yet: the driver retries resolving and connecting until --timeout.\n"
 	    "  Exit status: 0 success, 2 bad usage, 10 + gRPC code on a failed call (13 INVALID_ARGUMENT,\n"
 	    "  14 DEADLINE_EXCEEDED, 15 NOT_FOUND, 16 ALREADY_EXISTS, 17 PERMISSION_DENIED, 19 FAILED_PRECONDITION,\n"
 	    "  20 ABORTED, 24 UNAVAILABLE, ...).\n");

@@ -417,7 +417,8 @@ def test_help_documents_the_driver():
     p = subprocess.run([BIN, "--help"], env={}, capture_output=True, text=True, timeout=10)
     text = p.stdout + p.stderr
     for word in ("--driver", "create NAME", "--no-wait", "watch NAME", "CPLANE_TARGET", "--timeout",
-                 "-o, --output", "15 NOT_FOUND", "24 UNAVAILABLE", "2 bad usage"):
+                 "-o, --output", "15 NOT_FOUND", "24 UNAVAILABLE", "2 bad usage", "replicas ready",
+                 "retries resolving and connecting"):
         assert word in text, word
 
 
