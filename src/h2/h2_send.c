@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define H2_DATA_FRAME_CAP 65536
+
 static const uint8_t graceful_opaque[8] = {'c', 'p', 'l', 'g', 'o', 'a', 'w', 'y'};
 
 void h2__link_pending(h2_conn *c, h2_stream *s)
@@ -267,6 +269,9 @@ static size_t frame_data(h2_conn *c, h2_stream *s, const uint8_t *data, size_t l
 			n = (size_t)w;
 		if (n > c->peer_max_frame)
 			n = c->peer_max_frame;
+		/* A peer allowing 16 MB frames should not make one DATA frame balloon our buffer. */
+		if (n > H2_DATA_FRAME_CAP)
+			n = H2_DATA_FRAME_CAP;
 		last = end_after && done + n == len;
 		if (h2_frame_put_data(&c->out, s->id, last ? H2_FLAG_END_STREAM : 0, data + done, n, 0) != 0) {
 			h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
