@@ -171,6 +171,32 @@ static void test_raw_frame_errors(void)
 	raw_free(&r);
 }
 
+/* HPACK failures are connection errors of type COMPRESSION_ERROR (§4.3). */
+static void test_raw_compression_errors(void)
+{
+	static const struct { const char *block; size_t len; } cases[] = {
+		{"\xfe\x7f", 2},			/* indexed field past the tables */
+		{"\x80", 1},				/* index 0 */
+		{"\x82\x84\x86\x20", 4},		/* table size update after a field */
+		{"\x3f\xe2\x1f\x82\x84\x86", 6},	/* table size update above 4096 */
+		{"\x82\x84\x86\x40\x05:path", 10},	/* literal ending inside its value length */
+		{"\x82\x84\x86\x40\x01x\x81\xff", 8},	/* Huffman value of only EOS padding > 7 bits */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		raw r;
+		verdict v;
+
+		raw_init(&r, NULL);
+		h2_frame_put_headers(&r.in, 1, H2_FLAG_END_STREAM, (const uint8_t *)cases[i].block, cases[i].len,
+		    16384, 0, NULL);
+		v = raw_run(&r);
+		EXPECT_CONN_ERROR(v, H2_COMPRESSION_ERROR);
+		raw_free(&r);
+	}
+}
+
 static void test_raw_settings_errors(void)
 {
 	static const struct { uint16_t id; uint32_t val; uint32_t code; } cases[] = {
@@ -776,6 +802,7 @@ int main(void)
 	RUN(test_raw_handshake_and_request);
 	RUN(test_raw_preface_errors);
 	RUN(test_raw_frame_errors);
+	RUN(test_raw_compression_errors);
 	RUN(test_raw_settings_errors);
 	RUN(test_raw_stream_states);
 	RUN(test_raw_malformed_requests);
