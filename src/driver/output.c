@@ -1,6 +1,7 @@
 #include "driver/output.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json/json.h"
@@ -114,35 +115,48 @@ int output_table_row(buf *out, const Cplane__V1__Cluster *c, int header, int64_t
 	return table(out, one, 1, now_ms, header, strlen("CREATING"));
 }
 
+static int write_cluster(json_writer *w, const Cplane__V1__Cluster *c)
+{
+	char ms[24];
+
+	json_write_object_begin(w);
+	json_write_key(w, "name", 4);
+	json_write_cstr(w, c->name ? c->name : "");
+	json_write_key(w, "replicas", 8);
+	json_write_int(w, c->replicas);
+	json_write_key(w, "readyReplicas", 13);
+	json_write_int(w, c->ready_replicas);
+	json_write_key(w, "phase", 5);
+	json_write_cstr(w, output_phase_name(c->phase));
+	json_write_key(w, "message", 7);
+	json_write_cstr(w, c->message ? c->message : "");
+	json_write_key(w, "image", 5);
+	json_write_cstr(w, c->image ? c->image : "");
+	json_write_key(w, "createdUnixMs", 13);
+	snprintf(ms, sizeof(ms), "%lld", (long long)c->created_unix_ms);
+	json_write_cstr(w, ms);	/* proto3 JSON: int64 as a string */
+	json_write_object_end(w);
+	return json_writer_finish(w);
+}
+
 int output_json(buf *out, const Cplane__V1__Cluster *c)
 {
-	uint8_t tmp[4096];
+	uint8_t tmp[1024], *big = NULL;
 	json_writer w;
-	char ms[24];
-	int len;
+	int len, rc = -1;
 
 	json_writer_init(&w, tmp, sizeof(tmp));
-	json_write_object_begin(&w);
-	json_write_key(&w, "name", 4);
-	json_write_cstr(&w, c->name ? c->name : "");
-	json_write_key(&w, "replicas", 8);
-	json_write_int(&w, c->replicas);
-	json_write_key(&w, "readyReplicas", 13);
-	json_write_int(&w, c->ready_replicas);
-	json_write_key(&w, "phase", 5);
-	json_write_cstr(&w, output_phase_name(c->phase));
-	json_write_key(&w, "message", 7);
-	json_write_cstr(&w, c->message ? c->message : "");
-	json_write_key(&w, "image", 5);
-	json_write_cstr(&w, c->image ? c->image : "");
-	json_write_key(&w, "createdUnixMs", 13);
-	snprintf(ms, sizeof(ms), "%lld", (long long)c->created_unix_ms);
-	json_write_cstr(&w, ms);	/* proto3 JSON: int64 as a string */
-	json_write_object_end(&w);
-	len = json_writer_finish(&w);
-	if (len < 0)
-		return -1;
-	if (buf_append(out, tmp, (size_t)len) < 0 || buf_append_byte(out, '\n') < 0)
-		return -1;
-	return 0;
+	len = write_cluster(&w, c);
+	if (len < 0) {
+		/* A long message (a pod diagnosis): the writer counted what it needs. */
+		size_t need = json_writer_len(&w);
+		if (need == 0 || (big = malloc(need)) == NULL)
+			return -1;
+		json_writer_init(&w, big, need);
+		len = write_cluster(&w, c);
+	}
+	if (len >= 0 && buf_append(out, big ? big : tmp, (size_t)len) == 0 && buf_append_byte(out, '\n') == 0)
+		rc = 0;
+	free(big);
+	return rc;
 }

@@ -94,11 +94,35 @@ static void test_json(void)
 	buf_free(&out);
 }
 
+static void test_json_long_message(void)
+{
+	Cplane__V1__Cluster a = CPLANE__V1__CLUSTER__INIT;
+	buf out = BUF_INIT;
+	char msg[9000];
+	const char *head = "{\"name\":\"d\",\"replicas\":1,\"readyReplicas\":0,\"phase\":\"CREATING\",\"message\":\"";
+	const char *tail = "\",\"image\":\"\",\"createdUnixMs\":\"0\"}\n";
+
+	/* Every byte escaped as \u0001: six times the message, past any fixed scratch. */
+	memset(msg, 1, sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	a.name = "d";
+	a.replicas = 1;
+	a.phase = CPLANE__V1__PHASE__CREATING;
+	a.message = msg;
+	CHECK_EQ_INT(output_json(&out, &a), 0);
+	CHECK_EQ_INT((int)buf_len(&out), (int)(strlen(head) + 6 * (sizeof(msg) - 1) + strlen(tail)));
+	CHECK_EQ_MEM(buf_data(&out), strlen(head), head, strlen(head));
+	CHECK_EQ_MEM(buf_data(&out) + strlen(head), 6, "\\u0001", 6);
+	CHECK_EQ_MEM(buf_data(&out) + buf_len(&out) - strlen(tail), strlen(tail), tail, strlen(tail));
+	buf_free(&out);
+}
+
 int main(void)
 {
 	RUN(test_age);
 	RUN(test_table);
 	RUN(test_table_rows);
 	RUN(test_json);
+	RUN(test_json_long_message);
 	return harness_finish();
 }
