@@ -22,7 +22,7 @@ SERVICE = "cplane.v1.ClusterService"
 class Scripted:
     """ClusterService whose methods are whatever the test assigns (create, delete, get, list, watch)."""
 
-    def __init__(self):
+    def __init__(self, host="127.0.0.1"):
         pb = self.pb = pb2()
         self.calls = []                      # (method, request, peer, time_remaining)
         self.lock = threading.Lock()
@@ -57,8 +57,8 @@ class Scripted:
         }
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
-        self.target = "127.0.0.1:%d" % self.port
+        self.port = self.server.add_insecure_port("%s:0" % host)
+        self.target = "%s:%d" % (host, self.port)
         self.server.start()
 
     def methods(self):
@@ -362,6 +362,22 @@ def test_status_code_maps_for_create_delete_list(svc, code):
         rc, out, err = drv(svc, *args)
         assert rc == 10 + num, (args, err)
         assert err.splitlines()[-1] == "cplane: %s: %s: no" % (what, code.name)
+
+
+def test_ipv6_loopback_target():
+    try:
+        svc = Scripted("[::1]")
+    except RuntimeError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        if svc.port == 0:
+            pytest.skip("no IPv6 loopback")
+        svc.list = lambda req, ctx: svc.pb.ListClustersResponse(clusters=[svc.cluster("six", 1, 1, svc.pb.READY)])
+        rc, out, err = drv(svc, "list", "-o", "json")
+        assert rc == 0, err
+        assert out.startswith('{"name":"six",')
+    finally:
+        svc.stop()
 
 
 def test_message_with_unicode_and_percent_survives(svc):
