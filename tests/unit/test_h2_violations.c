@@ -504,6 +504,78 @@ static void test_raw_flow_control_errors(void)
 	raw_free(&r);
 }
 
+/* Sums the DATA payload the server sent in its pending output (and consumes it). */
+static size_t data_sent(raw *r)
+{
+	const uint8_t *p;
+	size_t n, off = 0, total = 0;
+
+	h2_conn_feed(r->sv.c, buf_data(&r->in), buf_len(&r->in));
+	buf_reset(&r->in);
+	p = h2_conn_pending(r->sv.c, &n);
+	while (p && off + 9 <= n) {
+		h2_frame_hdr h;
+
+		h2_frame_hdr_parse(p + off, &h);
+		if (h.type == H2_FT_DATA)
+			total += h.length;
+		off += 9 + h.length;
+	}
+	h2_conn_consumed(r->sv.c, n);
+	return total;
+}
+
+/* h2spec 6.9.1 / 6.9.2: our sending follows the peer's window exactly, negative windows included. */
+static void test_send_window_changes(void)
+{
+	raw r;
+	uint16_t id = H2_SETTINGS_INITIAL_WINDOW_SIZE;
+	uint32_t val;
+
+	/* Window 1: one byte goes out. */
+	raw_init(&r, NULL);
+	r.sv.respond = 1;
+	r.sv.body_len = 10;
+	val = 1;
+	h2_frame_put_settings(&r.in, &id, &val, 1);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	CHECK_EQ_INT(data_sent(&r), 1);
+	raw_free(&r);
+
+	/* Window 0 at HEADERS, raised to 1 afterwards by SETTINGS: one byte. */
+	raw_init(&r, NULL);
+	r.sv.respond = 1;
+	r.sv.body_len = 10;
+	val = 0;
+	h2_frame_put_settings(&r.in, &id, &val, 1);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	CHECK_EQ_INT(data_sent(&r), 0);
+	val = 1;
+	h2_frame_put_settings(&r.in, &id, &val, 1);
+	CHECK_EQ_INT(data_sent(&r), 1);
+	raw_free(&r);
+
+	/* Window 3, all used; lowered to 2 (the stream's window is -1); +2 lets one byte out. */
+	raw_init(&r, NULL);
+	r.sv.respond = 1;
+	r.sv.body_len = 10;
+	val = 3;
+	h2_frame_put_settings(&r.in, &id, &val, 1);
+	raw_headers(&r, 1, H2_FLAG_END_STREAM, req_get);
+	CHECK_EQ_INT(data_sent(&r), 3);
+	val = 2;
+	h2_frame_put_settings(&r.in, &id, &val, 1);
+	CHECK_EQ_INT(data_sent(&r), 0);
+	CHECK_EQ_INT(h2_stream_send_window(r.sv.c, 1), -1);
+	h2_frame_put_window_update(&r.in, 1, 2);
+	CHECK_EQ_INT(data_sent(&r), 1);
+	/* The connection window is its own: raise the stream's, the rest flows. */
+	h2_frame_put_window_update(&r.in, 1, 100);
+	CHECK_EQ_INT(data_sent(&r), 6);
+	CHECK_EQ_INT(r.sv.closes, 1);
+	raw_free(&r);
+}
+
 static void test_raw_refused_stream(void)
 {
 	raw r;
@@ -809,6 +881,7 @@ int main(void)
 	RUN(test_raw_wellformed_requests);
 	RUN(test_raw_trailers_and_content_length);
 	RUN(test_raw_flow_control_errors);
+	RUN(test_send_window_changes);
 	RUN(test_raw_refused_stream);
 	RUN(test_client_responses);
 	RUN(test_client_violations);
