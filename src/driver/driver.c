@@ -79,6 +79,14 @@ static void fail_status(struct driver *d, const char *what, int status, const ch
 	finish(d, exit_for(status));
 }
 
+/* A response that does not decode: the worker (or what answers there) is broken, not our call. */
+static int bad_msg(struct driver *d, const char *what)
+{
+	if (!io_loop_stopped(d->loop))
+		fail_status(d, what, GRPC_INTERNAL, "malformed response message");
+	return 1;	/* cancels the call; its on_done finds the loop stopped */
+}
+
 static int64_t time_left(const struct driver *d)
 {
 	int64_t left = d->deadline_ms - clock_mono_ms();
@@ -223,7 +231,7 @@ static int on_watch_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t 
 	int stop = 0;
 
 	if (c == NULL)
-		return 1;
+		return bad_msg(d, "watch");
 	if (call != d->watch_call) {
 		stop = 1;
 	} else if (d->watch_goal == GOAL_FOREVER) {
@@ -303,7 +311,7 @@ static int on_create_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t
 	Cplane__V1__CreateClusterResponse *r = cplane__v1__create_cluster_response__unpack(NULL, len, msg);
 
 	if (r == NULL)
-		return 1;
+		return bad_msg(d, "create");
 	if (call != d->create_call) {
 		cplane__v1__create_cluster_response__free_unpacked(r, NULL);
 		return 1;
@@ -351,7 +359,7 @@ static int on_nowait_get(grpc_ccall *call, void *arg, const uint8_t *msg, size_t
 
 	(void)call;
 	if (c == NULL)
-		return 1;
+		return bad_msg(d, "create");
 	if (cc == NULL || io_loop_stopped(d->loop)) {
 		/* The Create answered first (at once: an error, or SUCCESS for a ready cluster): it decided. */
 		cplane__v1__cluster__free_unpacked(c, NULL);
@@ -417,7 +425,7 @@ static int on_delete_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t
 	Cplane__V1__DeleteClusterResponse *r = cplane__v1__delete_cluster_response__unpack(NULL, len, msg);
 
 	if (r == NULL)
-		return 1;
+		return bad_msg(d, "delete");
 	if (call != d->delete_call) {
 		cplane__v1__delete_cluster_response__free_unpacked(r, NULL);
 		return 1;
@@ -473,7 +481,7 @@ static int on_get_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t le
 
 	(void)call;
 	if (c == NULL)
-		return 1;
+		return bad_msg(d, "get");
 	one[0] = c;
 	print_clusters(d, one, 1);
 	cplane__v1__cluster__free_unpacked(c, NULL);
@@ -487,7 +495,7 @@ static int on_list_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t l
 
 	(void)call;
 	if (r == NULL)
-		return 1;
+		return bad_msg(d, "list");
 	print_clusters(d, (const Cplane__V1__Cluster *const *)r->clusters, r->n_clusters);
 	cplane__v1__list_clusters_response__free_unpacked(r, NULL);
 	return 0;
@@ -498,6 +506,8 @@ static void on_simple_done(grpc_ccall *call, void *arg, int status, const char *
 	struct driver *d = arg;
 
 	(void)call;
+	if (io_loop_stopped(d->loop))
+		return;
 	if (status != GRPC_OK)
 		fail_status(d, d->cmd == CMD_GET ? "get" : "list", status, message);
 	else

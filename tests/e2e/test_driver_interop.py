@@ -43,9 +43,12 @@ class Scripted:
                 return impl(req, ctx)
             return fn
 
+        def ser(m):                          # raw bytes pass as they are: malformed answers
+            return m if isinstance(m, bytes) else m.SerializeToString()
+
         def uu(name, req, resp):
             return grpc.unary_unary_rpc_method_handler(wrap(name), request_deserializer=req.FromString,
-                                                       response_serializer=resp.SerializeToString)
+                                                       response_serializer=ser)
         handlers = {
             "CreateCluster": uu("create", pb.CreateClusterRequest, pb.CreateClusterResponse),
             "DeleteCluster": uu("delete", pb.DeleteClusterRequest, pb.DeleteClusterResponse),
@@ -53,7 +56,7 @@ class Scripted:
             "ListClusters": uu("list", pb.ListClustersRequest, pb.ListClustersResponse),
             "WatchCluster": grpc.unary_stream_rpc_method_handler(
                 wrap("watch"), request_deserializer=pb.WatchClusterRequest.FromString,
-                response_serializer=pb.Cluster.SerializeToString),
+                response_serializer=ser),
         }
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
@@ -362,6 +365,28 @@ def test_status_code_maps_for_create_delete_list(svc, code):
         rc, out, err = drv(svc, *args)
         assert rc == 10 + num, (args, err)
         assert err.splitlines()[-1] == "cplane: %s: %s: no" % (what, code.name)
+
+
+BAD = b"\x0a\xff"     # field 1, length 255, then nothing: no protobuf decoder accepts it
+
+
+def test_malformed_answers_are_internal(svc):
+    pb = svc.pb
+
+    def watch(req, ctx):
+        yield BAD
+        svc.hold_until_cancelled(ctx)
+
+    svc.get = svc.list = svc.create = svc.delete = lambda req, ctx: BAD
+    svc.watch = watch
+    for args, what in ((["get", "x"], "get"), (["list"], "list"), (["create", "x"], "create"),
+                       (["delete", "x"], "delete"), (["watch", "x"], "watch")):
+        rc, out, err = drv(svc, *args)
+        assert (rc, out) == (23, ""), (args, err)
+        assert err.splitlines()[-1] == "cplane: %s: INTERNAL: malformed response message" % what
+    svc.create = lambda req, ctx: pb.CreateClusterResponse(result=pb.IN_PROGRESS)
+    rc, out, err = drv(svc, "create", "x")
+    assert rc == 23 and err.splitlines()[-1] == "cplane: watch: INTERNAL: malformed response message"
 
 
 def test_ipv6_loopback_target():
