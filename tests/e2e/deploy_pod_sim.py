@@ -89,10 +89,17 @@ def sandbox_unusable():
     for tool in ("unshare", "setpriv", "chroot", "mount"):
         if shutil.which(tool) is None:
             return "%s is not installed" % tool
-    p = subprocess.run([shutil.which("unshare"), "--mount", "--propagation", "private", "true"],
-                       capture_output=True, text=True, timeout=10)
+    # The same kinds of mounts the sandbox makes, in a throw-away namespace.
+    d = tempfile.mkdtemp(prefix="cplane-probe-")
+    try:
+        p = subprocess.run([shutil.which("unshare"), "--mount", "--propagation", "private", "sh", "-c",
+                            'mount -t tmpfs tmpfs "$1" && mkdir "$1/proc" && mount -t proc proc "$1/proc" '
+                            '&& mount -o remount,ro "$1"', "probe", d],
+                           capture_output=True, text=True, timeout=10)
+    finally:
+        shutil.rmtree(d, True)
     if p.returncode != 0:
-        return "unshare --mount failed here: %s" % p.stderr.strip()
+        return "mounting in a private mount namespace failed here: %s" % p.stderr.strip()
     return None
 
 
