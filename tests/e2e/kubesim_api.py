@@ -420,7 +420,8 @@ class ApiMixin:
                 raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - '
                                'accepted media types include: application/merge-patch+json, '
                                'application/strategic-merge-patch+json')
-            return self.send_json(200, store.patch_deployment(ns, name, self.parse_body(body)))
+            return self.send_json(200, store.patch_deployment(
+                ns, name, self.parse_body(body), strategic=ct == 'application/strategic-merge-patch+json'))
         if method == 'DELETE':
             self.authorize('delete', resource, ns, name)
             opts = self.parse_body(body) if body.strip() else {}

@@ -608,15 +608,15 @@ class Store:
                     new['metadata'].pop(k, None)
             return self._commit_deployment_change(cur, new, b['spec'])
 
-    def patch_deployment(self, ns, name, patch):
-        """JSON merge patch (strategic merge patches are treated the same way for the fields we model)."""
+    def patch_deployment(self, ns, name, patch, strategic=False):
+        """JSON merge patch, or a strategic merge patch (lists of named objects merged by name)."""
         with self.lock:
             cur = self.get('deployments', ns, name)
             if cur is None:
                 raise not_found('deployments', name)
             if not isinstance(patch, dict):
                 raise bad_request('patch must be a JSON object')
-            merged = merge_patch(copy.deepcopy(cur), patch)
+            merged = merge_patch(copy.deepcopy(cur), patch, strategic)
             rv = (patch.get('metadata') or {}).get('resourceVersion')
             if rv and rv != cur['metadata']['resourceVersion']:
                 raise conflict('deployments', name)
@@ -739,16 +739,37 @@ def label_causes(field, labels):
     return out
 
 
-def merge_patch(target, patch):
+def merge_patch(target, patch, strategic=False):
+    """RFC 7386 merge patch; with strategic=True, lists of objects with a "name" (containers, ports, env...)
+    are merged element by element, honouring $setElementOrder/ and $patch: delete, as kubectl's
+    strategic merge patches (set image, rollout restart, apply) expect."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     if not isinstance(target, dict):
         target = {}
     for k, v in patch.items():
         if k.startswith('$'):
-            continue                      # strategic-merge directives
+            continue                      # $setElementOrder/..., $retainKeys, $patch at this level
         if v is None:
             target.pop(k, None)
+        elif strategic and isinstance(v, list) and isinstance(target.get(k), list) and v and \
+                all(isinstance(e, dict) and 'name' in e for e in v) and \
+                all(isinstance(e, dict) and 'name' in e for e in target[k]):
+            merged = [copy.deepcopy(e) for e in target[k]]
+            for e in v:
+                idx = next((i for i, t in enumerate(merged) if t['name'] == e['name']), None)
+                if e.get('$patch') == 'delete':
+                    if idx is not None:
+                        del merged[idx]
+                elif idx is None:
+                    merged.append(merge_patch({}, e, True))
+                else:
+                    merged[idx] = merge_patch(merged[idx], e, True)
+            order = patch.get('$setElementOrder/' + k)
+            if isinstance(order, list):
+                rank = {o.get('name'): i for i, o in enumerate(order) if isinstance(o, dict)}
+                merged.sort(key=lambda t: rank.get(t['name'], len(rank)))
+            target[k] = merged
         else:
-            target[k] = merge_patch(target.get(k), v)
+            target[k] = merge_patch(target.get(k), v, strategic)
     return target

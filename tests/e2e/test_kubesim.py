@@ -592,6 +592,7 @@ def test_connection_lifetime_knobs(sim):
 
 def test_compaction_expires_even_a_caught_up_rv(sim):
     sim.deployment('cu', replicas=0)
+    sim.wait_for(lambda: rolled_out(get_dep(sim, 'cu')), what='controller done with cu')
     code, lst = sim.api('GET', DEPLOYS)
     rv = lst['metadata']['resourceVersion']
     sim.admin('compact', {})
@@ -768,3 +769,15 @@ def test_label_validation_and_long_names(sim):
     sim.wait_for(lambda: rolled_out(get_dep(sim, name)), what='long-named rollout')
     pod = sim.api('GET', PODS)[1]['items'][0]
     assert len(pod['metadata']['name']) == 63 and pod['metadata']['generateName'] == name[:58]
+
+
+def test_strategic_merge_patch_keeps_container_fields(sim):
+    code, _ = sim.deployment('smp', replicas=0)
+    code, d = sim.api('PATCH', DEPLOYS + '/smp', {'spec': {'template': {'spec': {
+        '$setElementOrder/containers': [{'name': 'node'}],
+        'containers': [{'name': 'node', 'image': 'registry.k8s.io/pause:3.10'}]}}}},
+        headers={'Content-Type': 'application/strategic-merge-patch+json'})
+    assert code == 200
+    c = d['spec']['template']['spec']['containers']
+    assert len(c) == 1 and c[0]['image'] == 'registry.k8s.io/pause:3.10'
+    assert c[0]['terminationMessagePath'] == '/dev/termination-log' and d['metadata']['generation'] == 2
