@@ -38,8 +38,7 @@ struct cluster_observed {
 	int progress_deadline_exceeded;	/* condition Progressing reason ProgressDeadlineExceeded */
 	int deleting;			/* metadata.deletionTimestamp set */
 	int64_t created_unix_ms;
-	char image[CLUSTER_IMAGE_MAX + 1];
-	char progress_message[160];	/* Progressing condition's message, cut */
+	/* The image and the failure text are strings of the table entry (table.h). */
 };
 
 /*

@@ -56,7 +56,9 @@ int32_t svc_cluster_replicas(const struct cluster *c)
 
 const char *svc_cluster_image(const struct cluster *c)
 {
-	return c->obs.present && c->obs.image[0] ? c->obs.image : c->want_image;
+	if (c->obs.present && c->image)
+		return c->image;
+	return c->want_image ? c->want_image : "";
 }
 
 static void cluster_message(const struct cluster *c, enum cluster_phase phase, char *out, size_t outsz)
@@ -64,8 +66,7 @@ static void cluster_message(const struct cluster *c, enum cluster_phase phase, c
 	switch (phase) {
 	case PHASE_FAILED:
 		snprintf(out, outsz, "%d/%d replicas available; %s", c->obs.available_replicas,
-		    c->obs.spec_replicas, c->obs.progress_message[0] ? c->obs.progress_message :
-		    "progress deadline exceeded");
+		    c->obs.spec_replicas, c->failure ? c->failure : "progress deadline exceeded");
 		break;
 	case PHASE_DELETING:
 		snprintf(out, outsz, "deleting; %d/%d replicas available", c->obs.available_replicas,
@@ -224,6 +225,7 @@ void svc_waiter_free(worker_service *s, struct waiter *w)
 	grpc_call_set_on_writable(w->call, NULL, NULL);
 	grpc_call_set_user(w->call, NULL);
 	s->stats.waiting_calls--;
+	free(w->want_image);
 	free(w);
 }
 
@@ -314,7 +316,7 @@ static void finish_with_diagnosis(struct waiter *w, const char *diag)
 	if (w->kind == W_CREATE) {
 		if (phase == PHASE_FAILED)
 			snprintf(msg, sizeof(msg), "cluster %s failed: %s; %d/%d available%s%s", c->name,
-			    c->obs.progress_message[0] ? c->obs.progress_message : "progress deadline exceeded",
+			    c->failure ? c->failure : "progress deadline exceeded",
 			    c->obs.available_replicas, c->obs.spec_replicas, diag[0] ? "; " : "", diag);
 		else
 			snprintf(msg, sizeof(msg), "cluster %s not ready after %s: %s", c->name,
@@ -522,8 +524,6 @@ static void observe(struct cluster_observed *o, const k8s_deployment *d)
 	o->progress_deadline_exceeded = k8s_deployment_failed(d);
 	o->deleting = d->deleting;
 	o->created_unix_ms = d->created_unix_ms;
-	str_copy(o->image, sizeof(o->image), d->image);
-	str_copy(o->progress_message, sizeof(o->progress_message), d->progressing.message);
 }
 
 void worker_service_on_upsert(worker_service *s, const k8s_deployment *d)
@@ -536,6 +536,11 @@ void worker_service_on_upsert(worker_service *s, const k8s_deployment *d)
 	if (c == NULL)
 		return;
 	observe(&c->obs, d);
+	/* Strings change rarely; cluster_set_text() allocates only when they do.  On ENOMEM
+	 * the old text stays, which only makes a message stale. */
+	cluster_set_text(&c->image, d->image);
+	cluster_set_text(&c->failure, c->obs.progress_deadline_exceeded ? d->progressing.message : NULL);
+	cluster_set_text(&c->want_image, NULL);
 	c->creating = 0;	/* the Deployment is there: the POST's outcome no longer matters */
 	if (!d->deleting && c->deleting && c->phase != PHASE_DELETING)
 		c->deleting = 0;
@@ -549,6 +554,8 @@ void worker_service_on_delete(worker_service *s, const char *name)
 	if (c == NULL)
 		return;
 	memset(&c->obs, 0, sizeof(c->obs));
+	cluster_set_text(&c->image, NULL);
+	cluster_set_text(&c->failure, NULL);
 	c->deleting = 0;
 	/* A Create whose POST is still in flight keeps the entry CREATING. */
 	svc_cluster_changed(s, c);

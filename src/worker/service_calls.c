@@ -90,9 +90,7 @@ static void on_delete_done(void *arg, const k8s_error *err)
 	code = map_api_error(err, "delete", s->backend.namespace_, msg, sizeof(msg));
 	if (code == GRPC_NOT_FOUND) {
 		/* Already gone: the watch's DELETED may lag, the answer need not. */
-		memset(&c->obs, 0, sizeof(c->obs));
-		c->deleting = 0;
-		svc_cluster_changed(s, c);
+		worker_service_on_delete(s, c->name);
 		goto out;
 	}
 	log_error("Delete failed", "name", c->name, "code", grpc_status_name(code), "error", msg, NULL);
@@ -194,7 +192,7 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 		return reply_msg(s, call, WM_CREATE, start_us, &resp.base);
 	case PHASE_FAILED:
 		snprintf(msg, sizeof(msg), "cluster %s failed (%s); delete it first", c->name,
-		    c->obs.progress_message[0] ? c->obs.progress_message : "progress deadline exceeded");
+		    c->failure ? c->failure : "progress deadline exceeded");
 		return reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
 	case PHASE_DELETING:
 		snprintf(msg, sizeof(msg), "cluster %s is being deleted", c->name);
@@ -211,7 +209,12 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	}
 	c->creating = 1;
 	c->want_replicas = req->replicas;
-	snprintf(c->want_image, sizeof(c->want_image), "%s", image);
+	if (cluster_set_text(&c->want_image, image) < 0) {
+		free(op);
+		c->creating = 0;
+		svc_maybe_forget(s, c);
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
 	w = wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
 	if (w == NULL) {
 		c->creating = 0;
@@ -220,7 +223,14 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 		return;
 	}
 	w->want_replicas = req->replicas;
-	snprintf(w->want_image, sizeof(w->want_image), "%s", image);
+	w->want_image = strdup(image);
+	if (w->want_image == NULL) {
+		svc_waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		c->creating = 0;
+		free(op);
+		svc_maybe_forget(s, c);
+		return;
+	}
 	log_info("Creating cluster", "name", c->name, "replicas", log_i64(rep, req->replicas), "image", image, NULL);
 	svc_cluster_changed(s, c);	/* watchers of a re-created name see CREATING */
 	memset(&spec, 0, sizeof(spec));
@@ -290,10 +300,12 @@ static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
 	struct cluster **all = calloc(n ? n : 1, sizeof(*all));
 	Cplane__V1__Cluster *msgs = calloc(n ? n : 1, sizeof(*msgs));
 	Cplane__V1__Cluster **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-	char (*texts)[CLUSTER_MESSAGE_MAX] = calloc(n ? n : 1, CLUSTER_MESSAGE_MAX);
+	size_t *text_at = calloc(n ? n : 1, sizeof(*text_at));
+	buf texts = BUF_INIT;	/* every message, NUL-terminated, packed: not 512 bytes a cluster */
+	char msg[CLUSTER_MESSAGE_MAX];
 	Cplane__V1__ListClustersResponse resp;
 
-	if (!all || !msgs || !ptrs || !texts) {
+	if (!all || !msgs || !ptrs || !text_at) {
 		reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
@@ -302,10 +314,18 @@ static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
 		enum cluster_phase phase = cluster_derive_phase(&all[i]->obs, all[i]->creating, all[i]->deleting);
 		if (phase == PHASE_ABSENT)
 			continue;
-		svc_cluster_to_msg(all[i], phase, &msgs[k], texts[k], CLUSTER_MESSAGE_MAX);
+		svc_cluster_to_msg(all[i], phase, &msgs[k], msg, sizeof(msg));
+		text_at[k] = buf_len(&texts);
+		if (buf_append(&texts, msg, strlen(msg) + 1) < 0) {
+			reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			goto out;
+		}
 		ptrs[k] = &msgs[k];
 		k++;
 	}
+	/* The packed buffer no longer moves: point each message into it. */
+	for (size_t i = 0; i < k; i++)
+		msgs[i].message = (char *)buf_data(&texts) + text_at[i];
 	cplane__v1__list_clusters_response__init(&resp);
 	resp.n_clusters = k;
 	resp.clusters = ptrs;
@@ -314,7 +334,8 @@ out:
 	free(all);
 	free(msgs);
 	free(ptrs);
-	free(texts);
+	free(text_at);
+	buf_free(&texts);
 }
 
 static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)

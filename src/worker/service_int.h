@@ -33,7 +33,7 @@ struct waiter {
 	int diagnosing;
 	/* Create: what this caller asked for */
 	int32_t want_replicas;
-	char want_image[CLUSTER_IMAGE_MAX + 1];
+	char *want_image;	/* heap copy; freed with the waiter */
 	/* Watch: what the client last got; dirty = a newer snapshot is owed */
 	struct snapshot sent;
 	int dirty;

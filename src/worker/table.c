@@ -14,6 +14,33 @@ struct cluster_table {
 	size_t count;
 };
 
+static void cluster_free(struct cluster *c)
+{
+	free(c->want_image);
+	free(c->image);
+	free(c->failure);
+	free(c);
+}
+
+int cluster_set_text(char **slot, const char *v)
+{
+	char *p;
+
+	if (v == NULL || v[0] == '\0') {
+		free(*slot);
+		*slot = NULL;
+		return 0;
+	}
+	if (*slot && strcmp(*slot, v) == 0)
+		return 0;
+	p = strdup(v);
+	if (p == NULL)
+		return -1;
+	free(*slot);
+	*slot = p;
+	return 0;
+}
+
 static uint32_t hash_name(const char *s)
 {
 	uint32_t h = 2166136261u;
@@ -48,7 +75,7 @@ void cluster_table_free(cluster_table *t)
 		struct cluster *c = t->buckets[i], *next;
 		for (; c; c = next) {
 			next = c->next_in_bucket;
-			free(c);
+			cluster_free(c);
 		}
 	}
 	free(t->buckets);
@@ -118,7 +145,7 @@ void cluster_table_remove(cluster_table *t, struct cluster *c)
 		if (*pp == c) {
 			*pp = c->next_in_bucket;
 			t->count--;
-			free(c);
+			cluster_free(c);
 			return;
 		}
 	}

@@ -18,7 +18,13 @@ struct cluster {
 	int creating;			/* our Create's POST is in flight */
 	int deleting;			/* our Delete was accepted */
 	int32_t want_replicas;		/* spec asked by the Create that made it (until observed) */
-	char want_image[CLUSTER_IMAGE_MAX + 1];
+	/*
+	 * Strings on the heap, sized to fit and owned by the entry (freed with it):
+	 * thousands of clusters must not each carry fixed 256-byte arrays.
+	 */
+	char *want_image;		/* while our Create waits to see its Deployment */
+	char *image;			/* the Deployment's first container's image */
+	char *failure;			/* Progressing message once ProgressDeadlineExceeded */
 	enum cluster_phase phase;	/* last derived; the service compares to see changes */
 	void *user;			/* the service's per-cluster state (waiting calls) */
 	int sweep_queued;		/* the service will check at the end of the turn whether to drop it */
@@ -44,5 +50,11 @@ size_t cluster_table_count(const cluster_table *t);
 size_t cluster_table_sorted(const cluster_table *t, struct cluster **out);
 /* Calls fn for every entry in no particular order; fn must not add or remove. */
 void cluster_table_foreach(const cluster_table *t, void (*fn)(struct cluster *c, void *arg), void *arg);
+/*
+ * Sets a string of an entry to a copy of v (NULL or "" clears it).  Does
+ * nothing when the value is unchanged, so steady events do not allocate.
+ * Returns 0, or -1 on ENOMEM (the old value stays).
+ */
+int cluster_set_text(char **slot, const char *v);
 
 #endif
