@@ -1,0 +1,133 @@
+/*
+ * Internals shared by server.c (connections, request validation, h2
+ * callbacks, server lifecycle) and call.c (the call pool, responses and the
+ * grpc_call_* API).  Not a public contract.
+ */
+#ifndef CPLANE_GRPC_SERVER_INT_H
+#define CPLANE_GRPC_SERVER_INT_H
+
+#include <stddef.h>
+
+#include "grpc/server.h"
+#include "grpc/transport.h"
+#include "h2/h2.h"
+
+#define MAX_OUT_MD 16
+/* Idle calls kept for reuse, and what each may keep: bounds the pool at about 256 x 20 KiB. */
+#define POOL_MAX_IDLE 256
+#define KEEP_BUF_BYTES 4096u
+#define ARENA_MAX (64u * 1024)
+
+enum {
+	C_DISPATCHED = 1u,	/* handler has run */
+	C_HEADERS_SENT = 2u,
+	C_GONE = 4u,		/* stream gone; cancel_status says why */
+	C_REQ_DONE = 8u,	/* client half-closed */
+	C_HOOK_RAN = 16u,
+	C_ZOMBIE = 32u,		/* on the server's zombie list */
+};
+
+typedef union arena_big {
+	union arena_big *next;
+	max_align_t align;
+} arena_big;
+
+typedef struct grpc__arena {
+	uint8_t *base;
+	size_t cap, used;
+	arena_big *big;
+	size_t big_total;
+} grpc__arena;
+
+struct method_ent {
+	char *path;
+	size_t path_len;
+	const ProtobufCMessageDescriptor *req;
+	grpc_handler fn;
+	void *arg;
+};
+
+struct out_md {
+	uint32_t name_off, name_len, value_off, value_len;
+	int trailing;
+};
+
+struct grpc_call {
+	grpc_server *srv;
+	grpc_sconn *conn;	/* NULL once gone */
+	int32_t sid;
+	unsigned flags;
+	int cancel_status;
+	const struct method_ent *m;
+	grpc_reader rd;
+	size_t unconsumed;	/* DATA bytes held in a partial message, not yet returned to the windows */
+	buf req;
+	uint32_t nreq;
+	int64_t deadline;
+	io_timer timer;
+	buf md_store;
+	grpc_metadata *md;
+	size_t nmd, md_cap;
+	buf out_store;
+	struct out_md out[MAX_OUT_MD];
+	unsigned nout;
+	ProtobufCMessage *req_msg;
+	grpc__arena ar;
+	ProtobufCAllocator alloc;
+	grpc_cancel_hook hook;
+	void *hook_arg;
+	grpc_writable_cb wr;
+	void *wr_arg;
+	void *user;
+	grpc_call *prev, *next;
+};
+
+struct grpc_sconn {
+	grpc_transport tr;
+	grpc_server *srv;
+	h2_conn *h2;
+	grpc_call *calls;
+	int dying;
+	grpc_sconn *prev, *next;
+};
+
+struct grpc_server {
+	io_loop *loop;
+	grpc_server_opts opts;
+	struct method_ent *methods;
+	size_t nmethods;
+	int listen_fd;
+	grpc_sconn *conns;
+	grpc_call *free_calls;
+	size_t nfree;
+	grpc_call *zombies;
+	buf scratch;		/* response message being framed */
+	buf msgbuf;		/* percent-encoded grpc-message */
+	grpc_server_stats stats;
+	int shutting;
+	int done_called;
+	io_timer grace_timer, hard_timer;
+	grpc_shutdown_cb done;
+	void *done_arg;
+	void *ext;
+	void (*free_ext)(void *);
+	void (*shutdown_hook)(grpc_server *, void *);
+};
+
+#define GRPC__F_CT_GRPC ((h2_field)H2_FIELD_LIT("content-type", "application/grpc"))
+
+/* call.c */
+void grpc__arena_reset(grpc__arena *a);
+grpc_call *grpc__call_get(grpc_server *s);
+void grpc__call_unlink(grpc_call *c);
+void grpc__call_destroy(grpc_call *c);
+/* Back to the pool: timer stopped, window bytes returned, unlinked. */
+void grpc__call_release(grpc_call *c);
+/* Appends grpc-status (+ grpc-message) fields; code is their storage. */
+size_t grpc__status_fields(grpc_server *s, h2_field *f, size_t n, char code[4], int status, const char *msg);
+/* The stream is gone while the call lives: zombie + cancel hook, or release if no handler ran. */
+void grpc__call_gone(grpc_call *c, int status);
+/* The server ends a live call itself (deadline, shutdown, bad request). */
+void grpc__call_abort(grpc_call *c, int status, const char *msg);
+
+#endif
