@@ -104,8 +104,15 @@ class Controller:
         want = spec.get('replicas', 1)
         newp = [p for p in pods if p['metadata']['labels'].get('pod-template-hash') == h]
         oldp = [p for p in pods if p['metadata']['labels'].get('pod-template-hash') != h]
+        surge, max_unavail = self.rollout_limits(spec, want)
+        recreate = (spec.get('strategy') or {}).get('type') == 'Recreate'
         if not spec.get('paused'):
-            for _ in range(want - len(newp)):
+            if oldp:
+                # Rolling update: never more than replicas + maxSurge pods; Recreate: old ones go first.
+                target = 0 if recreate else min(want, max(len(newp), want + surge - len(oldp)))
+            else:
+                target = want
+            for _ in range(target - len(newp)):
                 newp.append(self.create_pod(d, side, h, now))
             if len(newp) > want:
                 # Scale down: unready pods go first, then the newest.
@@ -122,14 +129,17 @@ class Controller:
                 and st.objs['pods'][k]['metadata']['labels'].get('pod-template-hash') == h]
         oldp = [st.objs['pods'][k] for k in sorted(owned) if k in st.objs['pods']
                 and st.objs['pods'][k]['metadata']['labels'].get('pod-template-hash') != h]
-        new_ready = sum(1 for p in newp if self.is_ready(p))
-        keep_old = max(0, want - new_ready)
-        if len(oldp) > keep_old:
-            oldp.sort(key=lambda p: (self.is_ready(p), p['metadata']['creationTimestamp']))
-            for p in oldp[:len(oldp) - keep_old]:
+        if oldp and not spec.get('paused'):
+            # Old pods go while availability stays at or above replicas - maxUnavailable; unready ones
+            # count for nothing and go at once.
+            ready_old = sorted((p for p in oldp if self.is_ready(p)), key=lambda p: p['metadata']['creationTimestamp'])
+            gone = [p for p in oldp if not self.is_ready(p)]
+            ready_all = len(ready_old) + sum(1 for p in newp if self.is_ready(p))
+            removable = len(ready_old) if recreate else max(0, ready_all - (want - max_unavail))
+            gone += ready_old[:removable]
+            for p in gone:
                 st.delete_pod(p)
-            oldp = oldp[len(oldp) - keep_old:]
-        if oldp:
+            oldp = [p for p in oldp if p not in gone]
             busy = True
         done, deadline_pending = self.update_status(d, side, newp, oldp, now, new_rs)
         return not busy and (done or not deadline_pending)
@@ -356,6 +366,19 @@ class Controller:
                 'hostIPs': [{'ip': host}], 'podIP': ip, 'podIPs': [{'ip': ip}],
                 'startTime': pod['status'].get('startTime', t), 'containerStatuses': cs, 'qosClass': 'BestEffort'}
 
+    @staticmethod
+    def rollout_limits(spec, want):
+        """(maxSurge, maxUnavailable) resolved like the real controller (surge rounds up, unavailable down)."""
+        st = spec.get('strategy') or {}
+        if st.get('type') == 'Recreate':
+            return 0, want
+        ru = st.get('rollingUpdate') or {}
+        surge = int_or_percent(ru.get('maxSurge', '25%'), want, True)
+        unavail = int_or_percent(ru.get('maxUnavailable', '25%'), want, False)
+        if surge == 0 and unavail == 0:
+            unavail = 1
+        return surge, min(unavail, want)
+
     # ------------------------------------------------------------ deployment status
     def update_status(self, d, side, newp, oldp, now, new_rs, status_only=False):
         """Computes status like the real controller's calculateStatus + syncRolloutStatus.
@@ -371,14 +394,7 @@ class Controller:
         total = len(allp)
         updated = len(newp)
         old = d.get('status') or {}
-        ru = (spec.get('strategy') or {}).get('rollingUpdate') or {}
-        surge = int_or_percent(ru.get('maxSurge', '25%'), want, True)
-        max_unavail = int_or_percent(ru.get('maxUnavailable', '25%'), want, False)
-        if (spec.get('strategy') or {}).get('type') == 'Recreate':
-            max_unavail = want
-        elif surge == 0 and max_unavail == 0:
-            max_unavail = 1
-        max_unavail = min(max_unavail, want)
+        _, max_unavail = self.rollout_limits(spec, want)
         status = {'observedGeneration': md.get('generation', 1)}
         for k, v in (('replicas', total), ('updatedReplicas', updated), ('readyReplicas', ready),
                      ('availableReplicas', available), ('unavailableReplicas', max(0, total - available))):

@@ -781,3 +781,26 @@ def test_strategic_merge_patch_keeps_container_fields(sim):
     c = d['spec']['template']['spec']['containers']
     assert len(c) == 1 and c[0]['image'] == 'registry.k8s.io/pause:3.10'
     assert c[0]['terminationMessagePath'] == '/dev/termination-log' and d['metadata']['generation'] == 2
+
+
+def test_rolling_update_respects_surge(sim):
+    sim.knobs(ready_pace_ms=30)
+    sim.deployment('roll', replicas=4)
+    sim.wait_for(lambda: rolled_out(get_dep(sim, 'roll')), what='first rollout')
+    code, lst = sim.api('GET', PODS)
+    c, r = sim.watch(PODS + '?watch=1&timeoutSeconds=30&resourceVersion=' + lst['metadata']['resourceVersion'])
+    try:
+        code, d = sim.api('PATCH', DEPLOYS + '/roll', {'spec': {'template': {'metadata': {'annotations': {
+            'kubectl.kubernetes.io/restartedAt': 'now'}}}}},
+            headers={'Content-Type': 'application/merge-patch+json'})
+        assert code == 200
+        sim.wait_for(lambda: rolled_out(get_dep(sim, 'roll')), what='second rollout')
+        live, peak, deleted = len(lst['items']), 0, 0
+        while deleted < 4:          # every old pod replaced
+            e = json.loads(r.readline())
+            live += {'ADDED': 1, 'DELETED': -1}.get(e['type'], 0)
+            deleted += e['type'] == 'DELETED'
+            peak = max(peak, live)
+        assert live == 4 and peak == 5      # 4 replicas + maxSurge 25% (rounded up: 1)
+    finally:
+        c.close()
