@@ -405,6 +405,8 @@ class ApiMixin:
                            'resource', {})
         if method == 'POST' and not name:
             self.authorize('create', resource, ns, None)
+            if sim.knobs.get('strict_namespaces') and ns not in self.known_namespaces():
+                raise ApiError(404, 'NotFound', 'namespaces "%s" not found' % ns, {'name': ns, 'kind': 'namespaces'})
             obj = store.create_deployment(ns, self.parse_body(body), q.get('fieldManager') or 'unknown', dry)
             return self.send_json(201, obj)
         if not name:
@@ -676,6 +678,11 @@ class ApiMixin:
         return t
 
     # ------------------------------------------------------------ namespaces and nodes
+    def known_namespaces(self):
+        sim = self.server.sim
+        return {'default', 'kube-system', 'kube-public', 'kube-node-lease', sim.namespace} | set(
+            sim.knobs.get('extra_namespaces') or [])
+
     def namespaces(self, method, name):
         sim = self.server.sim
         if method not in ('GET', 'HEAD'):
@@ -690,9 +697,11 @@ class ApiMixin:
                     'spec': {'finalizers': ['kubernetes']}, 'status': {'phase': 'Active'}}
         if name:
             self.authorize('get', 'namespaces', None, name)
+            if sim.knobs.get('strict_namespaces') and name not in self.known_namespaces():
+                raise ApiError(404, 'NotFound', 'namespaces "%s" not found' % name, {'name': name, 'kind': 'namespaces'})
             return self.send_json(200, ns_obj(name))
         self.authorize('list', 'namespaces', None, None)
-        names = sorted({'default', 'kube-system', 'kube-public', 'kube-node-lease', sim.namespace})
+        names = sorted(self.known_namespaces())
         items = [ns_obj(n) for n in names]
         for i in items:
             del i['kind'], i['apiVersion']

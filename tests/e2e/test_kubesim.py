@@ -804,3 +804,14 @@ def test_rolling_update_respects_surge(sim):
         assert live == 4 and peak == 5      # 4 replicas + maxSurge 25% (rounded up: 1)
     finally:
         c.close()
+
+
+def test_strict_namespaces(sim):
+    assert sim.deployment('anywhere', replicas=0, ns='elsewhere')[0] == 201      # lenient by default
+    sim.knobs(strict_namespaces=True)
+    code, st = sim.deployment('nowhere', replicas=0, ns='missing')
+    assert code == 404 and st['message'] == 'namespaces "missing" not found'
+    assert sim.api('GET', '/api/v1/namespaces/missing')[0] == 404
+    assert sim.api('GET', '/api/v1/namespaces/default')[0] == 200
+    sim.knobs(extra_namespaces=['missing'])
+    assert sim.deployment('nowhere', replicas=0, ns='missing')[0] == 201
