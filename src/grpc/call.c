@@ -196,7 +196,17 @@ static size_t add_out_md(const grpc_call *c, h2_field *f, size_t n, int trailing
 size_t grpc__status_fields(grpc_server *s, h2_field *f, size_t n, char code[4], int status,
     const char *msg)
 {
-	int len = snprintf(code, 4, "%d", status < 0 || status > 999 ? GRPC_UNKNOWN : status);
+	int len = 0;
+
+	/* By hand: snprintf showed up in profiles of the unary hot path. */
+	if (status < 0 || status > 999)
+		status = GRPC_UNKNOWN;
+	if (status >= 100)
+		code[len++] = (char)('0' + status / 100);
+	if (status >= 10)
+		code[len++] = (char)('0' + status / 10 % 10);
+	code[len++] = (char)('0' + status % 10);
+	code[len] = '\0';
 
 	f[n].name = "grpc-status";
 	f[n].name_len = 11;

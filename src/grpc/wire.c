@@ -70,16 +70,17 @@ const char *grpc_strerror(int err)
 
 int grpc_metadata_reserved(const char *name, size_t len)
 {
-	static const char *const names[] = {
-		"content-type", "te", "user-agent", "host", "connection", "content-length",
-		"accept-encoding", "content-encoding",
+	static const struct { const char *s; size_t n; } names[] = {
+		{"te", 2}, {"host", 4}, {"user-agent", 10}, {"connection", 10}, {"content-type", 12},
+		{"content-length", 14}, {"accept-encoding", 15}, {"content-encoding", 16},
 	};
+
 	if (len > 0 && name[0] == ':')
 		return 1;
 	if (len >= 5 && memcmp(name, "grpc-", 5) == 0)
 		return 1;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && names[i].n <= len; i++)
+		if (names[i].n == len && memcmp(names[i].s, name, len) == 0)
 			return 1;
 	return 0;
 }
