@@ -334,6 +334,12 @@ static void field_event(k8s_deploy_decoder *dec, int field, const json_token *t)
 	}
 }
 
+static void brief_of(k8s_condition_brief *b, const k8s_condition *c)
+{
+	b->status = c->status;
+	memcpy(b->reason, c->reason, sizeof(b->reason));
+}
+
 static void elem_event(k8s_deploy_decoder *dec, int field, int begin, uint32_t index)
 {
 	if (field == F_CONTAINERS) {
@@ -348,9 +354,9 @@ static void elem_event(k8s_deploy_decoder *dec, int field, int begin, uint32_t i
 		return;
 	}
 	switch (dec->cond_kind) {
-	case 1: dec->d.available = dec->cond; break;
+	case 1: brief_of(&dec->d.available, &dec->cond); break;
 	case 2: dec->d.progressing = dec->cond; break;
-	case 3: dec->d.replica_failure = dec->cond; break;
+	case 3: brief_of(&dec->d.replica_failure, &dec->cond); break;
 	}
 }
 

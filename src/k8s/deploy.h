@@ -61,6 +61,12 @@ enum k8s_cond_status {
 	K8S_COND_UNKNOWN,
 };
 
+/* Available and ReplicaFailure: their status and reason are all anyone reads. */
+typedef struct k8s_condition_brief {
+	uint8_t status;				/* enum k8s_cond_status */
+	char reason[K8S_COND_REASON_MAX];
+} k8s_condition_brief;
+
 typedef struct k8s_condition {
 	uint8_t status;				/* enum k8s_cond_status */
 	char reason[K8S_COND_REASON_MAX];	/* e.g. "ProgressDeadlineExceeded" */
@@ -82,9 +88,14 @@ typedef struct k8s_deployment {
 	int32_t ready_replicas;			/* status.*; 0 when absent */
 	int32_t available_replicas;
 	int32_t updated_replicas;
-	k8s_condition available;		/* status.conditions[type=Available] */
+	/*
+	 * Only Progressing keeps its message (the reason a rollout failed): the
+	 * informer holds one record per Deployment, and 256 bytes of text nobody
+	 * reads in each of the other two cost 5 MB per 10,000 clusters.
+	 */
+	k8s_condition_brief available;		/* status.conditions[type=Available] */
 	k8s_condition progressing;		/* ... Progressing */
-	k8s_condition replica_failure;		/* ... ReplicaFailure */
+	k8s_condition_brief replica_failure;	/* ... ReplicaFailure */
 	char image[K8S_IMAGE_MAX];		/* first container's image, truncated to fit */
 } k8s_deployment;
 

@@ -24,8 +24,8 @@ static int on_ev(void *ctx, int type, const k8s_deployment *d, const k8s_error *
 	if (d) {
 		/* every string must be terminated within its field */
 		t->sum += strlen(d->name) + strlen(d->resource_version) + strlen(d->image) + strlen(d->uid) +
-		    strlen(d->label_name) + strlen(d->label_cluster) + strlen(d->available.message) +
-		    strlen(d->progressing.reason) + strlen(d->replica_failure.message) + (uint64_t)d->replicas +
+		    strlen(d->label_name) + strlen(d->label_cluster) + strlen(d->available.reason) +
+		    strlen(d->progressing.reason) + strlen(d->replica_failure.reason) + (uint64_t)d->replicas +
 		    (uint64_t)d->generation + (uint64_t)d->created_unix_ms + (uint64_t)k8s_deployment_ready(d) +
 		    (uint64_t)k8s_deployment_failed(d);
 	}

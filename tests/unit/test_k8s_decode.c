@@ -243,12 +243,12 @@ static int collect(void *ctx, int type, const k8s_deployment *d, const k8s_error
 		snprintf(l, 2048, "ERROR %d %s %s", st->code, st->reason, st->message);
 	} else {
 		snprintf(l, 2048, "%s %s rv=%s uid=%s gen=%lld/%lld rep=%d/%d/%d/%d mg=%d del=%d ln=%s lc=%s "
-		    "img=%s ct=%lld av=%d:%s:%s pr=%d:%s:%s rf=%d ready=%d failed=%d",
+		    "img=%s ct=%lld av=%d:%s pr=%d:%s:%s rf=%d ready=%d failed=%d",
 		    k8s_event_type_str(type), d->name, d->resource_version, d->uid, (long long)d->generation,
 		    (long long)d->observed_generation, d->replicas, d->ready_replicas, d->available_replicas,
 		    d->updated_replicas, d->managed, d->deleting, d->label_name, d->label_cluster, d->image,
 		    (long long)d->created_unix_ms, d->available.status, d->available.reason,
-		    d->available.message, d->progressing.status, d->progressing.reason, d->progressing.message,
+		    d->progressing.status, d->progressing.reason, d->progressing.message,
 		    d->replica_failure.status, k8s_deployment_ready(d), k8s_deployment_failed(d));
 	}
 	c->n++;
@@ -257,16 +257,16 @@ static int collect(void *ctx, int type, const k8s_deployment *d, const k8s_error
 
 static const char *const watch_want[] = {
 	"ADDED demo rv=1001 uid=6f1c2b7e-3a8d-4c1e-9f0a-2b3c4d5e6f70 gen=2/2 rep=3/3/3/3 mg=1 del=0 ln=demo lc=demo "
-	"img=registry.k8s.io/pause:3.9 ct=1674483619000 av=1:MinimumReplicasAvailable:Deployment has minimum "
-	"availability. pr=1:NewReplicaSetAvailable:ReplicaSet \"demo-7d9c5b8f4\" has successfully progressed. rf=0 "
+	"img=registry.k8s.io/pause:3.9 ct=1674483619000 av=1:MinimumReplicasAvailable "
+	"pr=1:NewReplicaSetAvailable:ReplicaSet \"demo-7d9c5b8f4\" has successfully progressed. rf=0 "
 	"ready=1 failed=0",
 	"MODIFIED slow rv=1002 uid=6f1c2b7e-3a8d-4c1e-9f0a-2b3c4d5e6f70 gen=2/2 rep=3/0/0/3 mg=1 del=1 ln=slow lc=slow "
-	"img=registry.k8s.io/pause:3.9 ct=1674483619000 av=2:MinimumReplicasUnavailable:Deployment does not have "
-	"minimum availability. pr=2:ProgressDeadlineExceeded:ReplicaSet \"demo-7d9c5b8f4\" has timed out "
+	"img=registry.k8s.io/pause:3.9 ct=1674483619000 av=2:MinimumReplicasUnavailable "
+	"pr=2:ProgressDeadlineExceeded:ReplicaSet \"demo-7d9c5b8f4\" has timed out "
 	"progressing. rf=0 ready=0 failed=1",
-	"BOOKMARK  rv=1005 uid= gen=0/0 rep=1/0/0/0 mg=0 del=0 ln= lc= img= ct=0 av=0:: pr=0:: rf=0 ready=0 failed=0",
+	"BOOKMARK  rv=1005 uid= gen=0/0 rep=1/0/0/0 mg=0 del=0 ln= lc= img= ct=0 av=0: pr=0:: rf=0 ready=0 failed=0",
 	("DELETED demo rv=1006 uid=6f1c2b7e-3a8d-4c1e-9f0a-2b3c4d5e6f70 gen=2/0 rep=3/0/0/0 mg=1 del=0 ln=demo lc=demo "
-	"img=registry.k8s.io/pause:3.9 ct=1674483619000 av=0:: pr=0:: rf=0 ready=0 failed=0"),
+	"img=registry.k8s.io/pause:3.9 ct=1674483619000 av=0: pr=0:: rf=0 ready=0 failed=0"),
 	"ERROR 410 Expired too old resource version: 1 (1006)",
 };
 
