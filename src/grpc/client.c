@@ -336,8 +336,7 @@ static int open_stream(struct cconn *cc, grpc_ccall *k)
 		call_abort(k, GRPC_INTERNAL, "cannot queue the request");
 		return 1;
 	}
-	buf_free(&k->req);
-	grpc_transport_kick(&cc->tr);
+	grpc_transport_kick(&cc->tr);	/* k->req is kept until the server answers: a refused stream is retried */
 	return 1;
 }
 
@@ -460,6 +459,7 @@ static int cb_headers(h2_conn *h2, void *user, int32_t sid, void *stream_user, c
 	if (!h->is_trailers) {
 		k->got_headers = 1;
 		k->http_status = h->status;
+		buf_free(&k->req);	/* processed: no retry from here on */
 	}
 	record_md(k, h);
 	if (h->end_stream)

@@ -568,3 +568,62 @@ def test_many_large_requests_on_one_connection(server):
         echo = unary(ch, "/test.Test/Echo")
         futs = [echo.future(bytes([65 + i]) * (3 * MIB), timeout=120) for i in range(20)]
         assert [len(f.result()) for f in futs] == [3 * MIB] * 20
+
+
+def _refusing_h2_server(sock, log):
+    """A raw HTTP/2 server: refuses the first stream of each connection (REFUSED_STREAM), then
+    answers gRPC requests by echoing their message."""
+    def serve(conn_sock):
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False,
+                                                                           header_encoding="utf-8"))
+        conn.initiate_connection()
+        conn_sock.sendall(conn.data_to_send())
+        bodies, first = {}, True
+        while True:
+            try:
+                data = conn_sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    log.append(("request", ev.stream_id))
+                    if first:
+                        first = False
+                        conn.reset_stream(ev.stream_id, error_code=7)  # REFUSED_STREAM
+                        log.append(("refused", ev.stream_id))
+                    else:
+                        bodies[ev.stream_id] = b""
+                elif isinstance(ev, h2.events.DataReceived):
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    if ev.stream_id in bodies:
+                        bodies[ev.stream_id] += ev.data
+                elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id in bodies:
+                    sid = ev.stream_id
+                    conn.send_headers(sid, [(":status", "200"), ("content-type", "application/grpc")])
+                    conn.send_data(sid, bodies.pop(sid))
+                    conn.send_headers(sid, [("grpc-status", "0")], end_stream=True)
+            conn_sock.sendall(conn.data_to_send())
+
+    while True:
+        try:
+            c, _ = sock.accept()
+        except OSError:
+            return
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def test_c_client_retries_a_refused_stream():
+    _build()
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    log = []
+    threading.Thread(target=_refusing_h2_server, args=(lsock, log), daemon=True).start()
+    try:
+        r = client("127.0.0.1:%d" % lsock.getsockname()[1], "unary", "/any/Method", "again", "5000")
+    finally:
+        lsock.close()
+    assert r["status"] == "0" and r["reply_hex"] == b"again".hex(), r
+    assert [e[0] for e in log][:3] == ["request", "refused", "request"]
