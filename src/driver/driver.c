@@ -733,15 +733,17 @@ int driver_main(int argc, char **argv)
 		Cplane__V1__GetClusterRequest g = CPLANE__V1__GET_CLUSTER_REQUEST__INIT;
 		grpc_call_opts o = call_opts(&d);
 		g.name = (char *)d.name;
-		grpc_client_call_pb(d.client, "/cplane.v1.ClusterService/GetCluster", &g.base, 0, &o, on_get_msg,
-		    on_simple_done, &d);
+		if (grpc_client_call_pb(d.client, "/cplane.v1.ClusterService/GetCluster", &g.base, 0, &o, on_get_msg,
+		    on_simple_done, &d) == NULL)
+			fail_status(&d, "get", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		break;
 	}
 	case CMD_LIST: {
 		Cplane__V1__ListClustersRequest l = CPLANE__V1__LIST_CLUSTERS_REQUEST__INIT;
 		grpc_call_opts o = call_opts(&d);
-		grpc_client_call_pb(d.client, "/cplane.v1.ClusterService/ListClusters", &l.base, 0, &o, on_list_msg,
-		    on_simple_done, &d);
+		if (grpc_client_call_pb(d.client, "/cplane.v1.ClusterService/ListClusters", &l.base, 0, &o, on_list_msg,
+		    on_simple_done, &d) == NULL)
+			fail_status(&d, "list", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		break;
 	}
 	case CMD_WATCH:
