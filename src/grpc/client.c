@@ -146,8 +146,8 @@ static void call_detach(grpc_ccall *k)
 	if (k->state == CC_QUEUED) {
 		q_unlink(cl, k);
 	} else if (k->state == CC_WIRE) {
-		if (!k->conn->dying)
-			h2_stream_set_user(k->conn->h2, k->sid, NULL);
+		/* Also while the connection is being freed: its close callbacks are still to come. */
+		h2_stream_set_user(k->conn->h2, k->sid, NULL);
 		k->conn->nstreams--;
 		pump_kick(cl);
 	}
