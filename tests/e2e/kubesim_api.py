@@ -187,6 +187,10 @@ class ApiMixin:
         if mx and self.requests_on_conn >= mx:
             self.close_connection = True      # announced with Connection: close, as Go does
         try:
+            if self.request_version == 'HTTP/1.1' and self.headers.get('Host') is None:
+                # Go's net/http (so every real apiserver) refuses these before routing.
+                self.close_connection = True
+                return self.send_text(400, '400 Bad Request: missing required Host header')
             u = urlsplit(self.path)
             path = u.path
             q = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}

@@ -539,7 +539,7 @@ def test_chunk_framing_knobs(sim):
     c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=1&resourceVersion=0')
     try:
         evs = sim.read_events(r)
-        assert [e['type'] for e in evs] == ['ADDED'] * 20
+        assert [e['type'] for e in evs][:20] == ['ADDED'] * 20     # then maybe the controller's MODIFIEDs
     finally:
         c.close()
 
@@ -815,3 +815,16 @@ def test_strict_namespaces(sim):
     assert sim.api('GET', '/api/v1/namespaces/default')[0] == 200
     sim.knobs(extra_namespaces=['missing'])
     assert sim.deployment('nowhere', replicas=0, ns='missing')[0] == 201
+
+
+def test_http11_without_host_is_refused_like_go(sim):
+    with socket.create_connection(('127.0.0.1', sim.port), timeout=5) as raw:
+        with sim.ssl_context().wrap_socket(raw, server_hostname='kubernetes.default.svc') as s:
+            s.sendall(b'GET /version HTTP/1.1\r\n\r\n')
+            data = b''
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    assert data.startswith(b'HTTP/1.1 400') and b'missing required Host header' in data
