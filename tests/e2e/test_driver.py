@@ -170,6 +170,53 @@ def test_create_ready_same_spec_is_success_at_once(env):
     assert 'msg="Created cluster" name=c-again replicas=2 took=' in err
 
 
+def wait_phase(env, name, phase, timeout=15):
+    c = Client(env.target)
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                if c.get(name).phase == phase:
+                    return
+            except Exception:
+                pass
+            assert time.monotonic() < end, "%s never reached phase %s" % (name, phase)
+            time.sleep(0.01)
+    finally:
+        c.close()
+
+
+def test_second_create_and_delete_follow_the_first(env):
+    """Two drivers at once: the second is answered IN_PROGRESS and follows the watch to the same end."""
+    pb = pb2()
+    env.sim.admin("pace", {"ms": 100})            # 20 pods: two seconds each way
+    try:
+        cmd = [BIN, "--driver", "--target", env.target]
+        first = subprocess.Popen(cmd + ["create", "twin", "--replicas", "20"], env={},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_phase(env, "twin", pb.CREATING)
+        rc, out, err = env.run("create", "twin", "--replicas", "20")
+        assert (rc, out) == (0, ""), err
+        assert norm_log(err) == (log("Creating cluster", name="twin", replicas=20) +
+                                 log("Cluster is being created by another call; following it", name="twin") +
+                                 log("Created cluster", name="twin", replicas=20, took="<dur>"))
+        assert first.wait(30) == 0
+        first = subprocess.Popen(cmd + ["delete", "twin"], env={},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_phase(env, "twin", pb.DELETING)
+        rc, out, err = env.run("delete", "twin")
+        assert (rc, out) == (0, ""), err
+        assert norm_log(err) == (log("Deleting cluster", name="twin") +
+                                 log("Cluster is being deleted by another call; following it", name="twin") +
+                                 log("Deleted cluster", name="twin", took="<dur>"))
+        assert first.wait(30) == 0
+    finally:
+        env.sim.admin("pace", {"ms": 20})
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+
+
 # ---- get, delete --------------------------------------------------------------------------
 
 
