@@ -44,6 +44,7 @@ the API answers 401/403/429; never subject to faults):
     GET  /kubesim/state[?resource=deployments|pods]   whole store, knobs, nodes, stats
     GET  /kubesim/knobs        POST /kubesim/knobs {"knob": value, ...}      (see DEFAULT_KNOBS below)
     GET  /kubesim/stats        POST /kubesim/stats/reset
+    POST /kubesim/settle       {"timeout_s": 10}      wait until the controllers are idle -> {"settled": bool}
     POST /kubesim/compact      {"kill_watches": bool}  etcd compaction: every RV handed out so far gets 410
     POST /kubesim/drop-watches {}                      abruptly close every open watch
     POST /kubesim/nodes        {"add": [{"name": n, "labels": {...}}], "remove": [n], "set": [...]}

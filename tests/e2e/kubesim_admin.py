@@ -8,6 +8,7 @@ to fault injection.  Mixed into the handler in kubesim.py.
 import copy
 import json
 import random
+import time
 
 from kubesim_store import ApiError, RESOURCES, merge_patch
 
@@ -31,7 +32,8 @@ class AdminMixin:
                     out[r] = [o for _, o in sorted(store.objs[r].items())]
                 body = json.dumps(out, separators=(',', ':'))
             with sim.stats_lock:
-                stats = dict(sim.stats, active_watches=sim.active_watches)
+                stats = dict(sim.stats, active_watches=sim.active_watches,
+                             controller_busy=len(store.active))
             return self.send_raw_json(200, body[:-1] + ',"stats":' + json.dumps(stats) + '}')
         if op == 'knobs':
             if method == 'POST':
@@ -45,13 +47,25 @@ class AdminMixin:
             return self.send_json(200, dict(sim.knobs))
         if op == 'stats':
             with sim.stats_lock:
-                return self.send_json(200, dict(sim.stats, active_watches=sim.active_watches))
+                return self.send_json(200, dict(sim.stats, active_watches=sim.active_watches,
+                                                controller_busy=len(store.active)))
         if op == 'stats/reset' and method == 'POST':
             with sim.stats_lock:
                 sim.stats.clear()
             return self.send_json(200, {})
         if method != 'POST':
             return self.send_json(405, {'error': 'use POST'})
+        if op == 'settle':
+            # Waits until the simulated controllers have nothing left to do (every Deployment rolled out,
+            # stuck for good, or deleted), so a test can compare a client's cache with the store.
+            end = time.time() + float(req.get('timeout_s', 10))
+            while True:
+                with store.lock:
+                    busy = len(store.active)
+                if not busy or time.time() >= end:
+                    return self.send_json(200, {'settled': not busy, 'busy': busy,
+                                                'resourceVersion': str(store.rv)})
+                time.sleep(0.02)
         if op == 'compact':
             rv = store.compact(kill_watches=bool(req.get('kill_watches', False)))
             sim.count('fault_compactions')

@@ -5,6 +5,7 @@
     sim = start_kubesim(tmp_path, '--instant', '--node', 'cplane.dev/pool=x')
     sim.url, sim.port, sim.ca, sim.token, sim.token_file, sim.sa_dir, sim.kubeconfig, sim.other_ca
     code, obj = sim.api('GET', '/apis/apps/v1/namespaces/default/deployments')
+    sim.settle()                                     # controllers idle: the store will not move by itself
     sim.admin('knobs', {'error_5xx_rate': 0.2})     # POST /kubesim/knobs
     sim.state()                                      # GET /kubesim/state
     sim.wait_for(lambda: ..., timeout=10)
@@ -106,6 +107,10 @@ class KubeSim:
 
     def knobs(self, **kw):
         return self.admin('knobs', kw)
+
+    def settle(self, timeout=10.0):
+        """Blocks until the simulated controllers are idle (True) or timeout (False)."""
+        return self.admin('settle', {'timeout_s': timeout})['settled']
 
     def state(self, resource=None):
         return self.admin('state' + ('?resource=' + resource if resource else ''), method='GET')

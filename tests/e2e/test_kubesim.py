@@ -828,3 +828,14 @@ def test_http11_without_host_is_refused_like_go(sim):
                     break
                 data += chunk
     assert data.startswith(b'HTTP/1.1 400') and b'missing required Host header' in data
+
+
+def test_settle(sim):
+    sim.admin('bulk-create', {'prefix': 's', 'count': 200, 'replicas': 1})
+    assert sim.settle(20)
+    assert sim.admin('stats')['controller_busy'] == 0
+    rv = sim.state()['resourceVersion']
+    time.sleep(0.2)
+    assert sim.state()['resourceVersion'] == rv          # nothing moves by itself once settled
+    d = sim.state('deployments')['deployments'][0]
+    assert d['status']['availableReplicas'] == 1
