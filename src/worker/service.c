@@ -56,7 +56,9 @@ int32_t svc_cluster_replicas(const struct cluster *c)
 
 const char *svc_cluster_image(const struct cluster *c)
 {
-	if (c->obs.present && c->image)
+	/* The Deployment's image while it exists, and as last seen once it is gone (a
+	 * watcher's final DELETED snapshot); before it exists, what our Create asked. */
+	if (c->image)
 		return c->image;
 	return c->want_image ? c->want_image : "";
 }
@@ -554,7 +556,6 @@ void worker_service_on_delete(worker_service *s, const char *name)
 	if (c == NULL)
 		return;
 	memset(&c->obs, 0, sizeof(c->obs));
-	cluster_set_text(&c->image, NULL);
 	cluster_set_text(&c->failure, NULL);
 	c->deleting = 0;
 	/* A Create whose POST is still in flight keeps the entry CREATING. */

@@ -209,6 +209,7 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	}
 	c->creating = 1;
 	c->want_replicas = req->replicas;
+	cluster_set_text(&c->image, NULL);	/* a name used again: forget the old Deployment's image */
 	if (cluster_set_text(&c->want_image, image) < 0) {
 		free(op);
 		c->creating = 0;
