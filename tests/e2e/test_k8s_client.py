@@ -287,11 +287,14 @@ def test_thousand_deployments_in_pages(tmp_path, probes):
         r = sim.admin('bulk-create', {'prefix': 'bulk', 'count': 1000, 'replicas': 0, 'labels': MANAGED})
         assert r['created'] == 1000
         sim.admin('bulk-create', {'prefix': 'other', 'count': 5, 'replicas': 0})  # not ours: not listed
+        # the simulated controller writes status for each new Deployment: let it finish, so
+        # the comparison below is against a store that no longer moves
+        assert sim.settle(30)
         p = probes(*flags(sim), '--page-limit', '100')
         assert p.synced(60)['count'] == 1000
         s = p.cmd('stats')
         assert s['list_pages'] in (10, 11) and s['lists'] == 1, s
-        assert cache_rvs(p) == store_rvs(sim)
+        sim.wait_for(lambda: cache_rvs(p) == store_rvs(sim), timeout=20, what='cache equals store')
         check_event_log(p, store_rvs(sim))
     finally:
         sim.stop()
