@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/str.h"
 
@@ -42,6 +43,9 @@ struct k8s_informer {
 	int listed_once, watched_once;
 	int got_event;		/* this watch delivered something */
 	int64_t watch_start;	/* io_loop_now() when it was sent */
+	int64_t list_start_us;	/* clock_mono_us() when this LIST cycle's first page was requested */
+	k8s_informer_listed_fn on_listed;
+	void *listed_ctx;
 	uint32_t mark;
 	char rv[K8S_RV_MAX];
 	char cont[4096];
@@ -199,6 +203,8 @@ static void list_complete(k8s_informer *inf)
 		if (inf->cbs.on_synced)
 			inf->cbs.on_synced(inf->ctx);
 	}
+	if (inf->on_listed)
+		inf->on_listed(inf->listed_ctx, inf->list_start_us);
 	start_watch(inf);
 }
 
@@ -270,6 +276,7 @@ static void start_list(k8s_informer *inf, int fresh)
 	if (fresh) {
 		inf->mark++;
 		inf->cont[0] = '\0';
+		inf->list_start_us = clock_mono_us();
 	}
 	k8s_deploy_decoder_reset(inf->list_dec);
 	url_escape(cont, sizeof(cont), inf->cont);
@@ -470,4 +477,10 @@ const char *k8s_informer_resource_version(const k8s_informer *inf)
 void k8s_informer_get_stats(const k8s_informer *inf, k8s_informer_stats *out)
 {
 	*out = inf->st;
+}
+
+void k8s_informer_on_listed(k8s_informer *inf, k8s_informer_listed_fn fn, void *ctx)
+{
+	inf->on_listed = fn;
+	inf->listed_ctx = ctx;
 }

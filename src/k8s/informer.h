@@ -10,7 +10,7 @@
  * After each complete LIST the cache is made equal to it: on_upsert for
  * every Deployment that is new or has another resourceVersion (as the pages
  * arrive), then on_delete for every cached one that is gone (in name order);
- * then on_synced once (first list only).
+ * then on_synced once (first list only), then the on_listed hook (every list).
  * A WATCH applies events as they come (ADDED/MODIFIED whose resourceVersion
  * the cache already has are dropped, so nothing is reported twice).  When
  * the server ends a watch normally, a new one starts from the last
@@ -88,5 +88,16 @@ const k8s_cache *k8s_informer_cache(const k8s_informer *inf);
 /* The last resourceVersion seen ("" before the first list). */
 const char *k8s_informer_resource_version(const k8s_informer *inf);
 void k8s_informer_get_stats(const k8s_informer *inf, k8s_informer_stats *out);
+
+/*
+ * After every complete LIST (the first included): started_us is
+ * clock_mono_us() when the cycle's first page was requested.  Anything that
+ * existed then and is not in the cache now was deleted before the list was
+ * taken, even if the informer never saw it (a Deployment created and deleted
+ * while a watch was down); a watch has no such gaps, a relist does.  NULL
+ * clears.
+ */
+typedef void (*k8s_informer_listed_fn)(void *ctx, int64_t started_us);
+void k8s_informer_on_listed(k8s_informer *inf, k8s_informer_listed_fn fn, void *ctx);
 
 #endif

@@ -19,7 +19,7 @@ const char *cluster_phase_name(enum cluster_phase p)
 enum cluster_phase cluster_derive_phase(const struct cluster_observed *o, int creating, int deleting)
 {
 	if (!o->present)
-		return creating ? PHASE_CREATING : PHASE_ABSENT;
+		return creating ? (deleting ? PHASE_DELETING : PHASE_CREATING) : PHASE_ABSENT;
 	if (o->deleting || deleting)
 		return PHASE_DELETING;
 	if (o->observed_generation >= o->generation && o->updated_replicas == o->spec_replicas &&

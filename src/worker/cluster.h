@@ -43,8 +43,9 @@ struct cluster_observed {
 
 /*
  * Phase from what the Deployment says plus what this worker is doing:
- * creating = a Create's POST is in flight (CREATING before the API answers);
- * deleting = a Delete was accepted (DELETING before the event shows it).
+ * creating = our Create has not seen its Deployment yet (CREATING before the API answers);
+ * deleting = a Delete was accepted (DELETING before the event shows it, and
+ * also while the Create it follows still waits for its POST's answer).
  * READY means what `kubectl rollout status` means.
  */
 enum cluster_phase cluster_derive_phase(const struct cluster_observed *o, int creating, int deleting);

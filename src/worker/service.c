@@ -557,9 +557,35 @@ void worker_service_on_delete(worker_service *s, const char *name)
 		return;
 	memset(&c->obs, 0, sizeof(c->obs));
 	cluster_set_text(&c->failure, NULL);
-	c->deleting = 0;
-	/* A Create whose POST is still in flight keeps the entry CREATING. */
+	/* A Create whose POST is still in flight keeps the entry CREATING (or DELETING, when a
+	 * Delete accepted meanwhile waits for that POST's answer to send its DELETE). */
+	if (!c->delete_after_post)
+		c->deleting = 0;
 	svc_cluster_changed(s, c);
+}
+
+struct listed {
+	worker_service *s;
+	int64_t started_us;
+};
+
+static void forget_unlisted(struct cluster *c, void *arg)
+{
+	struct listed *l = arg;
+
+	if (!c->creating || c->obs.present || c->posted_us == 0 || c->posted_us >= l->started_us)
+		return;
+	log_info("Deployment deleted before it was seen", "name", c->name, NULL);
+	c->creating = 0;
+	c->deleting = 0;
+	svc_cluster_changed(l->s, c);	/* waiting Creates end ABORTED, Deletes SUCCESS; dropped at the turn's end */
+}
+
+void worker_service_on_listed(worker_service *s, int64_t started_us)
+{
+	struct listed l = { s, started_us };
+
+	cluster_table_foreach(s->table, forget_unlisted, &l);
 }
 
 void svc_on_sync_timeout(io_loop *loop, void *arg)

@@ -63,6 +63,12 @@ void worker_service_free(worker_service *s);
 void worker_service_on_upsert(worker_service *s, const k8s_deployment *d);
 void worker_service_on_delete(worker_service *s, const char *name);
 void worker_service_on_synced(worker_service *s);
+/*
+ * A complete LIST (k8s_informer_on_listed) requested at started_us
+ * (clock_mono_us()): a Create whose POST was answered before that and whose
+ * Deployment is not in the cache was deleted unseen; it stops waiting.
+ */
+void worker_service_on_listed(worker_service *s, int64_t started_us);
 int worker_service_synced(const worker_service *s);
 
 /* Draining: new calls get UNAVAILABLE; waiting ones keep waiting until the server ends them. */

@@ -44,6 +44,8 @@ static int map_api_error(const k8s_error *err, const char *verb, const char *ns,
 	return GRPC_UNAVAILABLE;
 }
 
+static void send_delete(worker_service *s, struct cluster *c);
+
 static void on_create_done(void *arg, const k8s_error *err)
 {
 	struct pending_op *op = arg;
@@ -52,27 +54,39 @@ static void on_create_done(void *arg, const k8s_error *err)
 	char msg[1024];
 	int code;
 
-	if (c == NULL || !c->creating)
+	if (c == NULL)
 		goto out;
-	if (err->kind == K8S_OK) {
-		/* CREATING until the informer shows the Deployment (it may already have). */
-		goto out;
-	}
+	if (!c->creating)
+		goto deferred;	/* the informer showed the Deployment first */
+	if (err->kind == K8S_OK)
+		goto answered;
 	code = map_api_error(err, "create", s->backend.namespace_, msg, sizeof(msg));
 	if (code == GRPC_ALREADY_EXISTS) {
 		/* Someone else (another worker) made it: the informer will bring it, and the
 		 * waiting Create is judged against its spec then. */
 		log_info("Deployment already exists; following it", "name", c->name, NULL);
-		goto out;
+		goto answered;
 	}
 	log_error("Create failed", "name", c->name, "code", grpc_status_name(code), "error", msg, NULL);
 	c->creating = 0;
+	c->delete_after_post = 0;	/* nothing was made: a Delete waiting for this answer is done */
 	for (struct waiter *w = c->user, *next; w; w = next) {
 		next = w->next;
 		if (w->kind == W_CREATE)
 			svc_waiter_finish(w, code, msg);
 	}
 	svc_cluster_changed(s, c);
+	goto out;
+answered:
+	/* CREATING until the informer shows the Deployment (it may already have).  From now
+	 * on an API answer that it is gone (a relist, a DELETE's 404) is to be believed. */
+	c->posted_us = clock_mono_us();
+deferred:
+	if (c->delete_after_post) {
+		c->delete_after_post = 0;
+		c->deleting = 1;
+		send_delete(s, c);
+	}
 out:
 	free(op);
 }
@@ -89,7 +103,11 @@ static void on_delete_done(void *arg, const k8s_error *err)
 		goto out;
 	code = map_api_error(err, "delete", s->backend.namespace_, msg, sizeof(msg));
 	if (code == GRPC_NOT_FOUND) {
-		/* Already gone: the watch's DELETED may lag, the answer need not. */
+		/* Already gone: the watch's DELETED may lag, the answer need not.  A Create
+		 * whose POST was answered before this DELETE left made what is now gone, even
+		 * if the informer never saw it (removed while its watch was down). */
+		if (c->creating && c->posted_us != 0 && c->posted_us < op->start_us)
+			c->creating = 0;
 		worker_service_on_delete(s, c->name);
 		goto out;
 	}
@@ -115,6 +133,24 @@ static struct pending_op *op_new(worker_service *s, const char *name)
 		op->start_us = clock_mono_us();
 	}
 	return op;
+}
+
+/* Sends the DELETE for an accepted Delete (c->deleting is set, Delete waiters are on c). */
+static void send_delete(worker_service *s, struct cluster *c)
+{
+	struct pending_op *op = op_new(s, c->name);
+
+	if (op != NULL) {
+		s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
+		return;
+	}
+	c->deleting = 0;
+	for (struct waiter *w = c->user, *next; w; w = next) {
+		next = w->next;
+		if (w->kind == W_DELETE)
+			svc_waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	svc_cluster_changed(s, c);
 }
 
 /* --------------------------------------------------------------- handlers */
@@ -208,6 +244,8 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	c->creating = 1;
+	c->posted_us = 0;
+	c->delete_after_post = 0;
 	c->want_replicas = req->replicas;
 	cluster_set_text(&c->image, NULL);	/* a name used again: forget the old Deployment's image */
 	if (cluster_set_text(&c->want_image, image) < 0) {
@@ -251,7 +289,6 @@ static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
 	struct cluster *c;
 	enum cluster_phase phase;
 	Cplane__V1__DeleteClusterResponse resp;
-	struct pending_op *op;
 
 	if ((why = cluster_check_name(req->name)) != NULL)
 		return reply_error(s, call, WM_DELETE, start_us, GRPC_INVALID_ARGUMENT, why);
@@ -266,17 +303,19 @@ static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
 		resp.result = CPLANE__V1__RESULT__IN_PROGRESS;
 		return reply_msg(s, call, WM_DELETE, start_us, &resp.base);
 	}
-	op = op_new(s, req->name);
-	if (op == NULL)
-		return reply_error(s, call, WM_DELETE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	if (wait_on(s, call, c, W_DELETE, WM_DELETE, start_us, s->opts.delete_timeout_ms) == NULL) {
-		free(op);
+	if (wait_on(s, call, c, W_DELETE, WM_DELETE, start_us, s->opts.delete_timeout_ms) == NULL)
 		return;
-	}
 	log_info("Deleting cluster", "name", c->name, NULL);
 	c->deleting = 1;
 	svc_cluster_changed(s, c);	/* waiting Creates end ABORTED; watchers see DELETING */
-	s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
+	if (c->creating && c->posted_us == 0) {
+		/* Our POST is in flight (maybe waiting to retry): a DELETE now could reach the API
+		 * server first, on another connection, and find nothing; the Deployment would then
+		 * appear with nobody deleting it.  It leaves once the POST is answered. */
+		c->delete_after_post = 1;
+		return;
+	}
+	send_delete(s, c);
 }
 
 static void handle_get(worker_service *s, grpc_call *call, int64_t start_us)

@@ -62,6 +62,13 @@ static void on_synced(void *ctx)
 	}
 }
 
+static void on_listed(void *ctx, int64_t started_us)
+{
+	struct worker *w = ctx;
+
+	worker_service_on_listed(w->service, started_us);
+}
+
 static int is_ready(void *arg)
 {
 	struct worker *w = arg;
@@ -168,6 +175,7 @@ static int setup(struct worker *w)
 	w->informer = k8s_informer_new(w->client, NULL, &icb, w);
 	if (w->informer == NULL)
 		goto nomem;
+	k8s_informer_on_listed(w->informer, on_listed, w);
 
 	if (grpc_server_listen(w->server, w->cfg.listen, err, sizeof(err)) < 0) {
 		log_error("Cannot listen", "addr", w->cfg.listen, "error", err, NULL);

@@ -61,6 +61,7 @@ def test_create_delete_and_delete_delete_races(sim, tmp_path):
     w = start_worker(sim, tmp_path)
     c = Client(w.target)
     try:
+        c.list()    # connected first: grpcio may reorder calls queued while its channel connects
         for i in range(5):
             name = "race-cd-%d" % i
             f = c.create_future(name, 30)

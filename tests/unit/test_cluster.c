@@ -23,6 +23,9 @@ static void test_phase(void)
 	memset(&o, 0, sizeof(o));
 	CHECK_EQ_INT(cluster_derive_phase(&o, 0, 0), PHASE_ABSENT);
 	CHECK_EQ_INT(cluster_derive_phase(&o, 1, 0), PHASE_CREATING);
+	/* a Delete accepted while the POST is in flight: DELETING before anything is seen */
+	CHECK_EQ_INT(cluster_derive_phase(&o, 1, 1), PHASE_DELETING);
+	CHECK_EQ_INT(cluster_derive_phase(&o, 0, 1), PHASE_ABSENT);
 	o = ready_obs();
 	CHECK_EQ_INT(cluster_derive_phase(&o, 0, 0), PHASE_READY);
 	CHECK_EQ_INT(cluster_derive_phase(&o, 0, 1), PHASE_DELETING);

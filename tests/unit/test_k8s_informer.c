@@ -15,6 +15,7 @@
 #include "fake_http.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
+#include "base/clock.h"
 #include "k8s/informer.h"
 
 static char log_[512];
@@ -50,6 +51,19 @@ static void on_synced(void *ctx)
 	(void)ctx;
 	synced++;
 	add_log("S");
+}
+
+static int64_t listed_at[8];
+static int nlisted;
+
+/* After every complete LIST: when its cycle started (two pages are one cycle). */
+static void on_listed(void *ctx, int64_t started_us)
+{
+	(void)ctx;
+	if (nlisted < 8)
+		listed_at[nlisted] = started_us;
+	nlisted++;
+	add_log("L");
 }
 
 #define DEP(name, rv) \
@@ -149,17 +163,24 @@ static void test_informer_script(void)
 	k8s_informer *inf = k8s_informer_new(c, &io, &cbs, NULL);
 	log_[0] = '\0';
 	synced = 0;
+	nlisted = 0;
+	k8s_informer_on_listed(inf, on_listed, NULL);
+	int64_t t0 = clock_mono_us();
 	CHECK_EQ_INT(k8s_informer_start(inf), 0);
 	for (int i = 0; i < 3000 && S.nreqs < 8; i++)
 		io_loop_run_once(S.loop, 5);
 
 	CHECK_EQ_STR(log_,
-	    "U a 1 new;U b 2 new;U c 3 new;S;"		/* first list, two pages */
+	    "U a 1 new;U b 2 new;U c 3 new;S;L;"	/* first list, two pages */
 	    "U a 11;D b 12;"				/* watch: the ADDED duplicate dropped */
-	    "U d 15 new;D c 3;"				/* relist after ERROR 410: a unchanged, d new, c gone */
+	    "U d 15 new;D c 3;L;"			/* relist after ERROR 410: a unchanged, d new, c gone */
 	    "U e 17 new;"				/* watch that ends normally */
-	    "D a 11;D d 15;D e 17;");			/* HTTP 410 → relist to an empty list */
+	    "D a 11;D d 15;D e 17;L;");			/* HTTP 410 → relist to an empty list */
 	CHECK_EQ_INT(synced, 1);
+	CHECK_EQ_INT(nlisted, 3);
+	/* each cycle's start: after the previous one, before now (the hook's whole point) */
+	CHECK(listed_at[0] >= t0 && listed_at[1] > listed_at[0] && listed_at[2] > listed_at[1]);
+	CHECK(listed_at[2] <= clock_mono_us());
 	CHECK(S.nreqs >= 8);
 	CHECK(strncmp(S.reqs[0], "GET /apis/apps/v1/namespaces/ns/deployments?labelSelector="
 	    "app.kubernetes.io%2Fmanaged-by%3Dcplane&limit=2 HTTP/1.1\r\n", 113) == 0);

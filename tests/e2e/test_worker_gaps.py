@@ -1,0 +1,125 @@
+"""The worker when its informer misses part of a Deployment's life, and when a
+Delete overtakes the POST of the Create it follows.
+
+Found by a Create/Delete storm under every kubesim fault at once: names ended
+CREATING for good (Creates answered IN_PROGRESS forever, Deletes timed out)
+while the API server had no such Deployment."""
+import time
+
+import grpc
+import pytest
+
+from cplane_fixture import POOL, Client, code_of, pb2, start_worker
+from kubesim_fixture import start_kubesim
+
+NS_DEPLOY = "/apis/apps/v1/namespaces/%s/deployments"
+
+
+@pytest.fixture
+def sim(tmp_path):
+    s = start_kubesim(tmp_path / "sim", "--ready-pace-ms", "10", "--node", POOL)
+    yield s
+    s.stop()
+
+
+def deployed(sim):
+    code, obj = sim.api("GET", NS_DEPLOY % sim.namespace)
+    assert code == 200
+    return sorted(d["metadata"]["name"] for d in obj["items"])
+
+
+def outcome(fn, *a, **kw):
+    try:
+        r = fn(*a, **kw)
+        return ("OK", getattr(r, "result", None))
+    except grpc.RpcError as e:
+        return (e.code().name, e.details())
+
+
+def made_and_removed_unseen(sim, c, name):
+    """A Create whose Deployment the worker's informer never sees: its watch is
+    cut and refused (403) while the POST lands, and the Deployment is removed
+    behind the worker's back. Returns the Create's future."""
+    sim.knobs(deny=["watch deployments"])
+    sim.admin("drop-watches", {})
+    time.sleep(0.3)
+    f = c.create_future(name, 2, timeout=30)
+    sim.wait_for(lambda: name in deployed(sim), timeout=10, what="the POST landed")
+    time.sleep(0.3)         # the POST's answer reaches the worker
+    sim.admin("delete", {"name": name})
+    assert name not in deployed(sim)
+    return f
+
+
+def test_deployment_gone_before_the_informer_saw_it(sim, tmp_path):
+    """The relist after a 410 does not contain it: the Create ends ABORTED and
+    the name is free again (it used to stay CREATING for good)."""
+    pb = pb2()
+    w = start_worker(sim, tmp_path)
+    c = Client(w.target)
+    try:
+        c.list()
+        f = made_and_removed_unseen(sim, c, "gap")
+        sim.admin("compact", {"kill_watches": True})     # the informer's next watch gets 410: relist
+        sim.knobs(deny=[])
+        code, details = outcome(f.result, timeout=40)
+        assert code == "ABORTED", (code, details)
+        assert "deleted" in details
+        assert code_of(c.get, "gap")[0] == grpc.StatusCode.NOT_FOUND
+        assert [x.name for x in c.list().clusters] == []
+        # the name is usable again
+        assert c.create("gap", 1, timeout=30).result == pb.SUCCESS
+        assert c.delete("gap", timeout=30).result == pb.SUCCESS
+        assert deployed(sim) == []
+    finally:
+        c.close()
+        assert w.stop() == 0
+
+
+def test_delete_answered_404_after_the_create_was_answered(sim, tmp_path):
+    """No relist: the worker still believes in its Create, and a Delete is
+    answered 404 by the API server. That is authoritative (the DELETE left
+    after the POST's answer): the Delete succeeds, the Create is aborted."""
+    pb = pb2()
+    w = start_worker(sim, tmp_path, "--delete-timeout", "8s")
+    c = Client(w.target)
+    try:
+        c.list()
+        f = made_and_removed_unseen(sim, c, "gap-del")
+        assert c.get("gap-del").phase == pb.CREATING
+        r = outcome(c.delete, "gap-del", timeout=20)
+        assert r == ("OK", pb.SUCCESS), r
+        assert outcome(f.result, timeout=20)[0] == "ABORTED"
+        assert code_of(c.get, "gap-del")[0] == grpc.StatusCode.NOT_FOUND
+        assert [x.name for x in c.list().clusters] == []
+        sim.knobs(deny=[])
+    finally:
+        c.close()
+        assert w.stop() == 0
+
+
+def test_delete_while_the_create_post_is_in_flight(sim, tmp_path):
+    """The POST is held back (429 + Retry-After) when the Delete arrives. The
+    Delete is accepted (the waiting Create ends ABORTED, Get says DELETING),
+    its DELETE goes out once the POST is answered, and it returns once the
+    Deployment is gone. It used to race the POST: DELETE 404 first, then the
+    Deployment appeared, the Create succeeded and the Delete timed out."""
+    pb = pb2()
+    w = start_worker(sim, tmp_path, "--delete-timeout", "15s")
+    c = Client(w.target)
+    try:
+        c.list()
+        sim.knobs(error_429_rate=1.0, retry_after_s=2, faults_on_watch=False)
+        f = c.create_future("racing", 2, timeout=30)
+        time.sleep(0.5)                     # the POST got its 429 and waits
+        sim.knobs(error_429_rate=0.0)
+        d = c.delete_future("racing", timeout=30)
+        assert outcome(f.result, timeout=30)[0] == "ABORTED"
+        assert c.get("racing").phase == pb.DELETING
+        r = outcome(d.result, timeout=30)
+        assert r == ("OK", pb.SUCCESS), r
+        assert deployed(sim) == []
+        assert code_of(c.get, "racing")[0] == grpc.StatusCode.NOT_FOUND
+    finally:
+        c.close()
+        assert w.stop() == 0
