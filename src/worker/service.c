@@ -333,6 +333,35 @@ static void finish_with_diagnosis(struct waiter *w, const char *diag)
 	svc_waiter_finish(w, GRPC_DEADLINE_EXCEEDED, msg);
 }
 
+struct pending_op *svc_op_new(worker_service *s, const char *name)
+{
+	struct pending_op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL)
+		return NULL;
+	op->svc = s;
+	snprintf(op->name, sizeof(op->name), "%s", name);
+	op->start_us = clock_mono_us();
+	op->next = s->ops;
+	if (s->ops)
+		s->ops->prev = op;
+	s->ops = op;
+	return op;
+}
+
+void svc_op_free(struct pending_op *op)
+{
+	if (op == NULL)
+		return;
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		op->svc->ops = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	free(op);
+}
+
 static void on_diagnosis(void *arg, const char *text)
 {
 	struct pending_op *op = arg;
@@ -340,7 +369,7 @@ static void on_diagnosis(void *arg, const char *text)
 
 	if (w && w->diagnosing)
 		finish_with_diagnosis(w, text ? text : "");
-	free(op);
+	svc_op_free(op);
 }
 
 static void start_diagnosis(struct waiter *w)
@@ -357,15 +386,13 @@ static void start_diagnosis(struct waiter *w)
 		if (left > 1500)
 			left = 1500;
 	}
-	if (left < 50 || s->backend.diagnose == NULL || (op = calloc(1, sizeof(*op))) == NULL) {
+	if (left < 50 || s->backend.diagnose == NULL || (op = svc_op_new(s, w->c->name)) == NULL) {
 		char basic[128];
 		snprintf(basic, sizeof(basic), "%d/%d replicas available", w->c->obs.available_replicas,
 		    svc_cluster_replicas(w->c));
 		finish_with_diagnosis(w, basic);
 		return;
 	}
-	op->svc = s;
-	snprintf(op->name, sizeof(op->name), "%s", w->c->name);
 	op->waiter_id = w->id;
 	/* Fallback: answer without the pods if the diagnosis does not come back in time. */
 	io_timer_start(s->loop, &w->timer, left + 20);
@@ -667,6 +694,9 @@ void worker_service_free(worker_service *s)
 	if (s->sweep_scheduled)
 		io_loop_cancel_defer(s->loop, sweep_now, s);
 	free(s->sweep);
+	/* Requests still in flight never complete now (the backend cancels them). */
+	while (s->ops)
+		svc_op_free(s->ops);
 	cluster_table_foreach(s->table, drop_waiters, s);
 	while (s->presync) {
 		struct waiter *w = s->presync;

@@ -88,7 +88,7 @@ deferred:
 		send_delete(s, c);
 	}
 out:
-	free(op);
+	svc_op_free(op);
 }
 
 static void on_delete_done(void *arg, const k8s_error *err)
@@ -120,25 +120,13 @@ static void on_delete_done(void *arg, const k8s_error *err)
 	}
 	svc_cluster_changed(s, c);
 out:
-	free(op);
-}
-
-static struct pending_op *op_new(worker_service *s, const char *name)
-{
-	struct pending_op *op = calloc(1, sizeof(*op));
-
-	if (op) {
-		op->svc = s;
-		snprintf(op->name, sizeof(op->name), "%s", name);
-		op->start_us = clock_mono_us();
-	}
-	return op;
+	svc_op_free(op);
 }
 
 /* Sends the DELETE for an accepted Delete (c->deleting is set, Delete waiters are on c). */
 static void send_delete(worker_service *s, struct cluster *c)
 {
-	struct pending_op *op = op_new(s, c->name);
+	struct pending_op *op = svc_op_new(s, c->name);
 
 	if (op != NULL) {
 		s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
@@ -238,9 +226,9 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	}
 
 	c = cluster_table_get_or_add(s->table, req->name);
-	op = op_new(s, req->name);
+	op = svc_op_new(s, req->name);
 	if (c == NULL || op == NULL) {
-		free(op);
+		svc_op_free(op);
 		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	c->creating = 1;
@@ -249,7 +237,7 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	c->want_replicas = req->replicas;
 	cluster_set_text(&c->image, NULL);	/* a name used again: forget the old Deployment's image */
 	if (cluster_set_text(&c->want_image, image) < 0) {
-		free(op);
+		svc_op_free(op);
 		c->creating = 0;
 		svc_maybe_forget(s, c);
 		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -257,7 +245,7 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	w = wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
 	if (w == NULL) {
 		c->creating = 0;
-		free(op);
+		svc_op_free(op);
 		svc_maybe_forget(s, c);
 		return;
 	}
@@ -266,7 +254,7 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	if (w->want_image == NULL) {
 		svc_waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		c->creating = 0;
-		free(op);
+		svc_op_free(op);
 		svc_maybe_forget(s, c);
 		return;
 	}

@@ -50,6 +50,7 @@ struct worker_service {
 	int draining;
 	uint64_t next_id;
 	worker_service_stats stats;
+	struct pending_op *ops;	/* API requests and diagnoses in flight */
 	struct cluster **sweep;	/* entries to check at the end of this turn */
 	size_t nsweep, sweep_cap;
 	int sweep_scheduled;
@@ -57,12 +58,16 @@ struct worker_service {
 
 /* An API request or diagnosis in flight: finds its cluster and waiter again by name and id. */
 struct pending_op {
+	struct pending_op *prev, *next;	/* the service's list: freed with it if never completed */
 	worker_service *svc;
 	char name[CLUSTER_NAME_MAX + 1];
 	uint64_t waiter_id;
 	int64_t start_us;
 };
 
+/* A pending op for name, on s's list (start_us = now); NULL on ENOMEM.  svc_op_free unlinks and frees (NULL is fine). */
+struct pending_op *svc_op_new(worker_service *s, const char *name);
+void svc_op_free(struct pending_op *op);
 void svc_cluster_changed(worker_service *s, struct cluster *c);
 void svc_dispatch(worker_service *s, grpc_call *call, enum worker_method m);
 int32_t svc_cluster_replicas(const struct cluster *c);

@@ -28,6 +28,7 @@ struct worker {
 	io_loop *loop;
 	k8s_config kcfg;
 	k8s_client *client;
+	worker_backend_k8s *backend;
 	k8s_informer *informer;
 	grpc_server *server;
 	worker_service *service;
@@ -156,7 +157,9 @@ static int setup(struct worker *w)
 	grpc_health_set(w->server, "", GRPC_HEALTH_NOT_SERVING);
 	grpc_health_set(w->server, SERVICE_NAME, GRPC_HEALTH_NOT_SERVING);
 
-	worker_backend_k8s(&backend, w->client);
+	w->backend = worker_backend_k8s_new(&backend, w->client);
+	if (w->backend == NULL)
+		goto nomem;
 	memset(&sopts, 0, sizeof(sopts));
 	sopts.default_image = w->cfg.image;
 	sopts.node_selector = w->cfg.node_selector && w->cfg.node_selector[0] ? w->cfg.node_selector : NULL;
@@ -233,6 +236,7 @@ int worker_main(int argc, char **argv)
 	worker_service_free(w.service);
 	metrics_server_free(w.metrics);
 	grpc_server_free(w.server);
+	worker_backend_k8s_free(w.backend);
 	k8s_client_free(w.client);
 	k8s_config_free(&w.kcfg);
 	io_loop_free(w.loop);
