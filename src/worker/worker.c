@@ -39,9 +39,12 @@ struct worker {
 
 static void on_upsert(void *ctx, const k8s_deployment *d, const k8s_deployment *old)
 {
-	(void)old;
 	struct worker *w = ctx;
 
+	/* A relist can bring a Deployment that replaced the cached one (deleted and created
+	 * again while the watch was down): the one we knew is gone, with all that waited on it. */
+	if (old != NULL && old->uid[0] && d->uid[0] && strcmp(old->uid, d->uid) != 0)
+		worker_service_on_delete(w->service, old->name);
 	worker_service_on_upsert(w->service, d);
 }
 

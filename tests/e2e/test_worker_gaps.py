@@ -123,3 +123,32 @@ def test_delete_while_the_create_post_is_in_flight(sim, tmp_path):
     finally:
         c.close()
         assert w.stop() == 0
+
+
+def test_deployment_replaced_while_the_watch_was_down(sim, tmp_path):
+    """Our Delete went through, and the name was created again elsewhere, all
+    while the informer's watch was down: the relist shows a Deployment with
+    another uid. The one we deleted is gone (the Delete succeeds) and the new
+    one is READY, not DELETING (the entry used to stay DELETING for good)."""
+    pb = pb2()
+    w = start_worker(sim, tmp_path, "--delete-timeout", "20s")
+    c = Client(w.target)
+    try:
+        assert c.create("again", 1, timeout=30).result == pb.SUCCESS
+        sim.knobs(deny=["watch deployments"])
+        sim.admin("drop-watches", {})
+        time.sleep(0.3)
+        d = c.delete_future("again", timeout=30)
+        sim.wait_for(lambda: "again" not in deployed(sim), timeout=10, what="deleted")
+        code, _ = sim.deployment("again", 1, node_selector=dict([POOL.split("=")]))
+        assert code == 201
+        sim.admin("compact", {"kill_watches": True})
+        sim.knobs(deny=[])
+        r = outcome(d.result, timeout=30)
+        assert r == ("OK", pb.SUCCESS), r
+        sim.wait_for(lambda: c.get("again").phase == pb.READY, timeout=20, what="the new one READY")
+        assert c.delete("again", timeout=30).result == pb.SUCCESS
+        assert deployed(sim) == []
+    finally:
+        c.close()
+        assert w.stop() == 0
