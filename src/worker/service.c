@@ -450,11 +450,23 @@ void svc_on_watch_writable(grpc_call *call, void *arg)
 		svc_watch_send(w, phase);
 }
 
+/* A Delete's Deployment is gone: SUCCESS. */
+static void delete_succeeded(struct waiter *w)
+{
+	Cplane__V1__DeleteClusterResponse dr;
+	char took[32];
+
+	log_info("Deleted cluster", "name", w->c->name, "took",
+	    svc_duration_text(took, (clock_mono_us() - w->start_us) / 1000), NULL);
+	cplane__v1__delete_cluster_response__init(&dr);
+	dr.result = CPLANE__V1__RESULT__SUCCESS;
+	svc_waiter_reply(w, &dr.base);
+}
+
 static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_phase phase)
 {
 	struct cluster *c = w->c;
 	Cplane__V1__CreateClusterResponse cr;
-	Cplane__V1__DeleteClusterResponse dr;
 	Cplane__V1__Cluster m;
 	char msg[CLUSTER_MESSAGE_MAX], text[512], took[32];
 
@@ -497,13 +509,8 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 		}
 		return;
 	case W_DELETE:
-		if (phase == PHASE_ABSENT) {
-			log_info("Deleted cluster", "name", c->name, "took",
-			    svc_duration_text(took, (clock_mono_us() - w->start_us) / 1000), NULL);
-			cplane__v1__delete_cluster_response__init(&dr);
-			dr.result = CPLANE__V1__RESULT__SUCCESS;
-			svc_waiter_reply(w, &dr.base);
-		}
+		if (phase == PHASE_ABSENT)
+			delete_succeeded(w);
 		return;
 	case W_WATCH:
 		if (phase == PHASE_ABSENT) {
@@ -600,6 +607,21 @@ static void forget_unlisted(struct cluster *c, void *arg)
 {
 	struct listed *l = arg;
 
+	if (c->deleting && c->deleted_us != 0 && c->deleted_us < l->started_us && c->obs.present &&
+	    !c->obs.deleting) {
+		/* Listed after our DELETE took effect, yet without deletionTimestamp (which a
+		 * Deployment keeps until it is gone): another one took the name, so the one we
+		 * deleted is gone, even if the informer never saw it. */
+		log_info("Deployment replaced after our Delete", "name", c->name, NULL);
+		c->deleting = 0;
+		for (struct waiter *w = c->user, *next; w; w = next) {
+			next = w->next;
+			if (w->kind == W_DELETE)
+				delete_succeeded(w);
+		}
+		svc_cluster_changed(l->s, c);
+		return;
+	}
 	if (!c->creating || c->obs.present || c->posted_us == 0 || c->posted_us >= l->started_us)
 		return;
 	log_info("Deployment deleted before it was seen", "name", c->name, NULL);

@@ -99,8 +99,13 @@ static void on_delete_done(void *arg, const k8s_error *err)
 	char msg[1024];
 	int code;
 
-	if (c == NULL || err->kind == K8S_OK)
+	if (c == NULL)
 		goto out;
+	if (err->kind == K8S_OK) {
+		if (c->deleting)
+			c->deleted_us = clock_mono_us();	/* from now on it carries deletionTimestamp */
+		goto out;
+	}
 	code = map_api_error(err, "delete", s->backend.namespace_, msg, sizeof(msg));
 	if (code == GRPC_NOT_FOUND) {
 		/* Already gone: the watch's DELETED may lag, the answer need not.  A Create
@@ -128,6 +133,7 @@ static void send_delete(worker_service *s, struct cluster *c)
 {
 	struct pending_op *op = svc_op_new(s, c->name);
 
+	c->deleted_us = 0;
 	if (op != NULL) {
 		s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
 		return;

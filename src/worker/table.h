@@ -19,6 +19,7 @@ struct cluster {
 	int deleting;			/* our Delete was accepted */
 	int64_t posted_us;		/* clock_mono_us() when that POST was answered (made, or already there); 0 = in flight */
 	int delete_after_post;		/* a Delete accepted while the POST was in flight: its DELETE waits for the answer */
+	int64_t deleted_us;		/* clock_mono_us() when our DELETE was answered OK; 0 = none (yet) */
 	int32_t want_replicas;		/* spec asked by the Create that made it (until observed) */
 	/*
 	 * Strings on the heap, sized to fit and owned by the entry (freed with it):

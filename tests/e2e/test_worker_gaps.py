@@ -152,3 +152,37 @@ def test_deployment_replaced_while_the_watch_was_down(sim, tmp_path):
     finally:
         c.close()
         assert w.stop() == 0
+
+
+def test_unseen_deployment_deleted_and_replaced(sim, tmp_path):
+    """Our Create's Deployment is never seen (watch down); our Delete removes
+    it, and another one takes the name before the relist. The relist shows a
+    Deployment without deletionTimestamp, which the one we deleted carried
+    until it was gone: the Delete succeeds and the new one is READY (the entry
+    used to stay DELETING for good)."""
+    pb = pb2()
+    w = start_worker(sim, tmp_path, "--delete-timeout", "20s")
+    c = Client(w.target)
+    try:
+        c.list()
+        sim.knobs(deny=["watch deployments"])
+        sim.admin("drop-watches", {})
+        time.sleep(0.3)
+        f = c.create_future("swap", 1, timeout=30)
+        sim.wait_for(lambda: "swap" in deployed(sim), timeout=10, what="the POST landed")
+        time.sleep(0.3)
+        d = c.delete_future("swap", timeout=30)
+        assert outcome(f.result, timeout=10)[0] == "ABORTED"
+        sim.wait_for(lambda: "swap" not in deployed(sim), timeout=10, what="deleted")
+        code, _ = sim.deployment("swap", 1, node_selector=dict([POOL.split("=")]))
+        assert code == 201
+        sim.admin("compact", {"kill_watches": True})
+        sim.knobs(deny=[])
+        r = outcome(d.result, timeout=30)
+        assert r == ("OK", pb.SUCCESS), r
+        sim.wait_for(lambda: c.get("swap").phase == pb.READY, timeout=20, what="the new one READY")
+        assert c.delete("swap", timeout=30).result == pb.SUCCESS
+        assert deployed(sim) == []
+    finally:
+        c.close()
+        assert w.stop() == 0
