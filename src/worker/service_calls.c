@@ -68,6 +68,20 @@ static void on_create_done(void *arg, const k8s_error *err)
 		goto answered;
 	}
 	log_error("Create failed", "name", c->name, "code", grpc_status_name(code), "error", msg, NULL);
+	if (c->delete_after_post && err->kind != K8S_ERR_API) {
+		/*
+		 * No answer (timeout, connection lost after sending): the POST may have made
+		 * the Deployment.  The Delete that waited for this answer still sends its
+		 * DELETE; the entry stays DELETING until that says what there was.
+		 */
+		for (struct waiter *w = c->user, *next; w; w = next) {
+			next = w->next;
+			if (w->kind == W_CREATE)
+				svc_waiter_finish(w, code, msg);
+		}
+		c->posted_us = clock_mono_us();
+		goto deferred;
+	}
 	c->creating = 0;
 	c->delete_after_post = 0;	/* nothing was made: a Delete waiting for this answer is done */
 	for (struct waiter *w = c->user, *next; w; w = next) {
@@ -111,7 +125,7 @@ static void on_delete_done(void *arg, const k8s_error *err)
 		/* Already gone: the watch's DELETED may lag, the answer need not.  A Create
 		 * whose POST was answered before this DELETE left made what is now gone, even
 		 * if the informer never saw it (removed while its watch was down). */
-		if (c->creating && c->posted_us != 0 && c->posted_us < op->start_us)
+		if (c->creating && c->posted_us != 0 && c->posted_us <= op->start_us)
 			c->creating = 0;
 		worker_service_on_delete(s, c->name);
 		goto out;
