@@ -112,6 +112,7 @@ DEFAULT_KNOBS = {
     'max_requests_per_conn': 0,    # answer the Nth request on a connection with Connection: close (0 = off)
     'token_grace_s': 0.0,          # how long the old token keeps working after a rotation
     'deny': [],                    # ["create deployments", "list pods", "* deployments", ...] -> 403
+    'drop_after_create': 0,        # the next N creates are stored, then the connection closes unanswered
     'strict_namespaces': False,    # creating in (or getting) a namespace that does not exist -> 404
     'extra_namespaces': [],        # namespaces that exist besides default, kube-*, and --namespace
     'user': None,                  # user named in 403 messages

@@ -412,6 +412,14 @@ class ApiMixin:
             if sim.knobs.get('strict_namespaces') and ns not in self.known_namespaces():
                 raise ApiError(404, 'NotFound', 'namespaces "%s" not found' % ns, {'name': ns, 'kind': 'namespaces'})
             obj = store.create_deployment(ns, self.parse_body(body), q.get('fieldManager') or 'unknown', dry)
+            with sim.stats_lock:
+                drop = int(sim.knobs.get('drop_after_create') or 0) > 0 and not dry
+                if drop:
+                    sim.knobs['drop_after_create'] = int(sim.knobs['drop_after_create']) - 1
+            if drop:
+                # The POST took effect but its answer never comes: the client cannot know.
+                sim.count('dropped_after_create')
+                raise OSError('connection dropped after create (fault knob)')
             return self.send_json(201, obj)
         if not name:
             raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested '

@@ -186,3 +186,31 @@ def test_unseen_deployment_deleted_and_replaced(sim, tmp_path):
     finally:
         c.close()
         assert w.stop() == 0
+
+
+def test_delete_waiting_on_an_unanswered_post_still_deletes(tmp_path):
+    """The Create's POST took effect but its answer was lost, with a Delete waiting for that
+    answer: nothing may be left behind.  (The client re-sends the POST on the pooled
+    connection that closed unanswered and gets 409; the branch for a POST with no answer
+    at all — a timeout — is not reached here.)"""
+    pb = pb2()
+    sim = start_kubesim(tmp_path / "sim", "--instant", "--node", POOL)
+    w = start_worker(sim, tmp_path)
+    c = Client(w.target)
+    try:
+        sim.admin("knobs", {"drop_after_create": 1, "delay_ms": 400})
+        f = c.create_future("lost-answer", 2, timeout=30)
+        time.sleep(0.1)                                  # the POST is on its way (400 ms delay)
+        d = c.delete_future("lost-answer", timeout=30)
+        with pytest.raises(grpc.RpcError) as e:
+            f.result(timeout=30)
+        assert e.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)
+        assert d.result(timeout=30).result == pb.SUCCESS
+        sim.admin("knobs", {"delay_ms": 0})
+        assert sim.admin("stats").get("dropped_after_create") == 1
+        sim.wait_for(lambda: sim.api("GET", "/apis/apps/v1/namespaces/%s/deployments/lost-answer"
+                                     % sim.namespace)[0] == 404, timeout=20, what="nothing left behind")
+    finally:
+        c.close()
+        w.stop()
+        sim.stop()
