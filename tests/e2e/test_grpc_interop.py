@@ -339,7 +339,9 @@ def test_stream_10k_messages_to_a_slow_reader(channel):
 
 def test_1000_concurrent_calls_on_one_connection(channel):
     echo = unary(channel, "/test.Test/Sleep")
-    futs = [echo.future(b"2000", timeout=60) for _ in range(1000)]
+    # Each call sleeps 8 s so that all of them overlap even when issuing 1,000 calls from
+    # Python takes seconds on a loaded machine (with 2 s, CI once never saw 900 at a time).
+    futs = [echo.future(b"8000", timeout=90) for _ in range(1000)]
     assert wait_for(lambda: stats(channel)["calls_active"] >= 900, timeout=30)
     assert all(f.result() == b"slept" for f in futs)
     assert stats(channel)["conns_open"] >= 1
