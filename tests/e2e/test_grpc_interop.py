@@ -337,14 +337,18 @@ def test_stream_10k_messages_to_a_slow_reader(channel):
     assert mid["rss_kib"] - before["rss_kib"] < 6 * 1024, (before, mid)
 
 
-def test_1000_concurrent_calls_on_one_connection(channel):
+def test_1000_concurrent_calls_on_one_connection(server, channel):
     echo = unary(channel, "/test.Test/Sleep")
-    # Each call sleeps 8 s so that all of them overlap even when issuing 1,000 calls from
-    # Python takes seconds on a loaded machine (with 2 s, CI once never saw 900 at a time).
-    futs = [echo.future(b"8000", timeout=90) for _ in range(1000)]
-    assert wait_for(lambda: stats(channel)["calls_active"] >= 900, timeout=30)
-    assert all(f.result() == b"slept" for f in futs)
-    assert stats(channel)["conns_open"] >= 1
+    futs = [echo.future(b"3000", timeout=90) for _ in range(1000)]
+    # Ask on a connection of its own: on `channel` the question would queue behind the
+    # 1,000 open streams (the server's SETTINGS_MAX_CONCURRENT_STREAMS) until they end.
+    side = grpc.insecure_channel(server.addr, options=[("grpc.use_local_subchannel_pool", 1)])
+    try:
+        assert wait_for(lambda: stats(side)["calls_active"] >= 900, timeout=30)
+        assert all(f.result() == b"slept" for f in futs)
+        assert stats(side)["conns_open"] >= 2
+    finally:
+        side.close()
 
 
 def test_100_connections(server):
