@@ -17,6 +17,7 @@ import tempfile
 import time
 
 import grpc
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -225,3 +226,33 @@ def code_of(fn, *args, **kw):
     except grpc.RpcError as e:
         return e.code(), e.details()
     raise AssertionError("call succeeded")
+
+
+# ---- shared by the worker suites --------------------------------------------
+
+NS_DEPLOY = "/apis/apps/v1/namespaces/%s/deployments"
+
+
+@pytest.fixture
+def sim(tmp_path):
+    """A fresh kubesim (10 ms a pod, one node labelled POOL) for one test."""
+    from kubesim_fixture import start_kubesim
+    s = start_kubesim(tmp_path / "sim", "--ready-pace-ms", "10", "--node", POOL)
+    yield s
+    s.stop()
+
+
+def deployments(sim):
+    """kubesim's Deployments in the namespace, by name."""
+    code, obj = sim.api("GET", NS_DEPLOY % sim.namespace)
+    assert code == 200
+    return {d["metadata"]["name"]: d for d in obj["items"]}
+
+
+def outcome(fn, *a, **kw):
+    """Runs a call; returns ("OK", result field or None) or (status name, details)."""
+    try:
+        r = fn(*a, **kw)
+        return ("OK", getattr(r, "result", None))
+    except grpc.RpcError as e:
+        return (e.code().name, e.details())

@@ -9,31 +9,8 @@ import time
 import grpc
 import pytest
 
-from cplane_fixture import POOL, Client, code_of, pb2, start_worker
+from cplane_fixture import POOL, Client, code_of, deployments, outcome, pb2, sim, start_worker  # noqa: F401
 from kubesim_fixture import start_kubesim
-
-NS_DEPLOY = "/apis/apps/v1/namespaces/%s/deployments"
-
-
-@pytest.fixture
-def sim(tmp_path):
-    s = start_kubesim(tmp_path / "sim", "--ready-pace-ms", "10", "--node", POOL)
-    yield s
-    s.stop()
-
-
-def deployed(sim):
-    code, obj = sim.api("GET", NS_DEPLOY % sim.namespace)
-    assert code == 200
-    return sorted(d["metadata"]["name"] for d in obj["items"])
-
-
-def outcome(fn, *a, **kw):
-    try:
-        r = fn(*a, **kw)
-        return ("OK", getattr(r, "result", None))
-    except grpc.RpcError as e:
-        return (e.code().name, e.details())
 
 
 def made_and_removed_unseen(sim, c, name):
@@ -44,10 +21,10 @@ def made_and_removed_unseen(sim, c, name):
     sim.admin("drop-watches", {})
     time.sleep(0.3)
     f = c.create_future(name, 2, timeout=30)
-    sim.wait_for(lambda: name in deployed(sim), timeout=10, what="the POST landed")
+    sim.wait_for(lambda: name in sorted(deployments(sim)), timeout=10, what="the POST landed")
     time.sleep(0.3)         # the POST's answer reaches the worker
     sim.admin("delete", {"name": name})
-    assert name not in deployed(sim)
+    assert name not in sorted(deployments(sim))
     return f
 
 
@@ -70,7 +47,7 @@ def test_deployment_gone_before_the_informer_saw_it(sim, tmp_path):
         # the name is usable again
         assert c.create("gap", 1, timeout=30).result == pb.SUCCESS
         assert c.delete("gap", timeout=30).result == pb.SUCCESS
-        assert deployed(sim) == []
+        assert sorted(deployments(sim)) == []
     finally:
         c.close()
         assert w.stop() == 0
@@ -118,7 +95,7 @@ def test_delete_while_the_create_post_is_in_flight(sim, tmp_path):
         assert c.get("racing").phase == pb.DELETING
         r = outcome(d.result, timeout=30)
         assert r == ("OK", pb.SUCCESS), r
-        assert deployed(sim) == []
+        assert sorted(deployments(sim)) == []
         assert code_of(c.get, "racing")[0] == grpc.StatusCode.NOT_FOUND
     finally:
         c.close()
@@ -139,7 +116,7 @@ def test_deployment_replaced_while_the_watch_was_down(sim, tmp_path):
         sim.admin("drop-watches", {})
         time.sleep(0.3)
         d = c.delete_future("again", timeout=30)
-        sim.wait_for(lambda: "again" not in deployed(sim), timeout=10, what="deleted")
+        sim.wait_for(lambda: "again" not in sorted(deployments(sim)), timeout=10, what="deleted")
         code, _ = sim.deployment("again", 1, node_selector=dict([POOL.split("=")]))
         assert code == 201
         sim.admin("compact", {"kill_watches": True})
@@ -148,7 +125,7 @@ def test_deployment_replaced_while_the_watch_was_down(sim, tmp_path):
         assert r == ("OK", pb.SUCCESS), r
         sim.wait_for(lambda: c.get("again").phase == pb.READY, timeout=20, what="the new one READY")
         assert c.delete("again", timeout=30).result == pb.SUCCESS
-        assert deployed(sim) == []
+        assert sorted(deployments(sim)) == []
     finally:
         c.close()
         assert w.stop() == 0
@@ -169,11 +146,11 @@ def test_unseen_deployment_deleted_and_replaced(sim, tmp_path):
         sim.admin("drop-watches", {})
         time.sleep(0.3)
         f = c.create_future("swap", 1, timeout=30)
-        sim.wait_for(lambda: "swap" in deployed(sim), timeout=10, what="the POST landed")
+        sim.wait_for(lambda: "swap" in sorted(deployments(sim)), timeout=10, what="the POST landed")
         time.sleep(0.3)
         d = c.delete_future("swap", timeout=30)
         assert outcome(f.result, timeout=10)[0] == "ABORTED"
-        sim.wait_for(lambda: "swap" not in deployed(sim), timeout=10, what="deleted")
+        sim.wait_for(lambda: "swap" not in sorted(deployments(sim)), timeout=10, what="deleted")
         code, _ = sim.deployment("swap", 1, node_selector=dict([POOL.split("=")]))
         assert code == 201
         sim.admin("compact", {"kill_watches": True})
@@ -182,7 +159,7 @@ def test_unseen_deployment_deleted_and_replaced(sim, tmp_path):
         assert r == ("OK", pb.SUCCESS), r
         sim.wait_for(lambda: c.get("swap").phase == pb.READY, timeout=20, what="the new one READY")
         assert c.delete("swap", timeout=30).result == pb.SUCCESS
-        assert deployed(sim) == []
+        assert sorted(deployments(sim)) == []
     finally:
         c.close()
         assert w.stop() == 0

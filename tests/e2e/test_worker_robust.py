@@ -12,31 +12,9 @@ import urllib.request
 import grpc
 import pytest
 
-from cplane_fixture import POOL, Client, code_of, free_port, pb2, start_worker
+from cplane_fixture import (POOL, Client, code_of, deployments, free_port, outcome, pb2, sim,  # noqa: F401
+                            start_worker)
 from kubesim_fixture import start_kubesim
-
-NS_DEPLOY = "/apis/apps/v1/namespaces/%s/deployments"
-
-
-@pytest.fixture
-def sim(tmp_path):
-    s = start_kubesim(tmp_path / "sim", "--ready-pace-ms", "10", "--node", POOL)
-    yield s
-    s.stop()
-
-
-def deployments(sim):
-    code, obj = sim.api("GET", NS_DEPLOY % sim.namespace)
-    assert code == 200
-    return {d["metadata"]["name"]: d for d in obj["items"]}
-
-
-def outcome(fn, *a, **kw):
-    try:
-        r = fn(*a, **kw)
-        return ("OK", getattr(r, "result", None))
-    except grpc.RpcError as e:
-        return (e.code().name, e.details())
 
 
 def test_create_create_race(sim, tmp_path):

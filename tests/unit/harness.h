@@ -79,6 +79,34 @@ static inline void harness_check_mem(const char *file, int line, const char *exp
 	harness_fail_at(file, line, buf);
 }
 
+/*
+ * Lower-case hex (as RFC examples print it, spaces and line breaks allowed)
+ * into out; other characters are skipped.  Returns the bytes written.
+ */
+static inline size_t harness_unhex(const char *s, uint8_t *out)
+{
+	size_t n = 0;
+	unsigned hi = 0;
+	int half = 0;
+
+	for (; *s; s++) {
+		unsigned v;
+
+		if (*s >= '0' && *s <= '9')
+			v = (unsigned)(*s - '0');
+		else if (*s >= 'a' && *s <= 'f')
+			v = (unsigned)(*s - 'a' + 10);
+		else
+			continue;
+		if (half)
+			out[n++] = (uint8_t)(hi << 4 | v);
+		else
+			hi = v;
+		half = !half;
+	}
+	return n;
+}
+
 #define RUN(fn) \
 	do { \
 		harness_current_name = #fn; \

@@ -51,30 +51,6 @@ static void flist_reset(struct flist *l)
 	l->n = l->calls = l->stop_after = l->used = 0;
 }
 
-static size_t unhex(const char *s, uint8_t *out)
-{
-	size_t n = 0;
-	unsigned hi = 0;
-	int half = 0;
-
-	for (; *s; s++) {
-		unsigned v;
-
-		if (*s >= '0' && *s <= '9')
-			v = (unsigned)(*s - '0');
-		else if (*s >= 'a' && *s <= 'f')
-			v = (unsigned)(*s - 'a' + 10);
-		else
-			continue;
-		if (half)
-			out[n++] = (uint8_t)(hi << 4 | v);
-		else
-			hi = v;
-		half = !half;
-	}
-	return n;
-}
-
 /* exp: name, value, name, value, ..., NULL */
 static void check_fields(const struct flist *l, const char *const *exp, size_t nexp)
 {
@@ -117,7 +93,7 @@ static void check_table(const hpack_table *t, const char *const *exp, size_t siz
 static int decode_hex(hpack_decoder *d, const char *hex, struct flist *l)
 {
 	uint8_t b[512];
-	size_t n = unhex(hex, b);
+	size_t n = harness_unhex(hex, b);
 
 	flist_reset(l);
 	return hpack_decode_block(d, b, n, 1 << 20, collect, l);
@@ -219,7 +195,7 @@ static void run_encode(const struct example *ex, size_t n, size_t table_max, int
 			CHECK_EQ_INT(hpack_encode_field(&e, &out, (const uint8_t *)nm, strlen(nm),
 			    (const uint8_t *)v, strlen(v), 0), HPACK_OK);
 		}
-		wn = unhex(ex[i].hex, want);
+		wn = harness_unhex(ex[i].hex, want);
 		CHECK_EQ_MEM(buf_data(&out), buf_len(&out), want, wn);
 		check_table(&e.table, ex[i].table, ex[i].size);
 	}
@@ -236,7 +212,7 @@ static void run_truncations(const struct example *ex, size_t n, size_t table_max
 	int r;
 
 	for (k = 0; k < n; k++) {
-		bn = unhex(ex[k].hex, b);
+		bn = harness_unhex(ex[k].hex, b);
 		nexp = count_pairs(ex[k].fields);
 		for (cut = 0; cut < bn; cut++) {
 			hpack_decoder_init(&d, table_max);
@@ -341,7 +317,7 @@ static void test_c2(void)
 		e.no_huffman = 1;
 		CHECK_EQ_INT(hpack_encode_field(&e, &out, (const uint8_t *)ex[i].f[0], strlen(ex[i].f[0]),
 		    (const uint8_t *)ex[i].f[1], strlen(ex[i].f[1]), ex[i].flags), HPACK_OK);
-		wn = unhex(ex[i].hex, want);
+		wn = harness_unhex(ex[i].hex, want);
 		CHECK_EQ_MEM(buf_data(&out), buf_len(&out), want, wn);
 		check_table(&e.table, ex[i].size ? ex[i].f : none, ex[i].size);
 		buf_free(&out);
@@ -462,7 +438,7 @@ static void test_callback_stop(void)
 {
 	hpack_decoder d;
 	uint8_t b[64];
-	size_t n = unhex(c3[0].hex, b);
+	size_t n = harness_unhex(c3[0].hex, b);
 
 	hpack_decoder_init(&d, 4096);
 	flist_reset(&L1);
@@ -501,7 +477,7 @@ static void test_list_limit_keeps_sync(void)
 {
 	hpack_decoder d;
 	uint8_t b[64];
-	size_t n = unhex(c3[0].hex, b);
+	size_t n = harness_unhex(c3[0].hex, b);
 
 	/* 42 + 43 + 38 fit in 130, :authority (57) does not */
 	hpack_decoder_init(&d, 4096);

@@ -12,30 +12,6 @@
 #include "h2/hpack.h"
 #include "h2/hpack_huffman_table.h"
 
-static size_t unhex(const char *s, uint8_t *out)
-{
-	size_t n = 0;
-	unsigned hi = 0;
-	int half = 0;
-
-	for (; *s; s++) {
-		unsigned v;
-
-		if (*s >= '0' && *s <= '9')
-			v = (unsigned)(*s - '0');
-		else if (*s >= 'a' && *s <= 'f')
-			v = (unsigned)(*s - 'a' + 10);
-		else
-			continue;
-		if (half)
-			out[n++] = (uint8_t)(hi << 4 | v);
-		else
-			hi = v;
-		half = !half;
-	}
-	return n;
-}
-
 /* Bit-by-bit reference decoder straight from the Appendix B code table. */
 static int ref_huff_decode(const uint8_t *in, size_t len, uint8_t *out)
 {
@@ -69,7 +45,7 @@ static int ref_huff_decode(const uint8_t *in, size_t len, uint8_t *out)
 static void check_huff_vector(const char *plain, const char *hex)
 {
 	uint8_t want[64], got[64], dec[128];
-	size_t wn = unhex(hex, want), pl = strlen(plain);
+	size_t wn = harness_unhex(hex, want), pl = strlen(plain);
 
 	CHECK_EQ_INT(hpack_huffman_encoded_len((const uint8_t *)plain, pl), wn);
 	hpack_huffman_encode((const uint8_t *)plain, pl, got);
