@@ -130,11 +130,6 @@ void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t s
 	s->stats.latency_sum_s[m] += secs;
 }
 
-const char *svc_duration_text(char out[32], int64_t ms)
-{
-	return log_duration_ms(out, ms);
-}
-
 /* --------------------------------------------------------------- waiters */
 
 struct waiter *svc_waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
@@ -322,12 +317,12 @@ static void finish_with_diagnosis(struct waiter *w, const char *diag)
 			    c->obs.available_replicas, c->obs.spec_replicas, diag[0] ? "; " : "", diag);
 		else
 			snprintf(msg, sizeof(msg), "cluster %s not ready after %s: %s", c->name,
-			    svc_duration_text(took, w->timeout_ms), diag[0] ? diag : "no pods observed");
+			    log_duration_ms(took, w->timeout_ms), diag[0] ? diag : "no pods observed");
 		log_warn(phase == PHASE_FAILED ? "Create failed" : "Create timed out", "name", c->name,
 		    "diagnosis", msg, NULL);
 	} else {
 		snprintf(msg, sizeof(msg), "cluster %s not gone after %s: %s", c->name,
-		    svc_duration_text(took, w->timeout_ms), diag[0] ? diag : "the Deployment is still terminating");
+		    log_duration_ms(took, w->timeout_ms), diag[0] ? diag : "the Deployment is still terminating");
 		log_warn("Delete timed out", "name", c->name, "diagnosis", msg, NULL);
 	}
 	svc_waiter_finish(w, GRPC_DEADLINE_EXCEEDED, msg);
@@ -457,7 +452,7 @@ static void delete_succeeded(struct waiter *w)
 	char took[32];
 
 	log_info("Deleted cluster", "name", w->c->name, "took",
-	    svc_duration_text(took, (clock_mono_us() - w->start_us) / 1000), NULL);
+	    log_duration_ms(took, (clock_mono_us() - w->start_us) / 1000), NULL);
 	cplane__v1__delete_cluster_response__init(&dr);
 	dr.result = CPLANE__V1__RESULT__SUCCESS;
 	svc_waiter_reply(w, &dr.base);
@@ -485,7 +480,7 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 		case PHASE_READY:
 			log_info("Created cluster", "name", c->name, "replicas",
 			    log_i64(text, svc_cluster_replicas(c)), "took",
-			    svc_duration_text(took, (clock_mono_us() - w->start_us) / 1000), NULL);
+			    log_duration_ms(took, (clock_mono_us() - w->start_us) / 1000), NULL);
 			cplane__v1__create_cluster_response__init(&cr);
 			cr.result = CPLANE__V1__RESULT__SUCCESS;
 			svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));

@@ -75,7 +75,6 @@ const char *svc_cluster_image(const struct cluster *c);
 void svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
     char *msgbuf, size_t msgsz);
 void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t start_us);
-const char *svc_duration_text(char out[32], int64_t ms);
 struct waiter *svc_waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
     int64_t start_us);
 void svc_waiter_link(worker_service *s, struct waiter *w);
