@@ -67,6 +67,8 @@ struct io_loop {
 	int sigpipe[2];
 
 	int64_t now;
+	io_clock_fn clock;	/* NULL: CLOCK_MONOTONIC */
+	void *clock_arg;
 	int stop;
 };
 
@@ -88,7 +90,7 @@ io_loop *io_loop_new(void)
 	if (loop == NULL)
 		return NULL;
 	loop->sigpipe[0] = loop->sigpipe[1] = -1;
-	loop->now = clock_mono_ms();
+	loop->now = io_loop_clock_us(loop) / 1000;
 	return loop;
 }
 
@@ -116,6 +118,18 @@ void io_loop_free(io_loop *loop)
 int64_t io_loop_now(const io_loop *loop)
 {
 	return loop->now;
+}
+
+int64_t io_loop_clock_us(const io_loop *loop)
+{
+	return loop->clock ? loop->clock(loop->clock_arg) : clock_mono_us();
+}
+
+void io_loop_set_clock(io_loop *loop, io_clock_fn fn, void *arg)
+{
+	loop->clock = fn;
+	loop->clock_arg = arg;
+	loop->now = io_loop_clock_us(loop) / 1000;
 }
 
 void io_loop_stop(io_loop *loop)
@@ -446,7 +460,7 @@ int io_loop_run_once(io_loop *loop, int timeout_ms)
 	if (loop->pfds_dirty && rebuild_pfds(loop) < 0)
 		return -1;
 	if (loop->nheap > 0) {
-		int64_t until = loop->heap[0]->when - clock_mono_ms();
+		int64_t until = loop->heap[0]->when - io_loop_clock_us(loop) / 1000;
 		if (until < 0)
 			until = 0;
 		if (wait < 0 || until < wait)
@@ -455,7 +469,7 @@ int io_loop_run_once(io_loop *loop, int timeout_ms)
 	if (loop->ndefers > 0)
 		wait = 0;
 	n = poll(loop->pfds, (nfds_t)loop->npfds, wait);
-	loop->now = clock_mono_ms();
+	loop->now = io_loop_clock_us(loop) / 1000;
 	if (n < 0 && errno != EINTR)
 		return -1;
 	for (int i = 0; n > 0 && i < loop->npfds; i++) {

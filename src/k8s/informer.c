@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/clock.h"
 #include "base/log.h"
 #include "base/str.h"
 
@@ -43,7 +42,7 @@ struct k8s_informer {
 	int listed_once, watched_once;
 	int got_event;		/* this watch delivered something */
 	int64_t watch_start;	/* io_loop_now() when it was sent */
-	int64_t list_start_us;	/* clock_mono_us() when this LIST cycle's first page was requested */
+	int64_t list_start_us;	/* io_loop_clock_us() when this LIST cycle's first page was requested */
 	k8s_informer_listed_fn on_listed;
 	void *listed_ctx;
 	uint32_t mark;
@@ -276,7 +275,7 @@ static void start_list(k8s_informer *inf, int fresh)
 	if (fresh) {
 		inf->mark++;
 		inf->cont[0] = '\0';
-		inf->list_start_us = clock_mono_us();
+		inf->list_start_us = io_loop_clock_us(inf->loop);
 	}
 	k8s_deploy_decoder_reset(inf->list_dec);
 	url_escape(cont, sizeof(cont), inf->cont);

@@ -91,7 +91,7 @@ void k8s_informer_get_stats(const k8s_informer *inf, k8s_informer_stats *out);
 
 /*
  * After every complete LIST (the first included): started_us is
- * clock_mono_us() when the cycle's first page was requested.  Anything that
+ * io_loop_clock_us() when the cycle's first page was requested.  Anything that
  * existed then and is not in the cache now was deleted before the list was
  * taken, even if the informer never saw it (a Deployment created and deleted
  * while a watch was down); a watch has no such gaps, a relist does.  NULL
