@@ -5,18 +5,13 @@
 #include "k8s/client.h"
 #include "worker/service.h"
 
-typedef struct worker_backend_k8s worker_backend_k8s;
-
 /*
  * Fills b so the service's API writes and diagnoses go through client
- * (b->impl is the returned state).  NULL on ENOMEM.
+ * (b->impl is the client; nothing is allocated).  The service's completions
+ * have the client's own signatures, so they are handed to it unchanged;
+ * k8s_client_free() drops requests still in flight without calling back, and
+ * the service frees its side itself.
  */
-worker_backend_k8s *worker_backend_k8s_new(struct worker_backend *b, k8s_client *client);
-/*
- * Cancels the requests still in flight (their completions never run, so the
- * service must not wait for them: it frees its own side) and frees the state.
- * Before k8s_client_free().  NULL is fine.
- */
-void worker_backend_k8s_free(worker_backend_k8s *k);
+void worker_backend_k8s_init(struct worker_backend *b, k8s_client *client);
 
 #endif

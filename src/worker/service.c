@@ -17,6 +17,12 @@
  * flight and nobody waits on it.  That check runs at the end of the loop
  * turn (a deferred sweep), never in the middle of one: finishing a call can
  * empty a cluster while a caller up the stack is still walking it.
+ *
+ * Calls run one way: service_calls.c (handlers, API completions, method
+ * registration, the first sync releasing held calls) calls into this file
+ * (waiters, state, the informer feed); nothing here calls back into it.
+ * Time is the loop's clock (io_loop_clock_us), never read directly, so tests
+ * drive the service with an injected one.
  */
 #include "worker/service.h"
 #include "worker/service_int.h"
@@ -25,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/clock.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "cplane/v1/cplane.pb-c.h"
@@ -118,11 +123,11 @@ static struct snapshot snapshot_of(const struct cluster *c, enum cluster_phase p
 
 void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t start_us)
 {
-	double secs = (double)(clock_mono_us() - start_us) / 1e6;
+	double secs = (double)(svc_now_us(s) - start_us) / 1e6;
 	size_t b;
 
-	if (code < 0 || code > 16)
-		code = 2;
+	if (code < 0 || code > GRPC_STATUS_MAX)
+		code = GRPC_UNKNOWN;
 	s->stats.calls[m][code]++;
 	for (b = 0; b < 11 && secs > worker_latency_bounds[b]; b++)
 		;
@@ -336,7 +341,7 @@ struct pending_op *svc_op_new(worker_service *s, const char *name)
 		return NULL;
 	op->svc = s;
 	snprintf(op->name, sizeof(op->name), "%s", name);
-	op->start_us = clock_mono_us();
+	op->start_us = svc_now_us(s);
 	op->next = s->ops;
 	if (s->ops)
 		s->ops->prev = op;
@@ -357,13 +362,20 @@ void svc_op_free(struct pending_op *op)
 	free(op);
 }
 
-static void on_diagnosis(void *arg, const char *text)
+static void on_diagnosis(void *arg, const k8s_error *err, const char *diagnosis)
 {
 	struct pending_op *op = arg;
 	struct waiter *w = svc_find_waiter(op->svc, op->name, op->waiter_id);
+	char text[640];
 
-	if (w && w->diagnosing)
-		finish_with_diagnosis(w, text ? text : "");
+	if (w && w->diagnosing) {
+		if (err->kind != K8S_OK || diagnosis == NULL) {
+			snprintf(text, sizeof(text), "the pods could not be listed: %s", err->message);
+			finish_with_diagnosis(w, text);
+		} else {
+			finish_with_diagnosis(w, diagnosis);
+		}
+	}
 	svc_op_free(op);
 }
 
@@ -452,7 +464,7 @@ static void delete_succeeded(struct waiter *w)
 	char took[32];
 
 	log_info("Deleted cluster", "name", w->c->name, "took",
-	    log_duration_ms(took, (clock_mono_us() - w->start_us) / 1000), NULL);
+	    log_duration_ms(took, (svc_now_us(w->svc) - w->start_us) / 1000), NULL);
 	cplane__v1__delete_cluster_response__init(&dr);
 	dr.result = CPLANE__V1__RESULT__SUCCESS;
 	svc_waiter_reply(w, &dr.base);
@@ -465,7 +477,6 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 	Cplane__V1__Cluster m;
 	char msg[CLUSTER_MESSAGE_MAX], text[512], took[32];
 
-	(void)s;
 	switch (w->kind) {
 	case W_CREATE:
 		if (w->diagnosing)
@@ -480,7 +491,7 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 		case PHASE_READY:
 			log_info("Created cluster", "name", c->name, "replicas",
 			    log_i64(text, svc_cluster_replicas(c)), "took",
-			    log_duration_ms(took, (clock_mono_us() - w->start_us) / 1000), NULL);
+			    log_duration_ms(took, (svc_now_us(s) - w->start_us) / 1000), NULL);
 			cplane__v1__create_cluster_response__init(&cr);
 			cr.result = CPLANE__V1__RESULT__SUCCESS;
 			svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
@@ -524,6 +535,21 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 		return;
 	case W_SYNC:
 		return;
+	}
+}
+
+void svc_finish_waiters(struct cluster *c, enum waiter_kind kind, int code, const char *message)
+{
+	struct waiter *w, *next;
+
+	for (w = c->user; w; w = next) {
+		next = w->next;
+		if (w->kind != kind)
+			continue;
+		if (kind == W_DELETE && code == GRPC_OK)
+			delete_succeeded(w);
+		else
+			svc_waiter_finish(w, code, message);
 	}
 }
 
@@ -609,11 +635,7 @@ static void forget_unlisted(struct cluster *c, void *arg)
 		 * deleted is gone, even if the informer never saw it. */
 		log_info("Deployment replaced after our Delete", "name", c->name, NULL);
 		c->deleting = 0;
-		for (struct waiter *w = c->user, *next; w; w = next) {
-			next = w->next;
-			if (w->kind == W_DELETE)
-				delete_succeeded(w);
-		}
+		svc_finish_waiters(c, W_DELETE, GRPC_OK, NULL);
 		svc_cluster_changed(l->s, c);
 		return;
 	}
@@ -640,23 +662,6 @@ void svc_on_sync_timeout(io_loop *loop, void *arg)
 	svc_waiter_finish(w, GRPC_UNAVAILABLE, "not yet synced with the Kubernetes API server; retry later");
 }
 
-void worker_service_on_synced(worker_service *s)
-{
-	int first = !s->synced;
-
-	s->synced = 1;
-	if (first)
-		log_info("Synced with the Kubernetes API server", "clusters",
-		    log_i64((char[24]){ 0 }, (int64_t)cluster_table_count(s->table)), NULL);
-	while (s->presync) {
-		struct waiter *w = s->presync;
-		grpc_call *call = w->call;
-		enum worker_method m = w->method;
-		svc_waiter_free(s, w);
-		svc_dispatch(s, call, m);
-	}
-}
-
 int worker_service_synced(const worker_service *s)
 {
 	return s->synced;
@@ -669,39 +674,22 @@ void worker_service_drain(worker_service *s)
 
 /* ------------------------------------------------------------- lifecycle */
 
-worker_service *worker_service_new(io_loop *loop, grpc_server *server, const struct worker_backend *backend,
-    const struct worker_service_opts *opts)
+/* worker_service_new() is on the handler side: it registers the methods. */
+
+/* Ends every call on a waiter list without counting it: the process is stopping. */
+static void drop_list(worker_service *s, struct waiter **head)
 {
-	worker_service *s = calloc(1, sizeof(*s));
-
-	if (s == NULL)
-		return NULL;
-	s->loop = loop;
-	s->server = server;
-	s->backend = *backend;
-	s->opts = *opts;
-	s->table = cluster_table_new();
-	if (s->table == NULL)
-		goto fail;
-	if (svc_register_methods(s) < 0)
-		goto fail;
-	return s;
-fail:
-	cluster_table_free(s->table);
-	free(s);
-	return NULL;
-}
-
-static void drop_waiters(struct cluster *c, void *arg)
-{
-	worker_service *s = arg;
-
-	while (c->user) {
-		struct waiter *w = c->user;
+	while (*head) {
+		struct waiter *w = *head;
 		grpc_call *call = w->call;
 		svc_waiter_free(s, w);
 		grpc_call_finish(call, GRPC_UNAVAILABLE, "the worker is shutting down");
 	}
+}
+
+static void drop_waiters(struct cluster *c, void *arg)
+{
+	drop_list(arg, (struct waiter **)&c->user);
 }
 
 void worker_service_free(worker_service *s)
@@ -715,12 +703,7 @@ void worker_service_free(worker_service *s)
 	while (s->ops)
 		svc_op_free(s->ops);
 	cluster_table_foreach(s->table, drop_waiters, s);
-	while (s->presync) {
-		struct waiter *w = s->presync;
-		grpc_call *call = w->call;
-		svc_waiter_free(s, w);
-		grpc_call_finish(call, GRPC_UNAVAILABLE, "the worker is shutting down");
-	}
+	drop_list(s, &s->presync);
 	cluster_table_free(s->table);
 	free(s);
 }

@@ -11,28 +11,33 @@
 #include <stdint.h>
 
 #include "grpc/server.h"
+#include "k8s/client.h"
 #include "k8s/deploy.h"
 #include "k8s/status.h"
 #include "worker/table.h"
 
 typedef struct worker_service worker_service;
 
-/* Completion of an API write; err->kind == K8S_OK on success.  err valid during the call. */
-typedef void (*worker_api_done)(void *arg, const k8s_error *err);
-/* Completion of a diagnosis: text is a human summary of the pods ("" when none). */
-typedef void (*worker_diag_done)(void *arg, const char *text);
-
+/*
+ * What the service needs from Kubernetes.  The completions have the
+ * Kubernetes client's own signatures (k8s/client.h), called exactly once,
+ * possibly before the request function returns; err valid during the call.
+ * A fake in tests records the calls and completes them when it likes.
+ */
 struct worker_backend {
 	/* POST the Deployment for spec. */
-	void (*create)(void *impl, const k8s_deploy_spec *spec, worker_api_done done, void *arg);
+	void (*create)(void *impl, const k8s_deploy_spec *spec, k8s_deploy_done_fn done, void *arg);
 	/* DELETE with foreground propagation. */
-	void (*remove)(void *impl, const char *name, worker_api_done done, void *arg);
+	void (*remove)(void *impl, const char *name, k8s_delete_done_fn done, void *arg);
 	/* Reads the cluster's pods and says why replicas are not available; timeout_ms bounds it. */
 	void (*diagnose)(void *impl, const char *name, int32_t want, int32_t available, int64_t timeout_ms,
-	    worker_diag_done done, void *arg);
+	    k8s_diag_done_fn done, void *arg);
 	void *impl;
 	const char *namespace_;	/* for messages ("in namespace x") */
 };
+
+/* How long a call waits for the first list when sync_wait_ms is 0. */
+#define WORKER_SYNC_WAIT_MS_DEFAULT 30000
 
 struct worker_service_opts {
 	const char *default_image;
@@ -40,7 +45,7 @@ struct worker_service_opts {
 	int64_t create_timeout_ms;
 	int64_t delete_timeout_ms;
 	int64_t max_replicas;
-	int64_t sync_wait_ms;		/* how long a call waits for the first list (default 30 s) */
+	int64_t sync_wait_ms;		/* how long a call waits for the first list; 0 = WORKER_SYNC_WAIT_MS_DEFAULT */
 };
 
 typedef struct worker_service_stats {
@@ -65,7 +70,7 @@ void worker_service_on_delete(worker_service *s, const char *name);
 void worker_service_on_synced(worker_service *s);
 /*
  * A complete LIST (k8s_informer_on_listed) requested at started_us
- * (clock_mono_us()): a Create whose POST was answered before that and whose
+ * (io_loop_clock_us() of the service's loop): a Create whose POST was answered before that and whose
  * Deployment is not in the cache was deleted unseen; it stops waiting.
  */
 void worker_service_on_listed(worker_service *s, int64_t started_us);

@@ -1,12 +1,28 @@
 /*
  * The ClusterService handlers (the semantics table's "answer" column for a
- * call that arrives) and the completions of the API writes they start.
+ * call that arrives), the completions of the API writes they start, and
+ * the service's construction (method registration) and first sync.
+ *
+ * Where things plug in:
+ * - A new method: a path and request descriptor in `methods[]`
+ *   (register_methods), an enum worker_method value and name
+ *   (service.h, service.c: metrics are indexed by it), a handle_x() below
+ *   reached through dispatch(), and its rows in
+ *   tests/unit/test_worker_service.c.
+ * - A check every call passes (caller identity, draining, rate): in
+ *   dispatch(), before the switch; it answers with reply_error() and returns.
+ * - A check on one method's input: at the top of its handle_x(), as the
+ *   cluster_check_*() validators in cluster.c are, before any state is read.
+ * - A call that must wait: wait_on() a waiter kind; service.c finishes it
+ *   when the cluster changes (evaluate_waiter) or its timer fires.
+ *   Asynchronous work (backend requests) carries a pending_op (name and
+ *   waiter id), never a pointer to a call or waiter.
+ * Calls run one way: this file calls into service.c, never the reverse.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/clock.h"
 #include "base/log.h"
 #include "worker/service_int.h"
 
@@ -46,7 +62,7 @@ static int map_api_error(const k8s_error *err, const char *verb, const char *ns,
 
 static void send_delete(worker_service *s, struct cluster *c);
 
-static void on_create_done(void *arg, const k8s_error *err)
+static void on_create_done(void *arg, const k8s_error *err, const k8s_deployment *d)
 {
 	struct pending_op *op = arg;
 	worker_service *s = op->svc;
@@ -54,6 +70,7 @@ static void on_create_done(void *arg, const k8s_error *err)
 	char msg[1024];
 	int code;
 
+	(void)d;	/* the informer brings the Deployment; its cache is what counts */
 	if (c == NULL)
 		goto out;
 	if (!c->creating)
@@ -74,27 +91,19 @@ static void on_create_done(void *arg, const k8s_error *err)
 		 * the Deployment.  The Delete that waited for this answer still sends its
 		 * DELETE; the entry stays DELETING until that says what there was.
 		 */
-		for (struct waiter *w = c->user, *next; w; w = next) {
-			next = w->next;
-			if (w->kind == W_CREATE)
-				svc_waiter_finish(w, code, msg);
-		}
-		c->posted_us = clock_mono_us();
+		svc_finish_waiters(c, W_CREATE, code, msg);
+		c->posted_us = svc_now_us(s);
 		goto deferred;
 	}
 	c->creating = 0;
 	c->delete_after_post = 0;	/* nothing was made: a Delete waiting for this answer is done */
-	for (struct waiter *w = c->user, *next; w; w = next) {
-		next = w->next;
-		if (w->kind == W_CREATE)
-			svc_waiter_finish(w, code, msg);
-	}
+	svc_finish_waiters(c, W_CREATE, code, msg);
 	svc_cluster_changed(s, c);
 	goto out;
 answered:
 	/* CREATING until the informer shows the Deployment (it may already have).  From now
 	 * on an API answer that it is gone (a relist, a DELETE's 404) is to be believed. */
-	c->posted_us = clock_mono_us();
+	c->posted_us = svc_now_us(s);
 deferred:
 	if (c->delete_after_post) {
 		c->delete_after_post = 0;
@@ -117,7 +126,7 @@ static void on_delete_done(void *arg, const k8s_error *err)
 		goto out;
 	if (err->kind == K8S_OK) {
 		if (c->deleting)
-			c->deleted_us = clock_mono_us();	/* from now on it carries deletionTimestamp */
+			c->deleted_us = svc_now_us(s);	/* from now on it carries deletionTimestamp */
 		goto out;
 	}
 	code = map_api_error(err, "delete", s->backend.namespace_, msg, sizeof(msg));
@@ -132,11 +141,7 @@ static void on_delete_done(void *arg, const k8s_error *err)
 	}
 	log_error("Delete failed", "name", c->name, "code", grpc_status_name(code), "error", msg, NULL);
 	c->deleting = 0;
-	for (struct waiter *w = c->user, *next; w; w = next) {
-		next = w->next;
-		if (w->kind == W_DELETE)
-			svc_waiter_finish(w, code, msg);
-	}
+	svc_finish_waiters(c, W_DELETE, code, msg);
 	svc_cluster_changed(s, c);
 out:
 	svc_op_free(op);
@@ -153,11 +158,7 @@ static void send_delete(worker_service *s, struct cluster *c)
 		return;
 	}
 	c->deleting = 0;
-	for (struct waiter *w = c->user, *next; w; w = next) {
-		next = w->next;
-		if (w->kind == W_DELETE)
-			svc_waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	}
+	svc_finish_waiters(c, W_DELETE, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 	svc_cluster_changed(s, c);
 }
 
@@ -201,18 +202,18 @@ static struct waiter *wait_on(worker_service *s, grpc_call *call, struct cluster
 static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 {
 	const Cplane__V1__CreateClusterRequest *req = (const void *)grpc_call_request_msg(call);
-	const char *image, *why;
+	const char *image;
 	char msg[512], rep[24];
 	struct cluster *c;
 	enum cluster_phase phase;
 	Cplane__V1__CreateClusterResponse resp;
 	Cplane__V1__Cluster m;
-	struct pending_op *op;
+	struct pending_op *op = NULL;
 	struct waiter *w;
 	k8s_deploy_spec spec;
 
-	if ((why = cluster_check_name(req->name)) != NULL)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, why);
+	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0)
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
 	if (cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0)
 		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
 	image = req->image && req->image[0] ? req->image : s->opts.default_image;
@@ -245,38 +246,28 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 		break;
 	}
 
+	/* Acquired in order; on failure everything taken so far is given back below. */
 	c = cluster_table_get_or_add(s->table, req->name);
+	if (c == NULL)
+		goto nomem;
 	op = svc_op_new(s, req->name);
-	if (c == NULL || op == NULL) {
-		svc_op_free(op);
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	}
+	if (op == NULL)
+		goto nomem;
 	c->creating = 1;
 	c->posted_us = 0;
 	c->delete_after_post = 0;
 	c->want_replicas = req->replicas;
 	cluster_set_text(&c->image, NULL);	/* a name used again: forget the old Deployment's image */
-	if (cluster_set_text(&c->want_image, image) < 0) {
-		svc_op_free(op);
-		c->creating = 0;
-		svc_maybe_forget(s, c);
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	}
+	if (cluster_set_text(&c->want_image, image) < 0)
+		goto nomem;
 	w = wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
-	if (w == NULL) {
-		c->creating = 0;
-		svc_op_free(op);
-		svc_maybe_forget(s, c);
-		return;
-	}
+	if (w == NULL)
+		goto undo;	/* wait_on answered */
 	w->want_replicas = req->replicas;
 	w->want_image = strdup(image);
 	if (w->want_image == NULL) {
 		svc_waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		c->creating = 0;
-		svc_op_free(op);
-		svc_maybe_forget(s, c);
-		return;
+		goto undo;
 	}
 	log_info("Creating cluster", "name", c->name, "replicas", log_i64(rep, req->replicas), "image", image, NULL);
 	svc_cluster_changed(s, c);	/* watchers of a re-created name see CREATING */
@@ -287,19 +278,27 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	spec.node_selector = s->opts.node_selector;
 	spec.progress_deadline_s = (s->opts.create_timeout_ms + 999) / 1000;
 	s->backend.create(s->backend.impl, &spec, on_create_done, op);
+	return;
+nomem:
+	reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+undo:
+	svc_op_free(op);
+	if (c != NULL) {
+		c->creating = 0;
+		svc_maybe_forget(s, c);
+	}
 }
 
 static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
 {
 	const Cplane__V1__DeleteClusterRequest *req = (const void *)grpc_call_request_msg(call);
-	const char *why;
 	char msg[256];
 	struct cluster *c;
 	enum cluster_phase phase;
 	Cplane__V1__DeleteClusterResponse resp;
 
-	if ((why = cluster_check_name(req->name)) != NULL)
-		return reply_error(s, call, WM_DELETE, start_us, GRPC_INVALID_ARGUMENT, why);
+	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0)
+		return reply_error(s, call, WM_DELETE, start_us, GRPC_INVALID_ARGUMENT, msg);
 	c = cluster_table_find(s->table, req->name);
 	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
 	if (phase == PHASE_ABSENT) {
@@ -405,18 +404,14 @@ static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
 	svc_watch_send(w, phase);
 }
 
-void svc_dispatch(worker_service *s, grpc_call *call, enum worker_method m)
+/* start_us: when the call arrived (a call held for the first sync keeps it). */
+static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us)
 {
-	int64_t start_us = clock_mono_us();
-	struct waiter *w = grpc_call_user(call);
-
-	/* A call that waited for the sync keeps its original start. */
-	(void)w;
 	if (s->draining)
 		return reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
 	if (!s->synced) {
 		int64_t wait = s->opts.sync_wait_ms;
-		wait_on(s, call, NULL, W_SYNC, m, start_us, wait > 0 ? wait : 30000);
+		wait_on(s, call, NULL, W_SYNC, m, start_us, wait > 0 ? wait : WORKER_SYNC_WAIT_MS_DEFAULT);
 		return;
 	}
 	switch (m) {
@@ -429,13 +424,13 @@ void svc_dispatch(worker_service *s, grpc_call *call, enum worker_method m)
 	}
 }
 
-static void on_create(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_CREATE); }
-static void on_delete(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_DELETE); }
-static void on_get(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_GET); }
-static void on_list(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_LIST); }
-static void on_watch(grpc_call *call, void *arg) { svc_dispatch(arg, call, WM_WATCH); }
+static void on_create(grpc_call *call, void *arg) { dispatch(arg, call, WM_CREATE, svc_now_us(arg)); }
+static void on_delete(grpc_call *call, void *arg) { dispatch(arg, call, WM_DELETE, svc_now_us(arg)); }
+static void on_get(grpc_call *call, void *arg) { dispatch(arg, call, WM_GET, svc_now_us(arg)); }
+static void on_list(grpc_call *call, void *arg) { dispatch(arg, call, WM_LIST, svc_now_us(arg)); }
+static void on_watch(grpc_call *call, void *arg) { dispatch(arg, call, WM_WATCH, svc_now_us(arg)); }
 
-int svc_register_methods(worker_service *s)
+static int register_methods(worker_service *s)
 {
 	static const struct {
 		const char *path;
@@ -453,4 +448,47 @@ int svc_register_methods(worker_service *s)
 		if (grpc_server_add_method(s->server, methods[i].path, methods[i].req, methods[i].fn, s) < 0)
 			return -1;
 	return 0;
+}
+
+/* ------------------------------------------------ lifecycle, first sync */
+
+worker_service *worker_service_new(io_loop *loop, grpc_server *server, const struct worker_backend *backend,
+    const struct worker_service_opts *opts)
+{
+	worker_service *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->loop = loop;
+	s->server = server;
+	s->backend = *backend;
+	s->opts = *opts;
+	s->table = cluster_table_new();
+	if (s->table == NULL)
+		goto fail;
+	if (register_methods(s) < 0)
+		goto fail;
+	return s;
+fail:
+	cluster_table_free(s->table);
+	free(s);
+	return NULL;
+}
+
+void worker_service_on_synced(worker_service *s)
+{
+	int first = !s->synced;
+
+	s->synced = 1;
+	if (first)
+		log_info("Synced with the Kubernetes API server", "clusters",
+		    log_i64((char[24]){ 0 }, (int64_t)cluster_table_count(s->table)), NULL);
+	while (s->presync) {
+		struct waiter *w = s->presync;
+		grpc_call *call = w->call;
+		enum worker_method m = w->method;
+		int64_t start_us = w->start_us;
+		svc_waiter_free(s, w);
+		dispatch(s, call, m, start_us);
+	}
 }

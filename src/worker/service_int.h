@@ -1,7 +1,9 @@
 /*
  * Internals shared by service.c (waiters, reacting to changes, the informer
- * feed) and service_calls.c (the gRPC handlers and API completions).  Not
- * part of the worker's contract: service.h is.
+ * feed) and service_calls.c (the gRPC handlers and API completions).  Calls
+ * run one way: service_calls.c uses what is declared here; service.c defines
+ * it and never calls into service_calls.c.  Not part of the worker's
+ * contract: service.h is.
  */
 #ifndef CPLANE_WORKER_SERVICE_INT_H
 #define CPLANE_WORKER_SERVICE_INT_H
@@ -68,8 +70,11 @@ struct pending_op {
 /* A pending op for name, on s's list (start_us = now); NULL on ENOMEM.  svc_op_free unlinks and frees (NULL is fine). */
 struct pending_op *svc_op_new(worker_service *s, const char *name);
 void svc_op_free(struct pending_op *op);
+/* The service's one clock: the loop's, in µs (injectable in tests). */
+static inline int64_t svc_now_us(const worker_service *s) { return io_loop_clock_us(s->loop); }
 void svc_cluster_changed(worker_service *s, struct cluster *c);
-void svc_dispatch(worker_service *s, grpc_call *call, enum worker_method m);
+/* Ends every waiter of kind on c with code and message; W_DELETE with GRPC_OK answers SUCCESS. */
+void svc_finish_waiters(struct cluster *c, enum waiter_kind kind, int code, const char *message);
 int32_t svc_cluster_replicas(const struct cluster *c);
 const char *svc_cluster_image(const struct cluster *c);
 void svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
@@ -90,8 +95,5 @@ int svc_spec_matches(const struct cluster *c, int32_t replicas, const char *imag
 void svc_watch_send(struct waiter *w, enum cluster_phase phase);
 void svc_on_watch_writable(grpc_call *call, void *arg);
 void svc_on_sync_timeout(io_loop *loop, void *arg);
-
-/* Registers the five ClusterService methods on the server. */
-int svc_register_methods(worker_service *s);
 
 #endif

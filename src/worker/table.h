@@ -17,9 +17,9 @@ struct cluster {
 	struct cluster_observed obs;
 	int creating;			/* our Create waits to see its Deployment (POST in flight or answered) */
 	int deleting;			/* our Delete was accepted */
-	int64_t posted_us;		/* clock_mono_us() when that POST was answered (made, or already there); 0 = in flight */
+	int64_t posted_us;		/* io_loop_clock_us() when that POST was answered (made, or already there); 0 = in flight */
 	int delete_after_post;		/* a Delete accepted while the POST was in flight: its DELETE waits for the answer */
-	int64_t deleted_us;		/* clock_mono_us() when our DELETE was answered OK; 0 = none (yet) */
+	int64_t deleted_us;		/* io_loop_clock_us() when our DELETE was answered OK; 0 = none (yet) */
 	int32_t want_replicas;		/* spec asked by the Create that made it (until observed) */
 	/*
 	 * Strings on the heap, sized to fit and owned by the entry (freed with it):

@@ -28,7 +28,6 @@ struct worker {
 	io_loop *loop;
 	k8s_config kcfg;
 	k8s_client *client;
-	worker_backend_k8s *backend;
 	k8s_informer *informer;
 	grpc_server *server;
 	worker_service *service;
@@ -160,16 +159,13 @@ static int setup(struct worker *w)
 	grpc_health_set(w->server, "", GRPC_HEALTH_NOT_SERVING);
 	grpc_health_set(w->server, SERVICE_NAME, GRPC_HEALTH_NOT_SERVING);
 
-	w->backend = worker_backend_k8s_new(&backend, w->client);
-	if (w->backend == NULL)
-		goto nomem;
+	worker_backend_k8s_init(&backend, w->client);
 	memset(&sopts, 0, sizeof(sopts));
 	sopts.default_image = w->cfg.image;
 	sopts.node_selector = w->cfg.node_selector && w->cfg.node_selector[0] ? w->cfg.node_selector : NULL;
 	sopts.create_timeout_ms = w->cfg.create_timeout_ms;
 	sopts.delete_timeout_ms = w->cfg.delete_timeout_ms;
 	sopts.max_replicas = w->cfg.max_replicas;
-	sopts.sync_wait_ms = 30000;
 	w->service = worker_service_new(w->loop, w->server, &backend, &sopts);
 	if (w->service == NULL)
 		goto nomem;
@@ -239,7 +235,6 @@ int worker_main(int argc, char **argv)
 	worker_service_free(w.service);
 	metrics_server_free(w.metrics);
 	grpc_server_free(w.server);
-	worker_backend_k8s_free(w.backend);
 	k8s_client_free(w.client);
 	k8s_config_free(&w.kcfg);
 	io_loop_free(w.loop);
