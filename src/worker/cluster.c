@@ -35,7 +35,7 @@ static int is_lower_alnum(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-const char *cluster_check_name(const char *name)
+static const char *name_rule(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -50,6 +50,16 @@ const char *cluster_check_name(const char *name)
 	if (!is_lower_alnum(name[0]) || !is_lower_alnum(name[n - 1]))
 		return "name must be a DNS-1123 label: it must start and end with a letter or digit";
 	return NULL;
+}
+
+int cluster_check_name(const char *name, char *why, size_t whysz)
+{
+	const char *rule = name_rule(name);
+
+	if (rule == NULL)
+		return 0;
+	snprintf(why, whysz, "%s", rule);
+	return -1;
 }
 
 int cluster_check_replicas(int64_t replicas, int64_t max_replicas, char *why, size_t whysz)
@@ -109,94 +119,114 @@ static int check_host(const char *s, size_t n)
 	return n ? 0 : -1;
 }
 
-int cluster_check_image(const char *image, char *why, size_t whysz)
+/* After '@': algorithm ':' lower-case hex.  NULL when fine, else the rule broken. */
+static const char *digest_rule(const char *digest)
 {
-	size_t n = strlen(image), name_end, start = 0;
-	const char *at = strchr(image, '@'), *slash, *rule = NULL;
+	const char *colon = strchr(digest, ':');
 
-	if (n == 0) {
-		rule = "it is empty";
-		goto bad;
+	if (colon == NULL || colon == digest || colon[1] == '\0')
+		return "a digest must look like @algorithm:hex";
+	for (const char *p = colon + 1; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return "a digest's hex part must be lower-case hexadecimal";
+	return NULL;
+}
+
+/*
+ * The tag: the last ':' after the last '/' of image[0, *name_end).  When
+ * there is one, *name_end is moved to it.  NULL when fine (or no tag).
+ */
+static const char *tag_rule(const char *image, size_t *name_end)
+{
+	const char *slash = NULL, *tag = NULL, *end = image + *name_end;
+	size_t tl;
+
+	for (const char *p = image; p < end; p++)
+		if (*p == '/')
+			slash = p;
+	for (const char *p = slash ? slash : image; p < end; p++)
+		if (*p == ':')
+			tag = p;
+	if (tag == NULL)
+		return NULL;
+	tl = (size_t)(end - tag - 1);
+	if (tl == 0 || tl > 128)
+		return "a tag must be 1-128 characters";
+	for (size_t i = 0; i < tl; i++) {
+		char c = tag[1 + i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		    (i > 0 && (c == '.' || c == '-'))))
+			return "a tag may hold only letters, digits, '_', '.' and '-' (not first)";
 	}
-	if (n > CLUSTER_IMAGE_MAX) {
-		rule = "it is longer than 255 characters";
-		goto bad;
-	}
-	name_end = at ? (size_t)(at - image) : n;
-	if (at) {
-		const char *colon = strchr(at + 1, ':');
-		if (colon == NULL || colon == at + 1 || colon[1] == '\0') {
-			rule = "a digest must look like @algorithm:hex";
-			goto bad;
-		}
-		for (const char *p = colon + 1; *p; p++)
-			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
-				rule = "a digest's hex part must be lower-case hexadecimal";
-				goto bad;
-			}
-	}
-	/* tag: the last ':' after the last '/' within the name part */
-	slash = NULL;
-	for (size_t i = 0; i < name_end; i++)
-		if (image[i] == '/')
-			slash = image + i;
-	{
-		const char *tag = NULL;
-		for (const char *p = slash ? slash : image; p < image + name_end; p++)
-			if (*p == ':')
-				tag = p;
-		if (tag) {
-			size_t tl = (size_t)(image + name_end - tag - 1);
-			if (tl == 0 || tl > 128) {
-				rule = "a tag must be 1-128 characters";
-				goto bad;
-			}
-			for (size_t i = 0; i < tl; i++) {
-				char c = tag[1 + i];
-				if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-				    c == '_' || (i > 0 && (c == '.' || c == '-')))) {
-					rule = "a tag may hold only letters, digits, '_', '.' and '-' (not first)";
-					goto bad;
-				}
-			}
-			name_end = (size_t)(tag - image);
-		}
-	}
-	/* optional registry host */
-	{
-		const char *first = memchr(image, '/', name_end);
-		if (first) {
-			size_t hl = (size_t)(first - image);
-			if (memchr(image, '.', hl) || memchr(image, ':', hl) ||
-			    (hl == 9 && memcmp(image, "localhost", 9) == 0)) {
-				if (check_host(image, hl) < 0) {
-					rule = "the registry host is not a valid host[:port]";
-					goto bad;
-				}
-				start = hl + 1;
-			}
-		}
-	}
+	*name_end = (size_t)(tag - image);
+	return NULL;
+}
+
+/*
+ * The optional registry host: the part before the first '/' of
+ * image[0, name_end) when it has a '.', a ':' or is "localhost".  *start is
+ * set past it (0 without one).  NULL when fine.
+ */
+static const char *registry_rule(const char *image, size_t name_end, size_t *start)
+{
+	const char *first = memchr(image, '/', name_end);
+	size_t hl;
+
+	*start = 0;
+	if (first == NULL)
+		return NULL;
+	hl = (size_t)(first - image);
+	if (!memchr(image, '.', hl) && !memchr(image, ':', hl) && !(hl == 9 && memcmp(image, "localhost", 9) == 0))
+		return NULL;
+	if (check_host(image, hl) < 0)
+		return "the registry host is not a valid host[:port]";
+	*start = hl + 1;
+	return NULL;
+}
+
+/* The repository path image[start, name_end): components separated by '/'. */
+static const char *path_rule(const char *image, size_t start, size_t name_end)
+{
 	while (start < name_end) {
 		const char *end = memchr(image + start, '/', name_end - start);
 		size_t cl = end ? (size_t)(end - image) - start : name_end - start;
-		if (check_component(image + start, cl) < 0) {
-			rule = "repository path components must be lower-case letters and digits, "
+		if (check_component(image + start, cl) < 0)
+			return "repository path components must be lower-case letters and digits, "
 			       "separated by '.', '_', '__' or '-'";
-			goto bad;
-		}
 		start += cl + 1;
-		if (end && start >= name_end) {
-			rule = "the repository path ends with '/'";
-			goto bad;
-		}
+		if (end && start >= name_end)
+			return "the repository path ends with '/'";
 	}
-	if (name_end == 0) {
-		rule = "the repository name is missing";
-		goto bad;
-	}
-	return 0;
-bad:
+	if (name_end == 0)
+		return "the repository name is missing";
+	return NULL;
+}
+
+static const char *image_rule(const char *image)
+{
+	size_t n = strlen(image), name_end, start;
+	const char *at = strchr(image, '@'), *rule;
+
+	if (n == 0)
+		return "it is empty";
+	if (n > CLUSTER_IMAGE_MAX)
+		return "it is longer than 255 characters";
+	name_end = at ? (size_t)(at - image) : n;
+	if (at && (rule = digest_rule(at + 1)) != NULL)
+		return rule;
+	if ((rule = tag_rule(image, &name_end)) != NULL)
+		return rule;
+	if ((rule = registry_rule(image, name_end, &start)) != NULL)
+		return rule;
+	return path_rule(image, start, name_end);
+}
+
+int cluster_check_image(const char *image, char *why, size_t whysz)
+{
+	const char *rule = image_rule(image);
+
+	if (rule == NULL)
+		return 0;
 	snprintf(why, whysz, "image \"%.*s\" is not a valid image reference: %s", 80, image, rule);
 	return -1;
 }

@@ -50,9 +50,11 @@ struct cluster_observed {
  */
 enum cluster_phase cluster_derive_phase(const struct cluster_observed *o, int creating, int deleting);
 
-/* Validation: NULL when fine, else a message naming the field and the rule. */
-const char *cluster_check_name(const char *name);
-/* why is filled with the message (>= 160 bytes). Returns 0 when fine. */
+/*
+ * Validators, one signature: 0 when fine, else -1 with why filled with a
+ * message naming the field and the rule broken (why >= 160 bytes is enough).
+ */
+int cluster_check_name(const char *name, char *why, size_t whysz);
 int cluster_check_replicas(int64_t replicas, int64_t max_replicas, char *why, size_t whysz);
 int cluster_check_image(const char *image, char *why, size_t whysz);
 

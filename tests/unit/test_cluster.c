@@ -54,11 +54,13 @@ static void test_names(void)
 	static const char *const bad[] = { "", "-a", "a-", "A", "a_b", "a.b", "d\xc3\xa9mo",
 		"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234", "a b" };
 
+	char why[200];
+
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		CHECK(cluster_check_name(good[i]) == NULL);
+		CHECK_EQ_INT(cluster_check_name(good[i], why, sizeof(why)), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *why = cluster_check_name(bad[i]);
-		CHECK(why != NULL && strncmp(why, "name ", 5) == 0);
+		CHECK_EQ_INT(cluster_check_name(bad[i], why, sizeof(why)), -1);
+		CHECK(strncmp(why, "name ", 5) == 0);
 	}
 }
 
