@@ -627,129 +627,174 @@ static const char *check_format(const char *v)
 	return log_parse_format(v, &f) == 0 ? NULL : "want logfmt or json";
 }
 
-int driver_main(int argc, char **argv)
+/* What the command line said, before it is checked against the command. */
+struct driver_args {
+	const char *target, *output, *log_format, *log_level;
+	int64_t timeout_ms;	/* -1: not given */
+	int64_t replicas;	/* -1: not given */
+	int wait;
+	char *pos[4];
+	size_t npos;
+};
+
+/* Flags into a (and d's name and image); sets up logging.  0, or the exit status. */
+static int parse_flags(struct driver *d, struct driver_args *a, int argc, char **argv)
 {
-	struct driver d;
-	const char *target = NULL, *output = "table", *log_format = "logfmt", *log_level = "info";
-	int64_t timeout_ms = -1, replicas = -1;
-	int nowait = 0, wait_flag = 1;
-	char *pos[4], err[512], deftarget[160];
-	size_t npos = 0;
+	char err[512];
 	enum log_level lv;
 	enum log_format lf;
+	const struct flag_def defs[] = {
+		{ "target", FLAG_STRING, &a->target, "worker address", 0, 0, NULL },
+		{ "timeout", FLAG_DURATION, &a->timeout_ms, "overall timeout", 1, 7LL * 24 * 3600 * 1000, NULL },
+		{ "o", FLAG_STRING, &a->output, "output", 0, 0, check_output },
+		{ "output", FLAG_STRING, &a->output, "output", 0, 0, check_output },
+		{ "replicas", FLAG_INT, &a->replicas, "replicas", 0, 0, NULL },
+		{ "image", FLAG_STRING, &d->image, "image", 0, 0, NULL },
+		{ "name", FLAG_STRING, &d->name, "name (demo)", 0, 0, NULL },
+		{ "wait", FLAG_BOOL, &a->wait, "wait until ready", 0, 0, NULL },
+		{ "log-format", FLAG_STRING, &a->log_format, "logfmt or json", 0, 0, check_format },
+		{ "log-level", FLAG_STRING, &a->log_level, "log level", 0, 0, check_level },
+	};
+
+	if (flags_parse(defs, sizeof(defs) / sizeof(defs[0]), argc, argv, a->pos, 4, &a->npos, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "cplane: %s\n", err);
+		return EXIT_USAGE;
+	}
+	log_parse_level(a->log_level, &lv);
+	log_parse_format(a->log_format, &lf);
+	log_set_level(lv);
+	log_set_format(lf);
+	return 0;
+}
+
+/* The command word and its NAME; the demo without one.  0, or the exit status. */
+static int lookup_command(struct driver *d, const struct driver_args *a)
+{
+	static const struct { const char *word; enum command cmd; int nargs; } cmds[] = {
+		{ "demo", CMD_DEMO, 0 }, { "create", CMD_CREATE, 1 }, { "delete", CMD_DELETE, 1 },
+		{ "get", CMD_GET, 1 }, { "list", CMD_LIST, 0 }, { "watch", CMD_WATCH, 1 },
+	};
+	size_t i;
+
+	d->cmd = CMD_DEMO;
+	if (a->npos == 0)
+		return 0;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(a->pos[0], cmds[i].word) == 0)
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0])) {
+		fprintf(stderr, "cplane: unknown command %s (want demo, create, delete, get, list or watch)\n",
+		    a->pos[0]);
+		return EXIT_USAGE;
+	}
+	if (a->npos != (size_t)cmds[i].nargs + 1) {
+		fprintf(stderr, "cplane: %s takes %s\n", a->pos[0], cmds[i].nargs ? "one NAME" : "no arguments");
+		return EXIT_USAGE;
+	}
+	d->cmd = cmds[i].cmd;
+	if (cmds[i].nargs)
+		d->name = a->pos[1];
+	return 0;
+}
+
+/* The command's settings from the flags, defaults filled in.  0, or the exit status. */
+static int apply_args(struct driver *d, struct driver_args *a)
+{
+	if (d->cmd == CMD_DEMO && d->name == NULL)
+		d->name = "demo";
+	if (a->replicas < 0)
+		a->replicas = d->cmd == CMD_DEMO ? 30 : 1;
+	if (a->replicas < 1 || a->replicas > 1000000) {
+		fprintf(stderr, "cplane: bad value for --replicas: %lld (want 1 or more)\n", (long long)a->replicas);
+		return EXIT_USAGE;
+	}
+	d->replicas = a->replicas;
+	d->wait = a->wait;
+	d->json = strcmp(a->output, "json") == 0;
+	d->tty = isatty(2);
+	d->timeout_given = a->timeout_ms >= 0;
+	if (a->timeout_ms < 0)
+		a->timeout_ms = 10 * 60 * 1000;
+	d->exit_code = 1;
+	d->deadline_ms = clock_mono_ms() + a->timeout_ms;
+	return 0;
+}
+
+/* Waits for the target, then the loop and the client on it.  0, or the exit status. */
+static int connect_worker(struct driver *d, const char *target, int64_t timeout_ms)
+{
+	char deftarget[160];
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	grpc_client_opts copts;
 	int rc;
-	const struct flag_def defs[] = {
-		{ "target", FLAG_STRING, &target, "worker address", 0, 0, NULL },
-		{ "timeout", FLAG_DURATION, &timeout_ms, "overall timeout", 1, 7LL * 24 * 3600 * 1000, NULL },
-		{ "o", FLAG_STRING, &output, "output", 0, 0, check_output },
-		{ "output", FLAG_STRING, &output, "output", 0, 0, check_output },
-		{ "replicas", FLAG_INT, &replicas, "replicas", 0, 0, NULL },
-		{ "image", FLAG_STRING, &d.image, "image", 0, 0, NULL },
-		{ "name", FLAG_STRING, &d.name, "name (demo)", 0, 0, NULL },
-		{ "wait", FLAG_BOOL, &wait_flag, "wait until ready", 0, 0, NULL },
-		{ "log-format", FLAG_STRING, &log_format, "logfmt or json", 0, 0, check_format },
-		{ "log-level", FLAG_STRING, &log_level, "log level", 0, 0, check_level },
-	};
 
-	memset(&d, 0, sizeof(d));
-	if (flags_parse(defs, sizeof(defs) / sizeof(defs[0]), argc, argv, pos, 4, &npos, err, sizeof(err)) < 0) {
-		fprintf(stderr, "cplane: %s\n", err);
-		return EXIT_USAGE;
-	}
-	nowait = !wait_flag;
-	log_parse_level(log_level, &lv);
-	log_parse_format(log_format, &lf);
-	log_set_level(lv);
-	log_set_format(lf);
-
-	d.cmd = CMD_DEMO;
-	if (npos > 0) {
-		static const struct { const char *word; enum command cmd; int nargs; } cmds[] = {
-			{ "demo", CMD_DEMO, 0 }, { "create", CMD_CREATE, 1 }, { "delete", CMD_DELETE, 1 },
-			{ "get", CMD_GET, 1 }, { "list", CMD_LIST, 0 }, { "watch", CMD_WATCH, 1 },
-		};
-		size_t i;
-		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-			if (strcmp(pos[0], cmds[i].word) == 0)
-				break;
-		if (i == sizeof(cmds) / sizeof(cmds[0])) {
-			fprintf(stderr, "cplane: unknown command %s (want demo, create, delete, get, list or watch)\n",
-			    pos[0]);
-			return EXIT_USAGE;
-		}
-		if (npos != (size_t)cmds[i].nargs + 1) {
-			fprintf(stderr, "cplane: %s takes %s\n", pos[0], cmds[i].nargs ? "one NAME" : "no arguments");
-			return EXIT_USAGE;
-		}
-		d.cmd = cmds[i].cmd;
-		if (cmds[i].nargs)
-			d.name = pos[1];
-	}
-	if (d.cmd == CMD_DEMO && d.name == NULL)
-		d.name = "demo";
-	if (replicas < 0)
-		replicas = d.cmd == CMD_DEMO ? 30 : 1;
-	if (replicas < 1 || replicas > 1000000) {
-		fprintf(stderr, "cplane: bad value for --replicas: %lld (want 1 or more)\n", (long long)replicas);
-		return EXIT_USAGE;
-	}
-	d.replicas = replicas;
-	d.wait = !nowait;
-	d.json = strcmp(output, "json") == 0;
-	d.tty = isatty(2);
-	d.timeout_given = timeout_ms >= 0;
-	if (timeout_ms < 0)
-		timeout_ms = 10 * 60 * 1000;
-	d.exit_code = 1;
-	d.deadline_ms = clock_mono_ms() + timeout_ms;
 	if (target == NULL || target[0] == '\0') {
 		default_target(deftarget, sizeof(deftarget));
 		target = deftarget;
 	}
-	rc = wait_for_target(&d, target, timeout_ms, &ss, &sl);
+	rc = wait_for_target(d, target, timeout_ms, &ss, &sl);
 	if (rc != 0)
 		return rc;
-	d.loop = io_loop_new();
+	d->loop = io_loop_new();
 	grpc_client_opts_default(&copts);
-	copts.authority = target;
-	d.client = d.loop ? grpc_client_new(d.loop, (struct sockaddr *)&ss, sl, &copts) : NULL;
-	if (d.client == NULL) {
+	copts.authority = target;	/* copied by the client */
+	d->client = d->loop ? grpc_client_new(d->loop, (struct sockaddr *)&ss, sl, &copts) : NULL;
+	if (d->client == NULL) {
 		fprintf(stderr, "cplane: out of memory\n");
-		io_loop_free(d.loop);
+		io_loop_free(d->loop);
 		return 1;
 	}
-	switch (d.cmd) {
+	return 0;
+}
+
+/* Starts the command's first step; the loop runs the rest. */
+static void start_command(struct driver *d)
+{
+	switch (d->cmd) {
 	case CMD_DEMO:
 	case CMD_CREATE:
-		start_create(&d);
+		start_create(d);
 		break;
 	case CMD_DELETE:
-		start_delete(&d);
+		start_delete(d);
 		break;
 	case CMD_GET: {
 		Cplane__V1__GetClusterRequest g = CPLANE__V1__GET_CLUSTER_REQUEST__INIT;
-		grpc_call_opts o = call_opts(&d);
-		g.name = (char *)d.name;
-		if (grpc_client_call_pb(d.client, "/cplane.v1.ClusterService/GetCluster", &g.base, 0, &o, on_get_msg,
-		    on_simple_done, &d) == NULL)
-			fail_status(&d, "get", GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		grpc_call_opts o = call_opts(d);
+		g.name = (char *)d->name;
+		if (grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/GetCluster", &g.base, 0, &o, on_get_msg,
+		    on_simple_done, d) == NULL)
+			fail_status(d, "get", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		break;
 	}
 	case CMD_LIST: {
 		Cplane__V1__ListClustersRequest l = CPLANE__V1__LIST_CLUSTERS_REQUEST__INIT;
-		grpc_call_opts o = call_opts(&d);
-		if (grpc_client_call_pb(d.client, "/cplane.v1.ClusterService/ListClusters", &l.base, 0, &o, on_list_msg,
-		    on_simple_done, &d) == NULL)
-			fail_status(&d, "list", GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		grpc_call_opts o = call_opts(d);
+		if (grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/ListClusters", &l.base, 0, &o,
+		    on_list_msg, on_simple_done, d) == NULL)
+			fail_status(d, "list", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		break;
 	}
 	case CMD_WATCH:
-		start_watch(&d, GOAL_FOREVER);
+		start_watch(d, GOAL_FOREVER);
 		break;
 	}
+}
+
+int driver_main(int argc, char **argv)
+{
+	struct driver d;
+	struct driver_args a = { .output = "table", .log_format = "logfmt", .log_level = "info",
+		.timeout_ms = -1, .replicas = -1, .wait = 1 };
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	if ((rc = parse_flags(&d, &a, argc, argv)) != 0 || (rc = lookup_command(&d, &a)) != 0 ||
+	    (rc = apply_args(&d, &a)) != 0 || (rc = connect_worker(&d, a.target, a.timeout_ms)) != 0)
+		return rc;
+	start_command(&d);
 	if (!io_loop_stopped(d.loop))
 		io_loop_run(d.loop);
 	end_progress(&d);
