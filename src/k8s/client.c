@@ -230,6 +230,8 @@ static void req_free(k8s_req *r)
 		r->free_ctx(r->ctx);
 	buf_free(&r->rbody);
 	free(r->path);
+	if (r->body && (r->flags & K8S_REQ_SECRET))
+		explicit_bzero(r->body, r->body_len);
 	free(r->body);
 	free(r);
 }
@@ -293,6 +295,12 @@ static k8s_error *transport_error(k8s_error *e, const char *why)
 	return e;
 }
 
+/* Whether sending r twice is harmless: everything but a create, and creates that change nothing (reviews). */
+static int may_repeat(const k8s_req *r)
+{
+	return r->verb != K8S_VERB_CREATE || (r->flags & K8S_REQ_IDEMPOTENT);
+}
+
 /* A connection failed (or closed) while r was on it. */
 static void conn_failed(struct kconn *k, const char *why)
 {
@@ -313,7 +321,7 @@ static void conn_failed(struct kconn *k, const char *why)
 	}
 	/* A POST may have been applied unless the connection was a stale
 	 * keep-alive one that closed before answering anything. */
-	may_retry = r->verb != K8S_VERB_CREATE || reused_silent || !sent;
+	may_retry = may_repeat(r) || reused_silent || !sent;
 	attempt_failed(r, &e, may_retry);
 }
 
@@ -550,7 +558,7 @@ static void attempt_timeout(io_loop *loop, void *arg)
 	}
 	k8s_error_set(&e, K8S_ERR_TIMEOUT, "%s %s: no answer from the API server within %lld ms", r->method,
 	    r->path, (long long)(r->timeout_ms ? r->timeout_ms : r->c->o.timeout_ms));
-	attempt_failed(r, &e, r->verb != K8S_VERB_CREATE);
+	attempt_failed(r, &e, may_repeat(r));
 }
 
 static int write_request(k8s_client *c, struct kconn *k, k8s_req *r)

@@ -72,6 +72,8 @@ const char *k8s_verb_str(int verb);
 enum k8s_req_flags {
 	K8S_REQ_STREAM = 1,	/* a watch: own connection, no timeout after the headers */
 	K8S_REQ_NO_RETRY = 2,	/* one attempt only (the caller retries) */
+	K8S_REQ_IDEMPOTENT = 4,	/* a POST that changes nothing (a review): retried like a GET */
+	K8S_REQ_SECRET = 8,	/* the body holds a credential: wiped from memory when the request is freed */
 };
 
 /*
