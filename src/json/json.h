@@ -207,17 +207,21 @@ int json_error(const json_parser *p);
 /*
  * A path names a value by its keys from the top-level value, written as a
  * string: segments separated by '.', "[*]" for "every element of this array",
- * and a backslash escaping the next character so keys may hold dots, '[' or
- * backslashes:
+ * a segment "*" for "every member of this object whose key no other path at
+ * this level names" (the event then carries the key; a literal key "*" is
+ * written "\\*"), and a backslash escaping the next character so keys may hold
+ * dots, '[' or backslashes:
  *     "type"
  *     "object.metadata.labels.cplane\\.dev/cluster"    (C source spelling)
  *     "items[*].status.conditions[*].reason"
  *     "items[*]"      element begin/end events for the items array
+ *     "metadata.labels.*"    every label (ev->key names it)
  * Keys compare after JSON unescaping, byte for byte.
  */
 #define JSON_PATHS_MAX_NODES 256
 #define JSON_PATHS_POOL 4096
-#define JSON_PATHS_HASH 512	/* power of two, > 1.5 x JSON_PATHS_MAX_NODES */
+#define JSON_PATHS_HASH 512
+#define JSON_ANY_KEY_MAX 320	/* longest key a "*" path reports */	/* power of two, > 1.5 x JSON_PATHS_MAX_NODES */
 
 typedef struct json_pathset {
 	struct json_pnode {
@@ -229,6 +233,7 @@ typedef struct json_pathset {
 		uint8_t has_elem;	/* has a "[*]" child */
 		uint8_t has_key;	/* has a key child */
 		uint16_t elem_child;	/* the "[*]" child, 0 = none */
+		uint16_t any_child;	/* the "*" child, 0 = none */
 		uint16_t parent;
 	} node[JSON_PATHS_MAX_NODES];
 	uint16_t hash[JSON_PATHS_HASH];	/* (parent, key) -> key node, 0 = empty */
@@ -262,6 +267,11 @@ typedef struct json_event {
 	 * unless other declared paths lead into it.  Strings: valid only during
 	 * the callback. */
 	const json_token *tok;
+	/* VALUE of a "*" path: the member's key (decoded); valid during the
+	 * callback.  Members whose key is longer than JSON_ANY_KEY_MAX are
+	 * skipped.  NULL / 0 otherwise. */
+	const char *key;
+	size_t key_len;
 } json_event;
 
 /* Return 0 to go on; anything else stops parsing with JSON_EABORTED. */
@@ -286,6 +296,8 @@ typedef struct json_extract {
 	uint16_t node[JSON_DEPTH_MAX + 1];	/* path node per open container */
 	uint8_t isarr[JSON_DEPTH_MAX + 1];
 	uint32_t index[JSON_DEPTH_MAX + 1];	/* element counter per open array */
+	uint16_t any_len;	/* key of the pending "*" member */
+	char any_key[JSON_ANY_KEY_MAX];
 } json_extract;
 
 /* ps must outlive x.  strbuf bounds the longest string kept (matched values

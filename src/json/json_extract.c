@@ -29,6 +29,28 @@ static unsigned key_hash(unsigned parent, const char *k, size_t len)
 	return (h ^ h >> 9) & (JSON_PATHS_HASH - 1);
 }
 
+static int add_any_child(json_pathset *ps, unsigned parent, unsigned *out)
+{
+	unsigned i = ps->node[parent].any_child;
+	struct json_pnode *n;
+
+	if (i) {
+		*out = i;
+		return 0;
+	}
+	if (ps->nnodes >= JSON_PATHS_MAX_NODES)
+		return JSON_EUSAGE;
+	i = ps->nnodes++;
+	n = &ps->node[i];
+	n->path = -1;
+	n->parent = (uint16_t)parent;
+	ps->node[parent].has_key = 1;
+	ps->node[parent].any_child = (uint16_t)i;
+	/* Not on the child list: the list and the hash hold named keys only. */
+	*out = i;
+	return 0;
+}
+
 static int add_child(json_pathset *ps, unsigned parent, const char *key, size_t len, int elem,
     unsigned *out)
 {
@@ -88,6 +110,10 @@ static int compile_one(json_pathset *ps, const char *s, int index)
 				return JSON_EUSAGE;
 			s += 3;
 			if (add_child(ps, cur, NULL, 0, 1, &next) < 0)
+				return JSON_EUSAGE;
+		} else if (s[0] == '*' && (s[1] == '\0' || s[1] == '.' || s[1] == '[')) {
+			s++;
+			if (add_any_child(ps, cur, &next) < 0)
 				return JSON_EUSAGE;
 		} else {
 			char *k = ps->pool + ps->pool_len;
@@ -188,6 +214,18 @@ static unsigned find_key(const json_pathset *ps, unsigned parent, const char *k,
 	return NONE;
 }
 
+/* A named key first; else the parent's "*" child, remembering the key for the event. */
+static unsigned match_key(json_extract *x, unsigned parent, const char *k, size_t len)
+{
+	unsigned v = find_key(x->ps, parent, k, len);
+
+	if (v != NONE || x->ps->node[parent].any_child == 0 || len > JSON_ANY_KEY_MAX)
+		return v;
+	memcpy(x->any_key, k, len);
+	x->any_len = (uint16_t)len;
+	return x->ps->node[parent].any_child;
+}
+
 static unsigned elem_child(const json_pathset *ps, unsigned parent)
 {
 	unsigned e = ps->node[parent].elem_child;
@@ -199,7 +237,7 @@ static unsigned elem_child(const json_pathset *ps, unsigned parent)
 static void prepare(json_extract *x, unsigned v)
 {
 	x->pending = (uint16_t)v;
-	if (v != NONE && (x->ps->node[v].child || x->ps->node[v].path >= 0))
+	if (v != NONE && (x->ps->node[v].child || x->ps->node[v].any_child || x->ps->node[v].path >= 0))
 		return;
 	if (x->flags & JSON_EXTRACT_STRICT)
 		x->ign = 1;
@@ -227,6 +265,14 @@ static int emit(json_extract *x, int kind, int path, uint32_t index, const json_
 	ev.path = path;
 	ev.index = index;
 	ev.tok = t;
+	ev.key = NULL;
+	ev.key_len = 0;
+	/* VALUE events are emitted for the pending node: a "*" member's key was kept by match_key(). */
+	if (kind == JSON_EV_VALUE && x->pending != NONE && x->pending != 0 &&
+	    x->ps->node[x->ps->node[x->pending].parent].any_child == x->pending) {
+		ev.key = x->any_key;
+		ev.key_len = x->any_len;
+	}
 	return x->fn(x->ctx, &ev) ? JSON_EABORTED : 0;
 }
 
@@ -259,7 +305,7 @@ static int on_token(json_extract *x, json_token *t)
 		/* With the key filter installed, keys that get here matched and
 		 * key_filter() already set pending. */
 		if (x->flags & JSON_EXTRACT_STRICT)
-			prepare(x, find_key(ps, x->node[d - 1], t->str, t->len));
+			prepare(x, match_key(x, x->node[d - 1], t->str, t->len));
 		return 0;
 	case JSON_OBJECT_BEGIN: case JSON_ARRAY_BEGIN:
 		start = 1;
@@ -336,7 +382,7 @@ static int on_token(json_extract *x, json_token *t)
 static int key_filter(void *ctx, const char *key, size_t len, unsigned depth)
 {
 	json_extract *x = ctx;
-	unsigned v = find_key(x->ps, x->node[depth - 1], key, len);
+	unsigned v = match_key(x, x->node[depth - 1], key, len);
 
 	if (v == NONE)
 		return 0;

@@ -43,7 +43,10 @@ static int log_event(void *ctx, const json_event *ev)
 	case JSON_EV_ELEM_BEGIN: logf_(l, "%d[%u ", ev->path, ev->index); return 0;
 	case JSON_EV_ELEM_END: logf_(l, "%d]%u ", ev->path, ev->index); return 0;
 	}
-	logf_(l, "%d=", ev->path);
+	if (ev->key)
+		logf_(l, "%d<%.*s>=", ev->path, (int)ev->key_len, ev->key);
+	else
+		logf_(l, "%d=", ev->path);
 	switch (t->type) {
 	case JSON_STRING:
 		logf_(l, "\"");
@@ -419,11 +422,45 @@ static void test_paths_and_abort(void)
 	CHECK_EQ_INT(json_extract_feed(&x, "{\"b\":[1 2]}", 11), 0);
 }
 
+/* "*" names every member not otherwise named at its level, and the event carries the key. */
+static void test_any_key(void)
+{
+	static const char *const paths[] = {
+		"m.labels.*",			/* 0 */
+		"m.labels.keep\\.me",		/* 1: named beats "*" */
+		"m.ann.*.v",			/* 2: inside each member */
+		"m.\\*",			/* 3: a literal key "*" */
+		"x[*].*",			/* 4 */
+	};
+	static const char in[] =
+	    "{\"m\":{\"labels\":{\"a/b\":\"1\",\"keep.me\":\"2\",\"c\\u0041\":{\"deep\":1},\"d\":null},"
+	    "\"ann\":{\"p\":{\"v\":7,\"w\":8},\"q\":{\"w\":9}},\"*\":true,\"y\":3},"
+	    "\"x\":[{\"k\":\"v\"},{}]}";
+	static json_pathset ps;
+	static log_t l;
+	char longkey[JSON_ANY_KEY_MAX + 40];
+	char doc[sizeof(longkey) + 64];
+	size_t n;
+
+	CHECK_EQ_INT(json_pathset_compile(&ps, paths, sizeof(paths) / sizeof(paths[0])), 0);
+	extract_all_ways(&ps, in, sizeof(in) - 1, &l, 1);
+	CHECK(same_log(l.s,
+	    "0<a/b>=\"1\" 1=\"2\" 0<cA>={} 0<d>=null 2=7 3=true 4<k>=\"v\" END\nOK"));
+
+	/* A key too long to keep: that member is skipped, the others still come. */
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	longkey[JSON_ANY_KEY_MAX + 1] = '\0';
+	n = (size_t)snprintf(doc, sizeof(doc), "{\"m\":{\"labels\":{\"%s\":\"1\",\"z\":\"2\"}}}", longkey);
+	extract_all_ways(&ps, doc, n, &l, 0);
+	CHECK(same_log(l.s, "0<z>=\"2\" END\nOK"));
+}
+
 int main(void)
 {
 	RUN(test_list_response);
 	RUN(test_watch_lines);
 	RUN(test_generated_events);
 	RUN(test_paths_and_abort);
+	RUN(test_any_key);
 	return harness_finish();
 }
