@@ -6,8 +6,6 @@
  */
 #include "harness.h"
 
-#include <time.h>
-
 #include "grpc/server.h"
 #include "h2/h2.h"
 #include "io/loop.h"
@@ -101,7 +99,21 @@ static const h2_callbacks cl_cbs = {.on_headers = cl_headers, .on_data = cl_data
 /* ---- server side ---- */
 
 static io_loop *loop;
+static int64_t fake_us = 1000000000;	/* the loop's clock: deadlines pass when a test moves it */
 static grpc_call *held;
+
+static int64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_us;
+}
+
+/* Moves the loop's clock on and runs one turn (its timers fire). */
+static void advance_ms(int64_t ms)
+{
+	fake_us += ms * 1000;
+	io_loop_run_once(loop, 0);
+}
 static int hook_runs, hook_status;
 
 static void h_echo(grpc_call *c, void *arg)
@@ -276,7 +288,6 @@ static void test_cancel_paths(void)
 	grpc_server *s = new_server();
 	grpc_sconn *sc = grpc_server_conn_new_detached(s);
 	h2_conn *cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs, NULL);
-	struct timespec ts = {0, 20 * 1000 * 1000};
 	int32_t id;
 
 	memset(resps, 0, sizeof(resps));
@@ -298,8 +309,7 @@ static void test_cancel_paths(void)
 	shuttle(cl, sc, 0);
 	CHECK(held != NULL);
 	CHECK(grpc_call_deadline(held) >= 0);
-	nanosleep(&ts, NULL);
-	io_loop_run_once(loop, 0);
+	advance_ms(20);
 	CHECK_EQ_INT(hook_runs, 2);
 	CHECK_EQ_INT(hook_status, GRPC_DEADLINE_EXCEEDED);
 	shuttle(cl, sc, 0);
@@ -388,7 +398,6 @@ static void test_deadline_resets_a_stuck_stream(void)
 	grpc_sconn *sc = grpc_server_conn_new_detached(s);
 	h2_settings st;
 	h2_conn *cl;
-	struct timespec ts = {0, 20 * 1000 * 1000};
 	int32_t id;
 
 	h2_settings_default(&st);
@@ -402,8 +411,7 @@ static void test_deadline_resets_a_stuck_stream(void)
 	shuttle(cl, sc, 0);
 	CHECK(held != NULL);
 	CHECK(grpc_call_send_queued_bytes(held) > 100000);
-	nanosleep(&ts, NULL);
-	io_loop_run_once(loop, 0);
+	advance_ms(20);
 	CHECK_EQ_INT(hook_runs, 1);
 	CHECK_EQ_INT(hook_status, GRPC_DEADLINE_EXCEEDED);
 	shuttle(cl, sc, 0);
@@ -418,6 +426,7 @@ static void test_deadline_resets_a_stuck_stream(void)
 int main(void)
 {
 	loop = io_loop_new();
+	io_loop_set_clock(loop, fake_clock, NULL);
 	RUN(test_basic_whole);
 	RUN(test_basic_bytewise);
 	RUN(test_basic_split7);

@@ -28,9 +28,32 @@ static void run_until(io_loop *loop, int *flag, int64_t max_ms)
 		io_loop_run_once(loop, 50);
 }
 
-static void test_timer_order(void)
+static int64_t fake_us = 1000000000;
+
+static int64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_us;
+}
+
+/* A loop on the injected clock: timers fire when a test moves it, never by waiting. */
+static io_loop *fake_loop(void)
 {
 	io_loop *loop = io_loop_new();
+
+	io_loop_set_clock(loop, fake_clock, NULL);
+	return loop;
+}
+
+static void advance_ms(io_loop *loop, int64_t ms)
+{
+	fake_us += ms * 1000;
+	io_loop_run_once(loop, 0);
+}
+
+static void test_timer_order(void)
+{
+	io_loop *loop = fake_loop();
 	io_timer t[5];
 	int64_t delays[5] = { 30, 10, 20, 10, 0 };
 
@@ -40,9 +63,15 @@ static void test_timer_order(void)
 		io_timer_start(loop, &t[i], delays[i]);
 	}
 	CHECK_EQ_INT(io_loop_timer_count(loop), 5);
-	while (io_loop_timer_count(loop) > 0)
-		io_loop_run_once(loop, -1);
+	io_loop_run_once(loop, 0);
+	CHECK_EQ_INT(norder, 1);	/* the 0 ms one only */
+	advance_ms(loop, 9);
+	CHECK_EQ_INT(norder, 1);
+	advance_ms(loop, 1);
+	CHECK_EQ_INT(norder, 3);
+	advance_ms(loop, 20);
 	CHECK_EQ_INT(norder, 5);
+	CHECK_EQ_INT(io_loop_timer_count(loop), 0);
 	/* by deadline, FIFO among equal deadlines */
 	CHECK_EQ_INT(order[0], 4);
 	CHECK_EQ_INT(order[1], 1);
@@ -63,7 +92,7 @@ static void cancel_other(io_loop *loop, void *arg)
 
 static void test_cancel_during_callback(void)
 {
-	io_loop *loop = io_loop_new();
+	io_loop *loop = fake_loop();
 	io_timer first;
 
 	norder = 0;
@@ -72,8 +101,7 @@ static void test_cancel_during_callback(void)
 	io_timer_init(&cancel_victim, record, (void *)7);
 	io_timer_start(loop, &first, 1);
 	io_timer_start(loop, &cancel_victim, 1);
-	usleep(5000);
-	io_loop_run_once(loop, 0);
+	advance_ms(loop, 5);
 	io_loop_run_once(loop, 0);
 	CHECK_EQ_INT(norder, 1);
 	CHECK_EQ_INT(order[0], 100);
@@ -93,14 +121,17 @@ static void rearm_self(io_loop *loop, void *arg)
 
 static void test_rearm(void)
 {
-	io_loop *loop = io_loop_new();
+	io_loop *loop = fake_loop();
 	io_timer t, u;
 
 	rearm_count = 0;
 	io_timer_init(&t, rearm_self, &t);
 	io_timer_start(loop, &t, 1);
-	while (io_timer_active(&t))
-		io_loop_run_once(loop, -1);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(rearm_count, i);
+		advance_ms(loop, 1);
+	}
+	CHECK(!io_timer_active(&t));
 	CHECK_EQ_INT(rearm_count, 3);
 	/* Re-arming an armed timer moves it rather than adding a second entry. */
 	norder = 0;
@@ -108,7 +139,7 @@ static void test_rearm(void)
 	io_timer_start(loop, &u, 100000);
 	io_timer_start(loop, &u, 0);
 	CHECK_EQ_INT(io_loop_timer_count(loop), 1);
-	io_loop_run_once(loop, -1);
+	io_loop_run_once(loop, 0);
 	CHECK_EQ_INT(norder, 1);
 	CHECK_EQ_INT(io_loop_timer_count(loop), 0);
 	io_timer_stop(loop, &u);	/* harmless when not armed */
@@ -277,7 +308,36 @@ static void stop_timer(io_loop *loop, void *arg)
 	io_loop_stop(loop);
 }
 
-/* An idle loop sleeps in poll until the timer: the turn count stays tiny. */
+/* The injected clock is the loop's only time: io_loop_now and io_loop_clock_us follow it. */
+static void test_injected_clock(void)
+{
+	io_loop *loop = fake_loop();
+	io_timer t;
+
+	norder = 0;
+	CHECK_EQ_INT(io_loop_clock_us(loop), fake_us);
+	CHECK_EQ_INT(io_loop_now(loop), fake_us / 1000);
+	io_timer_init(&t, record, (void *)3);
+	io_timer_start(loop, &t, 1000);
+	CHECK_EQ_INT(t.when, fake_us / 1000 + 1000);
+	fake_us += 999999;
+	CHECK_EQ_INT(io_loop_clock_us(loop), fake_us);	/* read live */
+	CHECK_EQ_INT(io_loop_now(loop), (fake_us - 999999) / 1000);	/* refreshed per turn */
+	io_loop_run_once(loop, 0);
+	CHECK_EQ_INT(io_loop_now(loop), fake_us / 1000);
+	CHECK_EQ_INT(norder, 0);
+	advance_ms(loop, 1);
+	CHECK_EQ_INT(norder, 1);
+	/* back to CLOCK_MONOTONIC */
+	io_loop_set_clock(loop, NULL, NULL);
+	{
+		int64_t d = io_loop_clock_us(loop) / 1000 - clock_mono_ms();
+		CHECK(d >= -5 && d <= 5);
+	}
+	io_loop_free(loop);
+}
+
+/* An idle loop sleeps in poll until the timer (the real clock: what is tested is the sleep). */
 static void test_idle_sleeps(void)
 {
 	io_loop *loop = io_loop_new();
@@ -390,6 +450,7 @@ int main(void)
 	RUN(test_defer);
 	RUN(test_fd_dispatch_and_removal);
 	RUN(test_signal_stops_loop);
+	RUN(test_injected_clock);
 	RUN(test_idle_sleeps);
 	RUN(test_tcp_v4_v6);
 	return harness_finish();
