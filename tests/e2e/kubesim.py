@@ -54,6 +54,9 @@ the API answers 401/403/429; never subject to faults):
     POST /kubesim/churn        {"namespace", "prefix", "count"}  count MODIFIED events over matching deployments
     POST /kubesim/patch        {"resource", "namespace", "name", "patch"}  merge-patch anything (status too)
     POST /kubesim/delete       {"resource", "namespace", "name"}           remove at once, no finalizers
+    GET  /kubesim/auth         POST /kubesim/auth {...}   review users, RBAC allow rules, delegators (kubesim_auth.py)
+TokenReview and SubjectAccessReview: see kubesim_auth.py.  DIR/client-token is a token the reviews know
+(system:serviceaccount:NS:cplane-driver, audience cplane, every cplane verb granted in NS).
 From tests, use kubesim_fixture.start_kubesim() (or its `kubesim` pytest fixture).
 """
 
@@ -79,6 +82,7 @@ from kubesim_store import Store, ApiError  # noqa: E402
 from kubesim_controller import Controller  # noqa: E402
 import kubesim_api  # noqa: E402
 import kubesim_admin  # noqa: E402
+import kubesim_auth  # noqa: E402
 
 DEFAULT_KNOBS = {
     'ready_pace_ms': 100,          # one pod of a deployment becomes ready every N ms
@@ -479,6 +483,7 @@ def main(argv=None):
     ap.add_argument('--state-dir', required=True)
     ap.add_argument('--ca', choices=('rsa', 'ecdsa'), default='rsa')
     ap.add_argument('--token', default=None)
+    ap.add_argument('--client-token', default=None, help='the token DIR/client-token holds (default: random)')
     ap.add_argument('--namespace', default='default')
     ap.add_argument('--node', action='append', default=[], metavar='LABEL=VALUE',
                     help='label of the simulated node (repeatable; all on one node unless --nodes)')
@@ -551,6 +556,12 @@ def main(argv=None):
     write_atomic(os.path.join(sa, 'namespace'), args.namespace)
     sim.token_file = os.path.join(sa, 'token')
     sim.rotate_token(args.token or secrets.token_urlsafe(32), grace=0)
+    sim.auth = kubesim_auth.Auth(sim, args.namespace, k['user'])
+    if args.client_token:
+        sim.auth.users[args.client_token] = sim.auth.users.pop(sim.auth.client_token)
+        sim.auth.client_token = args.client_token
+    client_token_file = os.path.join(sd, 'client-token')
+    write_atomic(client_token_file, sim.auth.client_token)
 
     host, port = parse_listen(args.listen)
     family = socket.AF_INET6 if ':' in host else socket.AF_INET
@@ -578,7 +589,9 @@ def main(argv=None):
     ready = {'port': port, 'url': sim.url, 'sa_dir': sa, 'ca': os.path.join(sa, 'ca.crt') if ctx else None,
              'token': sim.token, 'token_file': sim.token_file, 'namespace': args.namespace,
              'kubeconfig': kubeconfig, 'other_ca': os.path.join(sd, 'other-ca.crt') if ctx else None,
-             'state_dir': sd, 'admin': sim.url + '/kubesim', 'pid': os.getpid()}
+             'state_dir': sd, 'admin': sim.url + '/kubesim', 'pid': os.getpid(),
+             'client_token': sim.auth.client_token, 'client_token_file': client_token_file,
+             'client_user': sim.auth.client_user['username']}
     write_atomic(os.path.join(sd, 'ready.json'), json.dumps(ready))
     sys.stdout.write(json.dumps(ready) + '\n')
     sys.stdout.flush()

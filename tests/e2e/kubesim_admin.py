@@ -49,6 +49,8 @@ class AdminMixin:
             with sim.stats_lock:
                 return self.send_json(200, dict(sim.stats, active_watches=sim.active_watches,
                                                 controller_busy=len(store.active)))
+        if op == 'auth':
+            return self.send_json(200, sim.auth.configure(req) if method == 'POST' else sim.auth.state())
         if op == 'stats/reset' and method == 'POST':
             with sim.stats_lock:
                 sim.stats.clear()

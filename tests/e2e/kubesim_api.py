@@ -14,6 +14,7 @@ import time
 import traceback
 from urllib.parse import urlsplit, parse_qs
 
+import kubesim_auth
 import kubesim_proto
 from kubesim_store import (Filter, ApiError, RESOURCES, not_found, bad_request, expired, err_details,
                            qualified, now_rfc3339, api_version)
@@ -291,6 +292,9 @@ class ApiMixin:
                                             'compiler': 'gc', 'platform': 'linux/amd64'})
             return self.send_text(200, 'ok')
         self.authenticate()
+        if path in kubesim_auth.PATHS:
+            self.inject_faults(False, False)
+            return sim.auth.review(self, method, path, body)
         m = RES_PATH.match(path)
         is_watch = bool(m) and method == 'GET' and truthy(q.get('watch', ''))
         self.inject_faults(is_watch, not m)

@@ -7,6 +7,7 @@
     code, obj = sim.api('GET', '/apis/apps/v1/namespaces/default/deployments')
     sim.settle()                                     # controllers idle: the store will not move by itself
     sim.admin('knobs', {'error_5xx_rate': 0.2})     # POST /kubesim/knobs
+    sim.client_token, sim.auth(add_users=[...], rules=[...])  # callers the TokenReview/SAR know
     sim.state()                                      # GET /kubesim/state
     sim.wait_for(lambda: ..., timeout=10)
     sim.stop()
@@ -52,6 +53,10 @@ class KubeSim:
         self.namespace = info['namespace']
         self.kubeconfig = info['kubeconfig']
         self.tls = self.url.startswith('https')
+        # A caller the reviews know (kubesim_auth.py): cplane-driver, audience cplane, every cplane verb.
+        self.client_token = info.get('client_token')
+        self.client_token_file = info.get('client_token_file')
+        self.client_user = info.get('client_user')
 
     @property
     def token(self):
@@ -107,6 +112,11 @@ class KubeSim:
 
     def knobs(self, **kw):
         return self.admin('knobs', kw)
+
+    def auth(self, **kw):
+        """POST /kubesim/auth: add_users=[{token, username, groups, audiences}], revoke=[token], rules=[...],
+        add_rules=[...], delegators=[...], unavailable=bool (see kubesim_auth.py)."""
+        return self.admin('auth', kw)
 
     def settle(self, timeout=10.0):
         """Blocks until the simulated controllers are idle (True) or timeout (False)."""
