@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "cplane/v1/cplane.pb-c.h"
 #include "driver/output.h"
+#include "driver/token.h"
 #include "grpc/client.h"
 #include "io/net.h"
 
@@ -54,6 +55,8 @@ struct driver {
 	int watch_rows;		/* table header printed */
 	int progress_len;
 	int demo_stage;		/* 0 = creating, 1 = deleting */
+	struct driver_token token;
+	grpc_metadata auth_md;	/* authorization: Bearer ..., sent on every call when there is a token */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -76,6 +79,11 @@ static void fail_status(struct driver *d, const char *what, int status, const ch
 	end_progress(d);
 	fprintf(stderr, "cplane: %s: %s: %s\n", what, grpc_status_name(status) ? grpc_status_name(status) : "UNKNOWN",
 	    message && message[0] ? message : "(no message)");
+	if (status == GRPC_UNAUTHENTICATED || status == GRPC_PERMISSION_DENIED) {
+		char hint[1024];
+		driver_token_hint(&d->token, hint, sizeof(hint));
+		fprintf(stderr, "cplane: hint: %s\n", hint);
+	}
 	finish(d, exit_for(status));
 }
 
@@ -100,6 +108,10 @@ static grpc_call_opts call_opts(const struct driver *d)
 
 	memset(&o, 0, sizeof(o));
 	o.timeout_ms = time_left(d);
+	if (d->token.header) {
+		o.md = &d->auth_md;
+		o.nmd = 1;
+	}
 	return o;
 }
 
@@ -597,6 +609,8 @@ void driver_print_usage(FILE *f)
 	    "  cplane --driver watch NAME [-o table|json]\n"
 	    "  --target HOST:PORT     the worker (default $CPLANE_TARGET, else cplane.<namespace>.svc.cluster.local:50051)\n"
 	    "  --timeout DUR          give up after this long, start-up included (default 10m; watch: none)\n"
+	    "  --token-file FILE      the bearer token to send (default " DRIVER_TOKEN_FILE ", else the\n"
+	    "                         service-account token, else $CPLANE_TOKEN, else none)\n"
 	    "  -o, --output FORMAT    table or json (get, list, watch, create)\n"
 	    "  --log-format, --log-level as for the worker\n"
 	    "  create waits until the cluster is READY (--no-wait: until the worker has accepted it) and delete\n"
@@ -629,7 +643,7 @@ static const char *check_format(const char *v)
 
 /* What the command line said, before it is checked against the command. */
 struct driver_args {
-	const char *target, *output, *log_format, *log_level;
+	const char *target, *output, *log_format, *log_level, *token_file;
 	int64_t timeout_ms;	/* -1: not given */
 	int64_t replicas;	/* -1: not given */
 	int wait;
@@ -645,6 +659,7 @@ static int parse_flags(struct driver *d, struct driver_args *a, int argc, char *
 	enum log_format lf;
 	const struct flag_def defs[] = {
 		{ "target", FLAG_STRING, &a->target, "worker address", 0, 0, NULL },
+		{ "token-file", FLAG_STRING, &a->token_file, "bearer token file", 0, 0, NULL },
 		{ "timeout", FLAG_DURATION, &a->timeout_ms, "overall timeout", 1, 7LL * 24 * 3600 * 1000, NULL },
 		{ "o", FLAG_STRING, &a->output, "output", 0, 0, check_output },
 		{ "output", FLAG_STRING, &a->output, "output", 0, 0, check_output },
@@ -698,6 +713,24 @@ static int lookup_command(struct driver *d, const struct driver_args *a)
 	return 0;
 }
 
+/* The token the calls carry (driver/token.h).  0, or the exit status. */
+static int load_token(struct driver *d, const struct driver_args *a)
+{
+	char err[768];
+
+	if (driver_token_load(&d->token, a->token_file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cplane: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (d->token.header) {
+		d->auth_md.name = "authorization";
+		d->auth_md.name_len = 13;
+		d->auth_md.value = d->token.header;
+		d->auth_md.value_len = strlen(d->token.header);
+	}
+	return 0;
+}
+
 /* The command's settings from the flags, defaults filled in.  0, or the exit status. */
 static int apply_args(struct driver *d, struct driver_args *a)
 {
@@ -718,7 +751,7 @@ static int apply_args(struct driver *d, struct driver_args *a)
 		a->timeout_ms = 10 * 60 * 1000;
 	d->exit_code = 1;
 	d->deadline_ms = clock_mono_ms() + a->timeout_ms;
-	return 0;
+	return load_token(d, a);
 }
 
 /* Waits for the target, then the loop and the client on it.  0, or the exit status. */
@@ -792,13 +825,16 @@ int driver_main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	if ((rc = parse_flags(&d, &a, argc, argv)) != 0 || (rc = lookup_command(&d, &a)) != 0 ||
-	    (rc = apply_args(&d, &a)) != 0 || (rc = connect_worker(&d, a.target, a.timeout_ms)) != 0)
+	    (rc = apply_args(&d, &a)) != 0 || (rc = connect_worker(&d, a.target, a.timeout_ms)) != 0) {
+		driver_token_free(&d.token);
 		return rc;
+	}
 	start_command(&d);
 	if (!io_loop_stopped(d.loop))
 		io_loop_run(d.loop);
 	end_progress(&d);
 	grpc_client_free(d.client);
 	io_loop_free(d.loop);
+	driver_token_free(&d.token);
 	return d.exit_code;
 }
