@@ -69,9 +69,9 @@ def objs():
     return kustomize(DEPLOY)
 
 
-def one(objs, kind):
-    found = [o for o in objs if o["kind"] == kind]
-    assert len(found) == 1, "want exactly one %s, got %d" % (kind, len(found))
+def one(objs, kind, name=None):
+    found = [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(found) == 1, "want exactly one %s %s, got %d" % (kind, name or "", len(found))
     return found[0]
 
 
@@ -108,7 +108,8 @@ def driver(objs):
 
 def test_renders_the_expected_objects(objs):
     kinds = sorted(o["kind"] for o in objs)
-    assert kinds == sorted(["ServiceAccount", "Role", "RoleBinding", "Service", "Deployment", "Pod"])
+    assert kinds == sorted(["ServiceAccount", "Role", "RoleBinding", "Service", "Deployment", "Pod",
+                            "ClusterRoleBinding", "ServiceAccount", "Role", "RoleBinding"])
     for o in objs:
         assert o["metadata"]["labels"]["app.kubernetes.io/part-of"] == "cplane", o["kind"]
 
@@ -116,10 +117,14 @@ def test_renders_the_expected_objects(objs):
 def test_namespace_agnostic(objs):
     for o in objs:
         assert "namespace" not in o["metadata"], "%s/%s names a namespace" % (o["kind"], o["metadata"]["name"])
-    for s in one(objs, "RoleBinding")["subjects"]:
-        assert "namespace" not in s, "RoleBinding subject pins a namespace"
-    # Not even in a comment-free corner of the sources.
+    for rb in (o for o in objs if o["kind"] == "RoleBinding"):
+        for s in rb["subjects"]:
+            assert "namespace" not in s, "RoleBinding subject pins a namespace"
+    # Not even in a comment-free corner of the sources.  The exception: a
+    # ClusterRoleBinding's subject must name one (kustomize's namespace: moves it).
     for name in os.listdir(DEPLOY):
+        if name == "auth-delegator.yaml":
+            continue
         for line in open(os.path.join(DEPLOY, name)):
             code = line.split("#", 1)[0]
             assert "namespace:" not in code, "%s: %s" % (name, line.strip())
@@ -128,16 +133,18 @@ def test_namespace_agnostic(objs):
 
 def test_namespace_override(tmp_path):
     objs = overlay(tmp_path, "namespace: other-ns\n")
-    assert len(objs) == 6
+    assert len(objs) == 10
     for o in objs:
-        assert o["metadata"].get("namespace") == "other-ns", "%s not moved" % o["kind"]
-    (s,) = one(objs, "RoleBinding")["subjects"]
-    assert s.get("namespace", "other-ns") == "other-ns"
+        if o["kind"] != "ClusterRoleBinding":
+            assert o["metadata"].get("namespace") == "other-ns", "%s not moved" % o["kind"]
+    for rb in (o for o in objs if o["kind"] in ("RoleBinding", "ClusterRoleBinding")):
+        (s,) = rb["subjects"]
+        assert s.get("namespace", "other-ns") == "other-ns", rb["metadata"]["name"]
 
 
 def test_rbac_is_exactly_what_the_worker_calls(objs):
-    assert not [o for o in objs if o["kind"] in ("ClusterRole", "ClusterRoleBinding")], "nothing cluster-wide"
-    role = one(objs, "Role")
+    assert not [o for o in objs if o["kind"] == "ClusterRole"], "no ClusterRole of our own"
+    role = one(objs, "Role", "cplane")
     got = {}
     for r in role["rules"]:
         assert set(r) == {"apiGroups", "resources", "verbs"}, "unexpected rule fields %s" % sorted(r)
@@ -152,8 +159,8 @@ def test_rbac_is_exactly_what_the_worker_calls(objs):
     for verbs in got.values():
         assert len(set(verbs)) == len(verbs)
 
-    sa = one(objs, "ServiceAccount")
-    rb = one(objs, "RoleBinding")
+    sa = one(objs, "ServiceAccount", "cplane")
+    rb = one(objs, "RoleBinding", "cplane")
     assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                              "name": role["metadata"]["name"]}
     assert [(s["kind"], s["name"]) for s in rb["subjects"]] == [("ServiceAccount", sa["metadata"]["name"])]
@@ -163,6 +170,43 @@ def test_rbac_is_exactly_what_the_worker_calls(objs):
     # Only the worker's pod gets the token; any other pod using the account does not.
     assert sa.get("automountServiceAccountToken") is False
     assert spec.get("automountServiceAccountToken") is True, "the worker needs its token"
+
+
+def test_the_one_cluster_scoped_object_is_the_auth_delegator_binding(objs):
+    """TokenReview + SubjectAccessReview need system:auth-delegator; nothing else is cluster-wide."""
+    (crb,) = [o for o in objs if o["kind"] == "ClusterRoleBinding"]
+    assert crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                              "name": "system:auth-delegator"}
+    assert [(s["kind"], s["name"]) for s in crb["subjects"]] == [("ServiceAccount", "cplane")]
+    assert crb["subjects"][0]["namespace"] == "default"    # kustomize's namespace: rewrites it
+    namespaced = {"ServiceAccount", "Role", "RoleBinding", "Service", "Deployment", "Pod"}
+    assert {o["kind"] for o in objs} - namespaced == {"ClusterRoleBinding"}
+
+
+def test_client_role_has_exactly_the_cplane_verbs(objs):
+    role = one(objs, "Role", "cplane-client")
+    (rule,) = role["rules"]
+    assert rule["apiGroups"] == ["cplane.dev"] and rule["resources"] == ["clusters"]
+    assert sorted(rule["verbs"]) == sorted(["create", "update", "delete", "get", "list", "watch"])
+    assert len(set(rule["verbs"])) == len(rule["verbs"])
+    rb = one(objs, "RoleBinding", "cplane-client")
+    assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cplane-client"}
+    assert [(s["kind"], s["name"]) for s in rb["subjects"]] == [("ServiceAccount", "cplane-driver")]
+    sa = one(objs, "ServiceAccount", "cplane-driver")
+    assert sa.get("automountServiceAccountToken") is False
+
+
+def test_driver_gets_a_projected_token_for_audience_cplane(objs):
+    p, c = driver(objs)
+    spec = p["spec"]
+    assert spec["serviceAccountName"] == "cplane-driver"
+    assert spec["automountServiceAccountToken"] is False, "no API-server token"
+    (vol,) = spec["volumes"]
+    (src,) = vol["projected"]["sources"]
+    tok = src["serviceAccountToken"]
+    assert tok == {"audience": "cplane", "expirationSeconds": 3600, "path": "token"}
+    (mnt,) = c["volumeMounts"]
+    assert mnt == {"name": vol["name"], "mountPath": "/var/run/secrets/cplane", "readOnly": True}
 
 
 def test_every_container_is_hardened(objs):
@@ -481,7 +525,9 @@ def test_docs_overlay_example_renders(tmp_path):
     (tmp_path / "my-overlay").mkdir()
     (tmp_path / "my-overlay" / "kustomization.yaml").write_text(m.group(1))
     objs = kustomize(str(tmp_path / "my-overlay"))
-    assert {o["metadata"]["namespace"] for o in objs} == {"cplane-prod"}
+    assert {o["metadata"]["namespace"] for o in objs if o["kind"] != "ClusterRoleBinding"} == {"cplane-prod"}
+    (crb,) = [o for o in objs if o["kind"] == "ClusterRoleBinding"]
+    assert crb["subjects"][0]["namespace"] == "cplane-prod"
     assert {c["image"] for _, _, c in containers(objs)} == {"registry.example.com/platform/cplane:0.1.0"}
     _, c = worker(objs)
     assert c["args"][-1] == "--create-timeout=10m"

@@ -64,7 +64,7 @@ def manifest():
     objs = [o for o in yaml.safe_load_all(p.stdout) if o]
     (dep,) = [o for o in objs if o["kind"] == "Deployment"]
     (pod,) = [o for o in objs if o["kind"] == "Pod"]
-    (role,) = [o for o in objs if o["kind"] == "Role"]
+    (role,) = [o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == "cplane"]
     (c,) = dep["spec"]["template"]["spec"]["containers"]
     (dc,) = pod["spec"]["containers"]
     return {"args": list(c.get("args", [])), "env": c.get("env", []), "role": role,
