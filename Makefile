@@ -24,10 +24,13 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -I$(B)/gen \
 	-DCPLANE_VERSION='"$(VERSION)"' -DCPLANE_COMMIT='"$(COMMIT)"'
 
 SRCS := $(sort $(shell find src -name '*.c' ! -name main.c))
-PROTOS := proto/cplane/v1/cplane.proto proto/grpc/health/v1/health.proto
+PROTOS := proto/cplane/v1/cplane.proto proto/grpc/health/v1/health.proto \
+	proto/grpc/reflection/v1/reflection.proto
 PROTOS := $(wildcard $(PROTOS))
-GEN_C := $(patsubst proto/%.proto,$(B)/gen/%.pb-c.c,$(PROTOS))
-GEN_H := $(GEN_C:.c=.h)
+# Served by reflection: every served .proto (v1alpha is wire-identical to v1: no C for it).
+DESC_PROTOS := $(PROTOS) proto/grpc/reflection/v1alpha/reflection.proto
+GEN_H := $(patsubst proto/%.proto,$(B)/gen/%.pb-c.h,$(PROTOS))
+GEN_C := $(GEN_H:.h=.c) $(B)/gen/descriptor_set.c
 
 SETUP_STAMP := $(B)/.setup-stamp
 DEPS_STAMP := $(B)/deps/.stamp
@@ -48,6 +51,13 @@ $(DEPS_STAMP): scripts/build-deps.sh | $(SETUP_STAMP)
 $(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto | $(SETUP_STAMP)
 	@mkdir -p $(B)/gen
 	$(call say,PROTOC,$<)protoc-c --proto_path=proto --c_out=$(B)/gen $<
+
+# The FileDescriptorSet reflection answers from, as a C array (src/worker/descriptor_set.h).
+$(B)/gen/descriptor_set.c: $(DESC_PROTOS) scripts/embed.sh | $(SETUP_STAMP)
+	@mkdir -p $(B)/gen
+	$(call say,PROTOC,descriptor set)protoc --proto_path=proto --include_imports \
+		--descriptor_set_out=$(B)/gen/descriptor_set.pb $(DESC_PROTOS)
+	$(Q)sh scripts/embed.sh $(B)/gen/descriptor_set.pb cplane_descriptor_set > $@
 
 # ---- release: musl-gcc, static, stripped --------------------------------------
 REL_CC := musl-gcc

@@ -462,6 +462,12 @@ int grpc_call_finish(grpc_call *c, int status, const char *message)
 		rc = GRPC_ERR_CANCELLED;
 	else
 		call_end_stream(c, status, message, 0);
+	if (c->flags & C_IN_HANDLER) {
+		/* The bidi code that runs the handler still uses c: it releases it. */
+		c->flags |= C_FINISH_LATER | C_GONE;
+		c->flags &= ~C_DISPATCHED;
+		return rc;
+	}
 	grpc__call_release(c);
 	return rc;
 }

@@ -198,10 +198,54 @@ static void dispatch(grpc_call *c)
 	c->m->fn(c, c->m->arg);
 }
 
+/*
+ * Runs a bidi handler (start, else on_msg with msg/len).  The
+ * handler may finish the call; it is released here, after the handler
+ * returned, so no caller up the stack touches a recycled call.  Returns 1
+ * when the call is gone (released), else 0.
+ */
+static int run_bidi(grpc_call *c, int start, const uint8_t *msg, size_t len)
+{
+	c->flags |= C_IN_HANDLER;
+	if (start)
+		c->m->fn(c, c->m->arg);
+	else
+		c->m->on_msg(c, msg, len, c->m->arg);
+	c->flags &= ~C_IN_HANDLER;
+	if (c->flags & C_FINISH_LATER) {
+		grpc__call_release(c);
+		return 1;
+	}
+	return 0;
+}
+
+/* The client half-closed: a unary call runs its handler, a bidi call hears of it. */
+static void request_done(grpc_call *c)
+{
+	c->flags |= C_REQ_DONE;
+	if (c->m->on_msg == NULL) {
+		dispatch(c);
+		return;
+	}
+	if (!grpc_reader_idle(&c->rd)) {
+		grpc__call_abort(c, GRPC_INTERNAL, "request ended inside a message");
+		return;
+	}
+	run_bidi(c, 0, NULL, 0);
+}
+
 static int on_req_msg(void *ctx, const uint8_t *msg, size_t len)
 {
 	grpc_call *c = ctx;
 
+	if (c->m->on_msg) {
+		c->nreq++;
+		/* Stops the reader once finished; cb_data then releases the call. */
+		c->flags |= C_IN_HANDLER;
+		c->m->on_msg(c, msg, len, c->m->arg);
+		c->flags &= ~C_IN_HANDLER;
+		return (c->flags & C_FINISH_LATER) ? 1 : 0;
+	}
 	if (c->nreq++ > 0)
 		return 1;
 	buf_reset(&c->req);
@@ -275,10 +319,15 @@ static void new_stream(grpc_sconn *sc, int32_t sid, const h2_headers *h)
 		c->deadline = io_loop_now(s->loop) + timeout;
 		io_timer_start_at(s->loop, &c->timer, c->deadline);
 	}
-	if (h->end_stream) {
-		c->flags |= C_REQ_DONE;
-		dispatch(c);
+	if (m->on_msg) {
+		c->flags |= C_DISPATCHED;
+		s->stats.calls_started++;
+		s->stats.calls_active++;
+		if (run_bidi(c, 1, NULL, 0))
+			return;
 	}
+	if (h->end_stream)
+		request_done(c);
 }
 
 /* ---- h2 callbacks ------------------------------------------------------------- */
@@ -293,10 +342,8 @@ static int cb_headers(h2_conn *h2, void *user, int32_t sid, void *stream_user, c
 		new_stream(sc, sid, h);
 		return 0;
 	}
-	if (c) {
-		c->flags |= C_REQ_DONE;
-		dispatch(c);
-	}
+	if (c)
+		request_done(c);
 	return 0;
 }
 
@@ -312,6 +359,10 @@ static int cb_data(h2_conn *h2, void *user, int32_t sid, void *stream_user, cons
 	}
 	c->unconsumed += len;
 	if (len && grpc_reader_feed(&c->rd, data, len, on_req_msg, c) < 0) {
+		if (c->flags & C_FINISH_LATER) {
+			grpc__call_release(c);
+			return 0;
+		}
 		switch (c->rd.err) {
 		case GRPC_ERR_TOO_LARGE: {
 			char msg[128];
@@ -345,10 +396,8 @@ static int cb_data(h2_conn *h2, void *user, int32_t sid, void *stream_user, cons
 		h2_conn_consume(h2, sid, c->unconsumed);
 		c->unconsumed = 0;
 	}
-	if (end_stream) {
-		c->flags |= C_REQ_DONE;
-		dispatch(c);
-	}
+	if (end_stream)
+		request_done(c);
 	return 0;
 }
 
@@ -548,8 +597,8 @@ void grpc_server_free(grpc_server *s)
 	free(s);
 }
 
-int grpc_server_add_method(grpc_server *s, const char *path, const ProtobufCMessageDescriptor *req,
-    grpc_handler fn, void *arg)
+static int add_method(grpc_server *s, const char *path, const ProtobufCMessageDescriptor *req,
+    grpc_handler fn, grpc_msg_handler on_msg, void *arg)
 {
 	struct method_ent *m;
 	size_t n = strlen(path);
@@ -568,9 +617,24 @@ int grpc_server_add_method(grpc_server *s, const char *path, const ProtobufCMess
 	m->path_len = n;
 	m->req = req;
 	m->fn = fn;
+	m->on_msg = on_msg;
 	m->arg = arg;
 	s->nmethods++;
 	return 0;
+}
+
+int grpc_server_add_method(grpc_server *s, const char *path, const ProtobufCMessageDescriptor *req,
+    grpc_handler fn, void *arg)
+{
+	return add_method(s, path, req, fn, NULL, arg);
+}
+
+int grpc_server_add_bidi_method(grpc_server *s, const char *path, grpc_handler start,
+    grpc_msg_handler on_msg, void *arg)
+{
+	if (on_msg == NULL)
+		return GRPC_ERR_INVALID;
+	return add_method(s, path, NULL, start, on_msg, arg);
 }
 
 int grpc_server_listen(grpc_server *s, const char *addr, char *err, size_t errsz)

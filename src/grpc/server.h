@@ -2,8 +2,11 @@
  * gRPC server over h2c (HTTP/2 with prior knowledge), on the io loop.
  *
  * Methods are registered by :path ("/cplane.v1.ClusterService/GetCluster").
- * Unary and server-streaming methods are supported: the client sends one
- * request message and half-closes; the handler runs once it has all of it.
+ * Unary and server-streaming methods: the client sends one request message
+ * and half-closes; the handler runs once it has all of it.  Bidirectional
+ * methods (grpc_server_add_bidi_method): the handler runs when the request
+ * headers pass validation, then every request message goes to a message
+ * handler as it arrives, and the half-close too.
  *
  * Handlers are asynchronous.  A handler gets a grpc_call and may answer at
  * once or at any later loop turn:
@@ -90,6 +93,21 @@ void grpc_server_free(grpc_server *s);
  */
 int grpc_server_add_method(grpc_server *s, const char *path, const ProtobufCMessageDescriptor *req,
     grpc_handler fn, void *arg);
+
+/*
+ * Bidirectional stream handler: msg/len is one request message (valid only
+ * during the call), or msg == NULL once the client half-closed (then no
+ * more messages come).  It may send and may finish the call.
+ */
+typedef void (*grpc_msg_handler)(grpc_call *call, const uint8_t *msg, size_t len, void *arg);
+/*
+ * Registers a bidirectional streaming method: start runs once per call
+ * (set the cancel hook there; it may also finish the call), then on_msg per
+ * message and at half-close.  The request messages are not unpacked
+ * (grpc_call_request()/_msg() stay empty).  Returns as grpc_server_add_method().
+ */
+int grpc_server_add_bidi_method(grpc_server *s, const char *path, grpc_handler start,
+    grpc_msg_handler on_msg, void *arg);
 
 /* Listens on addr ("host:port", ":port", "[v6]:port").  Returns 0, or -1 with a reason in err. */
 int grpc_server_listen(grpc_server *s, const char *addr, char *err, size_t errsz);

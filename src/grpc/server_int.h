@@ -25,6 +25,8 @@ enum {
 	C_REQ_DONE = 8u,	/* client half-closed */
 	C_HOOK_RAN = 16u,
 	C_ZOMBIE = 32u,		/* on the server's zombie list */
+	C_IN_HANDLER = 64u,	/* a bidi handler runs: finish only marks C_FINISH_LATER */
+	C_FINISH_LATER = 128u,	/* finished inside a bidi handler: release once it returns */
 };
 
 typedef union arena_big {
@@ -44,6 +46,7 @@ struct method_ent {
 	size_t path_len;
 	const ProtobufCMessageDescriptor *req;
 	grpc_handler fn;
+	grpc_msg_handler on_msg;	/* bidi methods only */
 	void *arg;
 };
 

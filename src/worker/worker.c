@@ -12,12 +12,14 @@
 
 #include "base/log.h"
 #include "grpc/health.h"
+#include "grpc/reflection.h"
 #include "grpc/server.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
 #include "k8s/informer.h"
 #include "worker/backend_k8s.h"
 #include "worker/config.h"
+#include "worker/descriptor_set.h"
 #include "worker/metrics.h"
 #include "worker/service.h"
 
@@ -30,6 +32,7 @@ struct worker {
 	k8s_client *client;
 	k8s_informer *informer;
 	grpc_server *server;
+	grpc_reflection *reflection;
 	worker_service *service;
 	metrics_server *metrics;
 	int shutting_down;
@@ -155,6 +158,13 @@ static int setup(struct worker *w)
 	w->server = grpc_server_new(w->loop, &gopts);
 	if (w->client == NULL || w->server == NULL || grpc_health_register(w->server) < 0)
 		goto nomem;
+	w->reflection = grpc_reflection_new(cplane_descriptor_set, cplane_descriptor_set_len, err, sizeof(err));
+	if (w->reflection == NULL) {
+		log_error("Server reflection", "error", err, NULL);
+		return -1;
+	}
+	if (grpc_reflection_register(w->reflection, w->server) < 0)
+		goto nomem;
 	/* Not serving until the first list has synced. */
 	grpc_health_set(w->server, "", GRPC_HEALTH_NOT_SERVING);
 	grpc_health_set(w->server, SERVICE_NAME, GRPC_HEALTH_NOT_SERVING);
@@ -235,6 +245,7 @@ int worker_main(int argc, char **argv)
 	worker_service_free(w.service);
 	metrics_server_free(w.metrics);
 	grpc_server_free(w.server);
+	grpc_reflection_free(w.reflection);	/* after the server: its methods point at it */
 	k8s_client_free(w.client);
 	k8s_config_free(&w.kcfg);
 	io_loop_free(w.loop);

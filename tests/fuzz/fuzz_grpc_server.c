@@ -2,7 +2,7 @@
  * HTTP/2 bytes from a client into a gRPC server connection, without
  * sockets: the server's detached connection is fed the client preface and
  * then the input, with the gRPC layer (validation, reassembly, handlers,
- * deadlines, cancellation) on top.  Handlers answer at once, hold the call
+ * deadlines, cancellation, bidirectional reflection streams) on top.  Handlers answer at once, hold the call
  * until later, or stream; held calls are answered between the two halves
  * of the input, and whatever is still held when the connection is freed
  * must come back through the cancel hook (checked: nothing may stay held).
@@ -16,14 +16,17 @@
 
 #include "cplane/v1/cplane.pb-c.h"
 #include "grpc/health.h"
+#include "grpc/reflection.h"
 #include "grpc/server.h"
 #include "h2/h2.h"
 #include "io/loop.h"
+#include "worker/descriptor_set.h"
 
 #define MAX_HELD 64
 
 static io_loop *loop;
 static grpc_server *srv;
+static grpc_reflection *refl;
 static grpc_call *held[MAX_HELD];
 static int nheld;
 
@@ -108,6 +111,10 @@ static void setup(void)
 	grpc_server_add_method(srv, "/test.Test/Hold", NULL, h_hold, NULL);
 	grpc_server_add_method(srv, "/test.Test/Stream", NULL, h_stream, NULL);
 	grpc_health_register(srv);
+	/* The bidirectional path: reflection's stream, fed the set compiled into the binary. */
+	refl = grpc_reflection_new(cplane_descriptor_set, cplane_descriptor_set_len, NULL, 0);
+	if (refl == NULL || grpc_reflection_register(refl, srv) < 0)
+		abort();
 }
 
 static void drain(grpc_sconn *sc)

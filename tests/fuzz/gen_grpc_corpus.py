@@ -80,6 +80,13 @@ def seeds():
     e = Encoder()
     s["trailers_request"] = START + hdrs(e, 1, req("/test.Test/Echo")) + data(1, msg(b"t")) + \
         hdrs(e, 1, [("x-trailer", "1")], ["END_STREAM"])
+    e = Encoder()
+    refl = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+    s["reflection_bidi"] = START + hdrs(e, 1, req(refl)) + data(1, msg(b"\x3a\x00")) + \
+        data(1, msg(b"\xff\xff") + msg(b"\x22\x18cplane.v1.ClusterService")) + \
+        hdrs(e, 3, req(refl.replace("v1.", "v1alpha."))) + data(3, msg(b"\x1a\x07nope.pb")[:3]) + \
+        data(3, msg(b"\x1a\x07nope.pb")[3:]) + RstStreamFrame(3, 8).serialize() + \
+        data(1, b"", ["END_STREAM"]) + hdrs(e, 5, req(refl), ["END_STREAM"])
     return s
 
 
@@ -88,7 +95,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     for name, body in seeds().items():
         for ctl, suffix in ((0x40, ""), (0xc0, "_noread"), (0x00, "_nosplit")):
-            if suffix and name not in ("hold_then_rst", "stream_no_read", "unary_get_cluster"):
+            if suffix and name not in ("hold_then_rst", "stream_no_read", "unary_get_cluster", "reflection_bidi"):
                 continue
             with open(os.path.join(out, name + suffix), "wb") as f:
                 f.write(bytes([ctl]) + body)

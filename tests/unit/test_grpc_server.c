@@ -167,6 +167,31 @@ static void h_flood(grpc_call *c, void *arg)	/* more than a small window takes, 
 	grpc_call_set_cancel_hook(c, hook, NULL);
 }
 
+/* Bidi: echoes each message; "bye" finishes the call from inside the message handler. */
+static int chat_starts;
+
+static void h_chat_start(grpc_call *c, void *arg)
+{
+	(void)arg;
+	chat_starts++;
+	CHECK_EQ_INT(grpc_call_metadata_count(c), 0);
+}
+
+static void h_chat_msg(grpc_call *c, const uint8_t *msg, size_t len, void *arg)
+{
+	(void)arg;
+	if (msg == NULL) {
+		CHECK_EQ_INT(grpc_call_finish(c, GRPC_OK, "eof"), 0);
+		return;
+	}
+	if (len == 3 && memcmp(msg, "bye", 3) == 0) {
+		CHECK_EQ_INT(grpc_call_finish(c, GRPC_OK, "bye"), 0);
+		CHECK_EQ_INT(grpc_call_send_bytes(c, msg, len), GRPC_ERR_CANCELLED);
+		return;
+	}
+	CHECK_EQ_INT(grpc_call_send_bytes(c, msg, len), 0);
+}
+
 static grpc_server *new_server(void)
 {
 	grpc_server_opts o;
@@ -180,6 +205,8 @@ static grpc_server *new_server(void)
 	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Fail", NULL, h_fail, NULL), 0);
 	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Hold", NULL, h_hold, NULL), 0);
 	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Flood", NULL, h_flood, NULL), 0);
+	CHECK_EQ_INT(grpc_server_add_bidi_method(s, "/t.T/Chat", h_chat_start, h_chat_msg, NULL), 0);
+	CHECK_EQ_INT(grpc_server_add_bidi_method(s, "/t.T/Chat2", h_chat_start, NULL, NULL), GRPC_ERR_INVALID);
 	return s;
 }
 
@@ -280,6 +307,62 @@ static void run_basic(size_t step)
 static void test_basic_whole(void) { run_basic(0); }
 static void test_basic_bytewise(void) { run_basic(1); }
 static void test_basic_split7(void) { run_basic(7); }
+
+static void run_bidi(size_t step)
+{
+	static const uint8_t three[] = {0, 0, 0, 0, 1, 'a', 0, 0, 0, 0, 2, 'b', 'b', 0, 0, 0, 0, 3, 'c', 'c', 'c'};
+	static const uint8_t bye[] = {0, 0, 0, 0, 1, 'a', 0, 0, 0, 0, 3, 'b', 'y', 'e', 0, 0, 0, 0, 2, 'z', 'z'};
+	grpc_server *s = new_server();
+	grpc_sconn *sc = grpc_server_conn_new_detached(s);
+	h2_conn *cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs, NULL);
+	int32_t id;
+
+	memset(resps, 0, sizeof(resps));
+	chat_starts = 0;
+	shuttle(cl, sc, step);
+	CHECK_EQ_INT(request(cl, "/t.T/Chat", NULL, 0, three, sizeof(three)), 1);
+	CHECK_EQ_INT(request(cl, "/t.T/Chat", NULL, 0, NULL, 0), 3);
+	shuttle(cl, sc, step);
+	CHECK_EQ_INT(chat_starts, 2);
+
+	CHECK_EQ_MEM(resps[0].data, resps[0].len, three, sizeof(three));
+	CHECK_EQ_STR(resps[0].grpc_status, "0");
+	CHECK_EQ_STR(resps[0].grpc_message, "eof");
+	CHECK(!resps[0].trailers_only);
+	CHECK(resps[1].trailers_only);
+	CHECK_EQ_STR(resps[1].grpc_message, "eof");
+	CHECK_EQ_INT(resps[1].len, 0);
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_started, 2);
+	CHECK(resps[0].closed && resps[1].closed);
+	grpc_server_conn_free(sc);
+	h2_conn_free(cl);
+
+	/* Open, no half-close: "bye" ends it from inside the handler; what follows is dropped. */
+	sc = grpc_server_conn_new_detached(s);
+	cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs, NULL);
+	memset(resps, 0, sizeof(resps));
+	shuttle(cl, sc, step);
+	id = h2_submit_request(cl, "POST", "http", "x", "/t.T/Chat",
+	    (const h2_field[]){H2_FIELD_LIT("content-type", "application/grpc"), H2_FIELD_LIT("te", "trailers")}, 2, 0, NULL);
+	CHECK_EQ_INT(id, 1);
+	h2_submit_data(cl, id, bye, sizeof(bye), 0);
+	shuttle(cl, sc, step);
+	CHECK_EQ_MEM(resps[0].data, resps[0].len, bye, 6);
+	CHECK_EQ_STR(resps[0].grpc_status, "0");
+	CHECK_EQ_STR(resps[0].grpc_message, "bye");
+	CHECK(resps[0].closed);
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
+	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_started, 3);
+
+	h2_conn_free(cl);
+	grpc_server_conn_free(sc);
+	grpc_server_free(s);
+}
+
+static void test_bidi_whole(void) { run_bidi(0); }
+static void test_bidi_bytewise(void) { run_bidi(1); }
+static void test_bidi_split7(void) { run_bidi(7); }
 
 static void test_cancel_paths(void)
 {
@@ -430,6 +513,9 @@ int main(void)
 	RUN(test_basic_whole);
 	RUN(test_basic_bytewise);
 	RUN(test_basic_split7);
+	RUN(test_bidi_whole);
+	RUN(test_bidi_bytewise);
+	RUN(test_bidi_split7);
 	RUN(test_cancel_paths);
 	RUN(test_pool_reuse);
 	RUN(test_timeout_and_te_validation);
