@@ -55,7 +55,7 @@ $(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto | $(SETUP_STAMP)
 # The FileDescriptorSet reflection answers from, as a C array (src/worker/descriptor_set.h).
 $(B)/gen/descriptor_set.c: $(DESC_PROTOS) scripts/embed.sh | $(SETUP_STAMP)
 	@mkdir -p $(B)/gen
-	$(call say,PROTOC,descriptor set)protoc --proto_path=proto --include_imports \
+	$(call say,PROTOC,$(B)/gen/descriptor_set.pb)protoc --proto_path=proto --include_imports \
 		--descriptor_set_out=$(B)/gen/descriptor_set.pb $(DESC_PROTOS)
 	$(Q)sh scripts/embed.sh $(B)/gen/descriptor_set.pb cplane_descriptor_set > $@
 
