@@ -1,5 +1,6 @@
 #!/bin/sh
-# make test: build, then every suite; ends with one line "N passed, N failed".
+# make test: build, then every suite; ends with one line "N passed, N failed, N skipped".
+# Each suite appends "name passed failed [skipped]" to $CPLANE_TALLY.
 tally=$(mktemp)
 export CPLANE_TALLY=$tally
 MAKE=${MAKE:-make}
@@ -28,7 +29,8 @@ step e2e $MAKE -s e2e
 
 passed=$(awk '{p += $2} END {print p + 0}' "$tally")
 failed=$(awk '{f += $3} END {print f + 0}' "$tally")
+skipped=$(awk '{s += $4} END {print s + 0}' "$tally")
 rm -f "$tally"
 [ "$failed" != 0 ] && status=1
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -127,6 +127,45 @@ class Worker:
             self.proc.kill()
             self.proc.wait()
 
+    def metric(self, series):
+        """The value of one series on the metrics endpoint (start_worker(metrics=True)), e.g.
+        'cplane_k8s_requests_total{verb="create",code="201"}'; 0 when it is not there (yet)."""
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=10) as r:
+            text = r.read().decode()
+        for line in text.splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == series:
+                return float(value)
+        return 0.0
+
+    def wait_metric(self, series, at_least, timeout=20.0):
+        """Waits until a counter reaches at_least (the fact a test waits for, not a time)."""
+        return wait_until(lambda: self.metric(series) >= at_least, timeout,
+                          "%s >= %s" % (series, at_least))
+
+    def wait_log(self, text, timeout=20.0):
+        """Waits until the worker's log holds text."""
+        return wait_until(lambda: text in self.log(), timeout, "%r in the worker's log" % text)
+
+
+def wait_until(pred, timeout=20.0, what="condition", interval=0.02):
+    """Polls pred until it is true (returns its value); fails the test after timeout seconds.
+    The one place e2e tests pause: every wait is for a fact (a counter, a state, a log line)."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def K8S(verb, code):
+    """The worker's series counting Kubernetes requests by verb and HTTP code (0 = no answer)."""
+    return 'cplane_k8s_requests_total{verb="%s",code="%d"}' % (verb, code)
+
 
 def worker_args(sim, port, *extra, metrics_port=None, node_selector=POOL):
     args = [BIN, "--listen", "127.0.0.1:%d" % port, "--apiserver", sim.url,
@@ -217,6 +256,16 @@ class Client:
 
     def close(self):
         self.channel.close()
+
+
+def phase_of(c, name):
+    """The cluster's phase as GetCluster says, or None while it is not found."""
+    try:
+        return c.get(name).phase
+    except grpc.RpcError as e:
+        if e.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
 
 
 def code_of(fn, *args, **kw):

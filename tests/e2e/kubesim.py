@@ -325,6 +325,11 @@ class Handler(kubesim_admin.AdminMixin, kubesim_api.ApiMixin, BaseHTTPRequestHan
     sys_version = ''
     timeout = 600
 
+    def log_error(self, fmt, *args):
+        if fmt.startswith('Request timed out'):
+            self.server.sim.count('idle_closes')     # a keep-alive connection closed while idle
+        self.log_message(fmt, *args)
+
     def log_message(self, fmt, *args):
         if self.server.sim.args.verbose:
             sys.stderr.write('kubesim: %s %s\n' % (self.address_string(), fmt % args))

@@ -159,6 +159,13 @@ class KubeSim:
             d['spec']['progressDeadlineSeconds'] = progress_deadline
         return self.api('POST', '/apis/apps/v1/namespaces/%s/deployments' % (ns or self.namespace), d)
 
+    def stat(self, key):
+        """One of kubesim's counters (GET /kubesim/stats): requests, forbidden, fault_429, ...; 0 if never counted."""
+        return self.admin('stats').get(key, 0)
+
+    def wait_stat(self, key, at_least, timeout=20.0):
+        return self.wait_for(lambda: self.stat(key) >= at_least, timeout, what='kubesim %s >= %s' % (key, at_least))
+
     def wait_for(self, pred, timeout=10.0, interval=0.05, what='condition'):
         end = time.time() + timeout
         while True:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cplane_fixture import BIN, POOL, Client, free_port, pb2, start_worker
+from cplane_fixture import BIN, POOL, Client, free_port, pb2, phase_of, start_worker, wait_until
 from kubesim_fixture import start_kubesim
 
 AGE_RE = re.compile(r"(?:\d+[smhdy])+$|<unknown>$")
@@ -147,10 +147,7 @@ def test_create_no_wait_returns_while_creating(env):
     assert norm_log(err) == (log("Creating cluster", name="c-nowait", replicas=40) +
                              log("Cluster accepted", name="c-nowait", phase="CREATING"))
     # the worker carries on without the driver
-    end = time.monotonic() + 20
-    while get_pb(env, "c-nowait").phase != pb2().READY:
-        assert time.monotonic() < end, "never READY"
-        time.sleep(0.05)
+    wait_until(lambda: get_pb(env, "c-nowait").phase == pb2().READY, 20, "c-nowait READY")
 
 
 def test_create_no_wait_still_reports_errors(env):
@@ -173,15 +170,7 @@ def test_create_ready_same_spec_is_success_at_once(env):
 def wait_phase(env, name, phase, timeout=15):
     c = Client(env.target)
     try:
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                if c.get(name).phase == phase:
-                    return
-            except Exception:
-                pass
-            assert time.monotonic() < end, "%s never reached phase %s" % (name, phase)
-            time.sleep(0.01)
+        wait_until(lambda: phase_of(c, name) == phase, timeout, "%s in phase %s" % (name, phase))
     finally:
         c.close()
 
@@ -258,15 +247,7 @@ def test_list_empty_and_several_sorted(fresh):
     try:
         fresh.sim.admin("pace", {"ms": 200})            # 40 pods at 200 ms: still creating when listed
         first = c.create_future("nu", 40)
-        end = time.monotonic() + 10
-        while True:
-            try:
-                if c.get("nu").phase == pb2().CREATING:
-                    break
-            except Exception:
-                pass
-            assert time.monotonic() < end
-            time.sleep(0.01)
+        wait_until(lambda: phase_of(c, "nu") == pb2().CREATING, 10, "nu CREATING")
         rc, out, err = fresh.run("list")
         assert (rc, err) == (0, "")
         rows = norm_table(out).splitlines()
@@ -562,11 +543,18 @@ def test_startup_retry_waits_for_the_worker(env, tmp_path):
     p = subprocess.Popen([BIN, "--driver", "create", "late", "--replicas", "2", "--timeout", "30s"],
                          env={"CPLANE_TARGET": target}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     w = None
+    early = b""
     try:
-        time.sleep(3)
+        # the driver says it waits (after its first refused connect); then the worker comes
+        end = time.monotonic() + 20
+        while b"Waiting for the worker" not in early and p.poll() is None and time.monotonic() < end:
+            if select.select([p.stderr], [], [], 0.5)[0]:
+                early += os.read(p.stderr.fileno(), 4096)
+        assert b"Waiting for the worker" in early, early
         assert p.poll() is None, "the driver gave up before the worker came"
         w = start_worker(env.sim, tmp_path, port=port, wait_synced=False)
         out, err = p.communicate(timeout=30)
+        err = early.decode() + err
     finally:
         if p.poll() is None:
             p.kill()

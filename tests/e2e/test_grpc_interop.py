@@ -223,8 +223,7 @@ def test_deadline_from_grpcio_runs_the_cancel_hook(channel):
 def test_cancel_mid_call_runs_the_cancel_hook(channel):
     before = stats(channel)["hooks_cancelled"]
     fut = unary(channel, "/test.Test/Hang").future(b"x")
-    assert wait_for(lambda: stats(channel)["calls_active"] >= 1)
-    time.sleep(0.1)
+    assert wait_for(lambda: stats(channel)["calls_active"] >= 1)     # the handler runs: its hook is set
     fut.cancel()
     assert wait_for(lambda: stats(channel)["hooks_cancelled"] == before + 1)
     assert wait_for(lambda: stats(channel)["calls_active"] == 0)
@@ -320,14 +319,15 @@ def test_big_response_with_raised_client_limit(server):
 def test_stream_10k_messages_to_a_slow_reader(channel):
     before = stats(channel)
     it = channel.unary_stream("/test.Test/Stream")(b"10000 1024", timeout=120)
-    time.sleep(1.0)  # nothing read: the server must hold back, not buffer 10 MB
+    # nothing read: the handler fills the stream's queue to its cap and holds back, not buffering 10 MB
+    assert wait_for(lambda: stats(channel)["queue_peak"] >= 64 * 1024)
     mid = stats(channel)
     n = 0
     for m in it:
         assert len(m) == 1024
         n += 1
         if n % 2000 == 0:
-            time.sleep(0.2)
+            time.sleep(0.2)     # a slow reader (the load, not a wait)
     assert n == 10000
     after = stats(channel)
     assert after["streams_done"] == before["streams_done"] + 1
@@ -425,8 +425,10 @@ def test_connection_limit():
     _build()
     s = Server("--max-conns", "2")
     try:
-        socks = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(2)]
-        time.sleep(0.2)
+        socks = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(2)]
+        for x in socks:     # both served: each gets the server's SETTINGS
+            x.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            assert len(x.recv(9)) > 0
         extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
         extra.settimeout(5)
         assert extra.recv(100) == b""  # closed at once

@@ -336,7 +336,7 @@ def test_informer_converges_after_fault(tmp_path, probes, fault):
                 sim.admin('drop-watches', {})
                 p.cmd('get base-00029', timeout=60)
             i += 1
-            time.sleep(0.15)
+            time.sleep(0.15)    # paces the load (4 s of it), not a wait
         sim.knobs(**{k: defaults[k] for k in FAULTS[fault]})
         sim.admin('churn', {'prefix': 'base', 'count': 5})
         sim.wait_for(lambda: cache_rvs(p) == store_rvs(sim), 40, interval=0.3, what='cache == store')
@@ -364,7 +364,7 @@ def test_client_timeouts_retries_and_connection_reuse(tmp_path, probes):
         # keep-alive connections the server closed while idle: the next request, a POST too, goes through
         sim.knobs(idle_close_s=0.3)
         assert p.cmd('create a 1 nginx')['ok'] == 1
-        time.sleep(0.8)
+        sim.wait_stat('idle_closes', 1)                 # the server closed the idle connection
         assert p.cmd('create b 1 nginx')['ok'] == 1
         assert p.cmd('get a')['ok'] == 1
         sim.knobs(idle_close_s=0.0, max_requests_per_conn=2)

@@ -410,7 +410,7 @@ def test_expiry_ends_open_watches_and_old_rvs(sim):
         c.close()
     sim.knobs(expire_every_s=0.2)
     sim.deployment('exp', replicas=0)
-    time.sleep(0.5)
+    sim.wait_for(lambda: int(sim.state('deployments')['min_rv']) > int(rv), what='an expiry after the write')
     c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=30&resourceVersion=' + rv)
     try:
         evs = sim.read_events(r)
@@ -721,7 +721,7 @@ def test_python_informer_converges_under_all_faults(sim):
             if i % 3 == 0 and i // 3 < 10:
                 sim.admin('delete', {'name': 'inf-%05d' % (i // 3)})
             i += 1
-            time.sleep(0.05)
+            time.sleep(0.05)    # paces the churn, not a wait
     t = threading.Thread(target=churn, daemon=True)
     t.start()
     try:
@@ -835,7 +835,7 @@ def test_settle(sim):
     assert sim.settle(20)
     assert sim.admin('stats')['controller_busy'] == 0
     rv = sim.state()['resourceVersion']
-    time.sleep(0.2)
+    time.sleep(0.2)     # an observation window for a negative (nothing moves), not a wait for something
     assert sim.state()['resourceVersion'] == rv          # nothing moves by itself once settled
     d = sim.state('deployments')['deployments'][0]
     assert d['status']['availableReplicas'] == 1

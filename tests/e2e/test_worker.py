@@ -7,7 +7,7 @@ import time
 import grpc
 import pytest
 
-from cplane_fixture import POOL, Client, code_of, pb2, start_worker
+from cplane_fixture import POOL, Client, code_of, pb2, start_worker, wait_until
 from kubesim_fixture import start_kubesim
 
 NS_DEPLOY = "/apis/apps/v1/namespaces/%s/deployments"
@@ -32,17 +32,13 @@ def deployment(sim, name):
 
 
 def wait_phase(c, name, phase, timeout=15):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
+    def reached():
         try:
             last = c.get(name)
-            if last.phase == phase:
-                return last
-        except grpc.RpcError as e:
-            last = e.code()
-        time.sleep(0.02)
-    raise AssertionError("cluster %s never reached phase %s (last %s)" % (name, phase, last))
+        except grpc.RpcError:
+            return None
+        return last if last.phase == phase else None
+    return wait_until(reached, timeout, "cluster %s in phase %s" % (name, phase))
 
 
 def test_create_absent_blocks_until_ready(env):

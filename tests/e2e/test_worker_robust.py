@@ -43,7 +43,7 @@ def test_create_delete_and_delete_delete_races(sim, tmp_path):
         for i in range(5):
             name = "race-cd-%d" % i
             f = c.create_future(name, 30)
-            time.sleep(0.01 * i)
+            time.sleep(0.01 * i)       # varies the interleaving from run to run, not a wait
             d1 = c.delete_future(name)
             d2 = c.delete_future(name)
             cr = outcome(f.result, timeout=30)
@@ -196,7 +196,7 @@ def test_faults_during_a_batch(sim, tmp_path, knobs):
                     r = outcome(c.create, n, 3, timeout=30)
                     if r[0] == "OK":
                         break
-                    time.sleep(0.2)
+                    time.sleep(0.2)     # the client's retry backoff, as ours has
             assert r[0] == "OK", (n, r)
         for n in names:
             sim.wait_for(lambda n=n: outcome(c.get, n)[1] is None and c.get(n).phase == pb.READY,
@@ -208,7 +208,7 @@ def test_faults_during_a_batch(sim, tmp_path, knobs):
                 if r[0] == "OK" or r[0] == "NOT_FOUND":
                     break
                 assert r[0] == "UNAVAILABLE", r
-                time.sleep(0.2)
+                time.sleep(0.2)         # the client's retry backoff
                 r = outcome(c.delete, n, timeout=30)
             assert r[0] in ("OK", "NOT_FOUND"), (n, r)
         sim.admin("knobs", {k: False if isinstance(v, bool) else 0 for k, v in knobs.items()})

@@ -4,26 +4,26 @@ and under CPLANE_BIN=build/test/cplane (ASan) nothing leaked.
 Found by SIGTERM during a Create/Delete storm: a DELETE still waiting for the
 API server at exit leaked its contexts (the client cancels what is left
 without calling back, and nobody else freed them)."""
-import time
-
-from cplane_fixture import POOL, Client, start_worker
+from cplane_fixture import K8S, Client, start_worker
 from kubesim_fixture import start_kubesim
 
 
 def test_sigterm_with_post_delete_and_diagnosis_in_flight(tmp_path):
     sim = start_kubesim(tmp_path / "sim", "--ready-pace-ms", "10", "--node", "other=pool")
-    w = start_worker(sim, tmp_path, "--shutdown-grace", "1s", "--create-timeout", "2s")
+    w = start_worker(sim, tmp_path, "--shutdown-grace", "1s", "--create-timeout", "2s", metrics=True)
     c = Client(w.target)
     try:
         c.list()
         # unschedulable (no node in the pool): "stuck" times out into a diagnosis (pods LIST)
         stuck = c.create_future("stuck", 1, timeout=30)
         gone = c.create_future("gone", 1, timeout=30)
-        time.sleep(0.5)
+        w.wait_metric(K8S("create", 201), 2)           # both made
         sim.knobs(delay_ms=8000)            # every request from now on waits 8 s for its answer
+        arrived = sim.stat("requests")
         futs = [c.create_future("held-%d" % i, 1, timeout=30) for i in range(3)]
         futs += [c.delete_future("gone", timeout=30), gone]
-        time.sleep(2.5)                     # the POSTs, the DELETE and the pods LIST are out
+        # the 3 POSTs, the DELETE and the pods LIST (at the 2 s create timeout) are out, unanswered
+        sim.wait_stat("requests", arrived + 5)
         assert w.stop() == 0
         log = w.log()
         assert "LeakSanitizer" not in log and "AddressSanitizer" not in log, log[-4000:]

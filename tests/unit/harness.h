@@ -6,7 +6,7 @@
  *
  * Every CHECK counts as one assertion.  A test passes when none of its checks
  * failed.  harness_finish() prints "<program>: N passed, N failed" and returns
- * the process exit status; tests/run.sh sums those lines into the one summary
+ * the process exit status; tests/run-unit.sh sums those lines into the one summary
  * that `make test` ends with.
  */
 #ifndef CPLANE_TEST_HARNESS_H
