@@ -460,6 +460,7 @@ static void sconn_destroy(grpc_sconn *sc)
 	s->stats.conns_open--;
 	sc->dying = 1;
 	h2_conn_free(sc->h2);	/* open streams → cb_stream_close → calls gone */
+	tls_server_free(sc->tr.tls);
 	free(sc);
 }
 
@@ -497,17 +498,21 @@ static grpc_sconn *sconn_new(grpc_server *s, int fd)
 	}
 	sc->tr.owner = sc;
 	sc->tr.on_close = sconn_on_close;
-	if (grpc_transport_start(&sc->tr, s->loop, fd, sc->h2, 0) < 0) {
-		h2_conn_free(sc->h2);
-		free(sc);
-		return NULL;
-	}
+	if (s->opts.tls != NULL && (sc->tr.tls = tls_server_new(s->opts.tls, NULL, 0)) == NULL)
+		goto fail;
+	if (grpc_transport_start(&sc->tr, s->loop, fd, sc->h2, 0) < 0)
+		goto fail;
 	sc->next = s->conns;
 	if (s->conns)
 		s->conns->prev = sc;
 	s->conns = sc;
 	s->stats.conns_open++;
 	return sc;
+fail:
+	tls_server_free(sc->tr.tls);
+	h2_conn_free(sc->h2);
+	free(sc);
+	return NULL;
 }
 
 static void on_accept(io_loop *loop, int fd, unsigned events, void *arg)

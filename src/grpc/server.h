@@ -52,6 +52,7 @@
 
 #include "grpc/grpc.h"
 #include "io/loop.h"
+#include "io/tls_server.h"
 
 typedef struct grpc_server grpc_server;
 typedef struct grpc_call grpc_call;
@@ -62,6 +63,7 @@ typedef struct grpc_server_opts {
 	uint32_t max_concurrent_streams;/* 1000 per connection (SETTINGS_MAX_CONCURRENT_STREAMS) */
 	size_t max_conns;		/* 1000: connections past it are accepted and closed at once */
 	int listen_backlog;		/* 1024 */
+	tls_server_config *tls;		/* non-NULL: TLS on every connection (io/tls_server.h); NULL = h2c */
 } grpc_server_opts;
 
 void grpc_server_opts_default(grpc_server_opts *o);

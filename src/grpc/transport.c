@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "io/net.h"
+#include "io/tls_stream.h"
 
 enum {
 	TR_FLUSH_QUEUED = 1u,
@@ -33,6 +34,23 @@ enum {
 static uint8_t read_scratch[64 * 1024];
 
 static void flush_cb(io_loop *loop, void *arg);
+
+/* The byte stream under h2: the socket itself, or TLS over it. */
+static ssize_t stream_recv(grpc_transport *t, void *p, size_t n)
+{
+	return t->tls ? io_tls_recv(t->tls, t->fd, p, n) : recv(t->fd, p, n, 0);
+}
+
+static ssize_t stream_send(grpc_transport *t, const void *p, size_t n)
+{
+	return t->tls ? io_tls_send(t->tls, t->fd, p, n) : send(t->fd, p, n, MSG_NOSIGNAL);
+}
+
+/* Why the stream failed: TLS's own words when TLS refused. */
+static const char *stream_error(grpc_transport *t, const char *what)
+{
+	return t->tls && errno == EPROTO ? io_tls_error(t->tls) : what;
+}
 
 static void tr_close(grpc_transport *t, const char *reason)
 {
@@ -62,18 +80,22 @@ static int flush_now(grpc_transport *t)
 	const uint8_t *p;
 	unsigned interest = 0;
 
+	if (t->tls && io_tls_flush(t->tls, t->fd) < 0) {
+		tr_close(t, "write failed");
+		return -1;
+	}
 	for (int i = 0; i < WRITES_PER_FLUSH; i++) {
 		ssize_t n;
 		p = h2_conn_pending(t->h2, &len);
 		if (len == 0)
 			break;
-		n = send(t->fd, p, len, MSG_NOSIGNAL);
+		n = stream_send(t, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			tr_close(t, "write failed");
+			tr_close(t, stream_error(t, "write failed"));
 			return -1;
 		}
 		h2_conn_consumed(t->h2, (size_t)n);
@@ -85,8 +107,14 @@ static int flush_now(grpc_transport *t)
 		tr_close(t, h2_conn_error_code(t->h2) ? h2_conn_error_desc(t->h2) : "closed");
 		return -1;
 	}
-	if (len > 0 || h2_conn_want_write(t->h2))
+	if (t->tls == NULL) {
+		if (len > 0 || h2_conn_want_write(t->h2))
+			interest |= IO_WRITE;
+	} else if (io_tls_want_write(t->tls) ||
+	    (io_tls_can_send(t->tls) && (len > 0 || h2_conn_want_write(t->h2)))) {
+		/* during the handshake h2's output waits for the engine, not the socket */
 		interest |= IO_WRITE;
+	}
 	if (len <= GRPC_TRANSPORT_PAUSE_BYTES && h2_conn_want_read(t->h2))
 		interest |= IO_READ;
 	if (interest == 0)
@@ -138,12 +166,13 @@ static void on_io(io_loop *loop, int fd, unsigned ev, void *arg)
 		return;
 	if (!(ev & (IO_READ | IO_ERROR)))
 		return;
-	for (int i = 0; i < READS_PER_TURN; i++) {
-		ssize_t n = recv(fd, read_scratch, sizeof(read_scratch), 0);
+	for (int i = 0; i < READS_PER_TURN || (t->tls && io_tls_buffered(t->tls)); i++) {
+		ssize_t n = stream_recv(t, read_scratch, sizeof(read_scratch));
 		if (n > 0) {
 			if (h2_conn_feed(t->h2, read_scratch, (size_t)n) < 0)
 				break;	/* GOAWAY is queued; the flush writes it and closes */
-			if ((size_t)n < sizeof(read_scratch))
+			/* TLS may hold a decrypted rest no poll() would report */
+			if ((size_t)n < sizeof(read_scratch) && !(t->tls && io_tls_buffered(t->tls)))
 				break;
 			continue;
 		}
@@ -155,7 +184,7 @@ static void on_io(io_loop *loop, int fd, unsigned ev, void *arg)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			break;
-		tr_close(t, "read failed");
+		tr_close(t, stream_error(t, "read failed"));
 		return;
 	}
 	grpc_transport_kick(t);

@@ -155,6 +155,12 @@ void tls_anchors_free(tls_anchors *ta)
 
 size_t tls_anchors_count(const tls_anchors *ta) { return ta->n; }
 
+const void *tls_anchors_br(const tls_anchors *ta, size_t *n)
+{
+	*n = ta->n;
+	return ta->v;
+}
+
 int tls_anchors_describe(const tls_anchors *ta, size_t i, const char **key_type, unsigned *bits,
     bool *is_ca, const uint8_t **dn, size_t *dn_len)
 {

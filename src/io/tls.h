@@ -63,6 +63,13 @@ size_t tls_anchors_count(const tls_anchors *ta);
 int tls_anchors_describe(const tls_anchors *ta, size_t i, const char **key_type, unsigned *bits,
     bool *is_ca, const uint8_t **dn, size_t *dn_len);
 
+/*
+ * The anchors as BearSSL's array (const br_x509_trust_anchor *, *n entries),
+ * for code that drives BearSSL itself (the server's client-certificate check).
+ * Valid until the anchors are added to or freed.
+ */
+const void *tls_anchors_br(const tls_anchors *ta, size_t *n);
+
 /* ---- client ----------------------------------------------------------------- */
 
 /*

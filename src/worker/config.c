@@ -60,7 +60,17 @@ static const struct flag_def worker_flags[] = {
 	    0, NULL },
 	{ "ca-file", FLAG_STRING, &parsed.ca_file, "CA bundle (PEM) for the API server (default: the service account's)",
 	    0, 0, NULL },
+	{ "tls-cert-file", FLAG_STRING, &parsed.tls_cert_file,
+	    "serve gRPC over TLS with this PEM certificate chain (default: h2c)", 0, 0, NULL },
+	{ "tls-key-file", FLAG_STRING, &parsed.tls_key_file, "PEM private key (RSA or EC) of --tls-cert-file", 0, 0,
+	    NULL },
+	{ "tls-client-ca-file", FLAG_STRING, &parsed.tls_client_ca_file,
+	    "require client certificates signed by this PEM bundle (mTLS)", 0, 0, NULL },
+	{ "tls-check-interval", FLAG_DURATION, &parsed.tls_check_interval_ms,
+	    "how often the TLS files are checked for changes (default 10s)", MS(100), MS(3600) * 1000, NULL },
 };
+
+static int set(const char *v) { return v != NULL && v[0] != '\0'; }
 
 int worker_config_parse(struct worker_config *cfg, int argc, char **argv)
 {
@@ -78,9 +88,18 @@ int worker_config_parse(struct worker_config *cfg, int argc, char **argv)
 	parsed.shutdown_grace_ms = 10 * 1000;
 	parsed.log_format = "logfmt";
 	parsed.log_level = "info";
+	parsed.tls_check_interval_ms = 10 * 1000;
 	if (flags_parse(worker_flags, sizeof(worker_flags) / sizeof(worker_flags[0]), argc, argv, pos, 0, &npos,
 	    err, sizeof(err)) < 0) {
 		fprintf(stderr, "cplane: %s\n", err);
+		return -1;
+	}
+	if (set(parsed.tls_cert_file) != set(parsed.tls_key_file)) {
+		fprintf(stderr, "cplane: --tls-cert-file and --tls-key-file go together\n");
+		return -1;
+	}
+	if (set(parsed.tls_client_ca_file) && !set(parsed.tls_cert_file)) {
+		fprintf(stderr, "cplane: --tls-client-ca-file needs --tls-cert-file and --tls-key-file\n");
 		return -1;
 	}
 	*cfg = parsed;

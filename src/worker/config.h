@@ -21,6 +21,10 @@ struct worker_config {
 	const char *apiserver;
 	const char *token_file;
 	const char *ca_file;
+	const char *tls_cert_file;	/* with tls_key_file: gRPC over TLS; NULL/"" = h2c */
+	const char *tls_key_file;
+	const char *tls_client_ca_file;	/* mTLS: client certificates required */
+	int64_t tls_check_interval_ms;	/* how often the TLS files are checked for changes */
 };
 
 /* Fills defaults, then env, then argv.  Returns 0, or -1 having printed one line to stderr. */

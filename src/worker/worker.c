@@ -14,6 +14,7 @@
 #include "grpc/health.h"
 #include "grpc/reflection.h"
 #include "grpc/server.h"
+#include "io/tls_server.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
 #include "k8s/informer.h"
@@ -35,6 +36,8 @@ struct worker {
 	grpc_reflection *reflection;
 	worker_service *service;
 	metrics_server *metrics;
+	tls_server_config *tls;		/* NULL = h2c */
+	io_timer tls_check;
 	int shutting_down;
 	int exit_code;
 };
@@ -107,6 +110,64 @@ static void write_k8s_metrics(buf *out, void *arg)
 	    (unsigned long long)st.watch_restarts, (unsigned long long)st.relists);
 }
 
+static void tls_check_cb(io_loop *loop, void *arg)
+{
+	struct worker *w = arg;
+	char err[512], what[128];
+	int rc = tls_server_config_check(w->tls, io_loop_now(loop), err, sizeof(err));
+
+	if (rc > 0)
+		log_info("TLS certificate reloaded", "cert", w->cfg.tls_cert_file, "key",
+		    tls_server_config_describe(w->tls, what, sizeof(what)), NULL);
+	else if (rc < 0)
+		log_warn("TLS certificate not reloaded: keeping the one in use", "error", err, NULL);
+	io_timer_start(loop, &w->tls_check, w->cfg.tls_check_interval_ms);
+}
+
+static void write_tls_metrics(buf *out, void *arg)
+{
+	struct worker *w = arg;
+	const tls_server_stats *st = tls_server_config_stats(w->tls);
+
+	buf_append_str(out, "# HELP cplane_tls_handshakes_total TLS handshakes on the gRPC port by result.\n"
+	    "# TYPE cplane_tls_handshakes_total counter\n");
+	for (int r = 0; r < TLS_HS__COUNT; r++)
+		buf_printf(out, "cplane_tls_handshakes_total{result=\"%s\"} %llu\n", tls_hs_result_name(r),
+		    (unsigned long long)st->handshakes[r]);
+	buf_printf(out, "# HELP cplane_tls_connections_open TLS connections open on the gRPC port.\n"
+	    "# TYPE cplane_tls_connections_open gauge\ncplane_tls_connections_open %llu\n"
+	    "# HELP cplane_tls_reloads_total Certificate reloads after the files changed, by result.\n"
+	    "# TYPE cplane_tls_reloads_total counter\n"
+	    "cplane_tls_reloads_total{result=\"ok\"} %llu\ncplane_tls_reloads_total{result=\"error\"} %llu\n",
+	    (unsigned long long)st->conns_open, (unsigned long long)st->reloads,
+	    (unsigned long long)st->reload_failures);
+}
+
+/* --tls-cert-file/--tls-key-file: the pair loads now or the worker does not start. */
+static int setup_tls(struct worker *w)
+{
+	tls_server_files files;
+	char err[512], what[128];
+
+	if (w->cfg.tls_cert_file == NULL || w->cfg.tls_cert_file[0] == '\0')
+		return 0;
+	memset(&files, 0, sizeof(files));
+	files.cert_file = w->cfg.tls_cert_file;
+	files.key_file = w->cfg.tls_key_file;
+	files.client_ca_file = w->cfg.tls_client_ca_file;
+	files.check_interval_ms = w->cfg.tls_check_interval_ms;
+	w->tls = tls_server_config_new(&files, io_loop_now(w->loop), err, sizeof(err));
+	if (w->tls == NULL) {
+		log_error("Cannot serve TLS", "error", err, NULL);
+		return -1;
+	}
+	log_info("TLS on the gRPC port", "cert", w->cfg.tls_cert_file, "key",
+	    tls_server_config_describe(w->tls, what, sizeof(what)), "alpn", "h2", NULL);
+	io_timer_init(&w->tls_check, tls_check_cb, w);
+	io_timer_start(w->loop, &w->tls_check, w->cfg.tls_check_interval_ms);
+	return 0;
+}
+
 static void on_shutdown_done(grpc_server *s, void *arg)
 {
 	struct worker *w = arg;
@@ -143,6 +204,8 @@ static int setup(struct worker *w)
 	k8s_informer_cbs icb;
 	char err[512];
 
+	if (setup_tls(w) < 0)
+		return -1;
 	memset(&kopts, 0, sizeof(kopts));
 	kopts.apiserver = w->cfg.apiserver;
 	kopts.token_file = w->cfg.token_file;
@@ -155,6 +218,7 @@ static int setup(struct worker *w)
 	w->client = k8s_client_new(w->loop, &w->kcfg, NULL);
 	grpc_server_opts_default(&gopts);
 	gopts.max_recv_msg = (uint32_t)w->cfg.max_recv_msg;
+	gopts.tls = w->tls;
 	w->server = grpc_server_new(w->loop, &gopts);
 	if (w->client == NULL || w->server == NULL || grpc_health_register(w->server) < 0)
 		goto nomem;
@@ -202,6 +266,8 @@ static int setup(struct worker *w)
 		metrics_server_add_source(w->metrics, worker_service_write_metrics, w->service);
 		metrics_server_add_source(w->metrics, write_k8s_metrics, w);
 		metrics_server_add_source(w->metrics, metrics_write_process, NULL);
+		if (w->tls != NULL)
+			metrics_server_add_source(w->metrics, write_tls_metrics, w);
 		metrics_server_set_ready(w->metrics, is_ready, w);
 	}
 	if (io_loop_on_signal(w->loop, SIGTERM, on_signal, w) < 0 || io_loop_on_signal(w->loop, SIGINT, on_signal, w) < 0)
@@ -213,7 +279,7 @@ static int setup(struct worker *w)
 		snprintf(port, sizeof(port), "%d", grpc_server_port(w->server));
 		log_info("Serving", "listen", w->cfg.listen, "port", port, "namespace", w->kcfg.namespace_, "apiserver",
 		    w->kcfg.host_header, "metrics", w->cfg.metrics_addr && w->cfg.metrics_addr[0] ?
-		    w->cfg.metrics_addr : NULL, NULL);
+		    w->cfg.metrics_addr : NULL, "transport", w->tls ? "tls" : "h2c", NULL);
 	}
 	return 0;
 nomem:
@@ -246,6 +312,9 @@ int worker_main(int argc, char **argv)
 	metrics_server_free(w.metrics);
 	grpc_server_free(w.server);
 	grpc_reflection_free(w.reflection);	/* after the server: its methods point at it */
+	if (w.tls != NULL)
+		io_timer_stop(w.loop, &w.tls_check);
+	tls_server_config_free(w.tls);
 	k8s_client_free(w.client);
 	k8s_config_free(&w.kcfg);
 	io_loop_free(w.loop);

@@ -1,0 +1,366 @@
+/*
+ * The TLS server engine (src/io/tls_server.c) without sockets: BearSSL
+ * clients handshake with it through memory.  ALPN selection and refusals, RSA
+ * and ECDSA pairs, client certificates, the rotation check on an injected
+ * clock (due times, identity changes, a broken pair kept out, engines keeping
+ * the pair they started with) and the handshake counters.  Keys and
+ * certificates are made by openssl at test time in a temporary directory.
+ */
+#include <bearssl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "io/pem_key.h"
+#include "io/tls.h"
+#include "io/tls_server.h"
+
+static char dir[64];
+
+static bool sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int n;
+
+	n = snprintf(cmd, sizeof(cmd), "cd %s && ( ", dir);
+	va_start(ap, fmt);
+	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
+	va_end(ap);
+	strncat(cmd, " ) >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "command failed: %s\n", cmd);
+		return false;
+	}
+	return true;
+}
+
+static char *path(const char *name)
+{
+	static char p[8][128];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
+	return p[i];
+}
+
+#define LEAF(name, newkey, ca, eku) \
+	"openssl req " newkey " -nodes -keyout " name ".key -out " name ".csr -subj /CN=" name " && " \
+	"printf 'subjectAltName=DNS:localhost\\nextendedKeyUsage=" eku "\\n' > " name ".ext && " \
+	"openssl x509 -req -in " name ".csr -CA " ca ".pem -CAkey " ca ".key -CAcreateserial -days 2 " \
+	"-extfile " name ".ext -out " name ".pem"
+#define EC "-newkey ec -pkeyopt ec_paramgen_curve:P-256"
+
+static bool make_material(void)
+{
+	return sh("openssl req -x509 " EC " -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=ca "
+	       "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign") &&
+	    sh("openssl req -x509 " EC " -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other "
+	       "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign") &&
+	    sh(LEAF("ec", EC, "ca", "serverAuth")) &&
+	    sh(LEAF("rsa", "-newkey rsa:2048", "ca", "serverAuth")) &&
+	    sh(LEAF("client", EC, "ca", "clientAuth")) &&
+	    sh(LEAF("stranger", EC, "other", "clientAuth")) &&
+	    sh("cp ec.pem cur.pem && cp ec.key cur.key");
+}
+
+/* ---- an in-memory BearSSL client --------------------------------------------------- */
+
+typedef struct client {
+	br_ssl_client_context cc;
+	br_x509_minimal_context xc;
+	tls_anchors *ta;
+	pem_chain *chain;
+	pem_key *key;
+	unsigned char buf[BR_SSL_BUFSIZE_BIDI];
+} client;
+
+static client *client_new(const char **alpn, size_t nalpn, const char *cert, const char *key)
+{
+	client *c = calloc(1, sizeof(*c));
+	size_t n;
+	const br_x509_trust_anchor *ta;
+
+	c->ta = tls_anchors_new();
+	if (tls_anchors_load_file(c->ta, path("ca.pem"), NULL, 0) != 1)
+		abort();
+	ta = tls_anchors_br(c->ta, &n);
+	br_ssl_client_init_full(&c->cc, &c->xc, ta, n);
+	br_ssl_engine_set_buffer(&c->cc.eng, c->buf, sizeof(c->buf), 1);
+	if (nalpn > 0)
+		br_ssl_engine_set_protocol_names(&c->cc.eng, alpn, nalpn);
+	if (cert != NULL) {
+		c->chain = pem_chain_load_file(path(cert), NULL, 0);
+		c->key = pem_key_load_file(path(key), NULL, 0);
+		if (c->chain == NULL || c->key == NULL)
+			abort();
+		br_ssl_client_set_single_ec(&c->cc, pem_chain_certs(c->chain), pem_chain_len(c->chain),
+		    pem_key_ec(c->key), BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, br_ec_get_default(),
+		    br_ecdsa_sign_asn1_get_default());
+	}
+	br_ssl_client_reset(&c->cc, "localhost", 0);
+	return c;
+}
+
+static void client_free(client *c)
+{
+	tls_anchors_free(c->ta);
+	pem_chain_free(c->chain);
+	pem_key_free(c->key);
+	free(c);
+}
+
+/* Moves records both ways until neither side makes progress. */
+static void pump(client *c, tls_server *s)
+{
+	for (int guard = 0; guard < 1000; guard++) {
+		bool moved = false;
+		size_t a, b;
+		uint8_t *src, *dst;
+
+		if ((src = br_ssl_engine_sendrec_buf(&c->cc.eng, &a)) != NULL &&
+		    (dst = tls_server_recvrec_buf(s, &b)) != NULL) {
+			size_t n = a < b ? a : b;
+
+			memcpy(dst, src, n);
+			br_ssl_engine_sendrec_ack(&c->cc.eng, n);
+			tls_server_recvrec_ack(s, n);
+			moved = true;
+		}
+		if ((src = tls_server_sendrec_buf(s, &a)) != NULL &&
+		    (dst = br_ssl_engine_recvrec_buf(&c->cc.eng, &b)) != NULL) {
+			size_t n = a < b ? a : b;
+
+			memcpy(dst, src, n);
+			tls_server_sendrec_ack(s, n);
+			br_ssl_engine_recvrec_ack(&c->cc.eng, n);
+			moved = true;
+		}
+		if (!moved)
+			return;
+	}
+}
+
+static bool client_up(client *c)
+{
+	return (br_ssl_engine_current_state(&c->cc.eng) & BR_SSL_SENDAPP) != 0;
+}
+
+static tls_server_config *config(const char *cert, const char *key, const char *ca, int64_t now)
+{
+	tls_server_files f = {path(cert), path(key), ca ? path(ca) : NULL, 0};
+	char err[256] = "";
+	tls_server_config *cfg = tls_server_config_new(&f, now, err, sizeof(err));
+
+	if (cfg == NULL)
+		fprintf(stderr, "config: %s\n", err);
+	return cfg;
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+static void test_alpn(void)
+{
+	static const char *h2[] = {"h2"}, *h1[] = {"http/1.1"}, *both[] = {"http/1.1", "h2"};
+	tls_server_config *cfg = config("ec.pem", "ec.key", NULL, 0);
+	struct { const char **names; size_t n; bool ok; } cases[] = {
+		{h2, 1, true}, {both, 2, true}, {h1, 1, false}, {NULL, 0, false},
+	};
+
+	if (cfg == NULL) {
+		CHECK(cfg != NULL);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		client *c = client_new(cases[i].names, cases[i].n, NULL, NULL);
+		tls_server *s = tls_server_new(cfg, NULL, 0);
+
+		pump(c, s);
+		CHECK_EQ_INT(client_up(c), cases[i].ok);
+		CHECK_EQ_INT(tls_server_handshake_done(s), cases[i].ok);
+		if (cases[i].ok) {
+			CHECK_EQ_STR(tls_server_protocol(s), "h2");
+			CHECK_EQ_STR(br_ssl_engine_get_selected_protocol(&c->cc.eng), "h2");
+			CHECK(strncmp(tls_server_suite(s), "ECDHE-ECDSA-", 12) == 0);
+		} else {
+			CHECK(tls_server_state(s) & TLS_CLOSED);
+			CHECK_EQ_STR(tls_server_protocol(s), "");
+			/* the client heard why: no_application_protocol, or handshake_failure without ALPN */
+			CHECK_EQ_INT(br_ssl_engine_last_error(&c->cc.eng),
+			    BR_ERR_RECV_FATAL_ALERT + (cases[i].n ? 120 : 40));
+		}
+		tls_server_free(s);
+		client_free(c);
+	}
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_OK], 2);
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_NO_ALPN], 2);
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->conns_open, 0);
+	tls_server_config_free(cfg);
+}
+
+static void test_app_data_and_garbage(void)
+{
+	static const char *h2[] = {"h2"};
+	tls_server_config *cfg = config("rsa.pem", "rsa.key", NULL, 0);
+	client *c = client_new(h2, 1, NULL, NULL);
+	tls_server *s = tls_server_new(cfg, NULL, 0);
+	uint8_t *p;
+	size_t n;
+
+	pump(c, s);
+	CHECK(client_up(c));
+	CHECK(strncmp(tls_server_suite(s), "ECDHE-RSA-", 10) == 0);
+	p = br_ssl_engine_sendapp_buf(&c->cc.eng, &n);
+	memcpy(p, "PRI * HTTP/2.0", 14);
+	br_ssl_engine_sendapp_ack(&c->cc.eng, 14);
+	br_ssl_engine_flush(&c->cc.eng, 0);
+	pump(c, s);
+	p = tls_server_recvapp_buf(s, &n);
+	CHECK(p != NULL && n == 14 && memcmp(p, "PRI * HTTP/2.0", 14) == 0);
+	tls_server_free(s);
+	client_free(c);
+
+	/* plaintext HTTP/1.1 where a ClientHello belongs: refused, counted as a protocol failure */
+	s = tls_server_new(cfg, NULL, 0);
+	p = tls_server_recvrec_buf(s, &n);
+	CHECK(p != NULL && n >= 5);
+	memcpy(p, "GET / HTTP/1.1\r\n", 5);
+	tls_server_recvrec_ack(s, 5);
+	CHECK(tls_server_state(s) & TLS_CLOSED);
+	CHECK(tls_server_error(s) != 0);
+	tls_server_free(s);
+	/* a connection that ends before any byte: aborted */
+	tls_server_free(tls_server_new(cfg, NULL, 0));
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_PROTOCOL], 1);
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_ABORTED], 1);
+	tls_server_config_free(cfg);
+}
+
+static void test_client_certificates(void)
+{
+	static const char *h2[] = {"h2"};
+	tls_server_config *cfg = config("ec.pem", "ec.key", "ca.pem", 0);
+	struct { const char *cert, *key; bool ok; } cases[] = {
+		{"client.pem", "client.key", true}, {NULL, NULL, false}, {"stranger.pem", "stranger.key", false},
+	};
+
+	if (cfg == NULL) {
+		CHECK(cfg != NULL);
+		return;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		client *c = client_new(h2, 1, cases[i].cert, cases[i].key);
+		tls_server *s = tls_server_new(cfg, NULL, 0);
+
+		pump(c, s);
+		CHECK_EQ_INT(tls_server_handshake_done(s), cases[i].ok);
+		CHECK_EQ_INT(client_up(c), cases[i].ok);
+		tls_server_free(s);
+		client_free(c);
+	}
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_OK], 1);
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_CLIENT_CERT], 2);
+	tls_server_config_free(cfg);
+}
+
+static void test_rotation(void)
+{
+	static const char *h2[] = {"h2"};
+	tls_server_config *cfg = config("cur.pem", "cur.key", NULL, 1000);
+	char err[256], what[128];
+	tls_server *old, *s;
+	client *c;
+
+	if (cfg == NULL) {
+		CHECK(cfg != NULL);
+		return;
+	}
+	CHECK_EQ_STR(tls_server_config_describe(cfg, what, sizeof(what)), "EC P-256, 1 certificate");
+	old = tls_server_new(cfg, NULL, 0);
+	/* RSA replaces EC, by rename (new inode) */
+	CHECK(sh("cp rsa.pem n.pem && cp rsa.key n.key && mv n.pem cur.pem && mv n.key cur.key"));
+	CHECK_EQ_INT(tls_server_config_check(cfg, 1000, err, sizeof(err)), 0);	/* not due */
+	CHECK_EQ_INT(tls_server_config_check(cfg, 10999, err, sizeof(err)), 0);	/* still not due */
+	CHECK_EQ_INT(tls_server_config_check(cfg, 11000, err, sizeof(err)), 1);
+	CHECK_EQ_STR(tls_server_config_describe(cfg, what, sizeof(what)), "RSA-2048, 1 certificate");
+	CHECK_EQ_INT(tls_server_config_check(cfg, 21000, err, sizeof(err)), 0);	/* due, unchanged */
+
+	/* the engine made before keeps its EC pair; a new one has RSA */
+	c = client_new(h2, 1, NULL, NULL);
+	pump(c, old);
+	CHECK(strncmp(tls_server_suite(old), "ECDHE-ECDSA-", 12) == 0);
+	client_free(c);
+	tls_server_free(old);
+	c = client_new(h2, 1, NULL, NULL);
+	s = tls_server_new(cfg, NULL, 0);
+	pump(c, s);
+	CHECK(strncmp(tls_server_suite(s), "ECDHE-RSA-", 10) == 0);
+	client_free(c);
+
+	/* a broken pair (EC certificate, RSA key): reported, RSA stays, not retried until it changes */
+	CHECK(sh("cp ec.pem n.pem && mv n.pem cur.pem"));
+	err[0] = '\0';
+	CHECK_EQ_INT(tls_server_config_check(cfg, 31000, err, sizeof(err)), -1);
+	CHECK(strstr(err, "RSA key but EC certificate") != NULL);
+	CHECK_EQ_STR(tls_server_config_describe(cfg, what, sizeof(what)), "RSA-2048, 1 certificate");
+	CHECK_EQ_INT(tls_server_config_check(cfg, 41000, err, sizeof(err)), 0);
+	/* a missing file is a change too, and a failure */
+	CHECK(sh("rm cur.key"));
+	CHECK_EQ_INT(tls_server_config_check(cfg, 51000, err, sizeof(err)), -1);
+	CHECK(strstr(err, "No such file") != NULL);
+	/* the key arrives: the pair is whole again */
+	CHECK(sh("cp ec.key n.key && mv n.key cur.key"));
+	CHECK_EQ_INT(tls_server_config_check(cfg, 61000, err, sizeof(err)), 1);
+	CHECK_EQ_STR(tls_server_config_describe(cfg, what, sizeof(what)), "EC P-256, 1 certificate");
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->reloads, 2);
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->reload_failures, 2);
+	/* the engine outlives the config's handle and its pair */
+	tls_server_config_free(cfg);
+	CHECK(strncmp(tls_server_suite(s), "ECDHE-RSA-", 10) == 0);
+	tls_server_free(s);
+}
+
+static void test_config_errors(void)
+{
+	tls_server_files f = {NULL, NULL, NULL, 0};
+	char err[256];
+
+	CHECK(tls_server_config_new(&f, 0, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "both a certificate file and a key file") != NULL);
+	f.cert_file = path("ec.pem");
+	f.key_file = path("client.key");
+	CHECK(tls_server_config_new(&f, 0, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "private key does not match the certificate") != NULL);
+	f.key_file = path("ec.key");
+	f.client_ca_file = path("ec.key");
+	CHECK(tls_server_config_new(&f, 0, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "no certificate in the client CA bundle") != NULL);
+	CHECK_EQ_STR(tls_hs_result_name(TLS_HS_CLIENT_CERT), "client_cert");
+}
+
+int main(void)
+{
+	char cmd[128];
+	int rc;
+
+	snprintf(dir, sizeof(dir), "/tmp/cplane-tlss-XXXXXX");
+	if (mkdtemp(dir) == NULL || !make_material()) {
+		fprintf(stderr, "cannot make test certificates with openssl\n");
+		return 1;
+	}
+	RUN(test_alpn);
+	RUN(test_app_data_and_garbage);
+	RUN(test_client_certificates);
+	RUN(test_rotation);
+	RUN(test_config_errors);
+	rc = harness_finish();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return rc;
+}
