@@ -546,6 +546,7 @@ void grpc_server_opts_default(grpc_server_opts *o)
 	o->max_concurrent_streams = 1000;
 	o->max_conns = 1000;
 	o->listen_backlog = 1024;
+	o->tls = NULL;
 }
 
 static void grace_cb(io_loop *loop, void *arg);
