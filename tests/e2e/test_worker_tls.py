@@ -247,7 +247,7 @@ def s_client(w, *args):
 def test_s_client_alpn_h2_tls12(ecw, pki):
     w, _ = ecw
     out = s_client(w, '-alpn', 'h2', '-CAfile', p(pki, 'ca.pem'))
-    text = out.stdout.decode()
+    text = out.stdout.decode(errors='replace')
     assert 'ALPN protocol: h2' in text, text
     assert 'Protocol  : TLSv1.2' in text
     assert re.search(r'Cipher is ECDHE-ECDSA-(AES128-GCM-SHA256|AES256-GCM-SHA384|CHACHA20-POLY1305)', text)
@@ -259,7 +259,7 @@ def test_http11_only_client_refused(ecw):
     before = metrics(w)['cplane_tls_handshakes_total{result="no_alpn"}']
     out = s_client(w, '-alpn', 'http/1.1')
     assert out.returncode != 0
-    assert 'no application protocol' in out.stderr.decode() and 'alert number 120' in out.stderr.decode()
+    assert 'no application protocol' in out.stderr.decode(errors='replace') and 'alert number 120' in out.stderr.decode(errors='replace')
     assert metrics(w)['cplane_tls_handshakes_total{result="no_alpn"}'] == before + 1
     # Python's ssl, same refusal
     with pytest.raises(ssl.SSLError):
@@ -271,8 +271,8 @@ def test_no_alpn_client_refused(ecw):
     before = metrics(w)['cplane_tls_handshakes_total{result="no_alpn"}']
     out = s_client(w)
     assert out.returncode != 0
-    assert 'alert' in out.stderr.decode()
-    assert 'New, TLSv1.2' not in out.stdout.decode()
+    assert 'alert' in out.stderr.decode(errors='replace')
+    assert 'New, TLSv1.2' not in out.stdout.decode(errors='replace')
     assert metrics(w)['cplane_tls_handshakes_total{result="no_alpn"}'] == before + 1
 
 
