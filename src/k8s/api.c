@@ -98,18 +98,117 @@ static k8s_req *submit(k8s_client *c, struct call *cl, k8s_request *q)
 	return r;
 }
 
+/* Writes a body with write(arg, out, cap) into the stack buffer, or a heap
+ * one when it needs more (a spec may carry 256 KiB of annotations).  The
+ * length, or < 0; *heap is freed by the caller. */
+#define BODY_MAX (8u << 20)
+static int write_body(int (*write)(const void *arg, uint8_t *out, size_t cap), const void *arg,
+    uint8_t *stack, size_t stack_cap, uint8_t **body, uint8_t **heap)
+{
+	size_t cap = stack_cap;
+	int len;
+
+	*heap = NULL;
+	*body = stack;
+	while ((len = write(arg, *body, cap)) == JSON_ENOSPC && cap < BODY_MAX) {
+		free(*heap);
+		cap *= 4;
+		*body = *heap = malloc(cap);
+		if (*heap == NULL)
+			return -1;
+	}
+	return len;
+}
+
+static int write_deploy(const void *arg, uint8_t *out, size_t cap)
+{
+	return k8s_deploy_write_body(arg, out, cap);
+}
+
+static int write_patch(const void *arg, uint8_t *out, size_t cap)
+{
+	return k8s_deploy_write_patch(arg, out, cap);
+}
+
 k8s_req *k8s_create_deployment(k8s_client *c, const k8s_deploy_spec *spec, k8s_deploy_done_fn fn, void *ctx)
 {
 	char path[512];
-	uint8_t body[4096];
-	int len = k8s_deploy_write_body(spec, body, sizeof(body));
+	uint8_t stack[4096], *body, *heap;
+	int len = write_body(write_deploy, spec, stack, sizeof(stack), &body, &heap);
 	struct call *cl;
+	k8s_req *r = NULL;
 
 	if (len < 0 || deploy_path(c, path, sizeof(path), NULL) < 0 || (cl = call_new(ctx)) == NULL)
-		return NULL;
+		goto out;
 	cl->fn.deploy = fn;
-	return submit(c, cl, &(k8s_request){ .verb = K8S_VERB_CREATE, .method = "POST", .path = path,
+	r = submit(c, cl, &(k8s_request){ .verb = K8S_VERB_CREATE, .method = "POST", .path = path,
 	    .body = body, .body_len = (size_t)len, .on_done = deploy_done });
+out:
+	free(heap);
+	return r;
+}
+
+k8s_req *k8s_patch_deployment(k8s_client *c, const char *name, const k8s_deploy_patch *patch,
+    k8s_deploy_done_fn fn, void *ctx)
+{
+	char path[512];
+	uint8_t stack[1024], *body, *heap;
+	int len = write_body(write_patch, patch, stack, sizeof(stack), &body, &heap);
+	struct call *cl;
+	k8s_req *r = NULL;
+
+	if (len < 0 || deploy_path(c, path, sizeof(path), name) < 0 || (cl = call_new(ctx)) == NULL)
+		goto out;
+	cl->fn.deploy = fn;
+	/* A merge patch gives the same object however often it is applied: retried like a GET. */
+	r = submit(c, cl, &(k8s_request){ .verb = K8S_VERB_PATCH, .method = "PATCH", .path = path,
+	    .body = body, .body_len = (size_t)len, .flags = K8S_REQ_MERGE_PATCH, .on_done = deploy_done });
+out:
+	free(heap);
+	return r;
+}
+
+static void service_done(void *ctx, const k8s_error *err, int status, const uint8_t *body, size_t len)
+{
+	struct call *cl = ctx;
+
+	(void)status;
+	(void)body;
+	(void)len;
+	cl->fn.del(cl->ctx, err);
+}
+
+struct service_args {
+	const char *name, *owner_uid;
+	const k8s_podspec *pod;
+};
+
+static int write_service(const void *arg, uint8_t *out, size_t cap)
+{
+	const struct service_args *a = arg;
+
+	return k8s_service_write_body(a->name, a->pod, a->owner_uid, out, cap);
+}
+
+k8s_req *k8s_create_service(k8s_client *c, const char *name, const k8s_podspec *pod, const char *owner_uid,
+    k8s_delete_done_fn fn, void *ctx)
+{
+	struct service_args a = { name, owner_uid, pod };
+	char path[512];
+	uint8_t stack[2048], *body, *heap;
+	int len = write_body(write_service, &a, stack, sizeof(stack), &body, &heap);
+	struct call *cl;
+	k8s_req *r = NULL;
+
+	if (len < 0 || snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services",
+	    k8s_client_config(c)->namespace_) >= (int)sizeof(path) || (cl = call_new(ctx)) == NULL)
+		goto out;
+	cl->fn.del = fn;
+	r = submit(c, cl, &(k8s_request){ .verb = K8S_VERB_CREATE, .method = "POST", .path = path,
+	    .body = body, .body_len = (size_t)len, .on_done = service_done });
+out:
+	free(heap);
+	return r;
 }
 
 k8s_req *k8s_get_deployment(k8s_client *c, const char *name, k8s_deploy_done_fn fn, void *ctx)

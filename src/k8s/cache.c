@@ -103,6 +103,7 @@ const k8s_deployment *k8s_cache_put(k8s_cache *c, const k8s_deployment *d, int *
 
 	if (e) {
 		e->d = *d;
+		e->d.pod = NULL;	/* a view into the decoder: not ours to keep */
 		if (created)
 			*created = 0;
 		return &e->d;
@@ -114,6 +115,7 @@ const k8s_deployment *k8s_cache_put(k8s_cache *c, const k8s_deployment *d, int *
 	e->hash = h;
 	e->mark = 0;
 	e->d = *d;
+	e->d.pod = NULL;	/* a view into the decoder: not ours to keep */
 	*pp = e;
 	c->n++;
 	if (created)

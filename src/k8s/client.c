@@ -104,7 +104,7 @@ static void schedule_pump(k8s_client *c);
 const char *k8s_verb_str(int verb)
 {
 	/* Kubernetes' own verb names, as the API server's audit log and RBAC spell them. */
-	static const char *const names[K8S_VERB_N] = { "get", "list", "watch", "create", "delete" };
+	static const char *const names[K8S_VERB_N] = { "get", "list", "watch", "create", "delete", "patch" };
 
 	return verb >= 0 && verb < K8S_VERB_N ? names[verb] : "OTHER";
 }
@@ -580,7 +580,9 @@ static int write_request(k8s_client *c, struct kconn *k, k8s_req *r)
 	h[nh++] = (http1_header){ STR_LIT("User-Agent"), STR_LIT("cplane/" CPLANE_VERSION) };
 	h[nh++] = (http1_header){ STR_LIT("Accept"), STR_LIT("application/json") };
 	if (r->body)
-		h[nh++] = (http1_header){ STR_LIT("Content-Type"), STR_LIT("application/json") };
+		h[nh++] = (r->flags & K8S_REQ_MERGE_PATCH) ?
+		    (http1_header){ STR_LIT("Content-Type"), STR_LIT("application/merge-patch+json") } :
+		    (http1_header){ STR_LIT("Content-Type"), STR_LIT("application/json") };
 	if (c->cfg->token) {
 		size_t tl = strlen(c->cfg->token);
 		authv = tl + 8 < sizeof(auth) ? auth : malloc(tl + 8);

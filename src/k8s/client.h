@@ -66,7 +66,8 @@ const k8s_config *k8s_client_config(const k8s_client *c);
 /* ------------------------------------------------------- generic requests */
 
 /* Verbs as counted in metrics: Kubernetes' verb names (get, list, watch, create, delete). */
-enum k8s_verb { K8S_VERB_GET, K8S_VERB_LIST, K8S_VERB_WATCH, K8S_VERB_CREATE, K8S_VERB_DELETE, K8S_VERB_N };
+enum k8s_verb { K8S_VERB_GET, K8S_VERB_LIST, K8S_VERB_WATCH, K8S_VERB_CREATE, K8S_VERB_DELETE, K8S_VERB_PATCH,
+	K8S_VERB_N };
 const char *k8s_verb_str(int verb);
 
 enum k8s_req_flags {
@@ -74,6 +75,7 @@ enum k8s_req_flags {
 	K8S_REQ_NO_RETRY = 2,	/* one attempt only (the caller retries) */
 	K8S_REQ_IDEMPOTENT = 4,	/* a POST that changes nothing (a review): retried like a GET */
 	K8S_REQ_SECRET = 8,	/* the body holds a credential: wiped from memory when the request is freed */
+	K8S_REQ_MERGE_PATCH = 16,	/* the body is a JSON merge patch (application/merge-patch+json) */
 };
 
 /*
@@ -122,6 +124,12 @@ typedef void (*k8s_diag_done_fn)(void *ctx, const k8s_error *err, const char *di
 
 /* POST the Deployment written from spec into the client's namespace. */
 k8s_req *k8s_create_deployment(k8s_client *c, const k8s_deploy_spec *spec, k8s_deploy_done_fn fn, void *ctx);
+/* PATCH (JSON merge patch) the Deployment name; fn gets the Deployment as patched. */
+k8s_req *k8s_patch_deployment(k8s_client *c, const char *name, const k8s_deploy_patch *patch,
+    k8s_deploy_done_fn fn, void *ctx);
+/* POST the headless Service of cluster name (k8s_service_write_body); AlreadyExists is err 409. */
+k8s_req *k8s_create_service(k8s_client *c, const char *name, const k8s_podspec *pod, const char *owner_uid,
+    k8s_delete_done_fn fn, void *ctx);
 /* GET one Deployment. */
 k8s_req *k8s_get_deployment(k8s_client *c, const char *name, k8s_deploy_done_fn fn, void *ctx);
 /* DELETE with propagationPolicy Foreground.  Completes when the API server

@@ -34,10 +34,122 @@ static int write_labels(json_writer *w, const char *name)
 	return json_write_object_end(w);
 }
 
+static int set(const char *s)
+{
+	return s && s[0];
+}
+
+static void write_kv_object(json_writer *w, const k8s_kv *kv, size_t n)
+{
+	json_write_object_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		json_write_key(w, kv[i].key, strlen(kv[i].key));
+		json_write_cstr(w, kv[i].value ? kv[i].value : "");
+	}
+	json_write_object_end(w);
+}
+
+static void write_quantities(json_writer *w, const char *key, const char *cpu, const char *memory)
+{
+	if (!set(cpu) && !set(memory))
+		return;
+	json_write_key(w, key, strlen(key));
+	json_write_object_begin(w);
+	if (set(cpu)) {
+		KEY(w, "cpu");
+		json_write_cstr(w, cpu);
+	}
+	if (set(memory)) {
+		KEY(w, "memory");
+		json_write_cstr(w, memory);
+	}
+	json_write_object_end(w);
+}
+
+static void write_strings(json_writer *w, const char *key, const char *const *v, size_t n)
+{
+	if (n == 0)
+		return;
+	json_write_key(w, key, strlen(key));
+	json_write_array_begin(w);
+	for (size_t i = 0; i < n; i++)
+		json_write_cstr(w, v[i] ? v[i] : "");
+	json_write_array_end(w);
+}
+
+/* The one container, "app": written whole by the create body and by patches. */
+static void write_container(json_writer *w, const char *image, const k8s_podspec *p)
+{
+	json_write_object_begin(w);
+	KEY(w, "name");
+	json_write_cstr(w, "app");
+	KEY(w, "image");
+	json_write_cstr(w, image);
+	if (p) {
+		write_strings(w, "command", p->command, p->n_command);
+		write_strings(w, "args", p->args, p->n_args);
+		if (p->n_ports) {
+			KEY(w, "ports");
+			json_write_array_begin(w);
+			for (size_t i = 0; i < p->n_ports; i++) {
+				json_write_object_begin(w);
+				KEY(w, "name");
+				json_write_cstr(w, p->ports[i].name);
+				KEY(w, "containerPort");
+				json_write_int(w, p->ports[i].port);
+				KEY(w, "protocol");
+				json_write_cstr(w, "TCP");
+				json_write_object_end(w);
+			}
+			json_write_array_end(w);
+		}
+		if (p->n_env) {
+			KEY(w, "env");
+			json_write_array_begin(w);
+			for (size_t i = 0; i < p->n_env; i++) {
+				json_write_object_begin(w);
+				KEY(w, "name");
+				json_write_cstr(w, p->env[i].key);
+				KEY(w, "value");
+				json_write_cstr(w, p->env[i].value ? p->env[i].value : "");
+				json_write_object_end(w);
+			}
+			json_write_array_end(w);
+		}
+		if (set(p->cpu_request) || set(p->memory_request) || set(p->cpu_limit) || set(p->memory_limit)) {
+			KEY(w, "resources");
+			json_write_object_begin(w);
+			write_quantities(w, "requests", p->cpu_request, p->memory_request);
+			write_quantities(w, "limits", p->cpu_limit, p->memory_limit);
+			json_write_object_end(w);
+		}
+	}
+	json_write_object_end(w);
+}
+
+/* metadata.annotations of the Deployment: what every worker compares specs by. */
+static void write_our_annotations(json_writer *w, const char *spec_hash, int service)
+{
+	if (!set(spec_hash) && !service)
+		return;
+	KEY(w, "annotations");
+	json_write_object_begin(w);
+	if (set(spec_hash)) {
+		KEY(w, K8S_ANN_SPEC_HASH);
+		json_write_cstr(w, spec_hash);
+	}
+	if (service) {
+		KEY(w, K8S_ANN_SERVICE);
+		json_write_cstr(w, "true");
+	}
+	json_write_object_end(w);
+}
+
 int k8s_deploy_write_body(const k8s_deploy_spec *s, uint8_t *out, size_t cap)
 {
 	json_writer w;
 	const char *eq = NULL;
+	const k8s_podspec *p = s->pod;
 
 	if (s->name == NULL || s->name[0] == '\0' || s->image == NULL || s->image[0] == '\0')
 		return JSON_EUSAGE;
@@ -58,6 +170,7 @@ int k8s_deploy_write_body(const k8s_deploy_spec *s, uint8_t *out, size_t cap)
 	json_write_cstr(&w, s->name);
 	KEY(&w, "labels");
 	write_labels(&w, s->name);
+	write_our_annotations(&w, s->spec_hash, p && p->service);
 	json_write_object_end(&w);
 
 	KEY(&w, "spec");
@@ -81,18 +194,35 @@ int k8s_deploy_write_body(const k8s_deploy_spec *s, uint8_t *out, size_t cap)
 	KEY(&w, "metadata");
 	json_write_object_begin(&w);
 	KEY(&w, "labels");
-	write_labels(&w, s->name);
+	/* Ours, then the caller's: validation keeps their keys off our prefixes,
+	 * and a key of ours the caller repeats is dropped, never written twice. */
+	json_write_object_begin(&w);
+	KEY(&w, K8S_LABEL_MANAGED_BY);
+	json_write_cstr(&w, K8S_MANAGER);
+	KEY(&w, K8S_LABEL_NAME);
+	json_write_cstr(&w, s->name);
+	KEY(&w, K8S_LABEL_CLUSTER);
+	json_write_cstr(&w, s->name);
+	for (size_t i = 0; p && i < p->n_labels; i++) {
+		const char *k = p->labels[i].key;
+
+		if (strcmp(k, K8S_LABEL_MANAGED_BY) == 0 || strcmp(k, K8S_LABEL_NAME) == 0 ||
+		    strcmp(k, K8S_LABEL_CLUSTER) == 0)
+			continue;
+		json_write_key(&w, k, strlen(k));
+		json_write_cstr(&w, p->labels[i].value ? p->labels[i].value : "");
+	}
+	json_write_object_end(&w);
+	if (p && p->n_annotations) {
+		KEY(&w, "annotations");
+		write_kv_object(&w, p->annotations, p->n_annotations);
+	}
 	json_write_object_end(&w);
 	KEY(&w, "spec");
 	json_write_object_begin(&w);
 	KEY(&w, "containers");
 	json_write_array_begin(&w);
-	json_write_object_begin(&w);
-	KEY(&w, "name");
-	json_write_cstr(&w, "app");
-	KEY(&w, "image");
-	json_write_cstr(&w, s->image);
-	json_write_object_end(&w);
+	write_container(&w, s->image, p);
 	json_write_array_end(&w);
 	if (eq) {
 		KEY(&w, "nodeSelector");
@@ -104,6 +234,120 @@ int k8s_deploy_write_body(const k8s_deploy_spec *s, uint8_t *out, size_t cap)
 	json_write_object_end(&w);	/* template.spec */
 	json_write_object_end(&w);	/* template */
 	json_write_object_end(&w);	/* spec */
+	json_write_object_end(&w);
+	return json_writer_finish(&w);
+}
+
+int k8s_deploy_write_patch(const k8s_deploy_patch *p, uint8_t *out, size_t cap)
+{
+	json_writer w;
+	int container = p->image != NULL || p->pod != NULL;
+
+	if (container && !set(p->image))
+		return JSON_EUSAGE;
+	json_writer_init(&w, out, cap);
+	json_write_object_begin(&w);
+	if (set(p->spec_hash)) {
+		KEY(&w, "metadata");
+		json_write_object_begin(&w);
+		KEY(&w, "annotations");
+		json_write_object_begin(&w);
+		KEY(&w, K8S_ANN_SPEC_HASH);
+		json_write_cstr(&w, p->spec_hash);
+		json_write_object_end(&w);
+		json_write_object_end(&w);
+	}
+	if (p->replicas > 0 || container) {
+		KEY(&w, "spec");
+		json_write_object_begin(&w);
+		if (p->replicas > 0) {
+			KEY(&w, "replicas");
+			json_write_int(&w, p->replicas);
+		}
+		if (container) {
+			KEY(&w, "template");
+			json_write_object_begin(&w);
+			KEY(&w, "spec");
+			json_write_object_begin(&w);
+			KEY(&w, "containers");
+			json_write_array_begin(&w);
+			write_container(&w, p->image, p->pod);
+			json_write_array_end(&w);
+			json_write_object_end(&w);
+			json_write_object_end(&w);
+		}
+		json_write_object_end(&w);
+	}
+	json_write_object_end(&w);
+	return json_writer_finish(&w);
+}
+
+int k8s_service_write_body(const char *name, const k8s_podspec *pod, const char *owner_uid, uint8_t *out,
+    size_t cap)
+{
+	json_writer w;
+
+	if (!set(name) || !set(owner_uid))
+		return JSON_EUSAGE;
+	json_writer_init(&w, out, cap);
+	json_write_object_begin(&w);
+	KEY(&w, "apiVersion");
+	json_write_cstr(&w, "v1");
+	KEY(&w, "kind");
+	json_write_cstr(&w, "Service");
+	KEY(&w, "metadata");
+	json_write_object_begin(&w);
+	KEY(&w, "name");
+	json_write_cstr(&w, name);
+	KEY(&w, "labels");
+	write_labels(&w, name);
+	KEY(&w, "ownerReferences");
+	json_write_array_begin(&w);
+	json_write_object_begin(&w);
+	KEY(&w, "apiVersion");
+	json_write_cstr(&w, "apps/v1");
+	KEY(&w, "kind");
+	json_write_cstr(&w, "Deployment");
+	KEY(&w, "name");
+	json_write_cstr(&w, name);
+	KEY(&w, "uid");
+	json_write_cstr(&w, owner_uid);
+	KEY(&w, "controller");
+	json_write_bool(&w, 1);
+	KEY(&w, "blockOwnerDeletion");
+	json_write_bool(&w, 1);
+	json_write_object_end(&w);
+	json_write_array_end(&w);
+	json_write_object_end(&w);
+	KEY(&w, "spec");
+	json_write_object_begin(&w);
+	KEY(&w, "clusterIP");
+	json_write_cstr(&w, "None");
+	KEY(&w, "selector");
+	json_write_object_begin(&w);
+	KEY(&w, K8S_LABEL_CLUSTER);
+	json_write_cstr(&w, name);
+	json_write_object_end(&w);
+	KEY(&w, "publishNotReadyAddresses");
+	json_write_bool(&w, 1);
+	if (pod && pod->n_ports) {
+		KEY(&w, "ports");
+		json_write_array_begin(&w);
+		for (size_t i = 0; i < pod->n_ports; i++) {
+			json_write_object_begin(&w);
+			KEY(&w, "name");
+			json_write_cstr(&w, pod->ports[i].name);
+			KEY(&w, "port");
+			json_write_int(&w, pod->ports[i].port);
+			KEY(&w, "targetPort");
+			json_write_int(&w, pod->ports[i].port);
+			KEY(&w, "protocol");
+			json_write_cstr(&w, "TCP");
+			json_write_object_end(&w);
+		}
+		json_write_array_end(&w);
+	}
+	json_write_object_end(&w);
 	json_write_object_end(&w);
 	return json_writer_finish(&w);
 }
@@ -141,6 +385,8 @@ enum {
 	F_NAME, F_UID, F_RV, F_GENERATION, F_CREATED, F_DELETED, F_L_MANAGED, F_L_NAME, F_L_CLUSTER,
 	F_REPLICAS, F_CONTAINERS, F_IMAGE, F_OBSERVED, F_READY, F_AVAILABLE, F_UPDATED,
 	F_CONDS, F_C_TYPE, F_C_STATUS, F_C_REASON, F_C_MESSAGE,
+	F_A_HASH, F_A_SERVICE, F_T_LABEL, F_T_ANN, F_CPU_REQ, F_MEM_REQ, F_CPU_LIM, F_MEM_LIM,
+	F_ENV, F_ENV_NAME, F_ENV_VALUE, F_CMD, F_ARG, F_PORT, F_PORT_NAME, F_PORT_NUM,
 	F_NFIELDS,
 	/* watch only */
 	W_TYPE = F_NFIELDS, W_KIND, W_CODE, W_REASON, W_MESSAGE,
@@ -171,10 +417,48 @@ static const char *const field_suffix[F_NFIELDS] = {
 	"status.conditions[*].status",
 	"status.conditions[*].reason",
 	"status.conditions[*].message",
+	"metadata.annotations.cplane\\.dev/spec-hash",
+	"metadata.annotations.cplane\\.dev/service",
+	"spec.template.metadata.labels.*",
+	"spec.template.metadata.annotations.*",
+	"spec.template.spec.containers[*].resources.requests.cpu",
+	"spec.template.spec.containers[*].resources.requests.memory",
+	"spec.template.spec.containers[*].resources.limits.cpu",
+	"spec.template.spec.containers[*].resources.limits.memory",
+	"spec.template.spec.containers[*].env[*]",
+	"spec.template.spec.containers[*].env[*].name",
+	"spec.template.spec.containers[*].env[*].value",
+	"spec.template.spec.containers[*].command[*]",
+	"spec.template.spec.containers[*].args[*]",
+	"spec.template.spec.containers[*].ports[*]",
+	"spec.template.spec.containers[*].ports[*].name",
+	"spec.template.spec.containers[*].ports[*].containerPort",
 };
 
 #define CONT_MAX 4096
-#define SBUF_LEN 16384
+/* The longest string kept: a pod-template annotation may be 256 KiB. */
+#define SBUF_LEN (264 * 1024)
+#define POD_ARENA_MAX (8u << 20)	/* a spec past this is not reported (pod NULL) */
+#define NONE32 UINT32_MAX
+
+/* A growable array of offset pairs into the pod arena. */
+struct pairs {
+	uint32_t (*v)[2];
+	size_t n, cap;
+};
+
+/* The pod spec of the record being decoded, as offsets (the arena moves). */
+struct pod_acc {
+	char *arena;
+	size_t alen, acap;
+	int overflow;
+	uint32_t res[4];
+	struct pairs env, labels, anns, cmd, args, ports;	/* cmd/args: [0] only; ports: [1] is the number */
+	/* the views handed out at emit */
+	void *view;
+	size_t view_cap;
+	k8s_podspec pod;
+};
 
 struct k8s_deploy_decoder {
 	json_extract x;
@@ -192,8 +476,151 @@ struct k8s_deploy_decoder {
 	k8s_condition cond;
 	char list_rv[K8S_RV_MAX];
 	char cont[CONT_MAX];
+	struct pod_acc pa;
 	char sbuf[SBUF_LEN];
 };
+
+/* ------------------------------------------------------------- pod spec */
+
+static void pod_reset(struct pod_acc *a)
+{
+	a->alen = 0;
+	a->overflow = 0;
+	for (int i = 0; i < 4; i++)
+		a->res[i] = NONE32;
+	a->env.n = a->labels.n = a->anns.n = a->cmd.n = a->args.n = a->ports.n = 0;
+}
+
+static void pod_free(struct pod_acc *a)
+{
+	free(a->arena);
+	free(a->env.v);
+	free(a->labels.v);
+	free(a->anns.v);
+	free(a->cmd.v);
+	free(a->args.v);
+	free(a->ports.v);
+	free(a->view);
+}
+
+/* Copies s[0..len) and a NUL into the arena; its offset, or NONE32 (the spec is then dropped). */
+static uint32_t pod_str(struct pod_acc *a, const char *s, size_t len)
+{
+	uint32_t off;
+
+	if (a->overflow || a->alen + len + 1 > POD_ARENA_MAX)
+		goto fail;
+	if (a->alen + len + 1 > a->acap) {
+		size_t cap = a->acap ? a->acap : 1024;
+		char *p;
+
+		while (cap < a->alen + len + 1)
+			cap *= 2;
+		p = realloc(a->arena, cap);
+		if (p == NULL)
+			goto fail;
+		a->arena = p;
+		a->acap = cap;
+	}
+	off = (uint32_t)a->alen;
+	memcpy(a->arena + off, s, len);
+	a->arena[off + len] = '\0';
+	a->alen += len + 1;
+	return off;
+fail:
+	a->overflow = 1;
+	return NONE32;
+}
+
+/* Appends an entry (both NONE32); NULL when it cannot (the spec is then dropped). */
+static uint32_t *pod_push(struct pod_acc *a, struct pairs *p)
+{
+	if (a->overflow)
+		return NULL;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 8;
+		void *v = cap > POD_ARENA_MAX / 8 ? NULL : realloc(p->v, cap * sizeof(*p->v));
+
+		if (v == NULL) {
+			a->overflow = 1;
+			return NULL;
+		}
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n][0] = p->v[p->n][1] = NONE32;
+	return p->v[p->n++];
+}
+
+static const char *pod_at(const struct pod_acc *a, uint32_t off)
+{
+	return off == NONE32 ? "" : a->arena + off;
+}
+
+/* The views for the record's callback; NULL when the spec did not fit. */
+static const k8s_podspec *pod_view(struct pod_acc *a)
+{
+	size_t nkv = a->env.n + a->labels.n + a->anns.n, nstr = a->cmd.n + a->args.n;
+	size_t need = nkv * sizeof(k8s_kv) + a->ports.n * sizeof(k8s_port) + nstr * sizeof(char *);
+	k8s_kv *kv;
+	k8s_port *ports;
+	const char **strs;
+	const char **res[4] = { &a->pod.cpu_request, &a->pod.memory_request, &a->pod.cpu_limit,
+	    &a->pod.memory_limit };
+
+	if (a->overflow)
+		return NULL;
+	if (need > a->view_cap) {
+		void *v = realloc(a->view, need);
+
+		if (v == NULL)
+			return NULL;
+		a->view = v;
+		a->view_cap = need;
+	}
+	memset(&a->pod, 0, sizeof(a->pod));
+	for (int i = 0; i < 4; i++)
+		*res[i] = a->res[i] == NONE32 ? NULL : a->arena + a->res[i];
+	kv = a->view;
+	ports = (k8s_port *)(void *)(kv + nkv);
+	strs = (const char **)(void *)(ports + a->ports.n);
+	if (need == 0)
+		return &a->pod;
+	a->pod.env = kv;
+	a->pod.n_env = a->env.n;
+	for (size_t i = 0; i < a->env.n; i++)
+		*kv++ = (k8s_kv){ pod_at(a, a->env.v[i][0]), pod_at(a, a->env.v[i][1]) };
+	a->pod.labels = kv;
+	a->pod.n_labels = a->labels.n;
+	for (size_t i = 0; i < a->labels.n; i++)
+		*kv++ = (k8s_kv){ pod_at(a, a->labels.v[i][0]), pod_at(a, a->labels.v[i][1]) };
+	a->pod.annotations = kv;
+	a->pod.n_annotations = a->anns.n;
+	for (size_t i = 0; i < a->anns.n; i++)
+		*kv++ = (k8s_kv){ pod_at(a, a->anns.v[i][0]), pod_at(a, a->anns.v[i][1]) };
+	a->pod.ports = ports;
+	a->pod.n_ports = a->ports.n;
+	for (size_t i = 0; i < a->ports.n; i++)
+		ports[i] = (k8s_port){ pod_at(a, a->ports.v[i][0]),
+		    a->ports.v[i][1] == NONE32 ? 0 : (int32_t)a->ports.v[i][1] };
+	a->pod.command = strs;
+	a->pod.n_command = a->cmd.n;
+	for (size_t i = 0; i < a->cmd.n; i++)
+		*strs++ = pod_at(a, a->cmd.v[i][0]);
+	a->pod.args = strs;
+	a->pod.n_args = a->args.n;
+	for (size_t i = 0; i < a->args.n; i++)
+		*strs++ = pod_at(a, a->args.v[i][0]);
+	return &a->pod;
+}
+
+static int ours(const char *k, size_t n)
+{
+	return (n >= 11 && memcmp(k, "cplane.dev/", 11) == 0) || (n >= 18 && memcmp(k, "app.kubernetes.io/", 18) == 0);
+}
+
+/* A value of the pod-template paths (container 0 only for the container's). */
+static void pod_event(k8s_deploy_decoder *dec, const json_event *ev);
 
 static void copy_tok(char *dst, size_t dstsz, const json_token *t)
 {
@@ -219,6 +646,7 @@ static int32_t tok_i32(const json_token *t)
 
 static void start_record(k8s_deploy_decoder *dec)
 {
+	pod_reset(&dec->pa);
 	memset(&dec->d, 0, sizeof(dec->d));
 	dec->d.replicas = 1;
 	dec->type = 0;
@@ -242,6 +670,7 @@ static int emit(k8s_deploy_decoder *dec, int type)
 		dec->skipped++;
 		return 0;
 	}
+	dec->d.pod = type == K8S_EV_BOOKMARK ? NULL : pod_view(&dec->pa);
 	return dec->fn(dec->ctx, type, &dec->d, NULL);
 }
 
@@ -342,6 +771,11 @@ static void brief_of(k8s_condition_brief *b, const k8s_condition *c)
 
 static void elem_event(k8s_deploy_decoder *dec, int field, int begin, uint32_t index)
 {
+	if (field == F_ENV || field == F_PORT) {
+		if (begin && dec->container0)
+			pod_push(&dec->pa, field == F_ENV ? &dec->pa.env : &dec->pa.ports);
+		return;
+	}
 	if (field == F_CONTAINERS) {
 		dec->container0 = begin && index == 0;
 		return;
@@ -414,12 +848,16 @@ static int on_event(void *ctx, const json_event *ev)
 			start_record(dec);
 			return rc;
 		}
-		if (ev->path == F_CONTAINERS || ev->path == F_CONDS)
+		if (ev->path == F_CONTAINERS || ev->path == F_CONDS || ev->path == F_ENV || ev->path == F_PORT)
 			elem_event(dec, ev->path, ev->kind == JSON_EV_ELEM_BEGIN, ev->index);
 		return 0;
 	case JSON_EV_VALUE:
 		break;
 	default:
+		return 0;
+	}
+	if (ev->path >= F_A_HASH && ev->path < F_NFIELDS) {
+		pod_event(dec, ev);
 		return 0;
 	}
 	if (ev->path < F_NFIELDS) {
@@ -441,6 +879,57 @@ static int on_event(void *ctx, const json_event *ev)
 		}
 	}
 	return 0;
+}
+
+static void pod_event(k8s_deploy_decoder *dec, const json_event *ev)
+{
+	struct pod_acc *a = &dec->pa;
+	const json_token *t = ev->tok;
+	uint32_t *e;
+
+	switch (ev->path) {
+	case F_A_HASH:
+		if (t->type == JSON_STRING)
+			copy_tok(dec->d.spec_hash, sizeof(dec->d.spec_hash), t);
+		return;
+	case F_A_SERVICE:
+		dec->d.service = tok_is(t, "true");
+		return;
+	case F_T_LABEL:
+	case F_T_ANN:
+		if (ev->key == NULL || t->type != JSON_STRING || ours(ev->key, ev->key_len))
+			return;
+		e = pod_push(a, ev->path == F_T_LABEL ? &a->labels : &a->anns);
+		if (e) {
+			e[0] = pod_str(a, ev->key, ev->key_len);
+			e[1] = pod_str(a, t->str, t->len);
+		}
+		return;
+	}
+	if (!dec->container0)
+		return;
+	switch (ev->path) {
+	case F_CPU_REQ: case F_MEM_REQ: case F_CPU_LIM: case F_MEM_LIM:
+		if (t->type == JSON_STRING)
+			a->res[ev->path - F_CPU_REQ] = pod_str(a, t->str, t->len);
+		break;
+	case F_ENV_NAME: case F_ENV_VALUE:
+		if (t->type == JSON_STRING && a->env.n)
+			a->env.v[a->env.n - 1][ev->path == F_ENV_VALUE] = pod_str(a, t->str, t->len);
+		break;
+	case F_CMD: case F_ARG:
+		if (t->type == JSON_STRING && (e = pod_push(a, ev->path == F_CMD ? &a->cmd : &a->args)) != NULL)
+			e[0] = pod_str(a, t->str, t->len);
+		break;
+	case F_PORT_NAME:
+		if (t->type == JSON_STRING && a->ports.n)
+			a->ports.v[a->ports.n - 1][0] = pod_str(a, t->str, t->len);
+		break;
+	case F_PORT_NUM:
+		if (t->type == JSON_INT && t->i > 0 && t->i <= 65535 && a->ports.n)
+			a->ports.v[a->ports.n - 1][1] = (uint32_t)t->i;
+		break;
+	}
 }
 
 static int compile_paths(k8s_deploy_decoder *dec)
@@ -476,11 +965,13 @@ k8s_deploy_decoder *k8s_deploy_decoder_new(int mode, k8s_deploy_fn fn, void *ctx
 	if (dec == NULL)
 		return NULL;
 	memset(dec, 0, offsetof(k8s_deploy_decoder, sbuf));
+	for (int i = 0; i < 4; i++)
+		dec->pa.res[i] = NONE32;
 	dec->mode = mode;
 	dec->fn = fn;
 	dec->ctx = ctx;
 	if (compile_paths(dec) < 0) {
-		free(dec);
+		k8s_deploy_decoder_free(dec);
 		return NULL;
 	}
 	k8s_deploy_decoder_reset(dec);
@@ -489,6 +980,9 @@ k8s_deploy_decoder *k8s_deploy_decoder_new(int mode, k8s_deploy_fn fn, void *ctx
 
 void k8s_deploy_decoder_free(k8s_deploy_decoder *dec)
 {
+	if (dec == NULL)
+		return;
+	pod_free(&dec->pa);
 	free(dec);
 }
 

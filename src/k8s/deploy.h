@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "json/json.h"
+#include "k8s/podspec.h"
 #include "k8s/status.h"
 
 #define K8S_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
@@ -29,6 +30,8 @@ typedef struct k8s_deploy_spec {
 	const char *image;
 	const char *node_selector;	/* "key=value", or NULL / "" for none */
 	int64_t progress_deadline_s;	/* > 0: spec.progressDeadlineSeconds; 0: omitted */
+	const k8s_podspec *pod;		/* resources, env, command, args, ports, labels, annotations; NULL = none */
+	const char *spec_hash;		/* annotation cplane.dev/spec-hash; NULL = omitted */
 } k8s_deploy_spec;
 
 /*
@@ -40,6 +43,32 @@ typedef struct k8s_deploy_spec {
  * name/image or a node selector without '='.
  */
 int k8s_deploy_write_body(const k8s_deploy_spec *spec, uint8_t *out, size_t cap);
+
+/*
+ * A JSON merge patch (RFC 7386, application/merge-patch+json) of a
+ * Deployment cplane made: only what changes.  replicas > 0 sets
+ * spec.replicas; image or pod (non-NULL) rewrite the one container whole
+ * (a merge patch replaces lists) from image and pod; spec_hash sets the
+ * annotation.  Returns the length, JSON_ENOSPC, or JSON_EUSAGE when a
+ * container is to be written without an image.
+ */
+typedef struct k8s_deploy_patch {
+	int32_t replicas;
+	const char *image;
+	const k8s_podspec *pod;
+	const char *spec_hash;
+} k8s_deploy_patch;
+int k8s_deploy_write_patch(const k8s_deploy_patch *p, uint8_t *out, size_t cap);
+
+/*
+ * The headless Service of a cluster: clusterIP None, selector
+ * cplane.dev/cluster=<name>, publishNotReadyAddresses, pod's ports (TCP),
+ * our labels, and an ownerReference to the Deployment (owner_uid) so the
+ * garbage collector removes it with the Deployment.  Returns the length,
+ * JSON_ENOSPC or JSON_EUSAGE.
+ */
+int k8s_service_write_body(const char *name, const k8s_podspec *pod, const char *owner_uid, uint8_t *out,
+    size_t cap);
 
 /* The DeleteOptions body for foreground propagation. */
 #define K8S_DELETE_FOREGROUND_BODY \
@@ -97,6 +126,16 @@ typedef struct k8s_deployment {
 	k8s_condition progressing;		/* ... Progressing */
 	k8s_condition_brief replica_failure;	/* ... ReplicaFailure */
 	char image[K8S_IMAGE_MAX];		/* first container's image, truncated to fit */
+	char spec_hash[K8S_SPEC_HASH_LEN + 1];	/* annotation cplane.dev/spec-hash, "" if absent */
+	uint8_t service;			/* annotation cplane.dev/service == "true" */
+	/*
+	 * The first container's resources, env, command, args and ports and the
+	 * pod template's labels and annotations other than ours, as decoded:
+	 * set in records a decoder hands its callback (valid during the call,
+	 * NULL when the spec did not fit the decoder's limits); always NULL in
+	 * records a cache holds.
+	 */
+	const k8s_podspec *pod;
 } k8s_deployment;
 
 /* What `kubectl rollout status` calls complete: observedGeneration >=
@@ -133,7 +172,7 @@ enum k8s_decode_mode {
 
 typedef struct k8s_deploy_decoder k8s_deploy_decoder;
 
-/* Allocates a decoder (about 30 KiB); NULL on ENOMEM. */
+/* Allocates a decoder (about 300 KiB, most of it the string buffer, touched only as long strings need it); NULL on ENOMEM. */
 k8s_deploy_decoder *k8s_deploy_decoder_new(int mode, k8s_deploy_fn fn, void *ctx);
 void k8s_deploy_decoder_free(k8s_deploy_decoder *dec);
 /* Back to the start of a new stream/document, same mode and callback. */

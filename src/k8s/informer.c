@@ -77,7 +77,7 @@ static int apply_upsert(k8s_informer *inf, const k8s_deployment *d)
 	}
 	k8s_cache_set_mark(inf->cache, d->name, inf->mark);
 	if (inf->cbs.on_upsert)
-		inf->cbs.on_upsert(inf->ctx, stored, had ? &inf->old : NULL);
+		inf->cbs.on_upsert(inf->ctx, d, had ? &inf->old : NULL);	/* d: stored's content plus d->pod */
 	return 1;
 }
 

@@ -39,7 +39,7 @@
 typedef struct k8s_informer k8s_informer;
 
 typedef struct k8s_informer_cbs {
-	/* d: the record now cached; old: the one it replaced, NULL when new. */
+	/* d: the record now cached, as decoded (d->pod set: its pod spec); old: the one it replaced, NULL when new. */
 	void (*on_upsert)(void *ctx, const k8s_deployment *d, const k8s_deployment *old);
 	/* last: the record as last known (DELETED event's object, or the cached one on relist). */
 	void (*on_delete)(void *ctx, const k8s_deployment *last);

@@ -238,7 +238,7 @@ static void test_post_not_resent_get_is(void)
 		{ OK200(2) "{}", 0 },
 	};
 	struct result r;
-	k8s_deploy_spec spec = { "demo", 1, "nginx", NULL, 0 };
+	k8s_deploy_spec spec = { "demo", 1, "nginx", NULL, 0, NULL, NULL };
 	k8s_client_stats st;
 
 	setup(steps, 3);

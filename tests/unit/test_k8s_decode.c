@@ -100,7 +100,7 @@ static void test_status_split(void)
 static void test_body_exact(void)
 {
 	uint8_t out[2048];
-	k8s_deploy_spec s = { "demo", 30, "registry.k8s.io/pause:3.9", "cplane.dev/pool=subtask-topology-aware", 300 };
+	k8s_deploy_spec s = { "demo", 30, "registry.k8s.io/pause:3.9", "cplane.dev/pool=subtask-topology-aware", 300, NULL, NULL };
 	static const char want[] =
 	    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"demo\",\"labels\":"
 	    "{\"app.kubernetes.io/managed-by\":\"cplane\",\"app.kubernetes.io/name\":\"demo\","
@@ -120,7 +120,7 @@ static void test_body_exact(void)
 	int n = k8s_deploy_write_body(&s, out, sizeof(out));
 
 	CHECK_EQ_MEM(out, n > 0 ? (size_t)n : 0, want, strlen(want));
-	s = (k8s_deploy_spec){ "a", 1, "nginx", "", 0 };
+	s = (k8s_deploy_spec){ "a", 1, "nginx", "", 0, NULL, NULL };
 	n = k8s_deploy_write_body(&s, out, sizeof(out));
 	CHECK_EQ_MEM(out, n > 0 ? (size_t)n : 0, want_plain, strlen(want_plain));
 	CHECK_EQ_INT(k8s_deploy_write_body(&s, out, 100), JSON_ENOSPC);
