@@ -44,8 +44,32 @@ static void backend_diagnose(void *impl, const char *name, int32_t want, int32_t
 	}
 }
 
+static void backend_patch(void *impl, const char *name, const k8s_deploy_patch *patch, k8s_deploy_done_fn done,
+    void *arg)
+{
+	k8s_error e;
+
+	if (k8s_patch_deployment(impl, name, patch, done, arg) == NULL) {
+		submit_failed(&e);
+		done(arg, &e, NULL);
+	}
+}
+
+static void backend_create_service(void *impl, const char *name, const k8s_podspec *pod, const char *owner_uid,
+    k8s_delete_done_fn done, void *arg)
+{
+	k8s_error e;
+
+	if (k8s_create_service(impl, name, pod, owner_uid, done, arg) == NULL) {
+		submit_failed(&e);
+		done(arg, &e);
+	}
+}
+
 void worker_backend_k8s_init(struct worker_backend *b, k8s_client *client)
 {
+	b->patch = backend_patch;
+	b->create_service = backend_create_service;
 	b->create = backend_create;
 	b->remove = backend_remove;
 	b->diagnose = backend_diagnose;

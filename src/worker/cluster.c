@@ -12,6 +12,8 @@ const char *cluster_phase_name(enum cluster_phase p)
 	case PHASE_DELETING: return "DELETING";
 	case PHASE_FAILED: return "FAILED";
 	case PHASE_DELETED: return "DELETED";
+	case PHASE_UPDATING: return "UPDATING";
+	case PHASE_COUNT: break;
 	}
 	return "UNKNOWN";
 }
@@ -24,10 +26,10 @@ enum cluster_phase cluster_derive_phase(const struct cluster_observed *o, int cr
 		return PHASE_DELETING;
 	if (o->observed_generation >= o->generation && o->updated_replicas == o->spec_replicas &&
 	    o->available_replicas == o->spec_replicas && o->available_true)
-		return PHASE_READY;
+		return o->service_pending ? PHASE_CREATING : PHASE_READY;
 	if (o->progress_deadline_exceeded)
 		return PHASE_FAILED;
-	return PHASE_CREATING;
+	return o->generation > 1 && !creating ? PHASE_UPDATING : PHASE_CREATING;
 }
 
 static int is_lower_alnum(char c)

@@ -21,6 +21,8 @@ enum cluster_phase {
 	PHASE_DELETING = 3,
 	PHASE_FAILED = 4,
 	PHASE_DELETED = 5,
+	PHASE_UPDATING = 6,	/* a changed spec is rolling out */
+	PHASE_COUNT
 };
 
 const char *cluster_phase_name(enum cluster_phase p);
@@ -38,6 +40,7 @@ struct cluster_observed {
 	int progress_deadline_exceeded;	/* condition Progressing reason ProgressDeadlineExceeded */
 	int deleting;			/* metadata.deletionTimestamp set */
 	int64_t created_unix_ms;
+	int service_pending;		/* the cluster wants a Service not (yet) known to exist: not READY */
 	/* The image and the failure text are strings of the table entry (table.h). */
 };
 
@@ -46,7 +49,10 @@ struct cluster_observed {
  * creating = our Create has not seen its Deployment yet (CREATING before the API answers);
  * deleting = a Delete was accepted (DELETING before the event shows it, and
  * also while the Create it follows still waits for its POST's answer).
- * READY means what `kubectl rollout status` means.
+ * READY means what `kubectl rollout status` means (and the Service, when
+ * wanted, is there).  Not rolled out: CREATING while metadata.generation is
+ * 1, UPDATING after (an Update or a scale changed the spec), so a restarted
+ * worker tells them apart from the Deployment alone.
  */
 enum cluster_phase cluster_derive_phase(const struct cluster_observed *o, int creating, int deleting);
 

@@ -34,6 +34,8 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "cplane/v1/cplane.pb-c.h"
+#include "k8s/podspec.h"
+#include "worker/spec_proto.h"
 
 const char *const worker_method_names[WM_COUNT] = {
 	"CreateCluster", "DeleteCluster", "GetCluster", "ListClusters", "WatchCluster",
@@ -79,9 +81,18 @@ static void cluster_message(const struct cluster *c, enum cluster_phase phase, c
 		snprintf(out, outsz, "deleting; %d/%d replicas available", c->obs.available_replicas,
 		    svc_cluster_replicas(c));
 		break;
+	case PHASE_UPDATING:
+		snprintf(out, outsz, "%d/%d updated, %d/%d available", c->obs.updated_replicas, c->obs.spec_replicas,
+		    c->obs.available_replicas, c->obs.spec_replicas);
+		break;
 	case PHASE_CREATING:
 		if (!c->obs.present) {
 			snprintf(out, outsz, "creating the Deployment");
+			break;
+		}
+		if (c->obs.service_pending && c->obs.available_replicas == c->obs.spec_replicas) {
+			snprintf(out, outsz, "%d/%d replicas available; creating the Service", c->obs.available_replicas,
+			    c->obs.spec_replicas);
 			break;
 		}
 		/* fall through */
@@ -94,10 +105,22 @@ static void cluster_message(const struct cluster *c, enum cluster_phase phase, c
 }
 
 /* Fills m (strings point into c or msgbuf) as the client sees the cluster in phase. */
-void svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
+static int spec_is_empty(const k8s_podspec *p)
+{
+	return !(p->cpu_request || p->memory_request || p->cpu_limit || p->memory_limit || p->n_env ||
+	    p->n_command || p->n_args || p->n_ports || p->n_labels || p->n_annotations || p->service);
+}
+
+Cplane__V1__Cluster *svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
     char *msgbuf, size_t msgsz)
 {
+	Cplane__V1__Cluster *spec = spec_blob_unpack(c->spec_blob, c->spec_len);
+
 	cplane__v1__cluster__init(m);
+	spec_blob_lend(m, spec);
+	m->updated_replicas = c->obs.present ? c->obs.updated_replicas : 0;
+	if (c->service_dns)
+		m->service_dns = c->service_dns;
 	m->name = (char *)c->name;
 	m->replicas = svc_cluster_replicas(c);
 	m->ready_replicas = c->obs.present ? c->obs.available_replicas : 0;
@@ -106,6 +129,26 @@ void svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplan
 	m->message = msgbuf;
 	m->image = (char *)svc_cluster_image(c);
 	m->created_unix_ms = c->obs.created_unix_ms;
+	return spec;
+}
+
+int svc_cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspec *pod, const char *hash, int service)
+{
+	static const k8s_podspec empty;
+	uint8_t *blob;
+	size_t len;
+	char dns[CLUSTER_NAME_MAX + 80];
+
+	if (spec_blob_pack(pod ? pod : &empty, &blob, &len) < 0 || len > UINT32_MAX) {
+		free(blob);
+		return -1;
+	}
+	free(c->spec_blob);
+	c->spec_blob = blob;
+	c->spec_len = (uint32_t)len;
+	snprintf(c->spec_hash, sizeof(c->spec_hash), "%s", hash);
+	snprintf(dns, sizeof(dns), "%s.%s.svc", c->name, s->backend.namespace_ ? s->backend.namespace_ : "default");
+	return cluster_set_text(&c->service_dns, service ? dns : NULL);
 }
 
 static struct snapshot snapshot_of(const struct cluster *c, enum cluster_phase phase)
@@ -424,9 +467,19 @@ void svc_on_wait_timeout(io_loop *loop, void *arg)
 
 /* -------------------------------------------------- reacting to changes */
 
-int svc_spec_matches(const struct cluster *c, int32_t replicas, const char *image)
+void svc_already_exists_text(const struct cluster *c, const char *hash, char *out, size_t outsz)
 {
-	return svc_cluster_replicas(c) == replicas && strcmp(svc_cluster_image(c), image) == 0;
+	int n = snprintf(out, outsz, "cluster %s already exists with replicas=%d image=%s", c->name,
+	    svc_cluster_replicas(c), svc_cluster_image(c));
+
+	if (strcmp(c->spec_hash, hash) != 0 && n > 0 && (size_t)n < outsz)
+		snprintf(out + n, outsz - (size_t)n, " and another spec (%s %s)", K8S_ANN_SPEC_HASH, c->spec_hash);
+}
+
+int svc_spec_matches(const struct cluster *c, int32_t replicas, const char *image, const char *hash)
+{
+	return svc_cluster_replicas(c) == replicas && strcmp(svc_cluster_image(c), image) == 0 &&
+	    strcmp(c->spec_hash, hash) == 0;
 }
 
 void svc_watch_send(struct waiter *w, enum cluster_phase phase)
@@ -438,10 +491,12 @@ void svc_watch_send(struct waiter *w, enum cluster_phase phase)
 		w->dirty = 1;	/* a slow reader gets the latest state once it drains */
 		return;
 	}
-	svc_cluster_to_msg(w->c, phase, &m, msg, sizeof(msg));
+	Cplane__V1__Cluster *spec = svc_cluster_to_msg(w->c, phase, &m, msg, sizeof(msg));
+
 	w->sent = snapshot_of(w->c, phase);
 	w->dirty = 0;
 	grpc_call_send(w->call, &m.base);
+	spec_blob_free(spec);
 }
 
 void svc_on_watch_writable(grpc_call *call, void *arg)
@@ -472,6 +527,7 @@ static void delete_succeeded(struct waiter *w)
 
 static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_phase phase)
 {
+	Cplane__V1__Cluster *spec;
 	struct cluster *c = w->c;
 	Cplane__V1__CreateClusterResponse cr;
 	Cplane__V1__Cluster m;
@@ -481,9 +537,8 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 	case W_CREATE:
 		if (w->diagnosing)
 			return;
-		if (c->obs.present && !c->creating && !svc_spec_matches(c, w->want_replicas, w->want_image)) {
-			snprintf(text, sizeof(text), "cluster %s already exists with replicas=%d image=%s", c->name,
-			    svc_cluster_replicas(c), svc_cluster_image(c));
+		if (c->obs.present && !c->creating && !svc_spec_matches(c, w->want_replicas, w->want_image, w->want_hash)) {
+			svc_already_exists_text(c, w->want_hash, text, sizeof(text));
 			svc_waiter_finish(w, GRPC_ALREADY_EXISTS, text);
 			return;
 		}
@@ -494,9 +549,10 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 			    log_duration_ms(took, (svc_now_us(s) - w->start_us) / 1000), NULL);
 			cplane__v1__create_cluster_response__init(&cr);
 			cr.result = CPLANE__V1__RESULT__SUCCESS;
-			svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+			spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 			cr.cluster = &m;
 			svc_waiter_reply(w, &cr.base);
+			spec_blob_free(spec);
 			return;
 		case PHASE_FAILED:
 			start_diagnosis(w);
@@ -511,6 +567,8 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 			svc_waiter_finish(w, GRPC_ABORTED, text);
 			return;
 		case PHASE_CREATING:
+		case PHASE_UPDATING:	/* scaled or updated by someone else meanwhile: wait for the rollout */
+		case PHASE_COUNT:
 			return;
 		}
 		return;
@@ -521,9 +579,10 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 	case W_WATCH:
 		if (phase == PHASE_ABSENT) {
 			/* Final snapshot: DELETED, then the stream ends OK. */
-			svc_cluster_to_msg(c, PHASE_DELETED, &m, msg, sizeof(msg));
+			spec = svc_cluster_to_msg(c, PHASE_DELETED, &m, msg, sizeof(msg));
 			m.ready_replicas = 0;
 			grpc_call_send(w->call, &m.base);
+			spec_blob_free(spec);
 			svc_waiter_finish(w, GRPC_OK, NULL);
 			return;
 		}
@@ -597,6 +656,21 @@ void worker_service_on_upsert(worker_service *s, const k8s_deployment *d)
 	 * the old text stays, which only makes a message stale. */
 	cluster_set_text(&c->image, d->image);
 	cluster_set_text(&c->failure, c->obs.progress_deadline_exceeded ? d->progressing.message : NULL);
+	/* The spec is read back only when its hash moves (not on every status event).  A
+	 * Deployment without the annotation (an older cplane's) is hashed as decoded. */
+	{
+		static const k8s_podspec empty;
+		char hash[K8S_SPEC_HASH_LEN + 1];
+		k8s_podspec pod = d->pod ? *d->pod : empty;
+
+		pod.service = d->service;
+		if (d->spec_hash[0])
+			snprintf(hash, sizeof(hash), "%s", d->spec_hash);
+		else if (k8s_podspec_hash(&pod, hash) < 0)
+			hash[0] = '\0';
+		if (strcmp(hash, c->spec_hash) != 0 || (c->spec_blob == NULL && !spec_is_empty(&pod)))
+			svc_cluster_set_spec(s, c, &pod, hash, d->service);
+	}
 	cluster_set_text(&c->want_image, NULL);
 	c->creating = 0;	/* the Deployment is there: the POST's outcome no longer matters */
 	if (!d->deleting && c->deleting && c->phase != PHASE_DELETING)
@@ -723,12 +797,12 @@ static void count_phase(struct cluster *c, void *arg)
 	uint64_t *counts = arg;
 	enum cluster_phase p = cluster_derive_phase(&c->obs, c->creating, c->deleting);
 
-	if ((unsigned)p < 6)
+	if ((unsigned)p < PHASE_COUNT)
 		counts[p]++;
 }
 
-void worker_service_phase_counts(const worker_service *s, uint64_t counts[6])
+void worker_service_phase_counts(const worker_service *s, uint64_t counts[PHASE_COUNT])
 {
-	memset(counts, 0, 6 * sizeof(counts[0]));
+	memset(counts, 0, PHASE_COUNT * sizeof(counts[0]));
 	cluster_table_foreach(s->table, count_phase, counts);
 }

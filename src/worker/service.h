@@ -32,6 +32,11 @@ struct worker_backend {
 	/* Reads the cluster's pods and says why replicas are not available; timeout_ms bounds it. */
 	void (*diagnose)(void *impl, const char *name, int32_t want, int32_t available, int64_t timeout_ms,
 	    k8s_diag_done_fn done, void *arg);
+	/* PATCH the Deployment with a JSON merge patch (UpdateCluster). */
+	void (*patch)(void *impl, const char *name, const k8s_deploy_patch *patch, k8s_deploy_done_fn done, void *arg);
+	/* POST the cluster's headless Service, owned by the Deployment owner_uid. */
+	void (*create_service)(void *impl, const char *name, const k8s_podspec *pod, const char *owner_uid,
+	    k8s_delete_done_fn done, void *arg);
 	void *impl;
 	const char *namespace_;	/* for messages ("in namespace x") */
 };
@@ -82,7 +87,7 @@ void worker_service_drain(worker_service *s);
 const worker_service_stats *worker_service_stats_get(const worker_service *s);
 const cluster_table *worker_service_table(const worker_service *s);
 /* Clusters by phase (index enum cluster_phase). */
-void worker_service_phase_counts(const worker_service *s, uint64_t counts[6]);
+void worker_service_phase_counts(const worker_service *s, uint64_t counts[PHASE_COUNT]);
 
 /* Prometheus families of the service (a metrics_source_fn; arg is the service). */
 void worker_service_write_metrics(buf *out, void *arg);

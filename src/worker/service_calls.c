@@ -24,7 +24,10 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "k8s/podspec.h"
 #include "worker/service_int.h"
+#include "worker/spec_check.h"
+#include "worker/spec_proto.h"
 
 /* ------------------------------------------------------- API completions */
 
@@ -62,6 +65,62 @@ static int map_api_error(const k8s_error *err, const char *verb, const char *ns,
 
 static void send_delete(worker_service *s, struct cluster *c);
 
+static void on_service_done(void *arg, const k8s_error *err)
+{
+	struct pending_op *op = arg;
+	worker_service *s = op->svc;
+	struct cluster *c = cluster_table_find(s->table, op->name);
+	char msg[1024];
+	int code;
+
+	if (c == NULL)
+		goto out;
+	c->obs.service_pending = 0;
+	if (err->kind != K8S_OK) {
+		code = map_api_error(err, "create", s->backend.namespace_, msg, sizeof(msg));
+		if (code != GRPC_ALREADY_EXISTS) {
+			/* The Deployment stays as it is (as after a deadline); the Create says why. */
+			log_error("Creating the Service failed", "name", c->name, "code", grpc_status_name(code),
+			    "error", msg, NULL);
+			svc_finish_waiters(c, W_CREATE, code, msg);
+		}
+	}
+	svc_cluster_changed(s, c);
+out:
+	svc_op_free(op);
+}
+
+/* The Deployment was made (owner_uid): its headless Service, from the spec the entry keeps. */
+static void create_service(worker_service *s, struct cluster *c, const char *owner_uid)
+{
+	Cplane__V1__Cluster *spec = spec_blob_unpack(c->spec_blob, c->spec_len);
+	static const k8s_podspec empty;
+	struct pending_op *op;
+	spec_view v;
+	k8s_error e;
+
+	memset(&v, 0, sizeof(v));
+	op = svc_op_new(s, c->name);
+	if (op == NULL || (spec && spec_view_of_cluster(&v, spec) < 0)) {
+		k8s_error_clear(&e);
+		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory");
+		if (op)
+			on_service_done(op, &e);
+		else
+			c->obs.service_pending = 0;
+		goto out;
+	}
+	if (s->backend.create_service == NULL) {
+		k8s_error_clear(&e);
+		on_service_done(op, &e);
+		goto out;
+	}
+	s->backend.create_service(s->backend.impl, c->name, spec ? &v.pod : &empty, owner_uid, on_service_done, op);
+out:
+	spec_view_free(&v);
+	spec_blob_free(spec);
+}
+
 static void on_create_done(void *arg, const k8s_error *err, const k8s_deployment *d)
 {
 	struct pending_op *op = arg;
@@ -70,15 +129,19 @@ static void on_create_done(void *arg, const k8s_error *err, const k8s_deployment
 	char msg[1024];
 	int code;
 
-	(void)d;	/* the informer brings the Deployment; its cache is what counts */
+	/* The informer brings the Deployment; its cache is what counts.  d only lends its uid
+	 * to the Service's ownerReference. */
 	if (c == NULL)
 		goto out;
+	if (err->kind == K8S_OK && d && c->obs.service_pending)
+		create_service(s, c, d->uid);
 	if (!c->creating)
 		goto deferred;	/* the informer showed the Deployment first */
 	if (err->kind == K8S_OK)
 		goto answered;
 	code = map_api_error(err, "create", s->backend.namespace_, msg, sizeof(msg));
 	if (code == GRPC_ALREADY_EXISTS) {
+		c->obs.service_pending = 0;	/* its maker makes the Service too */
 		/* Someone else (another worker) made it: the informer will bring it, and the
 		 * waiting Create is judged against its spec then. */
 		log_info("Deployment already exists; following it", "name", c->name, NULL);
@@ -199,10 +262,11 @@ static struct waiter *wait_on(worker_service *s, grpc_call *call, struct cluster
 	return w;
 }
 
-static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
+static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_us,
+    const Cplane__V1__CreateClusterRequest *req, const k8s_podspec *pod)
 {
-	const Cplane__V1__CreateClusterRequest *req = (const void *)grpc_call_request_msg(call);
 	const char *image;
+	char hash[K8S_SPEC_HASH_LEN + 1];
 	char msg[512], rep[24];
 	struct cluster *c;
 	enum cluster_phase phase;
@@ -219,22 +283,31 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	image = req->image && req->image[0] ? req->image : s->opts.default_image;
 	if (cluster_check_image(image, msg, sizeof(msg)) < 0)
 		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	if (spec_check(req->name, pod, msg, sizeof(msg)) < 0)
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	if (k8s_podspec_hash(pod, hash) < 0)
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 
 	c = cluster_table_find(s->table, req->name);
 	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
 	switch (phase) {
 	case PHASE_CREATING:
+	case PHASE_UPDATING:
 	case PHASE_READY:
-		if (!svc_spec_matches(c, req->replicas, image)) {
-			snprintf(msg, sizeof(msg), "cluster %s already exists with replicas=%d image=%s", c->name,
-			    svc_cluster_replicas(c), svc_cluster_image(c));
+		if (!svc_spec_matches(c, req->replicas, image, hash)) {
+			svc_already_exists_text(c, hash, msg, sizeof(msg));
 			return reply_error(s, call, WM_CREATE, start_us, GRPC_ALREADY_EXISTS, msg);
 		}
 		cplane__v1__create_cluster_response__init(&resp);
 		resp.result = phase == PHASE_READY ? CPLANE__V1__RESULT__SUCCESS : CPLANE__V1__RESULT__IN_PROGRESS;
-		svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
-		resp.cluster = &m;
-		return reply_msg(s, call, WM_CREATE, start_us, &resp.base);
+		{
+			Cplane__V1__Cluster *lent = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+
+			resp.cluster = &m;
+			reply_msg(s, call, WM_CREATE, start_us, &resp.base);
+			spec_blob_free(lent);
+		}
+		return;
 	case PHASE_FAILED:
 		snprintf(msg, sizeof(msg), "cluster %s failed (%s); delete it first", c->name,
 		    c->failure ? c->failure : "progress deadline exceeded");
@@ -258,12 +331,14 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	c->delete_after_post = 0;
 	c->want_replicas = req->replicas;
 	cluster_set_text(&c->image, NULL);	/* a name used again: forget the old Deployment's image */
-	if (cluster_set_text(&c->want_image, image) < 0)
+	if (cluster_set_text(&c->want_image, image) < 0 || svc_cluster_set_spec(s, c, pod, hash, pod->service) < 0)
 		goto nomem;
+	c->obs.service_pending = pod->service;
 	w = wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
 	if (w == NULL)
 		goto undo;	/* wait_on answered */
 	w->want_replicas = req->replicas;
+	memcpy(w->want_hash, hash, sizeof(w->want_hash));
 	w->want_image = strdup(image);
 	if (w->want_image == NULL) {
 		svc_waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -277,6 +352,8 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	spec.image = image;
 	spec.node_selector = s->opts.node_selector;
 	spec.progress_deadline_s = (s->opts.create_timeout_ms + 999) / 1000;
+	spec.pod = pod;
+	spec.spec_hash = hash;
 	s->backend.create(s->backend.impl, &spec, on_create_done, op);
 	return;
 nomem:
@@ -287,6 +364,17 @@ undo:
 		c->creating = 0;
 		svc_maybe_forget(s, c);
 	}
+}
+
+static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
+{
+	const Cplane__V1__CreateClusterRequest *req = (const void *)grpc_call_request_msg(call);
+	spec_view v;
+
+	if (spec_view_of_request(&v, req) < 0)
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	create_with_spec(s, call, start_us, req, &v.pod);
+	spec_view_free(&v);
 }
 
 static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
@@ -337,8 +425,12 @@ static void handle_get(worker_service *s, grpc_call *call, int64_t start_us)
 		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
 		return reply_error(s, call, WM_GET, start_us, GRPC_NOT_FOUND, msg);
 	}
-	svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
-	reply_msg(s, call, WM_GET, start_us, &m.base);
+	{
+		Cplane__V1__Cluster *spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+
+		reply_msg(s, call, WM_GET, start_us, &m.base);
+		spec_blob_free(spec);
+	}
 }
 
 static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
@@ -348,11 +440,12 @@ static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
 	Cplane__V1__Cluster *msgs = calloc(n ? n : 1, sizeof(*msgs));
 	Cplane__V1__Cluster **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
 	size_t *text_at = calloc(n ? n : 1, sizeof(*text_at));
+	Cplane__V1__Cluster **specs = calloc(n ? n : 1, sizeof(*specs));	/* what each message borrows */
 	buf texts = BUF_INIT;	/* every message, NUL-terminated, packed: not 512 bytes a cluster */
 	char msg[CLUSTER_MESSAGE_MAX];
 	Cplane__V1__ListClustersResponse resp;
 
-	if (!all || !msgs || !ptrs || !text_at) {
+	if (!all || !msgs || !ptrs || !text_at || !specs) {
 		reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
@@ -361,9 +454,10 @@ static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
 		enum cluster_phase phase = cluster_derive_phase(&all[i]->obs, all[i]->creating, all[i]->deleting);
 		if (phase == PHASE_ABSENT)
 			continue;
-		svc_cluster_to_msg(all[i], phase, &msgs[k], msg, sizeof(msg));
+		specs[k] = svc_cluster_to_msg(all[i], phase, &msgs[k], msg, sizeof(msg));
 		text_at[k] = buf_len(&texts);
 		if (buf_append(&texts, msg, strlen(msg) + 1) < 0) {
+			spec_blob_free(specs[k]);
 			reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 			goto out;
 		}
@@ -382,6 +476,9 @@ out:
 	free(msgs);
 	free(ptrs);
 	free(text_at);
+	for (size_t i = 0; specs && i < k; i++)
+		spec_blob_free(specs[i]);
+	free(specs);
 	buf_free(&texts);
 }
 

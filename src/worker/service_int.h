@@ -36,6 +36,7 @@ struct waiter {
 	/* Create: what this caller asked for */
 	int32_t want_replicas;
 	char *want_image;	/* heap copy; freed with the waiter */
+	char want_hash[17];	/* the spec hash it asked for */
 	/* Watch: what the client last got; dirty = a newer snapshot is owed */
 	struct snapshot sent;
 	int dirty;
@@ -77,8 +78,11 @@ void svc_cluster_changed(worker_service *s, struct cluster *c);
 void svc_finish_waiters(struct cluster *c, enum waiter_kind kind, int code, const char *message);
 int32_t svc_cluster_replicas(const struct cluster *c);
 const char *svc_cluster_image(const struct cluster *c);
-void svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
+/* Fills m; returns the unpacked spec m borrows from (NULL when none): spec_blob_free() it after m is sent. */
+Cplane__V1__Cluster *svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
     char *msgbuf, size_t msgsz);
+/* Keeps the spec of pod (NULL: empty) and hash on the entry.  0 or -1 (ENOMEM: the old one stays). */
+int svc_cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspec *pod, const char *hash, int service);
 void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t start_us);
 struct waiter *svc_waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
     int64_t start_us);
@@ -91,7 +95,9 @@ struct waiter *svc_find_waiter(worker_service *s, const char *name, uint64_t id)
 void svc_on_call_cancelled(grpc_call *call, void *arg);
 int64_t svc_answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms, int64_t *timeout_ms);
 void svc_on_wait_timeout(io_loop *loop, void *arg);
-int svc_spec_matches(const struct cluster *c, int32_t replicas, const char *image);
+/* "cluster x already exists with replicas=.. image=.." and, when hash is not its spec's, which one it has. */
+void svc_already_exists_text(const struct cluster *c, const char *hash, char *out, size_t outsz);
+int svc_spec_matches(const struct cluster *c, int32_t replicas, const char *image, const char *hash);
 void svc_watch_send(struct waiter *w, enum cluster_phase phase);
 void svc_on_watch_writable(grpc_call *call, void *arg);
 void svc_on_sync_timeout(io_loop *loop, void *arg);

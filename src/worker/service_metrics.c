@@ -7,8 +7,9 @@ void worker_service_write_metrics(buf *out, void *arg)
 {
 	const worker_service *s = arg;
 	const worker_service_stats *st = worker_service_stats_get(s);
-	uint64_t phases[6];
-	static const enum cluster_phase shown[] = { PHASE_CREATING, PHASE_READY, PHASE_DELETING, PHASE_FAILED };
+	uint64_t phases[PHASE_COUNT];
+	static const enum cluster_phase shown[] = { PHASE_CREATING, PHASE_READY, PHASE_UPDATING, PHASE_DELETING,
+	    PHASE_FAILED };
 
 	buf_append_str(out, "# HELP cplane_grpc_calls_total gRPC calls answered, by method and status code.\n"
 	    "# TYPE cplane_grpc_calls_total counter\n");

@@ -19,6 +19,8 @@ static void cluster_free(struct cluster *c)
 	free(c->want_image);
 	free(c->image);
 	free(c->failure);
+	free(c->spec_blob);
+	free(c->service_dns);
 	free(c);
 }
 

@@ -28,6 +28,12 @@ struct cluster {
 	char *want_image;		/* while our Create waits to see its Deployment */
 	char *image;			/* the Deployment's first container's image */
 	char *failure;			/* Progressing message once ProgressDeadlineExceeded */
+	/* The spec beyond replicas and image (spec_proto.h blob; NULL when empty) and its hash
+	 * (k8s_podspec_hash: the Deployment's annotation, or our Create's while its POST is out). */
+	uint8_t *spec_blob;
+	uint32_t spec_len;
+	char spec_hash[17];
+	char *service_dns;		/* "<name>.<namespace>.svc" when the cluster has a Service */
 	enum cluster_phase phase;	/* last derived; the service compares to see changes */
 	void *user;			/* the service's per-cluster state (waiting calls) */
 	int sweep_queued;		/* the service will check at the end of the turn whether to drop it */

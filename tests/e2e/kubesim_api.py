@@ -21,7 +21,7 @@ from kubesim_store import (Filter, ApiError, RESOURCES, not_found, bad_request, 
 
 VERBS_ALL = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
 
-RES_PATH = re.compile(r'^/(?:api/v1|apis/(apps)/v1)/(?:namespaces/([^/]+)/)?(deployments|pods)(?:/([^/]+))?'
+RES_PATH = re.compile(r'^/(?:api/v1|apis/(apps)/v1)/(?:namespaces/([^/]+)/)?(deployments|pods|services)(?:/([^/]+))?'
                       r'(?:/(status|scale))?/?$')
 NS_PATH = re.compile(r'^/api/v1/namespaces(?:/([^/]+))?/?$')
 NODE_PATH = re.compile(r'^/api/v1/nodes(?:/([^/]+))?/?$')
@@ -393,6 +393,13 @@ class ApiMixin:
             if rv:
                 patch['metadata'] = {'resourceVersion': rv}
             return self.send_json(200, scale_of(store.patch_deployment(ns, name, patch)))
+        if resource == 'services' and ns and not sub:
+            if method == 'POST' and not name:
+                self.authorize('create', resource, ns, None)
+                return self.send_json(201, store.create_service(ns, self.parse_body(body)))
+            if method == 'DELETE' and name:
+                self.authorize('delete', resource, ns, name)
+                return self.send_json(200, store.delete_service(ns, name))
         if resource != 'deployments' or sub:
             if resource == 'pods' and method == 'DELETE' and name and not sub:
                 self.authorize('delete', resource, ns, name)

@@ -21,8 +21,10 @@ RESOURCES = {
     # plural: (group, version, kind, listKind)
     'deployments': ('apps', 'v1', 'Deployment', 'DeploymentList'),
     'pods': ('', 'v1', 'Pod', 'PodList'),
+    'services': ('', 'v1', 'Service', 'ServiceList'),
 }
 
+DNS1035 = re.compile(r'^[a-z]([-a-z0-9]*[a-z0-9])?$')
 SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
 DNS1123_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
 DNS1123_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
@@ -684,9 +686,58 @@ class Store:
             self.active.add((ns, name))
             return 200, new
 
+    def create_service(self, ns, body):
+        """A Service as kubesim keeps it: validated loosely (name, a headless or plain spec), never proxied."""
+        if not isinstance(body, dict) or body.get('kind') not in (None, 'Service') or \
+                body.get('apiVersion') not in (None, 'v1'):
+            raise bad_request('the kind/apiVersion in the data does not match v1 Service')
+        obj = copy.deepcopy(body)
+        obj['kind'], obj['apiVersion'] = 'Service', 'v1'
+        md = obj.setdefault('metadata', {})
+        name = md.get('name') or ''
+        if not DNS1035.match(name) or len(name) > 63:
+            raise invalid('services', name, [('metadata.name', 'FieldValueInvalid',
+                                              'Invalid value: "%s": a DNS-1035 label must consist of lower case '
+                                              'alphanumeric characters or \'-\', start with an alphabetic character, '
+                                              'and end with an alphanumeric character' % name)])
+        spec = obj.setdefault('spec', {})
+        for i, p in enumerate(spec.get('ports') or []):
+            if not isinstance(p.get('port'), int) or not 0 < p['port'] < 65536:
+                raise invalid('services', name, [('spec.ports[%d].port' % i, 'FieldValueInvalid',
+                                                  'Invalid value: %r: must be between 1 and 65535, inclusive'
+                                                  % p.get('port'))])
+        spec.setdefault('type', 'ClusterIP')
+        spec.setdefault('clusterIP', '10.96.%d.%d' % (random.randint(0, 255), random.randint(1, 254)))
+        spec['clusterIPs'] = [spec['clusterIP']]
+        with self.lock:
+            if (ns, name) in self.objs['services']:
+                raise already_exists('services', name)
+            md['namespace'] = ns
+            md['uid'] = str(uuid.uuid4())
+            md['creationTimestamp'] = now_rfc3339()
+            for k in ('resourceVersion', 'deletionTimestamp', 'generation'):
+                md.pop(k, None)
+            obj['status'] = {'loadBalancer': {}}
+            return self.put_new('services', obj)
+
+    def delete_service(self, ns, name):
+        with self.lock:
+            cur = self.get('services', ns, name)
+            if cur is None:
+                raise not_found('services', name)
+            return self.remove('services', cur)
+
+    def collect_owned(self, uid):
+        """Garbage collection: every Service whose ownerReferences name uid goes with its owner."""
+        for key, svc in sorted(self.objs['services'].items()):
+            if any(r.get('uid') == uid for r in svc['metadata'].get('ownerReferences') or []):
+                self.remove('services', svc)
+
     def remove_deployment(self, obj):
-        """Actually delete; its pods are garbage collected (background) unless orphaned."""
+        """Actually delete; its pods are garbage collected (background) unless orphaned, and the
+        Services it owns go first (blockOwnerDeletion: a foreground delete ends after them)."""
         uid = obj['metadata']['uid']
+        self.collect_owned(uid)
         fin = self.remove('deployments', obj)
         pods = self.pods_by_owner.pop(uid, set())
         self.dside.pop(uid, None)
