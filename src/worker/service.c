@@ -38,7 +38,7 @@
 #include "worker/spec_proto.h"
 
 const char *const worker_method_names[WM_COUNT] = {
-	"CreateCluster", "DeleteCluster", "GetCluster", "ListClusters", "WatchCluster",
+	"CreateCluster", "DeleteCluster", "GetCluster", "ListClusters", "WatchCluster", "UpdateCluster",
 };
 const double worker_latency_bounds[11] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300 };
 
@@ -319,8 +319,9 @@ void svc_on_call_cancelled(grpc_call *call, void *arg)
 	int code = grpc_call_cancel_status(call);
 
 	svc_count_call(s, w->method, code ? code : GRPC_CANCELLED, w->start_us);
-	if (c && (w->kind == W_CREATE || w->kind == W_DELETE))
+	if (c && (w->kind == W_CREATE || w->kind == W_DELETE || w->kind == W_UPDATE))
 		log_info(w->kind == W_CREATE ? "Create call ended before the cluster was ready" :
+		    w->kind == W_UPDATE ? "Update call ended before the cluster was rolled out" :
 		    "Delete call ended before the cluster was gone", "name", c->name, "reason",
 		    grpc_status_name(code ? code : GRPC_CANCELLED), NULL);
 	svc_waiter_free(s, w);
@@ -367,6 +368,18 @@ static void finish_with_diagnosis(struct waiter *w, const char *diag)
 			snprintf(msg, sizeof(msg), "cluster %s not ready after %s: %s", c->name,
 			    log_duration_ms(took, w->timeout_ms), diag[0] ? diag : "no pods observed");
 		log_warn(phase == PHASE_FAILED ? "Create failed" : "Create timed out", "name", c->name,
+		    "diagnosis", msg, NULL);
+	} else if (w->kind == W_UPDATE) {
+		if (phase == PHASE_FAILED)
+			snprintf(msg, sizeof(msg), "cluster %s update failed: %s; %d/%d updated, %d/%d available%s%s",
+			    c->name, c->failure ? c->failure : "progress deadline exceeded", c->obs.updated_replicas,
+			    c->obs.spec_replicas, c->obs.available_replicas, c->obs.spec_replicas, diag[0] ? "; " : "",
+			    diag);
+		else
+			snprintf(msg, sizeof(msg), "cluster %s not rolled out after %s: %d/%d updated; %s", c->name,
+			    log_duration_ms(took, w->timeout_ms), c->obs.updated_replicas, c->obs.spec_replicas,
+			    diag[0] ? diag : "no pods observed");
+		log_warn(phase == PHASE_FAILED ? "Update failed" : "Update timed out", "name", c->name,
 		    "diagnosis", msg, NULL);
 	} else {
 		snprintf(msg, sizeof(msg), "cluster %s not gone after %s: %s", c->name,
@@ -525,6 +538,8 @@ static void delete_succeeded(struct waiter *w)
 	svc_waiter_reply(w, &dr.base);
 }
 
+static void evaluate_update(struct waiter *w, enum cluster_phase phase);
+
 static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_phase phase)
 {
 	Cplane__V1__Cluster *spec;
@@ -572,6 +587,9 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 			return;
 		}
 		return;
+	case W_UPDATE:
+		evaluate_update(w, phase);
+		return;
 	case W_DELETE:
 		if (phase == PHASE_ABSENT)
 			delete_succeeded(w);
@@ -595,6 +613,59 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 	case W_SYNC:
 		return;
 	}
+}
+
+/*
+ * An Update waits for its PATCH's answer, then for the informer to show that
+ * generation (an older event must not be judged), then for the READY rule.
+ * A spec other than its target by then means another update won.
+ */
+static void evaluate_update(struct waiter *w, enum cluster_phase phase)
+{
+	struct cluster *c = w->c;
+	Cplane__V1__UpdateClusterResponse ur;
+	Cplane__V1__Cluster m, *spec;
+	char msg[CLUSTER_MESSAGE_MAX], text[512], took[32];
+
+	if (w->diagnosing)
+		return;
+	switch (phase) {
+	case PHASE_DELETING:
+		snprintf(text, sizeof(text), "cluster %s is being deleted", c->name);
+		svc_waiter_finish(w, GRPC_ABORTED, text);
+		return;
+	case PHASE_ABSENT:
+	case PHASE_DELETED:
+		snprintf(text, sizeof(text), "cluster %s was deleted while being updated", c->name);
+		svc_waiter_finish(w, GRPC_ABORTED, text);
+		return;
+	default:
+		break;
+	}
+	if (!w->patched || !c->obs.present || c->obs.generation < w->want_generation)
+		return;
+	if (!svc_spec_matches(c, w->want_replicas, w->want_image, w->want_hash)) {
+		snprintf(text, sizeof(text), "cluster %s: superseded by another update (now replicas=%d image=%s)",
+		    c->name, svc_cluster_replicas(c), svc_cluster_image(c));
+		svc_waiter_finish(w, GRPC_ABORTED, text);
+		return;
+	}
+	if (phase == PHASE_READY) {
+		log_info("Updated cluster", "name", c->name, "replicas", log_i64(text, svc_cluster_replicas(c)),
+		    "image", svc_cluster_image(c), "took",
+		    log_duration_ms(took, (svc_now_us(w->svc) - w->start_us) / 1000), NULL);
+		cplane__v1__update_cluster_response__init(&ur);
+		ur.result = CPLANE__V1__RESULT__SUCCESS;
+		spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+		ur.cluster = &m;
+		svc_waiter_reply(w, &ur.base);
+		spec_blob_free(spec);
+		return;
+	}
+	/* FAILED only counts once the controller has seen this generation: before, the
+	 * condition may still be an earlier rollout's. */
+	if (phase == PHASE_FAILED && c->obs.observed_generation >= w->want_generation)
+		start_diagnosis(w);
 }
 
 void svc_finish_waiters(struct cluster *c, enum waiter_kind kind, int code, const char *message)

@@ -54,13 +54,13 @@ struct worker_service_opts {
 };
 
 typedef struct worker_service_stats {
-	uint64_t calls[5][17];		/* by method (enum worker_method) and gRPC code */
-	uint64_t latency_buckets[5][12];/* cumulative-style buckets filled by worker_metrics */
-	double latency_sum_s[5];
+	uint64_t calls[6][17];		/* by method (enum worker_method) and gRPC code */
+	uint64_t latency_buckets[6][12];/* cumulative-style buckets filled by worker_metrics */
+	double latency_sum_s[6];
 	size_t waiting_calls;
 } worker_service_stats;
 
-enum worker_method { WM_CREATE, WM_DELETE, WM_GET, WM_LIST, WM_WATCH, WM_COUNT };
+enum worker_method { WM_CREATE, WM_DELETE, WM_GET, WM_LIST, WM_WATCH, WM_UPDATE, WM_COUNT };
 extern const char *const worker_method_names[WM_COUNT];
 /* Upper bounds (seconds) of the latency histogram's buckets; the last is +Inf. */
 extern const double worker_latency_bounds[11];

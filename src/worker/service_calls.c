@@ -501,6 +501,183 @@ static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
 	svc_watch_send(w, phase);
 }
 
+/* ------------------------------------------------------------- Update */
+
+static void on_patch_done(void *arg, const k8s_error *err, const k8s_deployment *d)
+{
+	struct pending_op *op = arg;
+	worker_service *s = op->svc;
+	struct waiter *w = svc_find_waiter(s, op->name, op->waiter_id);
+	char msg[1024];
+	int code;
+
+	if (w == NULL)
+		goto out;	/* the caller left, or a later Update superseded it: the patch stands */
+	if (err->kind != K8S_OK || d == NULL) {
+		code = err->kind == K8S_OK ? GRPC_INTERNAL : map_api_error(err, "patch", s->backend.namespace_, msg,
+		    sizeof(msg));
+		if (err->kind == K8S_OK)
+			snprintf(msg, sizeof(msg), "the patch was answered without the Deployment");
+		log_error("Update failed", "name", op->name, "code", grpc_status_name(code), "error", msg, NULL);
+		svc_waiter_finish(w, code, msg);
+		goto out;
+	}
+	w->patched = 1;
+	w->want_generation = d->generation;
+	svc_cluster_changed(s, w->c);
+out:
+	svc_op_free(op);
+}
+
+static void reply_update(worker_service *s, grpc_call *call, int64_t start_us, const struct cluster *c,
+    enum cluster_phase phase, int result)
+{
+	Cplane__V1__UpdateClusterResponse resp;
+	Cplane__V1__Cluster m, *spec;
+	char msg[CLUSTER_MESSAGE_MAX];
+
+	cplane__v1__update_cluster_response__init(&resp);
+	resp.result = result;
+	spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+	resp.cluster = &m;
+	reply_msg(s, call, WM_UPDATE, start_us, &resp.base);
+	spec_blob_free(spec);
+}
+
+static const char *nz(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+/* The target spec: the cluster's, with resources replaced when the request sets them. */
+static int update_target(const struct cluster *c, const Cplane__V1__UpdateClusterRequest *req, k8s_podspec *pod,
+    char hash[K8S_SPEC_HASH_LEN + 1])
+{
+	if (req->resources) {
+		pod->cpu_request = nz(req->resources->cpu_request);
+		pod->memory_request = nz(req->resources->memory_request);
+		pod->cpu_limit = nz(req->resources->cpu_limit);
+		pod->memory_limit = nz(req->resources->memory_limit);
+	}
+	pod->service = c->service_dns != NULL;
+	return k8s_podspec_hash(pod, hash);
+}
+
+static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
+    const Cplane__V1__UpdateClusterRequest *req, struct cluster *c, enum cluster_phase phase, k8s_podspec *pod)
+{
+	char hash[K8S_SPEC_HASH_LEN + 1], msg[512], rep[24];
+	int32_t replicas = req->replicas > 0 ? req->replicas : svc_cluster_replicas(c);
+	const char *image = req->image && req->image[0] ? req->image : svc_cluster_image(c);
+	int new_container;
+	struct pending_op *op;
+	struct waiter *w;
+	k8s_deploy_patch patch;
+
+	if (update_target(c, req, pod, hash) < 0)
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	for (w = c->user; w; w = w->next)
+		if (w->kind == W_UPDATE && w->want_replicas == replicas && strcmp(w->want_image, image) == 0 &&
+		    strcmp(w->want_hash, hash) == 0)
+			return reply_update(s, call, start_us, c, phase, CPLANE__V1__RESULT__IN_PROGRESS);
+	if (svc_spec_matches(c, replicas, image, hash)) {
+		/* Nothing to change.  Rolling out already (a retry after a restart, say): that rollout is this one. */
+		return reply_update(s, call, start_us, c, phase, phase == PHASE_UPDATING ?
+		    CPLANE__V1__RESULT__IN_PROGRESS : CPLANE__V1__RESULT__SUCCESS);
+	}
+	snprintf(msg, sizeof(msg), "cluster %s: superseded by another update (replicas=%d image=%s)", c->name,
+	    replicas, image);
+	svc_finish_waiters(c, W_UPDATE, GRPC_ABORTED, msg);
+
+	op = svc_op_new(s, c->name);
+	if (op == NULL)
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	w = wait_on(s, call, c, W_UPDATE, WM_UPDATE, start_us, s->opts.create_timeout_ms);
+	if (w == NULL) {
+		svc_op_free(op);
+		return;
+	}
+	w->want_replicas = replicas;
+	memcpy(w->want_hash, hash, sizeof(w->want_hash));
+	w->want_image = strdup(image);
+	if (w->want_image == NULL) {
+		svc_op_free(op);
+		svc_waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	op->waiter_id = w->id;
+	/* Only what changes: the container is rewritten whole (a merge patch replaces lists). */
+	new_container = strcmp(image, svc_cluster_image(c)) != 0 || strcmp(hash, c->spec_hash) != 0;
+	memset(&patch, 0, sizeof(patch));
+	patch.replicas = replicas != svc_cluster_replicas(c) ? replicas : 0;
+	patch.image = new_container ? image : NULL;
+	patch.pod = new_container ? pod : NULL;
+	patch.spec_hash = hash;
+	log_info("Updating cluster", "name", c->name, "replicas", log_i64(rep, replicas), "image", image, NULL);
+	if (s->backend.patch == NULL) {
+		k8s_error e;
+
+		k8s_error_clear(&e);
+		k8s_error_set(&e, K8S_ERR_NOMEM, "no backend for patches");
+		on_patch_done(op, &e, NULL);
+		return;
+	}
+	s->backend.patch(s->backend.impl, c->name, &patch, on_patch_done, op);
+}
+
+static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)
+{
+	const Cplane__V1__UpdateClusterRequest *req = (const void *)grpc_call_request_msg(call);
+	char msg[512];
+	struct cluster *c;
+	enum cluster_phase phase;
+	Cplane__V1__Cluster *spec;
+	spec_view v;
+	k8s_podspec pod;
+	static const k8s_podspec empty;
+
+	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0)
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	if (req->replicas != 0 && cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0)
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	if (req->image && req->image[0] && cluster_check_image(req->image, msg, sizeof(msg)) < 0)
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	if (req->resources && spec_check_resources("resources.", req->resources->cpu_request,
+	    req->resources->memory_request, req->resources->cpu_limit, req->resources->memory_limit, msg,
+	    sizeof(msg)) < 0)
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+
+	c = cluster_table_find(s->table, req->name);
+	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
+	switch (phase) {
+	case PHASE_ABSENT:
+	case PHASE_DELETED:
+	case PHASE_COUNT:
+		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_NOT_FOUND, msg);
+	case PHASE_CREATING:
+		snprintf(msg, sizeof(msg), "cluster %s is still being created", c->name);
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+	case PHASE_DELETING:
+		snprintf(msg, sizeof(msg), "cluster %s is being deleted", c->name);
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+	case PHASE_READY:
+	case PHASE_FAILED:
+	case PHASE_UPDATING:
+		break;
+	}
+	spec = spec_blob_unpack(c->spec_blob, c->spec_len);
+	memset(&v, 0, sizeof(v));
+	if (spec && spec_view_of_cluster(&v, spec) < 0) {
+		spec_blob_free(spec);
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	pod = spec ? v.pod : empty;
+	update_with(s, call, start_us, req, c, phase, &pod);
+	spec_view_free(&v);
+	spec_blob_free(spec);
+}
+
 /* start_us: when the call arrived (a call held for the first sync keeps it). */
 static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us)
 {
@@ -517,6 +694,7 @@ static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, i
 	case WM_GET: handle_get(s, call, start_us); break;
 	case WM_LIST: handle_list(s, call, start_us); break;
 	case WM_WATCH: handle_watch(s, call, start_us); break;
+	case WM_UPDATE: handle_update(s, call, start_us); break;
 	default: reply_error(s, call, m, start_us, GRPC_UNIMPLEMENTED, "unknown method");
 	}
 }
@@ -526,6 +704,7 @@ static void on_delete(grpc_call *call, void *arg) { dispatch(arg, call, WM_DELET
 static void on_get(grpc_call *call, void *arg) { dispatch(arg, call, WM_GET, svc_now_us(arg)); }
 static void on_list(grpc_call *call, void *arg) { dispatch(arg, call, WM_LIST, svc_now_us(arg)); }
 static void on_watch(grpc_call *call, void *arg) { dispatch(arg, call, WM_WATCH, svc_now_us(arg)); }
+static void on_update(grpc_call *call, void *arg) { dispatch(arg, call, WM_UPDATE, svc_now_us(arg)); }
 
 static int register_methods(worker_service *s)
 {
@@ -539,6 +718,7 @@ static int register_methods(worker_service *s)
 		{ "/cplane.v1.ClusterService/GetCluster", &cplane__v1__get_cluster_request__descriptor, on_get },
 		{ "/cplane.v1.ClusterService/ListClusters", &cplane__v1__list_clusters_request__descriptor, on_list },
 		{ "/cplane.v1.ClusterService/WatchCluster", &cplane__v1__watch_cluster_request__descriptor, on_watch },
+		{ "/cplane.v1.ClusterService/UpdateCluster", &cplane__v1__update_cluster_request__descriptor, on_update },
 	};
 
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)

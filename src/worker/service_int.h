@@ -13,7 +13,7 @@
 
 #define WATCH_QUEUE_MAX (64 * 1024)	/* skip intermediate snapshots past this much unsent */
 
-enum waiter_kind { W_CREATE, W_DELETE, W_WATCH, W_SYNC };
+enum waiter_kind { W_CREATE, W_DELETE, W_WATCH, W_SYNC, W_UPDATE };
 
 struct snapshot {
 	int phase;
@@ -36,7 +36,10 @@ struct waiter {
 	/* Create: what this caller asked for */
 	int32_t want_replicas;
 	char *want_image;	/* heap copy; freed with the waiter */
-	char want_hash[17];	/* the spec hash it asked for */
+	char want_hash[17];	/* the spec hash it asked for (Create, Update) */
+	/* Update: its PATCH was answered, making metadata.generation want_generation */
+	int patched;
+	int64_t want_generation;
 	/* Watch: what the client last got; dirty = a newer snapshot is owed */
 	struct snapshot sent;
 	int dirty;

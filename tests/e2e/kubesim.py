@@ -205,6 +205,7 @@ class Sim:
         self.namespace = args.namespace
         self.stats = {}
         self.stats_lock = threading.Lock()
+        self.patches = []      # the last PATCHes of Deployments: {name, content_type, body} (admin "patches")
         self.start = time.time()
         self.url = ''
         self.active_watches = 0

@@ -51,6 +51,9 @@ class AdminMixin:
                                                 controller_busy=len(store.active)))
         if op == 'auth':
             return self.send_json(200, sim.auth.configure(req) if method == 'POST' else sim.auth.state())
+        if op == 'patches' and method == 'GET':
+            with sim.stats_lock:
+                return self.send_json(200, {'patches': list(sim.patches)})
         if op == 'stats/reset' and method == 'POST':
             with sim.stats_lock:
                 sim.stats.clear()

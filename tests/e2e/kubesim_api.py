@@ -445,8 +445,11 @@ class ApiMixin:
                 raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - '
                                'accepted media types include: application/merge-patch+json, '
                                'application/strategic-merge-patch+json')
+            req = self.parse_body(body)
+            with sim.stats_lock:
+                sim.patches = (sim.patches + [{'name': name, 'content_type': ct, 'body': req}])[-100:]
             return self.send_json(200, store.patch_deployment(
-                ns, name, self.parse_body(body), strategic=ct == 'application/strategic-merge-patch+json'))
+                ns, name, req, strategic=ct == 'application/strategic-merge-patch+json'))
         if method == 'DELETE':
             self.authorize('delete', resource, ns, name)
             opts = self.parse_body(body) if body.strip() else {}

@@ -304,7 +304,7 @@ static void command(char *line)
 	} else if (strcmp(argv[0], "stats") == 0) {
 		cmd_stats();
 	} else if (strcmp(argv[0], "create") == 0 && argc >= 4) {
-		k8s_deploy_spec s = { argv[1], (int32_t)atoi(argv[2]), argv[3], argc > 4 ? argv[4] : NULL, 600 };
+		k8s_deploy_spec s = { argv[1], (int32_t)atoi(argv[2]), argv[3], argc > 4 ? argv[4] : NULL, 600, NULL, NULL };
 		if (k8s_create_deployment(client, &s, deploy_reply, "create") == NULL)
 			bad_command("create: cannot submit");
 	} else if (strcmp(argv[0], "get") == 0 && argc >= 2) {

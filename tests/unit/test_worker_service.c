@@ -39,7 +39,7 @@ static int64_t fake_clock(void *arg)
 
 /* ------------------------------------------------------ the fake backend */
 
-enum fop { F_CREATE, F_REMOVE, F_DIAGNOSE };
+enum fop { F_CREATE, F_REMOVE, F_DIAGNOSE, F_PATCH, F_SERVICE };
 
 struct fcall {
 	enum fop op;
@@ -55,6 +55,9 @@ struct fcall {
 	k8s_diag_done_fn diag_done;
 	void *arg;
 	int completed;
+	/* patch: what it carries (replicas 0 = not patched; image "" = container kept) */
+	char spec_hash[17];
+	int64_t generation;	/* what the answer says metadata.generation became */
 };
 
 static struct fcall fcalls[32];
@@ -102,6 +105,31 @@ static void fake_diagnose(void *impl, const char *name, int32_t want, int32_t av
 	f->available = available;
 	f->timeout_ms = timeout_ms;
 	f->diag_done = done;
+	f->arg = arg;
+}
+
+static void fake_patch(void *impl, const char *name, const k8s_deploy_patch *p, k8s_deploy_done_fn done,
+    void *arg)
+{
+	struct fcall *f = record(F_PATCH, name);
+
+	(void)impl;
+	f->replicas = p->replicas;
+	snprintf(f->image, sizeof(f->image), "%s", p->image ? p->image : "");
+	snprintf(f->spec_hash, sizeof(f->spec_hash), "%s", p->spec_hash ? p->spec_hash : "");
+	f->create_done = done;
+	f->arg = arg;
+}
+
+static void fake_create_service(void *impl, const char *name, const k8s_podspec *pod, const char *owner_uid,
+    k8s_delete_done_fn done, void *arg)
+{
+	struct fcall *f = record(F_SERVICE, name);
+
+	(void)impl;
+	(void)pod;
+	snprintf(f->image, sizeof(f->image), "%s", owner_uid);
+	f->remove_done = done;
 	f->arg = arg;
 }
 
@@ -273,6 +301,8 @@ static void env_open_opts(struct env *e, const struct worker_service_opts *o, in
 	b.create = fake_create;
 	b.remove = fake_remove;
 	b.diagnose = fake_diagnose;
+	b.patch = fake_patch;
+	b.create_service = fake_create_service;
 	b.impl = NULL;
 	b.namespace_ = NS;
 	e->loop = io_loop_new();
@@ -535,7 +565,14 @@ static void answer(struct env *e, struct fcall *f, int kind, int code, const cha
 	f->completed = 1;
 	if (f->op == F_CREATE)
 		f->create_done(f->arg, &err, NULL);
-	else if (f->op == F_REMOVE)
+	else if (f->op == F_PATCH) {
+		k8s_deployment d;
+
+		memset(&d, 0, sizeof(d));
+		snprintf(d.name, sizeof(d.name), "%s", f->name);
+		d.generation = f->generation;
+		f->create_done(f->arg, &err, kind == K8S_OK ? &d : NULL);
+	} else if (f->op == F_REMOVE || f->op == F_SERVICE)
 		f->remove_done(f->arg, &err);
 	else
 		f->diag_done(f->arg, &err, kind == K8S_OK ? msg : NULL);
@@ -1409,6 +1446,264 @@ static void test_free_with_waiters(void)
 	io_loop_free(e.loop);
 }
 
+/* ===================================================== UpdateCluster rows */
+
+/* The informer shows a Deployment at a given generation: observed, updated, available of replicas. */
+static void seen_gen(struct env *e, const char *name, int32_t replicas, int32_t updated, int32_t available,
+    const char *image, int64_t gen, int64_t observed, int failed)
+{
+	k8s_deployment d;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	snprintf(d.uid, sizeof(d.uid), "uid-%s", name);
+	snprintf(d.image, sizeof(d.image), "%s", image);
+	d.managed = 1;
+	d.generation = gen;
+	d.observed_generation = observed;
+	d.created_unix_ms = 1700000000000;
+	d.replicas = replicas;
+	d.updated_replicas = updated;
+	d.ready_replicas = d.available_replicas = available;
+	d.available.status = available == replicas ? K8S_COND_TRUE : K8S_COND_FALSE;
+	if (failed) {
+		d.progressing.status = K8S_COND_FALSE;
+		snprintf(d.progressing.reason, sizeof(d.progressing.reason), "ProgressDeadlineExceeded");
+		snprintf(d.progressing.message, sizeof(d.progressing.message), "ReplicaSet has timed out progressing.");
+	}
+	worker_service_on_upsert(e->svc, &d);
+	settle(e);
+}
+
+static int32_t update(struct env *e, const char *name, int32_t replicas, const char *image)
+{
+	Cplane__V1__UpdateClusterRequest r = CPLANE__V1__UPDATE_CLUSTER_REQUEST__INIT;
+
+	r.name = (char *)name;
+	r.replicas = replicas;
+	r.image = (char *)image;
+	return call_ex(e, "UpdateCluster", &r.base, 0);
+}
+
+/* The update response's result and its cluster's phase, replicas and message. */
+static void check_update_resp(int32_t id, int result, int phase, int32_t replicas, const char *msg)
+{
+	size_t len;
+	const uint8_t *p = msg_at(id, 0, &len);
+	Cplane__V1__UpdateClusterResponse *r = p ? cplane__v1__update_cluster_response__unpack(NULL, len, p) : NULL;
+
+	CHECK(r != NULL && r->cluster != NULL);
+	if (r == NULL || r->cluster == NULL)
+		return;
+	CHECK_EQ_INT(r->result, result);
+	CHECK_EQ_INT(r->cluster->phase, phase);
+	CHECK_EQ_INT(r->cluster->replicas, replicas);
+	if (msg)
+		CHECK_EQ_STR(r->cluster->message, msg);
+	cplane__v1__update_cluster_response__free_unpacked(r, NULL);
+}
+
+/* Update | absent | NOT_FOUND */
+static void test_update_absent_not_found(void)
+{
+	struct env e;
+	int32_t id;
+
+	env_open(&e);
+	id = update(&e, "demo", 3, "");
+	CHECK_EQ_INT(status(id), GRPC_NOT_FOUND);
+	CHECK_EQ_STR(message(id), "cluster demo not found");
+	CHECK_EQ_INT(calls(&e, WM_UPDATE, GRPC_NOT_FOUND), 1);
+	CHECK_EQ_INT(nfcalls, 0);
+	env_close(&e);
+}
+
+/* Update | READY or FAILED, nothing to change | SUCCESS at once */
+static void test_update_nothing_to_change(void)
+{
+	struct env e;
+	int32_t id;
+
+	env_open(&e);
+	seen(&e, "demo", 2, 2, IMG, D_ROLLING);
+	id = update(&e, "demo", 2, IMG);
+	CHECK_EQ_INT(status(id), GRPC_OK);
+	check_update_resp(id, CPLANE__V1__RESULT__SUCCESS, CPLANE__V1__PHASE__READY, 2, NULL);
+	id = update(&e, "demo", 0, "");
+	check_update_resp(id, CPLANE__V1__RESULT__SUCCESS, CPLANE__V1__PHASE__READY, 2, NULL);
+	seen(&e, "failed", 2, 1, IMG, D_FAILED);
+	id = update(&e, "failed", 2, "");
+	check_update_resp(id, CPLANE__V1__RESULT__SUCCESS, CPLANE__V1__PHASE__FAILED, 2, NULL);
+	CHECK_EQ_INT(nfcalls, 0);
+	env_close(&e);
+}
+
+/* Update | READY | patch, UPDATING, block until rolled out → SUCCESS.  An event older than
+ * the patch's generation is not judged. */
+static void test_update_patches_and_blocks(void)
+{
+	struct env e;
+	int32_t id, g;
+	struct fcall *f;
+
+	env_open(&e);
+	seen(&e, "demo", 2, 2, IMG, D_ROLLING);
+	id = update(&e, "demo", 5, "");
+	CHECK_EQ_INT(status(id), -1);
+	f = nth(F_PATCH, 0);
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	CHECK_EQ_INT(f->replicas, 5);
+	CHECK_EQ_STR(f->image, "");		/* replicas only: the container is not rewritten */
+	CHECK_EQ_INT((int)strlen(f->spec_hash), 16);
+	f->generation = 2;
+	answer_ok(&e, f);
+	CHECK_EQ_INT(status(id), -1);
+	seen_gen(&e, "demo", 2, 2, 2, IMG, 1, 1, 0);	/* stale: before the patch */
+	CHECK_EQ_INT(status(id), -1);
+	seen_gen(&e, "demo", 5, 5, 3, IMG, 2, 2, 0);
+	g = get(&e, "demo");
+	{
+		Cplane__V1__Cluster *m = cluster_msg(g, 0);
+		CHECK(m != NULL);
+		if (m) {
+			CHECK_EQ_INT(m->phase, CPLANE__V1__PHASE__UPDATING);
+			CHECK_EQ_STR(m->message, "5/5 updated, 3/5 available");
+			CHECK_EQ_INT(m->updated_replicas, 5);
+			cplane__v1__cluster__free_unpacked(m, NULL);
+		}
+	}
+	CHECK_EQ_INT(status(id), -1);
+	seen_gen(&e, "demo", 5, 5, 5, IMG, 2, 2, 0);
+	CHECK_EQ_INT(status(id), GRPC_OK);
+	check_update_resp(id, CPLANE__V1__RESULT__SUCCESS, CPLANE__V1__PHASE__READY, 5, "5/5 replicas available");
+	CHECK_EQ_INT(calls(&e, WM_UPDATE, GRPC_OK), 1);
+	env_close(&e);
+}
+
+/* Update | UPDATING to the same target | IN_PROGRESS; to another | patch, the earlier ends ABORTED superseded */
+static void test_update_in_progress_and_superseded(void)
+{
+	struct env e;
+	int32_t first, same, other;
+
+	env_open(&e);
+	seen(&e, "demo", 2, 2, IMG, D_ROLLING);
+	first = update(&e, "demo", 5, IMG2);
+	CHECK_EQ_STR(nth(F_PATCH, 0)->image, IMG2);
+	same = update(&e, "demo", 5, IMG2);
+	CHECK_EQ_INT(status(same), GRPC_OK);
+	check_update_resp(same, CPLANE__V1__RESULT__IN_PROGRESS, CPLANE__V1__PHASE__READY, 2, NULL);
+	CHECK_EQ_INT(count_op(F_PATCH), 1);
+	other = update(&e, "demo", 3, "");
+	CHECK_EQ_INT(status(first), GRPC_ABORTED);
+	CHECK(strstr(message(first), "superseded") != NULL);
+	CHECK_EQ_INT(count_op(F_PATCH), 2);
+	CHECK_EQ_INT(status(other), -1);
+	/* The first PATCH's late answer changes nothing for the second. */
+	nth(F_PATCH, 0)->generation = 2;
+	answer_ok(&e, nth(F_PATCH, 0));
+	nth(F_PATCH, 1)->generation = 3;
+	answer_ok(&e, nth(F_PATCH, 1));
+	seen_gen(&e, "demo", 3, 3, 3, IMG, 3, 3, 0);
+	CHECK_EQ_INT(status(other), GRPC_OK);
+	env_close(&e);
+}
+
+/* Another worker's patch wins meanwhile: the waiting Update ends ABORTED. */
+static void test_update_superseded_by_someone_else(void)
+{
+	struct env e;
+	int32_t id;
+
+	env_open(&e);
+	seen(&e, "demo", 2, 2, IMG, D_ROLLING);
+	id = update(&e, "demo", 5, "");
+	nth(F_PATCH, 0)->generation = 2;
+	answer_ok(&e, nth(F_PATCH, 0));
+	seen_gen(&e, "demo", 7, 7, 7, IMG, 3, 3, 0);
+	CHECK_EQ_INT(status(id), GRPC_ABORTED);
+	CHECK_EQ_STR(message(id), "cluster demo: superseded by another update (now replicas=7 image=" IMG ")");
+	env_close(&e);
+}
+
+/* Update | CREATING / DELETING | FAILED_PRECONDITION */
+static void test_update_creating_deleting_precondition(void)
+{
+	struct env e;
+	int32_t id;
+
+	env_open(&e);
+	create(&e, "demo", 3, IMG);
+	id = update(&e, "demo", 2, "");
+	CHECK_EQ_INT(status(id), GRPC_FAILED_PRECONDITION);
+	CHECK_EQ_STR(message(id), "cluster demo is still being created");
+	seen(&e, "gone", 2, 2, IMG, D_TERMINATING);
+	id = update(&e, "gone", 2, "");
+	CHECK_EQ_INT(status(id), GRPC_FAILED_PRECONDITION);
+	CHECK_EQ_STR(message(id), "cluster gone is being deleted");
+	CHECK_EQ_INT(count_op(F_PATCH), 0);
+	env_close(&e);
+}
+
+/* A rollout that turns FAILED: DEADLINE_EXCEEDED with the new pods' diagnosis; a Delete aborts a waiting Update. */
+static void test_update_failed_diagnosis_and_delete(void)
+{
+	struct env e;
+	int32_t id;
+	struct fcall *d;
+
+	env_open(&e);
+	seen(&e, "demo", 2, 2, IMG, D_ROLLING);
+	id = update(&e, "demo", 0, "registry.example/nonexistent:1");
+	nth(F_PATCH, 0)->generation = 2;
+	answer_ok(&e, nth(F_PATCH, 0));
+	seen_gen(&e, "demo", 2, 1, 2, "registry.example/nonexistent:1", 2, 1, 1);	/* old condition, not yet observed */
+	CHECK_EQ_INT(count_op(F_DIAGNOSE), 0);
+	seen_gen(&e, "demo", 2, 1, 2, "registry.example/nonexistent:1", 2, 2, 1);
+	d = nth(F_DIAGNOSE, 0);
+	CHECK(d != NULL);
+	answer(&e, d, K8S_OK, 0, "", "pod demo-x: ErrImagePull: failed to pull");
+	CHECK_EQ_INT(status(id), GRPC_DEADLINE_EXCEEDED);
+	CHECK_EQ_STR(message(id), "cluster demo update failed: ReplicaSet has timed out progressing.; 1/2 updated, "
+	    "2/2 available; pod demo-x: ErrImagePull: failed to pull");
+
+	seen(&e, "del", 2, 2, IMG, D_ROLLING);
+	id = update(&e, "del", 4, "");
+	delete_(&e, "del");
+	CHECK_EQ_INT(status(id), GRPC_ABORTED);
+	CHECK_EQ_STR(message(id), "cluster del is being deleted");
+	env_close(&e);
+}
+
+/* A restarted worker sees UPDATING from the Deployment alone; a retry of the target is IN_PROGRESS. */
+static void test_update_after_restart(void)
+{
+	struct env e;
+	int32_t id, g;
+
+	env_open(&e);
+	seen_gen(&e, "demo", 6, 3, 4, IMG, 2, 2, 0);
+	g = get(&e, "demo");
+	{
+		Cplane__V1__Cluster *m = cluster_msg(g, 0);
+		CHECK(m != NULL && m->phase == CPLANE__V1__PHASE__UPDATING);
+		if (m) {
+			CHECK_EQ_STR(m->message, "3/6 updated, 4/6 available");
+			cplane__v1__cluster__free_unpacked(m, NULL);
+		}
+	}
+	id = update(&e, "demo", 6, "");
+	check_update_resp(id, CPLANE__V1__RESULT__IN_PROGRESS, CPLANE__V1__PHASE__UPDATING, 6, NULL);
+	/* generation 1 and not rolled out is CREATING */
+	seen_gen(&e, "young", 6, 3, 4, IMG, 1, 1, 0);
+	id = update(&e, "young", 6, "");
+	CHECK_EQ_INT(status(id), GRPC_FAILED_PRECONDITION);
+	CHECK_EQ_INT(count_op(F_PATCH), 0);
+	env_close(&e);
+}
+
 int main(void)
 {
 	int devnull = open("/dev/null", O_WRONLY);
@@ -1453,5 +1748,13 @@ int main(void)
 	RUN(test_sync_wait_keeps_start);
 	RUN(test_sync_wait_times_out);
 	RUN(test_free_with_waiters);
+	RUN(test_update_absent_not_found);
+	RUN(test_update_nothing_to_change);
+	RUN(test_update_patches_and_blocks);
+	RUN(test_update_in_progress_and_superseded);
+	RUN(test_update_superseded_by_someone_else);
+	RUN(test_update_creating_deleting_precondition);
+	RUN(test_update_failed_diagnosis_and_delete);
+	RUN(test_update_after_restart);
 	return harness_finish();
 }
