@@ -77,6 +77,28 @@ static void write_strings(json_writer *w, const char *key, const char *const *v,
 	json_write_array_end(w);
 }
 
+/* What a cluster's container may not do, whatever image it runs (DESIGN.md "Security"). */
+static void write_container_hardening(json_writer *w)
+{
+	KEY(w, "securityContext");
+	json_write_object_begin(w);
+	KEY(w, "allowPrivilegeEscalation");
+	json_write_bool(w, 0);
+	KEY(w, "capabilities");
+	json_write_object_begin(w);
+	KEY(w, "drop");
+	json_write_array_begin(w);
+	json_write_cstr(w, "ALL");
+	json_write_array_end(w);
+	json_write_object_end(w);
+	KEY(w, "seccompProfile");
+	json_write_object_begin(w);
+	KEY(w, "type");
+	json_write_cstr(w, "RuntimeDefault");
+	json_write_object_end(w);
+	json_write_object_end(w);
+}
+
 /* The one container, "app": written whole by the create body and by patches. */
 static void write_container(json_writer *w, const char *image, const k8s_podspec *p)
 {
@@ -85,6 +107,8 @@ static void write_container(json_writer *w, const char *image, const k8s_podspec
 	json_write_cstr(w, "app");
 	KEY(w, "image");
 	json_write_cstr(w, image);
+	/* in patches too: a merge patch replaces the containers list whole */
+	write_container_hardening(w);
 	if (p) {
 		write_strings(w, "command", p->command, p->n_command);
 		write_strings(w, "args", p->args, p->n_args);
@@ -224,6 +248,9 @@ int k8s_deploy_write_body(const k8s_deploy_spec *s, uint8_t *out, size_t cap)
 	json_write_array_begin(&w);
 	write_container(&w, s->image, p);
 	json_write_array_end(&w);
+	/* callers choose the image, not what it may reach: no API token in the pods */
+	KEY(&w, "automountServiceAccountToken");
+	json_write_bool(&w, 0);
 	if (eq) {
 		KEY(&w, "nodeSelector");
 		json_write_object_begin(&w);

@@ -5,6 +5,7 @@
 
 #include "base/flags.h"
 #include "base/log.h"
+#include "worker/allowlist.h"
 
 static struct worker_config parsed;
 
@@ -39,6 +40,9 @@ static const struct flag_def worker_flags[] = {
 	{ "namespace", FLAG_STRING, &parsed.namespace_,
 	    "namespace of the Deployments (default: the service account's)", 0, 0, NULL },
 	{ "image", FLAG_STRING, &parsed.image, "default image (default registry.k8s.io/pause:3.9)", 0, 0, NULL },
+	{ "allowed-images", FLAG_STRING, &parsed.allowed_images,
+	    "comma-separated image prefixes a Create may use, e.g. registry.k8s.io,ghcr.io/org/ (default: any)", 0, 0,
+	    NULL },
 	{ "node-selector", FLAG_STRING, &parsed.node_selector, "key=value nodeSelector for the pods", 0, 0,
 	    check_node_selector },
 	{ "create-timeout", FLAG_DURATION, &parsed.create_timeout_ms, "longest a Create waits (default 5m)",
@@ -81,6 +85,7 @@ int worker_config_parse(struct worker_config *cfg, int argc, char **argv)
 	parsed.listen = ":50051";
 	parsed.metrics_addr = "";
 	parsed.image = "registry.k8s.io/pause:3.9";
+	parsed.allowed_images = "";
 	parsed.create_timeout_ms = 5 * 60 * 1000;
 	parsed.delete_timeout_ms = 2 * 60 * 1000;
 	parsed.max_replicas = 1000;
@@ -92,6 +97,14 @@ int worker_config_parse(struct worker_config *cfg, int argc, char **argv)
 	if (flags_parse(worker_flags, sizeof(worker_flags) / sizeof(worker_flags[0]), argc, argv, pos, 0, &npos,
 	    err, sizeof(err)) < 0) {
 		fprintf(stderr, "cplane: %s\n", err);
+		return -1;
+	}
+	if (allowlist_check_flag(parsed.allowed_images, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cplane: %s\n", err);
+		return -1;
+	}
+	if (!allowlist_admits(parsed.allowed_images, parsed.image)) {
+		fprintf(stderr, "cplane: --image %s is not in --allowed-images %s\n", parsed.image, parsed.allowed_images);
 		return -1;
 	}
 	if (set(parsed.tls_cert_file) != set(parsed.tls_key_file)) {

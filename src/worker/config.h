@@ -10,6 +10,7 @@ struct worker_config {
 	const char *metrics_addr;	/* "" = off */
 	const char *namespace_;		/* NULL = the service account's */
 	const char *image;
+	const char *allowed_images;	/* comma-separated prefixes; "" = any */
 	const char *node_selector;	/* "k=v" or NULL */
 	int64_t create_timeout_ms;
 	int64_t delete_timeout_ms;

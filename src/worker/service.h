@@ -46,6 +46,7 @@ struct worker_backend {
 
 struct worker_service_opts {
 	const char *default_image;
+	const char *allowed_images;	/* --allowed-images (worker/allowlist.h); NULL = any */
 	const char *node_selector;	/* "k=v" or NULL */
 	int64_t create_timeout_ms;
 	int64_t delete_timeout_ms;

@@ -25,6 +25,7 @@
 
 #include "base/log.h"
 #include "k8s/podspec.h"
+#include "worker/allowlist.h"
 #include "worker/service_int.h"
 #include "worker/spec_check.h"
 #include "worker/spec_proto.h"
@@ -287,6 +288,8 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
 	if (k8s_podspec_hash(pod, hash) < 0)
 		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (allowlist_check_image(s->opts.allowed_images, image, msg, sizeof(msg)) < 0)
+		return reply_error(s, call, WM_CREATE, start_us, GRPC_PERMISSION_DENIED, msg);
 
 	c = cluster_table_find(s->table, req->name);
 	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
@@ -642,6 +645,9 @@ static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)
 		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
 	if (req->image && req->image[0] && cluster_check_image(req->image, msg, sizeof(msg)) < 0)
 		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	if (req->image && req->image[0] && allowlist_check_image(s->opts.allowed_images, req->image, msg,
+	    sizeof(msg)) < 0)
+		return reply_error(s, call, WM_UPDATE, start_us, GRPC_PERMISSION_DENIED, msg);
 	if (req->resources && spec_check_resources("resources.", req->resources->cpu_request,
 	    req->resources->memory_request, req->resources->cpu_limit, req->resources->memory_limit, msg,
 	    sizeof(msg)) < 0)

@@ -236,6 +236,7 @@ static int setup(struct worker *w)
 	worker_backend_k8s_init(&backend, w->client);
 	memset(&sopts, 0, sizeof(sopts));
 	sopts.default_image = w->cfg.image;
+	sopts.allowed_images = w->cfg.allowed_images;
 	sopts.node_selector = w->cfg.node_selector && w->cfg.node_selector[0] ? w->cfg.node_selector : NULL;
 	sopts.create_timeout_ms = w->cfg.create_timeout_ms;
 	sopts.delete_timeout_ms = w->cfg.delete_timeout_ms;

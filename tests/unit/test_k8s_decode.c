@@ -108,7 +108,9 @@ static void test_body_exact(void)
 	    "\"selector\":{\"matchLabels\":{\"cplane.dev/cluster\":\"demo\"}},\"template\":{\"metadata\":"
 	    "{\"labels\":{\"app.kubernetes.io/managed-by\":\"cplane\",\"app.kubernetes.io/name\":\"demo\","
 	    "\"cplane.dev/cluster\":\"demo\"}},\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":"
-	    "\"registry.k8s.io/pause:3.9\"}],\"nodeSelector\":{\"cplane.dev/pool\":\"subtask-topology-aware\"}}}}}";
+	    "\"registry.k8s.io/pause:3.9\",\"securityContext\":{\"allowPrivilegeEscalation\":false,"
+	    "\"capabilities\":{\"drop\":[\"ALL\"]},\"seccompProfile\":{\"type\":\"RuntimeDefault\"}}}],"
+	    "\"automountServiceAccountToken\":false,\"nodeSelector\":{\"cplane.dev/pool\":\"subtask-topology-aware\"}}}}}";
 	static const char want_plain[] =
 	    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"a\",\"labels\":"
 	    "{\"app.kubernetes.io/managed-by\":\"cplane\",\"app.kubernetes.io/name\":\"a\","
@@ -116,7 +118,9 @@ static void test_body_exact(void)
 	    "\"selector\":{\"matchLabels\":{\"cplane.dev/cluster\":\"a\"}},\"template\":{\"metadata\":"
 	    "{\"labels\":{\"app.kubernetes.io/managed-by\":\"cplane\",\"app.kubernetes.io/name\":\"a\","
 	    "\"cplane.dev/cluster\":\"a\"}},\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":"
-	    "\"nginx\"}]}}}}";
+	    "\"nginx\",\"securityContext\":{\"allowPrivilegeEscalation\":false,"
+	    "\"capabilities\":{\"drop\":[\"ALL\"]},\"seccompProfile\":{\"type\":\"RuntimeDefault\"}}}],"
+	    "\"automountServiceAccountToken\":false}}}}";
 	int n = k8s_deploy_write_body(&s, out, sizeof(out));
 
 	CHECK_EQ_MEM(out, n > 0 ? (size_t)n : 0, want, strlen(want));
