@@ -53,12 +53,14 @@ static void test_body_with_pod_spec(void)
 	    "\"template\":{\"metadata\":{\"labels\":{\"app.kubernetes.io/managed-by\":\"cplane\","
 	    "\"app.kubernetes.io/name\":\"web\",\"cplane.dev/cluster\":\"web\",\"team\":\"db\",\"example.com/tier\":\"a\"},"
 	    "\"annotations\":{\"note\":\"caf\xc3\xa9\"}},"
-	    "\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"nginx:1\",\"command\":[\"sh\",\"-c\"],"
+	    "\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"nginx:1\","
+	    "\"securityContext\":{\"allowPrivilegeEscalation\":false,\"capabilities\":{\"drop\":[\"ALL\"]},"
+	    "\"seccompProfile\":{\"type\":\"RuntimeDefault\"}},\"command\":[\"sh\",\"-c\"],"
 	    "\"args\":[\"echo hi\"],\"ports\":[{\"name\":\"http\",\"containerPort\":80,\"protocol\":\"TCP\"},"
 	    "{\"name\":\"metrics\",\"containerPort\":9090,\"protocol\":\"TCP\"}],"
 	    "\"env\":[{\"name\":\"A\",\"value\":\"1\"},{\"name\":\"B_2\",\"value\":\"x \\\"y\\\"\"}],"
 	    "\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"},\"limits\":{\"cpu\":\"1\","
-	    "\"memory\":\"128Mi\"}}}]}}}}";
+	    "\"memory\":\"128Mi\"}}}],\"automountServiceAccountToken\":false}}}}";
 
 	CHECK(n > 0);
 	CHECK_EQ_MEM(out, (size_t)n, want, sizeof(want) - 1);
@@ -91,7 +93,9 @@ static void test_patch_bodies(void)
 	n = k8s_deploy_write_patch(&image, out, sizeof(out));
 	static const char want[] =
 	    "{\"metadata\":{\"annotations\":{\"cplane.dev/spec-hash\":\"feedfeedfeedfeed\"}},\"spec\":{\"template\":"
-	    "{\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"nginx:2\",\"resources\":{\"requests\":"
+	    "{\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"nginx:2\","
+	    "\"securityContext\":{\"allowPrivilegeEscalation\":false,\"capabilities\":{\"drop\":[\"ALL\"]},"
+	    "\"seccompProfile\":{\"type\":\"RuntimeDefault\"}},\"resources\":{\"requests\":"
 	    "{\"cpu\":\"200m\"}}}]}}}}";
 	CHECK_EQ_MEM(out, (size_t)n, want, sizeof(want) - 1);
 	CHECK_EQ_INT(k8s_deploy_write_patch(&bad, out, sizeof(out)), JSON_EUSAGE);
