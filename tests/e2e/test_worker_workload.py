@@ -27,6 +27,19 @@ def test_image_outside_allowed_images_is_refused_and_nothing_is_sent(sim, tmp_pa
         assert c.create('allowed', 1).cluster.ready_replicas == 1
         assert c.create('allowed2', 1, image='ghcr.io/org/app:1').cluster.ready_replicas == 1
         assert w.metric(K8S('create', 201)) == 2
+        # an Update to an image outside the list: refused the same way, the Deployment untouched
+        pb = c.pb
+        update = c.channel.unary_unary('/cplane.v1.ClusterService/UpdateCluster',
+                                       request_serializer=pb.UpdateClusterRequest.SerializeToString,
+                                       response_deserializer=pb.UpdateClusterResponse.FromString)
+        try:
+            update(pb.UpdateClusterRequest(name='allowed', image='registry.k8s.io.evil/x:2'), timeout=20)
+            raise AssertionError('updated to a refused image')
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.PERMISSION_DENIED, e
+            assert 'registry.k8s.io.evil/x:2' in e.details()
+        ctr = deployments(sim)['allowed']['spec']['template']['spec']['containers'][0]
+        assert ctr['image'] == 'registry.k8s.io/pause:3.9'
     finally:
         c.close()
         assert w.stop() == 0
