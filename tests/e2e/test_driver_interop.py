@@ -350,7 +350,13 @@ def test_status_code_maps_to_exit_status(svc, code):
     svc.get = lambda req, ctx: ctx.abort(code, "scripted %s" % code.name.lower())
     rc, out, err = drv(svc, "get", "x")
     assert (rc, out) == (10 + num, "")
-    assert err == "cplane: get: %s: scripted %s\n" % (code.name, code.name.lower())
+    lines = err.splitlines()
+    assert lines[0] == "cplane: get: %s: scripted %s" % (code.name, code.name.lower())
+    # a refused caller is also told which token went out (or that none did)
+    want_hint = code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+    assert len(lines) == (2 if want_hint else 1), err
+    if want_hint:
+        assert lines[1].startswith("cplane: hint: no token was sent"), err
 
 
 @pytest.mark.parametrize("code", [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.FAILED_PRECONDITION,
@@ -364,7 +370,11 @@ def test_status_code_maps_for_create_delete_list(svc, code):
                        ([], "create")):
         rc, out, err = drv(svc, *args)
         assert rc == 10 + num, (args, err)
-        assert err.splitlines()[-1] == "cplane: %s: %s: no" % (what, code.name)
+        lines = err.splitlines()
+        if code == grpc.StatusCode.PERMISSION_DENIED:
+            assert lines[-1].startswith("cplane: hint: "), err
+            lines = lines[:-1]
+        assert lines[-1] == "cplane: %s: %s: no" % (what, code.name)
 
 
 BAD = b"\x0a\xff"     # field 1, length 255, then nothing: no protobuf decoder accepts it
