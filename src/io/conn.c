@@ -405,6 +405,9 @@ io_conn *io_conn_connect(io_loop *loop, const io_conn_opts *opts, const io_conn_
 		c->tls = tls_client_new(opts->anchors, name, err, errsz);
 		if (c->tls == NULL)
 			goto fail;
+		if (opts->client_chain && opts->client_key &&
+		    tls_client_set_identity(c->tls, opts->client_chain, opts->client_key, err, errsz) < 0)
+			goto fail;
 	}
 	c->fd = io_connect((struct sockaddr *)&ss, sslen);
 	if (c->fd < 0) {

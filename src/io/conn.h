@@ -45,6 +45,8 @@ typedef struct io_conn_opts {
 	const char *port;		/* "443" */
 	const tls_anchors *anchors;	/* non-NULL = TLS; must outlive the conn */
 	const char *server_name;	/* TLS name to verify; NULL = tls_verify_name(host) */
+	const struct pem_chain *client_chain;	/* TLS client certificate + key, or NULL; must outlive the conn */
+	const struct pem_key *client_key;
 	int64_t connect_timeout_ms;	/* TCP + TLS handshake; 0 = 10 s */
 	size_t max_pending;		/* io_conn_write refuses past this many queued bytes; 0 = 64 MiB */
 } io_conn_opts;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "io/pem_key.h"
 
 /* ---- errors in words ---------------------------------------------------------- */
 
@@ -516,6 +517,25 @@ tls_client *tls_client_new(const tls_anchors *anchors, const char *server_name,
 		return NULL;
 	}
 	return c;
+}
+
+int tls_client_set_identity(tls_client *c, const pem_chain *chain, const pem_key *key, char *err, size_t errsz)
+{
+	const br_x509_certificate *certs = pem_chain_certs(chain);
+	size_t n = pem_chain_len(chain);
+
+	/* BearSSL signs CertificateVerify with these when the server sends CertificateRequest. */
+	if (pem_key_rsa(key)) {
+		br_ssl_client_set_single_rsa(&c->sc, certs, n, pem_key_rsa(key), br_rsa_pkcs1_sign_get_default());
+		return 0;
+	}
+	if (pem_key_ec(key)) {
+		br_ssl_client_set_single_ec(&c->sc, certs, n, pem_key_ec(key), BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN,
+		    (unsigned)pem_chain_issuer_key_type(chain), br_ec_get_default(), br_ecdsa_sign_asn1_get_default());
+		return 0;
+	}
+	seterr(err, errsz, "%s", "tls: client key is neither RSA nor EC");
+	return -1;
 }
 
 void tls_client_free(tls_client *c)

@@ -92,6 +92,17 @@ tls_client *tls_client_new(const tls_anchors *anchors, const char *server_name,
     char *err, size_t errsz);
 void tls_client_free(tls_client *c);
 
+struct pem_chain;
+struct pem_key;
+/*
+ * Client authentication: presents chain (leaf first) signed with key (RSA or
+ * EC; io/pem_key.h) when the server asks for a certificate.  Call before the
+ * first byte is pumped; chain and key must outlive c.  Returns 0, or -1 with
+ * a reason in err (key of neither type).
+ */
+int tls_client_set_identity(tls_client *c, const struct pem_chain *chain, const struct pem_key *key,
+    char *err, size_t errsz);
+
 /* Engine state bits (BearSSL's BR_SSL_* with friendlier names). */
 enum {
 	TLS_CLOSED = 1u,	/* engine finished: see tls_client_error() */

@@ -418,6 +418,8 @@ static struct kconn *conn_new(k8s_client *c, int stream, char *err, size_t errsz
 	o.port = c->cfg->port;
 	o.anchors = c->cfg->tls ? c->cfg->anchors : NULL;
 	o.server_name = c->cfg->server_name;
+	o.client_chain = c->cfg->client_chain;
+	o.client_key = c->cfg->client_key;
 	o.connect_timeout_ms = c->o.timeout_ms < 10000 ? c->o.timeout_ms : 10000;
 	k->io = io_conn_connect(c->loop, &o, &conn_cbs, k, err, errsz);
 	if (k->io == NULL) {

@@ -9,6 +9,8 @@
 
 #include "base/clock.h"
 #include "base/str.h"
+#include "io/pem_key.h"
+#include "k8s/kubeconfig.h"
 
 #define TOKEN_MAX (64 * 1024)
 
@@ -131,12 +133,50 @@ static int set_path(char *dst, size_t dstsz, const char *given, const char *dir,
 	return n < 0 || (size_t)n >= dstsz ? -1 : 0;
 }
 
-int k8s_config_load(k8s_config *cfg, const k8s_config_opts *o, char *err, size_t errsz)
+/* The kubeconfig's client certificate and key, from files or inline PEM; they must match. */
+static int load_client_identity(k8s_config *cfg, const k8s_kubeconfig *kc, char *err, size_t errsz)
 {
+	char e2[300];
+
+	cfg->client_chain = kc->cert_file[0] ? pem_chain_load_file(kc->cert_file, e2, sizeof(e2)) :
+	    pem_chain_parse(kc->cert_pem, kc->cert_pem_len, e2, sizeof(e2));
+	if (cfg->client_chain == NULL) {
+		snprintf(err, errsz, "kubeconfig %s: client certificate: %s", kc->path, e2);
+		return -1;
+	}
+	cfg->client_key = kc->key_file[0] ? pem_key_load_file(kc->key_file, e2, sizeof(e2)) :
+	    pem_key_parse(kc->key_pem, kc->key_pem_len, e2, sizeof(e2));
+	if (cfg->client_key == NULL) {
+		snprintf(err, errsz, "kubeconfig %s: client key: %s", kc->path, e2);
+		return -1;
+	}
+	if (!pem_chain_matches_key(cfg->client_chain, cfg->client_key, e2, sizeof(e2))) {
+		snprintf(err, errsz, "kubeconfig %s: client certificate and key: %s", kc->path, e2);
+		return -1;
+	}
+	return 0;
+}
+
+int k8s_config_load(k8s_config *cfg, const k8s_config_opts *o_in, char *err, size_t errsz)
+{
+	const k8s_kubeconfig *kc = o_in->kubeconfig;
+	k8s_config_opts o_kc = *o_in, *o = &o_kc;
 	const char *sa = o->sa_dir ? o->sa_dir : K8S_SA_DIR;
-	int in_cluster = o->apiserver == NULL || o->apiserver[0] == '\0';
+	int in_cluster;
 	char path[600];
 
+	/* A kubeconfig fills what the flags left out; the service account is not consulted. */
+	if (kc) {
+		if (o->apiserver == NULL || o->apiserver[0] == '\0')
+			o->apiserver = kc->server;
+		if ((o->token_file == NULL || o->token_file[0] == '\0') && kc->token_file[0])
+			o->token_file = kc->token_file;
+		if ((o->ca_file == NULL || o->ca_file[0] == '\0') && kc->ca_file[0])
+			o->ca_file = kc->ca_file;
+		if ((o->namespace_ == NULL || o->namespace_[0] == '\0'))
+			o->namespace_ = kc->namespace_[0] ? kc->namespace_ : "default";
+	}
+	in_cluster = o->apiserver == NULL || o->apiserver[0] == '\0';
 	memset(cfg, 0, sizeof(*cfg));
 	if (in_cluster) {
 		const char *h = getenv("KUBERNETES_SERVICE_HOST"), *p = getenv("KUBERNETES_SERVICE_PORT");
@@ -158,13 +198,19 @@ int k8s_config_load(k8s_config *cfg, const k8s_config_opts *o, char *err, size_t
 	}
 	snprintf(cfg->host_header, sizeof(cfg->host_header), strchr(cfg->host, ':') ? "[%s]:%s" : "%s:%s",
 	    cfg->host, cfg->port);
-	str_copy(cfg->server_name, sizeof(cfg->server_name), tls_verify_name(cfg->host));
+	str_copy(cfg->server_name, sizeof(cfg->server_name),
+	    kc && kc->tls_server_name[0] ? kc->tls_server_name : tls_verify_name(cfg->host));
 
+	if (kc && cfg->tls && (o->ca_file == NULL || o->ca_file[0] == '\0') && kc->ca_pem == NULL) {
+		snprintf(err, errsz, "kubeconfig %s: cluster \"%s\" gives no certificate-authority (or -data), "
+		    "and cplane verifies the API server: add it, or pass --ca-file", kc->path, kc->cluster);
+		return -1;
+	}
 	/* The service account's files are the defaults in cluster; out of
 	 * cluster only what was given is used. */
 	if (set_path(cfg->token_file, sizeof(cfg->token_file), o->token_file, sa, in_cluster ? "token" : NULL) < 0 ||
 	    set_path(cfg->ca_file, sizeof(cfg->ca_file), o->ca_file, sa,
-	    in_cluster || cfg->tls ? "ca.crt" : NULL) < 0) {
+	    in_cluster || (cfg->tls && !(kc && kc->ca_pem)) ? "ca.crt" : NULL) < 0) {
 		snprintf(err, errsz, "token or CA path too long");
 		return -1;
 	}
@@ -183,6 +229,15 @@ int k8s_config_load(k8s_config *cfg, const k8s_config_opts *o, char *err, size_t
 		k8s_config_free(cfg);
 		return -1;
 	}
+	if (kc && cfg->token_file[0] == '\0' && kc->token && (cfg->token = strdup(kc->token)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		k8s_config_free(cfg);
+		return -1;
+	}
+	if (kc && cfg->tls && (kc->cert_file[0] || kc->cert_pem) && load_client_identity(cfg, kc, err, errsz) < 0) {
+		k8s_config_free(cfg);
+		return -1;
+	}
 	if (cfg->tls) {
 		cfg->anchors = tls_anchors_new();
 		if (cfg->anchors == NULL) {
@@ -191,9 +246,11 @@ int k8s_config_load(k8s_config *cfg, const k8s_config_opts *o, char *err, size_t
 			return -1;
 		}
 		char e2[256];
-		int n = tls_anchors_load_file(cfg->anchors, cfg->ca_file, e2, sizeof(e2));
+		int n = cfg->ca_file[0] ? tls_anchors_load_file(cfg->anchors, cfg->ca_file, e2, sizeof(e2)) :
+		    tls_anchors_add_pem(cfg->anchors, kc->ca_pem, kc->ca_pem_len, e2, sizeof(e2));
 		if (n <= 0) {
-			snprintf(err, errsz, "ca file %s: %s", cfg->ca_file, n == 0 ? "no certificate in it" : e2);
+			snprintf(err, errsz, "%s %s: %s", cfg->ca_file[0] ? "ca file" : "kubeconfig",
+			    cfg->ca_file[0] ? cfg->ca_file : kc->path, n == 0 ? "no certificate in the CA" : e2);
 			k8s_config_free(cfg);
 			return -1;
 		}
@@ -203,6 +260,10 @@ int k8s_config_load(k8s_config *cfg, const k8s_config_opts *o, char *err, size_t
 
 void k8s_config_free(k8s_config *cfg)
 {
+	pem_chain_free(cfg->client_chain);
+	pem_key_free(cfg->client_key);
+	cfg->client_chain = NULL;
+	cfg->client_key = NULL;
 	free(cfg->token);
 	cfg->token = NULL;
 	if (cfg->anchors)

@@ -13,6 +13,10 @@
  * "kubernetes.default.svc" when the host is an IP address (BearSSL matches DNS
  * names only, and every API server certificate carries that one).
  *
+ * From a kubeconfig (k8s/kubeconfig.h; out of cluster): its server, CA,
+ * tls-server-name, token or token file, client certificate and key, and
+ * namespace, each unless the matching flag was given.
+ *
  * The token file is re-read by k8s_config_reload_token(): the client calls it
  * every minute and after a 401, because bound service-account tokens rotate.
  */
@@ -32,6 +36,7 @@ typedef struct k8s_config_opts {
 	const char *ca_file;	/* NULL/"": the service account's ca.crt when https */
 	const char *namespace_;	/* NULL/"": the service account's namespace file, else "default" */
 	const char *sa_dir;	/* NULL: K8S_SA_DIR (tests point it elsewhere) */
+	const struct k8s_kubeconfig *kubeconfig;	/* out of cluster from a kubeconfig, or NULL */
 } k8s_config_opts;
 
 typedef struct k8s_config {
@@ -47,6 +52,8 @@ typedef struct k8s_config {
 	char *token;			/* current bearer token, NUL-terminated; NULL = none */
 	int64_t token_read_ms;		/* monotonic time of the last read */
 	tls_anchors *anchors;		/* NULL for http */
+	struct pem_chain *client_chain;	/* client certificate (kubeconfig), or NULL */
+	struct pem_key *client_key;
 } k8s_config;
 
 /*

@@ -72,6 +72,9 @@ static const struct flag_def worker_flags[] = {
 	    "require client certificates signed by this PEM bundle (mTLS)", 0, 0, NULL },
 	{ "tls-check-interval", FLAG_DURATION, &parsed.tls_check_interval_ms,
 	    "how often the TLS files are checked for changes (default 10s)", MS(100), MS(3600) * 1000, NULL },
+	{ "kubeconfig", FLAG_STRING, &parsed.kubeconfig,
+	    "kubeconfig file when out of cluster (default $KUBECONFIG, else ~/.kube/config)", 0, 0, NULL },
+	{ "context", FLAG_STRING, &parsed.context, "kubeconfig context (default its current-context)", 0, 0, NULL },
 };
 
 static int set(const char *v) { return v != NULL && v[0] != '\0'; }

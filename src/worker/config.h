@@ -26,6 +26,8 @@ struct worker_config {
 	const char *tls_key_file;
 	const char *tls_client_ca_file;	/* mTLS: client certificates required */
 	int64_t tls_check_interval_ms;	/* how often the TLS files are checked for changes */
+	const char *kubeconfig;		/* out of cluster: this file, else $KUBECONFIG, else ~/.kube/config */
+	const char *context;		/* kubeconfig context; NULL = current-context */
 };
 
 /* Fills defaults, then env, then argv.  Returns 0, or -1 having printed one line to stderr. */

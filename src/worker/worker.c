@@ -7,6 +7,7 @@
 #include "worker/worker.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include "k8s/client.h"
 #include "k8s/config.h"
 #include "k8s/informer.h"
+#include "k8s/kubeconfig.h"
 #include "worker/backend_k8s.h"
 #include "worker/config.h"
 #include "worker/descriptor_set.h"
@@ -30,6 +32,7 @@ struct worker {
 	struct worker_config cfg;
 	io_loop *loop;
 	k8s_config kcfg;
+	k8s_kubeconfig kubeconfig;
 	k8s_client *client;
 	k8s_informer *informer;
 	grpc_server *server;
@@ -195,6 +198,33 @@ static void on_signal(io_loop *loop, int signo, void *arg)
 	grpc_server_shutdown(w->server, w->cfg.shutdown_grace_ms, on_shutdown_done, w);
 }
 
+/*
+ * Out of cluster without --apiserver: the kubeconfig (--kubeconfig, else
+ * $KUBECONFIG, else ~/.kube/config).  1 = loaded, 0 = none to use, -1 = a
+ * refusal in err (exit 2).
+ */
+static int use_kubeconfig(struct worker *w, char *err, size_t errsz)
+{
+	const char *in_pod = getenv("KUBERNETES_SERVICE_HOST");
+	char path[KUBECONFIG_PATH_MAX];
+	int rc;
+
+	if (w->cfg.apiserver && w->cfg.apiserver[0])
+		return 0;
+	if ((w->cfg.kubeconfig == NULL || w->cfg.kubeconfig[0] == '\0') && in_pod && in_pod[0])
+		return 0;
+	rc = k8s_kubeconfig_locate(w->cfg.kubeconfig, getenv("KUBECONFIG"), getenv("HOME"), path, sizeof(path),
+	    err, errsz);
+	if (rc == 0 && w->cfg.context && w->cfg.context[0]) {
+		snprintf(err, errsz, "--context %s given, but no kubeconfig found (--kubeconfig, $KUBECONFIG, "
+		    "~/.kube/config)", w->cfg.context);
+		return -1;
+	}
+	if (rc <= 0)
+		return rc;
+	return k8s_kubeconfig_load(&w->kubeconfig, path, w->cfg.context, err, errsz) < 0 ? -1 : 1;
+}
+
 static int setup(struct worker *w)
 {
 	k8s_config_opts kopts;
@@ -211,10 +241,20 @@ static int setup(struct worker *w)
 	kopts.token_file = w->cfg.token_file;
 	kopts.ca_file = w->cfg.ca_file;
 	kopts.namespace_ = w->cfg.namespace_;
+	switch (use_kubeconfig(w, err, sizeof(err))) {
+	case -1:
+		log_error("Kubernetes configuration", "error", err, NULL);
+		return -2;
+	case 1:
+		kopts.kubeconfig = &w->kubeconfig;
+		break;
+	}
 	if (k8s_config_load(&w->kcfg, &kopts, err, sizeof(err)) < 0) {
 		log_error("Kubernetes configuration", "error", err, NULL);
-		return -1;
+		return kopts.kubeconfig ? -2 : -1;
 	}
+	if (kopts.kubeconfig)
+		log_info("Using kubeconfig", "file", w->kubeconfig.path, "context", w->kubeconfig.context, NULL);
 	w->client = k8s_client_new(w->loop, &w->kcfg, NULL);
 	grpc_server_opts_default(&gopts);
 	gopts.max_recv_msg = (uint32_t)w->cfg.max_recv_msg;
@@ -306,8 +346,15 @@ int worker_main(int argc, char **argv)
 	w.loop = io_loop_new();
 	if (w.loop == NULL)
 		return 1;
-	if (setup(&w) == 0 && io_loop_run(w.loop) == 0)
-		rc = 0;
+	switch (setup(&w)) {
+	case 0:
+		if (io_loop_run(w.loop) == 0)
+			rc = 0;
+		break;
+	case -2:
+		rc = 2;		/* a configuration the user must change */
+		break;
+	}
 	k8s_informer_free(w.informer);
 	worker_service_free(w.service);
 	metrics_server_free(w.metrics);
@@ -318,6 +365,7 @@ int worker_main(int argc, char **argv)
 	tls_server_config_free(w.tls);
 	k8s_client_free(w.client);
 	k8s_config_free(&w.kcfg);
+	k8s_kubeconfig_free(&w.kubeconfig);
 	io_loop_free(w.loop);
 	return rc;
 }

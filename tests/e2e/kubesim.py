@@ -6,7 +6,7 @@ Standard-library Python 3.11 plus the `openssl` command (certificates).
     kubesim.py --listen 127.0.0.1:0 --state-dir DIR [--ca rsa|ecdsa] [--token T]
                [--namespace NS] [--node LABEL=VALUE ...] [--nodes N]
                [--ready-pace-ms N] [--instant] [--plain-http] [--knob KEY=VALUE ...]
-               [--cert-dns a,b] [--cert-ips 127.0.0.1] [--pki-cache DIR] [--seed N] [-v]
+               [--cert-dns a,b] [--cert-ips 127.0.0.1] [--pki-cache DIR] [--seed N] [--client-cert-auth] [-v]
 
 When ready it prints one JSON line on stdout (also written to DIR/ready.json), e.g.
     {"port": 40123, "url": "https://127.0.0.1:40123", "sa_dir": "DIR/serviceaccount",
@@ -19,7 +19,11 @@ The server certificate names kubernetes.default.svc, kubernetes.default, kuberne
 kubernetes.default.svc.cluster.local, localhost, 127.0.0.1 and ::1 by default. TLS 1.2 and 1.3 are accepted.
 DIR/requests.log has one line per request (method, path, status or "cut", duration).
 
-API served (Bearer token required, 401 Status otherwise):
+DIR/kubeconfig-token.yaml is a kind-style YAML kubeconfig with the token inline; with --client-cert-auth the
+server also asks for a client certificate (optional) from its CA, whose CN is then the user, and
+DIR/kubeconfig-cert-rsa.yaml / -ec.yaml carry kind-style client certificates ("kubeconfigs" in ready.json).
+
+API served (Bearer token or a client certificate of the CA required, 401 Status otherwise):
     /version /healthz /livez /readyz (no token needed), /api /apis /apis/apps /api/v1 /apis/apps/v1 (discovery),
     /openapi/v3 (a stub telling kubectl to validate server-side), /api/v1/namespaces[/NS], /api/v1/nodes[/NAME],
     /apis/apps/v1[/namespaces/NS]/deployments[/NAME[/scale]]  GET LIST WATCH POST PUT PATCH DELETE
@@ -181,6 +185,37 @@ def get_certs(d, algo, dns_names, ips, cache):
         except OSError:            # another kubesim won the race; use theirs
             shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, d, dirs_exist_ok=True)
+
+
+def gen_client_certs(d, ca_dir, user):
+    """Client certificates the simulator's CA issues, RSA and EC, CN=user O=system:masters (as kind's admin)."""
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, 'client.ext'), 'w') as f:
+        f.write('basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n'
+                'extendedKeyUsage=clientAuth\n')
+    for algo, keyargs in (('rsa', ['-newkey', 'rsa:2048']),
+                          ('ec', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'])):
+        key, csr, crt = (os.path.join(d, 'client-%s.%s' % (algo, x)) for x in ('key', 'csr', 'crt'))
+        run(['openssl', 'req', '-new', '-nodes', *keyargs, '-keyout', key, '-out', csr,
+             '-subj', '/O=system:masters/CN=%s' % user])
+        run(['openssl', 'x509', '-req', '-sha256', '-days', '825', '-in', csr, '-CA', os.path.join(ca_dir, 'ca.crt'),
+             '-CAkey', os.path.join(ca_dir, 'ca.key'), '-CAcreateserial', '-out', crt,
+             '-extfile', os.path.join(d, 'client.ext')])
+
+
+def kind_kubeconfig(url, ca_pem, user_fields, name='kind-kubesim'):
+    """A kubeconfig in YAML as kind writes it (inline base64 CA, one cluster/context/user)."""
+    import base64
+    b64 = lambda b: base64.b64encode(b).decode()
+    lines = ['apiVersion: v1', 'clusters:', '- cluster:']
+    if ca_pem is not None:
+        lines.append('    certificate-authority-data: ' + b64(ca_pem))
+    lines += ['    server: ' + url, '  name: ' + name, 'contexts:', '- context:', '    cluster: ' + name,
+              '    user: ' + name, '  name: ' + name, 'current-context: ' + name, 'kind: Config',
+              'preferences: {}', 'users:', '- name: ' + name, '  user:']
+    for k, v in user_fields:
+        lines.append('    %s: %s' % (k, b64(v) if isinstance(v, bytes) else v))
+    return '\n'.join(lines) + '\n'
 
 
 def write_atomic(path, data):
@@ -512,6 +547,9 @@ def main(argv=None):
     ap.add_argument('--delay-ms', type=float, default=None)
     ap.add_argument('--expire-every', type=float, default=None)
     ap.add_argument('--seed', type=int, default=None, help='seed the fault dice (names, pieces, drops)')
+    ap.add_argument('--client-cert-auth', action='store_true',
+                    help='ask TLS clients for a certificate (optional) from the CA; its CN is the user; '
+                         'writes DIR/kubeconfig-cert-{rsa,ec}.yaml as kind does')
     ap.add_argument('--verbose', '-v', action='store_true')
     args = ap.parse_args(argv)
     if args.seed is not None:
@@ -558,6 +596,10 @@ def main(argv=None):
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(os.path.join(sd, 'pki', 'server.crt'), os.path.join(sd, 'pki', 'server.key'))
         ctx.set_alpn_protocols(['http/1.1'])
+        if args.client_cert_auth:
+            gen_client_certs(os.path.join(sd, 'client'), os.path.join(sd, 'pki'), 'kubesim-admin')
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(os.path.join(sd, 'pki', 'ca.crt'))
     sim.reqlog = open(os.path.join(sd, 'requests.log'), 'a', buffering=1)
     write_atomic(os.path.join(sa, 'namespace'), args.namespace)
     sim.token_file = os.path.join(sa, 'token')
@@ -588,6 +630,18 @@ def main(argv=None):
                                                      'namespace': args.namespace}}],
         'current-context': 'kubesim'}, indent=1))
 
+    # kind's flavours, in YAML: a token, and (with --client-cert-auth) client certificates.
+    ca_pem = open(os.path.join(sa, 'ca.crt'), 'rb').read() if ctx is not None else None
+    kubeconfigs = {'token': os.path.join(sd, 'kubeconfig-token.yaml')}
+    write_atomic(kubeconfigs['token'], kind_kubeconfig(sim.url, ca_pem, [('token', sim.token)]))
+    if ctx is not None and args.client_cert_auth:
+        for algo in ('rsa', 'ec'):
+            cd = os.path.join(sd, 'client')
+            kubeconfigs['cert-' + algo] = os.path.join(sd, 'kubeconfig-cert-%s.yaml' % algo)
+            write_atomic(kubeconfigs['cert-' + algo], kind_kubeconfig(sim.url, ca_pem, [
+                ('client-certificate-data', open(os.path.join(cd, 'client-%s.crt' % algo), 'rb').read()),
+                ('client-key-data', open(os.path.join(cd, 'client-%s.key' % algo), 'rb').read())]))
+
     for fn in (sim.controller_loop, sim.expiry_loop):
         threading.Thread(target=fn, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
@@ -597,7 +651,7 @@ def main(argv=None):
              'kubeconfig': kubeconfig, 'other_ca': os.path.join(sd, 'other-ca.crt') if ctx else None,
              'state_dir': sd, 'admin': sim.url + '/kubesim', 'pid': os.getpid(),
              'client_token': sim.auth.client_token, 'client_token_file': client_token_file,
-             'client_user': sim.auth.client_user['username']}
+             'client_user': sim.auth.client_user['username'], 'kubeconfigs': kubeconfigs}
     write_atomic(os.path.join(sd, 'ready.json'), json.dumps(ready))
     sys.stdout.write(json.dumps(ready) + '\n')
     sys.stdout.flush()

@@ -230,6 +230,13 @@ class ApiMixin:
     def authenticate(self, required=True):
         sim = self.server.sim
         h = self.headers.get('Authorization')
+        if h is None:
+            # A client certificate the CA signed (--client-cert-auth): its CN is the user.
+            peer = getattr(self.connection, 'getpeercert', lambda: None)()
+            cn = [v for rdn in (peer or {}).get('subject', ()) for k, v in rdn if k == 'commonName']
+            if cn:
+                sim.count('client_cert_requests')
+                return
         if h is None and not required:
             return
         tok = h[7:].strip() if h and h[:7].lower() == 'bearer ' else None
