@@ -55,7 +55,6 @@ static void reject_stream(grpc_sconn *sc, int32_t sid, int status, const char *m
 	grpc_transport_kick(&sc->tr);
 }
 
-/* Ends a live call's stream with status (trailers, or Trailers-Only if nothing was sent). */
 /* ---- requests ----------------------------------------------------------------- */
 
 static int is_grpc_content_type(const char *v, size_t n)

@@ -21,7 +21,6 @@
 #include "base/log.h"
 #include "base/str.h"
 
-enum { S_IDLE, S_LISTING, S_WATCHING, S_WAITING };
 enum { NEXT_NONE, NEXT_RELIST, NEXT_REWATCH };
 
 struct k8s_informer {
@@ -35,7 +34,6 @@ struct k8s_informer {
 	k8s_req *req;
 	io_timer timer;
 	k8s_backoff bo;
-	int state;
 	int next;		/* what the timer does */
 	int want;		/* set from inside a stream: what to do after it ends */
 	int synced;
@@ -113,7 +111,6 @@ static void timer_fired(io_loop *loop, void *arg)
 
 static void wait_then(k8s_informer *inf, int next, int64_t delay_ms)
 {
-	inf->state = S_WAITING;
 	inf->next = next;
 	inf->req = NULL;
 	io_timer_start(inf->loop, &inf->timer, delay_ms);
@@ -281,7 +278,6 @@ static void start_list(k8s_informer *inf, int fresh)
 	url_escape(cont, sizeof(cont), inf->cont);
 	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments?labelSelector=%s&limit=%d%s%s",
 	    cfg->namespace_, inf->o.label_selector, inf->o.page_limit, cont[0] ? "&continue=" : "", cont);
-	inf->state = S_LISTING;
 	inf->req = k8s_submit(inf->c, &(k8s_request){ .verb = K8S_VERB_LIST, .method = "GET", .path = path,
 	    .on_data = list_data, .on_done = list_done, .ctx = inf });
 	if (inf->req == NULL)
@@ -386,7 +382,6 @@ static void start_watch(k8s_informer *inf)
 	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments?labelSelector=%s&watch=1"
 	    "&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%lld", cfg->namespace_,
 	    inf->o.label_selector, rv, (long long)t);
-	inf->state = S_WATCHING;
 	inf->watch_start = io_loop_now(inf->loop);
 	inf->st.watches++;
 	if (inf->watched_once)
@@ -440,10 +435,9 @@ k8s_informer *k8s_informer_new(k8s_client *c, const k8s_informer_opts *opts, con
 	return inf;
 }
 
-int k8s_informer_start(k8s_informer *inf)
+void k8s_informer_start(k8s_informer *inf)
 {
 	wait_then(inf, NEXT_RELIST, 0);
-	return 0;
 }
 
 void k8s_informer_free(k8s_informer *inf)

@@ -76,8 +76,8 @@ typedef struct k8s_informer_stats {
 /* Returns NULL on ENOMEM.  opts may be NULL.  Nothing happens until start. */
 k8s_informer *k8s_informer_new(k8s_client *c, const k8s_informer_opts *opts, const k8s_informer_cbs *cbs,
     void *ctx);
-/* Begins the first LIST (from the loop, not inside this call).  0 or -1 (ENOMEM). */
-int k8s_informer_start(k8s_informer *inf);
+/* Begins the first LIST (from the loop, not inside this call: a timer, nothing allocated). */
+void k8s_informer_start(k8s_informer *inf);
 /* Stops everything and frees; callbacks do not run after this. */
 void k8s_informer_free(k8s_informer *inf);
 

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-typedef unsigned __int128 u128;
+__extension__ typedef unsigned __int128 u128;	/* GCC and clang have it; ISO C does not */
 
 /* 2^63 units: beyond what Kubernetes itself accepts for a quantity. */
 #define MAX_NANO ((u128)1000000000u * ((u128)1 << 63))

@@ -54,7 +54,7 @@ static const struct flag_def worker_flags[] = {
 	{ "max-recv-msg-size", FLAG_INT, &parsed.max_recv_msg, "largest gRPC request message (default 4194304)",
 	    1024, 1 << 30, NULL },
 	{ "shutdown-grace", FLAG_DURATION, &parsed.shutdown_grace_ms,
-	    "on SIGTERM, how long waiting calls may run (default 10s)", MS(0) - 1, MS(3600) * 1000, NULL },
+	    "on SIGTERM, how long waiting calls may run (default 20s)", MS(0) - 1, MS(3600) * 1000, NULL },
 	{ "log-format", FLAG_STRING, &parsed.log_format, "logfmt or json (default logfmt)", 0, 0, check_log_format },
 	{ "log-level", FLAG_STRING, &parsed.log_level, "debug, info, warn, error (default info)", 0, 0,
 	    check_log_level },
@@ -93,7 +93,7 @@ int worker_config_parse(struct worker_config *cfg, int argc, char **argv)
 	parsed.delete_timeout_ms = 2 * 60 * 1000;
 	parsed.max_replicas = 1000;
 	parsed.max_recv_msg = 4 * 1024 * 1024;
-	parsed.shutdown_grace_ms = 10 * 1000;
+	parsed.shutdown_grace_ms = 20 * 1000;	/* under Kubernetes' 30 s termination grace */
 	parsed.log_format = "logfmt";
 	parsed.log_level = "info";
 	parsed.tls_check_interval_ms = 10 * 1000;

@@ -258,8 +258,6 @@ void metrics_write_process(buf *out, void *arg)
 			rss = 0;
 		fclose(f);
 	}
-	if (process_start_s == 0)
-		process_start_s = (double)clock_wall_ms() / 1000.0;
 	buf_printf(out,
 	    "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
 	    "# TYPE process_resident_memory_bytes gauge\n"
@@ -273,7 +271,7 @@ void metrics_write_process(buf *out, void *arg)
 	    rss * page, pages * page, process_start_s);
 }
 
-/* Called early by the worker so the start time is the process's, not the first scrape's. */
+/* Runs when the program is loaded, before main(): the start time is the process's, not the first scrape's. */
 __attribute__((constructor)) static void metrics_note_start(void)
 {
 	process_start_s = (double)clock_wall_ms() / 1000.0;

@@ -277,19 +277,31 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	struct waiter *w;
 	k8s_deploy_spec spec;
 
-	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-	if (cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0) {
+		reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0) {
+		reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
 	image = req->image && req->image[0] ? req->image : s->opts.default_image;
-	if (cluster_check_image(image, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-	if (spec_check(req->name, pod, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-	if (k8s_podspec_hash(pod, hash) < 0)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	if (allowlist_check_image(s->opts.allowed_images, image, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_PERMISSION_DENIED, msg);
+	if (cluster_check_image(image, msg, sizeof(msg)) < 0) {
+		reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (spec_check(req->name, pod, msg, sizeof(msg)) < 0) {
+		reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (k8s_podspec_hash(pod, hash) < 0) {
+		reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	if (allowlist_check_image(s->opts.allowed_images, image, msg, sizeof(msg)) < 0) {
+		reply_error(s, call, WM_CREATE, start_us, GRPC_PERMISSION_DENIED, msg);
+		return;
+	}
 
 	c = cluster_table_find(s->table, req->name);
 	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
@@ -299,7 +311,8 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	case PHASE_READY:
 		if (!svc_spec_matches(c, req->replicas, image, hash)) {
 			svc_already_exists_text(c, hash, msg, sizeof(msg));
-			return reply_error(s, call, WM_CREATE, start_us, GRPC_ALREADY_EXISTS, msg);
+			reply_error(s, call, WM_CREATE, start_us, GRPC_ALREADY_EXISTS, msg);
+			return;
 		}
 		cplane__v1__create_cluster_response__init(&resp);
 		resp.result = phase == PHASE_READY ? CPLANE__V1__RESULT__SUCCESS : CPLANE__V1__RESULT__IN_PROGRESS;
@@ -314,10 +327,12 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	case PHASE_FAILED:
 		snprintf(msg, sizeof(msg), "cluster %s failed (%s); delete it first", c->name,
 		    c->failure ? c->failure : "progress deadline exceeded");
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		return;
 	case PHASE_DELETING:
 		snprintf(msg, sizeof(msg), "cluster %s is being deleted", c->name);
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		return;
 	default:
 		break;
 	}
@@ -374,8 +389,10 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	const Cplane__V1__CreateClusterRequest *req = (const void *)grpc_call_request_msg(call);
 	spec_view v;
 
-	if (spec_view_of_request(&v, req) < 0)
-		return reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (spec_view_of_request(&v, req) < 0) {
+		reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
 	create_with_spec(s, call, start_us, req, &v.pod);
 	spec_view_free(&v);
 }
@@ -388,18 +405,22 @@ static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
 	enum cluster_phase phase;
 	Cplane__V1__DeleteClusterResponse resp;
 
-	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_DELETE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0) {
+		reply_error(s, call, WM_DELETE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
 	c = cluster_table_find(s->table, req->name);
 	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
 	if (phase == PHASE_ABSENT) {
 		snprintf(msg, sizeof(msg), "cluster %s not found", req->name);
-		return reply_error(s, call, WM_DELETE, start_us, GRPC_NOT_FOUND, msg);
+		reply_error(s, call, WM_DELETE, start_us, GRPC_NOT_FOUND, msg);
+		return;
 	}
 	if (phase == PHASE_DELETING) {
 		cplane__v1__delete_cluster_response__init(&resp);
 		resp.result = CPLANE__V1__RESULT__IN_PROGRESS;
-		return reply_msg(s, call, WM_DELETE, start_us, &resp.base);
+		reply_msg(s, call, WM_DELETE, start_us, &resp.base);
+		return;
 	}
 	if (wait_on(s, call, c, W_DELETE, WM_DELETE, start_us, s->opts.delete_timeout_ms) == NULL)
 		return;
@@ -426,7 +447,8 @@ static void handle_get(worker_service *s, grpc_call *call, int64_t start_us)
 
 	if (phase == PHASE_ABSENT) {
 		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
-		return reply_error(s, call, WM_GET, start_us, GRPC_NOT_FOUND, msg);
+		reply_error(s, call, WM_GET, start_us, GRPC_NOT_FOUND, msg);
+		return;
 	}
 	{
 		Cplane__V1__Cluster *spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
@@ -495,7 +517,8 @@ static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
 
 	if (phase == PHASE_ABSENT) {
 		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
-		return reply_error(s, call, WM_WATCH, start_us, GRPC_NOT_FOUND, msg);
+		reply_error(s, call, WM_WATCH, start_us, GRPC_NOT_FOUND, msg);
+		return;
 	}
 	w = wait_on(s, call, c, W_WATCH, WM_WATCH, start_us, 0);
 	if (w == NULL)
@@ -577,24 +600,31 @@ static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
 	struct waiter *w;
 	k8s_deploy_patch patch;
 
-	if (update_target(c, req, pod, hash) < 0)
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (update_target(c, req, pod, hash) < 0) {
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
 	for (w = c->user; w; w = w->next)
 		if (w->kind == W_UPDATE && w->want_replicas == replicas && strcmp(w->want_image, image) == 0 &&
-		    strcmp(w->want_hash, hash) == 0)
-			return reply_update(s, call, start_us, c, phase, CPLANE__V1__RESULT__IN_PROGRESS);
+		    strcmp(w->want_hash, hash) == 0) {
+			reply_update(s, call, start_us, c, phase, CPLANE__V1__RESULT__IN_PROGRESS);
+			return;
+		}
 	if (svc_spec_matches(c, replicas, image, hash)) {
 		/* Nothing to change.  Rolling out already (a retry after a restart, say): that rollout is this one. */
-		return reply_update(s, call, start_us, c, phase, phase == PHASE_UPDATING ?
+		reply_update(s, call, start_us, c, phase, phase == PHASE_UPDATING ?
 		    CPLANE__V1__RESULT__IN_PROGRESS : CPLANE__V1__RESULT__SUCCESS);
+		return;
 	}
 	snprintf(msg, sizeof(msg), "cluster %s: superseded by another update (replicas=%d image=%s)", c->name,
 	    replicas, image);
 	svc_finish_waiters(c, W_UPDATE, GRPC_ABORTED, msg);
 
 	op = svc_op_new(s, c->name);
-	if (op == NULL)
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (op == NULL) {
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
 	w = wait_on(s, call, c, W_UPDATE, WM_UPDATE, start_us, s->opts.create_timeout_ms);
 	if (w == NULL) {
 		svc_op_free(op);
@@ -639,19 +669,29 @@ static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)
 	k8s_podspec pod;
 	static const k8s_podspec empty;
 
-	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-	if (req->replicas != 0 && cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-	if (req->image && req->image[0] && cluster_check_image(req->image, msg, sizeof(msg)) < 0)
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0) {
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (req->replicas != 0 && cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0) {
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (req->image && req->image[0] && cluster_check_image(req->image, msg, sizeof(msg)) < 0) {
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
 	if (req->image && req->image[0] && allowlist_check_image(s->opts.allowed_images, req->image, msg,
-	    sizeof(msg)) < 0)
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_PERMISSION_DENIED, msg);
+	    sizeof(msg)) < 0) {
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_PERMISSION_DENIED, msg);
+		return;
+	}
 	if (req->resources && spec_check_resources("resources.", req->resources->cpu_request,
 	    req->resources->memory_request, req->resources->cpu_limit, req->resources->memory_limit, msg,
-	    sizeof(msg)) < 0)
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+	    sizeof(msg)) < 0) {
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
 
 	c = cluster_table_find(s->table, req->name);
 	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
@@ -660,13 +700,16 @@ static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)
 	case PHASE_DELETED:
 	case PHASE_COUNT:
 		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_NOT_FOUND, msg);
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_NOT_FOUND, msg);
+		return;
 	case PHASE_CREATING:
 		snprintf(msg, sizeof(msg), "cluster %s is still being created", c->name);
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		return;
 	case PHASE_DELETING:
 		snprintf(msg, sizeof(msg), "cluster %s is being deleted", c->name);
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		return;
 	case PHASE_READY:
 	case PHASE_FAILED:
 	case PHASE_UPDATING:
@@ -676,7 +719,8 @@ static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)
 	memset(&v, 0, sizeof(v));
 	if (spec && spec_view_of_cluster(&v, spec) < 0) {
 		spec_blob_free(spec);
-		return reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
 	}
 	pod = spec ? v.pod : empty;
 	update_with(s, call, start_us, req, c, phase, &pod);
@@ -687,8 +731,10 @@ static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)
 /* start_us: when the call arrived (a call held for the first sync keeps it). */
 static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us)
 {
-	if (s->draining)
-		return reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
+	if (s->draining) {
+		reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
+		return;
+	}
 	if (!s->synced) {
 		int64_t wait = s->opts.sync_wait_ms;
 		wait_on(s, call, NULL, W_SYNC, m, start_us, wait > 0 ? wait : WORKER_SYNC_WAIT_MS_DEFAULT);

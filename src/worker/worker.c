@@ -313,8 +313,7 @@ static int setup(struct worker *w)
 	}
 	if (io_loop_on_signal(w->loop, SIGTERM, on_signal, w) < 0 || io_loop_on_signal(w->loop, SIGINT, on_signal, w) < 0)
 		goto nomem;
-	if (k8s_informer_start(w->informer) < 0)
-		goto nomem;
+	k8s_informer_start(w->informer);
 	{
 		char port[16];
 		snprintf(port, sizeof(port), "%d", grpc_server_port(w->server));

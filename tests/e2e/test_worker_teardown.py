@@ -4,7 +4,7 @@ and under CPLANE_BIN=build/test/cplane (ASan) nothing leaked.
 Found by SIGTERM during a Create/Delete storm: a DELETE still waiting for the
 API server at exit leaked its contexts (the client cancels what is left
 without calling back, and nobody else freed them)."""
-from cplane_fixture import K8S, Client, start_worker
+from cplane_fixture import K8S, Client, sim, start_worker  # noqa: F401
 from kubesim_fixture import start_kubesim
 
 
@@ -33,3 +33,10 @@ def test_sigterm_with_post_delete_and_diagnosis_in_flight(tmp_path):
         c.close()
         w.kill9()
         sim.stop()
+
+
+def test_shutdown_grace_defaults_to_20s(sim, tmp_path):
+    """DESIGN.md: 20 s, under Kubernetes' default 30 s termination grace."""
+    w = start_worker(sim, tmp_path)
+    assert w.stop() == 0
+    assert 'msg="Shutting down" signal=SIGTERM grace=20s' in w.log(), w.log()[-2000:]
