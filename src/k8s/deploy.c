@@ -608,11 +608,11 @@ static const k8s_podspec *pod_view(struct pod_acc *a)
 	memset(&a->pod, 0, sizeof(a->pod));
 	for (int i = 0; i < 4; i++)
 		*res[i] = a->res[i] == NONE32 ? NULL : a->arena + a->res[i];
+	if (need == 0)
+		return &a->pod;	/* nothing to point into (a->view may be NULL: no arithmetic on it) */
 	kv = a->view;
 	ports = (k8s_port *)(void *)(kv + nkv);
 	strs = (const char **)(void *)(ports + a->ports.n);
-	if (need == 0)
-		return &a->pod;
 	a->pod.env = kv;
 	a->pod.n_env = a->env.n;
 	for (size_t i = 0; i < a->env.n; i++)
