@@ -32,6 +32,20 @@ static int set_value(const struct flag_def *d, const char *v, const char *origin
 	const char *why;
 
 	switch (d->type) {
+	case FLAG_LIST: {
+		struct flag_list *l = d->target;
+
+		if (l->n >= FLAG_LIST_MAX) {
+			snprintf(err, errsz, "too many %s%s flags (at most %d)", origin, d->name, FLAG_LIST_MAX);
+			return -1;
+		}
+		if (d->check && (why = d->check(v)) != NULL) {
+			snprintf(err, errsz, "bad value for %s%s: \"%s\" (%s)", origin, d->name, v, why);
+			return -1;
+		}
+		l->v[l->n++] = v;
+		return 0;
+	}
 	case FLAG_STRING:
 		if (d->check && (why = d->check(v)) != NULL) {
 			snprintf(err, errsz, "bad value for %s%s: \"%s\" (%s)", origin, d->name, v, why);
@@ -86,7 +100,7 @@ int flags_parse(const struct flag_def *defs, size_t ndefs, int argc, char **argv
 		for (const char *p = defs[i].name; *p && k + 1 < sizeof(env); p++)
 			env[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
 		env[k] = '\0';
-		v = getenv(env);
+		v = defs[i].type == FLAG_LIST ? NULL : getenv(env);
 		if (v == NULL)
 			continue;
 		if (set_value(&defs[i], v, "--", err, errsz) < 0) {
@@ -153,7 +167,7 @@ void flags_print_help(const struct flag_def *defs, size_t ndefs, void *file)
 		char left[64];
 		snprintf(left, sizeof(left), "--%s%s", defs[i].name,
 		    defs[i].type == FLAG_BOOL ? "" : defs[i].type == FLAG_INT ? " N" :
-		    defs[i].type == FLAG_DURATION ? " DUR" : " VALUE");
+		    defs[i].type == FLAG_DURATION ? " DUR" : defs[i].type == FLAG_LIST ? " VALUE..." : " VALUE");
 		fprintf(f, "  %-24s %s\n", left, defs[i].help);
 	}
 }

@@ -19,6 +19,14 @@ enum flag_type {
 	FLAG_INT,	/* int64_t * */
 	FLAG_DURATION,	/* int64_t * milliseconds, Go-style "5m", "2m30s", "250ms" */
 	FLAG_BOOL,	/* int * */
+	FLAG_LIST,	/* struct flag_list *: every occurrence, in order (command line only, not the environment) */
+};
+
+#define FLAG_LIST_MAX 256
+
+struct flag_list {
+	const char *v[FLAG_LIST_MAX];	/* point into argv */
+	size_t n;
 };
 
 struct flag_def {

@@ -29,7 +29,25 @@
 #define EXIT_USAGE 2
 #define EXIT_GRPC_BASE 10
 
-enum command { CMD_DEMO, CMD_CREATE, CMD_DELETE, CMD_GET, CMD_LIST, CMD_WATCH };
+enum command { CMD_DEMO, CMD_CREATE, CMD_DELETE, CMD_GET, CMD_LIST, CMD_WATCH, CMD_SCALE, CMD_UPDATE };
+
+/* create's richer spec and update's changes, as the flags gave them (DESIGN.md "Richer clusters"). */
+struct spec_flags {
+	struct flag_list env, port, label, annotation, command, arg;
+	const char *cpu, *memory;	/* request = limit */
+	int service;
+};
+
+/* The CreateClusterRequest fields 4-11 built from spec_flags; freed with spec_req_free. */
+struct spec_req {
+	Cplane__V1__Resources res;
+	Cplane__V1__EnvVar *env, **envp;
+	Cplane__V1__Port *ports, **portp;
+	Cplane__V1__CreateClusterRequest__LabelsEntry *labels, **labelp;
+	Cplane__V1__CreateClusterRequest__AnnotationsEntry *anns, **annp;
+	char *strs;	/* K=V copies split at '=' */
+	size_t n_env, n_ports, n_labels, n_anns;
+};
 
 enum goal { GOAL_READY, GOAL_GONE, GOAL_FOREVER };
 
@@ -48,6 +66,10 @@ struct driver {
 	int64_t step_start_us;
 	int timeout_given;	/* --timeout (or CPLANE_TIMEOUT) set: watch ends at it too */
 	grpc_ccall *create_call;	/* pending: its answer decides */
+	grpc_ccall *update_call;
+	struct spec_flags *spec;	/* create, update: the flags */
+	struct spec_req sreq;
+	int64_t update_replicas;	/* 0: keep */
 	grpc_ccall *delete_call;
 	grpc_ccall *watch_call;
 	enum goal watch_goal;
@@ -127,8 +149,12 @@ static void progress(struct driver *d, const Cplane__V1__Cluster *c)
 
 	if (!d->tty)
 		return;
-	n = snprintf(line, sizeof(line), "%s: %d/%d replicas ready (%s)", c->name, c->ready_replicas, c->replicas,
-	    output_phase_name(c->phase));
+	if (c->phase == CPLANE__V1__PHASE__UPDATING)
+		n = snprintf(line, sizeof(line), "%s: %d/%d updated, %d/%d available (UPDATING)", c->name,
+		    c->updated_replicas, c->replicas, c->ready_replicas, c->replicas);
+	else
+		n = snprintf(line, sizeof(line), "%s: %d/%d replicas ready (%s)", c->name, c->ready_replicas,
+		    c->replicas, output_phase_name(c->phase));
 	if (n >= (int)sizeof(line))
 		n = (int)sizeof(line) - 1;
 	fprintf(stderr, "\r%s%*s", line, d->progress_len > n ? d->progress_len - n : 0, "");
@@ -168,6 +194,137 @@ static void print_clusters(struct driver *d, const Cplane__V1__Cluster *const *c
 	buf_free(&out);
 }
 
+/* ------------------------------------------------------ create's spec */
+
+static void spec_req_free(struct spec_req *r)
+{
+	free(r->env);
+	free(r->envp);
+	free(r->ports);
+	free(r->portp);
+	free(r->labels);
+	free(r->labelp);
+	free(r->anns);
+	free(r->annp);
+	free(r->strs);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Copies "K=V" into the string block and splits it.  -1 when there is no '=' or no K. */
+static int split_kv(char **cur, const char *s, char **k, char **v)
+{
+	const char *eq = strchr(s, '=');
+	size_t n = strlen(s) + 1;
+
+	if (eq == NULL || eq == s)
+		return -1;
+	memcpy(*cur, s, n);
+	*k = *cur;
+	(*k)[eq - s] = '\0';
+	*v = *k + (eq - s) + 1;
+	*cur += n;
+	return 0;
+}
+
+/* The flags into request parts; the worker checks the rules, this only the shapes.  0, or -1 with err. */
+static int spec_req_build(struct spec_req *r, const struct spec_flags *f, char *err, size_t errsz)
+{
+	size_t total = 1;
+	char *cur;
+	const struct flag_list *kvs[3] = { &f->env, &f->label, &f->annotation };
+	static const char *const kvname[3] = { "env", "label", "annotation" };
+
+	memset(r, 0, sizeof(*r));
+	cplane__v1__resources__init(&r->res);
+	for (int k = 0; k < 3; k++)
+		for (size_t i = 0; i < kvs[k]->n; i++)
+			total += strlen(kvs[k]->v[i]) + 1;
+	for (size_t i = 0; i < f->port.n; i++)
+		total += strlen(f->port.v[i]) + 1;
+	r->strs = malloc(total);
+	r->env = calloc(f->env.n + 1, sizeof(*r->env));
+	r->envp = calloc(f->env.n + 1, sizeof(*r->envp));
+	r->ports = calloc(f->port.n + 1, sizeof(*r->ports));
+	r->portp = calloc(f->port.n + 1, sizeof(*r->portp));
+	r->labels = calloc(f->label.n + 1, sizeof(*r->labels));
+	r->labelp = calloc(f->label.n + 1, sizeof(*r->labelp));
+	r->anns = calloc(f->annotation.n + 1, sizeof(*r->anns));
+	r->annp = calloc(f->annotation.n + 1, sizeof(*r->annp));
+	if (!r->strs || !r->env || !r->envp || !r->ports || !r->portp || !r->labels || !r->labelp || !r->anns ||
+	    !r->annp) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	cur = r->strs;
+	for (int k = 0; k < 3; k++) {
+		for (size_t i = 0; i < kvs[k]->n; i++) {
+			char *key, *val;
+
+			if (split_kv(&cur, kvs[k]->v[i], &key, &val) < 0) {
+				snprintf(err, errsz, "bad value for --%s: \"%s\" (want KEY=VALUE)", kvname[k], kvs[k]->v[i]);
+				return -1;
+			}
+			if (k == 0) {
+				cplane__v1__env_var__init(&r->env[i]);
+				r->env[i].name = key;
+				r->env[i].value = val;
+				r->envp[r->n_env++] = &r->env[i];
+			} else if (k == 1) {
+				cplane__v1__create_cluster_request__labels_entry__init(&r->labels[i]);
+				r->labels[i].key = key;
+				r->labels[i].value = val;
+				r->labelp[r->n_labels++] = &r->labels[i];
+			} else {
+				cplane__v1__create_cluster_request__annotations_entry__init(&r->anns[i]);
+				r->anns[i].key = key;
+				r->anns[i].value = val;
+				r->annp[r->n_anns++] = &r->anns[i];
+			}
+		}
+	}
+	for (size_t i = 0; i < f->port.n; i++) {
+		const char *s = f->port.v[i], *colon = strrchr(s, ':');
+		char *end;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+
+		if (colon == NULL || colon == s || colon[1] == '\0' || *end != '\0' || port < 0 || port > 1000000) {
+			snprintf(err, errsz, "bad value for --port: \"%s\" (want NAME:PORT)", s);
+			return -1;
+		}
+		cplane__v1__port__init(&r->ports[i]);
+		/* The name is the flag's text up to the colon: cut a copy out of the string block. */
+		memcpy(cur, s, (size_t)(colon - s));
+		cur[colon - s] = '\0';
+		r->ports[i].name = cur;
+		cur += colon - s + 1;
+		r->ports[i].port = (int32_t)port;
+		r->portp[r->n_ports++] = &r->ports[i];
+	}
+	return 0;
+}
+
+static void spec_req_fill(struct spec_req *r, const struct spec_flags *f, Cplane__V1__CreateClusterRequest *req)
+{
+	if (f->cpu || f->memory) {
+		r->res.cpu_request = r->res.cpu_limit = (char *)(f->cpu ? f->cpu : "");
+		r->res.memory_request = r->res.memory_limit = (char *)(f->memory ? f->memory : "");
+		req->resources = &r->res;
+	}
+	req->n_env = r->n_env;
+	req->env = r->envp;
+	req->n_ports = r->n_ports;
+	req->ports = r->portp;
+	req->n_labels = r->n_labels;
+	req->labels = r->labelp;
+	req->n_annotations = r->n_anns;
+	req->annotations = r->annp;
+	req->n_command = f->command.n;
+	req->command = (char **)f->command.v;
+	req->n_args = f->arg.n;
+	req->args = (char **)f->arg.v;
+	req->service = f->service;
+}
+
 static void start_create(struct driver *d);
 static void start_delete(struct driver *d);
 static void start_watch(struct driver *d, enum goal goal);
@@ -202,6 +359,27 @@ static void created(struct driver *d, const char *name, int32_t replicas)
 	step_done(d);
 }
 
+static void updated(struct driver *d, const Cplane__V1__Cluster *c)
+{
+	char t[32], rep[24];
+
+	end_progress(d);
+	if (d->json) {
+		const Cplane__V1__Cluster *one[1] = { c };
+		print_clusters(d, one, 1);
+	}
+	log_info("Updated cluster", "name", c->name, "replicas", log_i64(rep, c->replicas), "image", c->image,
+	    "took", took(t, d->step_start_us), NULL);
+	finish(d, 0);
+}
+
+/* A followed update is done when READY shows its target (an earlier READY snapshot is not it). */
+static int update_target_reached(const struct driver *d, const Cplane__V1__Cluster *c)
+{
+	return c->phase == CPLANE__V1__PHASE__READY && (d->update_replicas == 0 || c->replicas == d->update_replicas) &&
+	    (d->image == NULL || d->image[0] == '\0' || strcmp(c->image, d->image) == 0);
+}
+
 static void deleted(struct driver *d)
 {
 	char t[32];
@@ -220,7 +398,7 @@ static void deleted(struct driver *d)
  */
 static int watch_decides(const struct driver *d)
 {
-	return (d->watch_goal == GOAL_READY && d->create_call == NULL) ||
+	return (d->watch_goal == GOAL_READY && d->create_call == NULL && d->update_call == NULL) ||
 	    (d->watch_goal == GOAL_GONE && d->delete_call == NULL);
 }
 
@@ -251,7 +429,19 @@ static int on_watch_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t 
 	} else {
 		progress(d, c);
 		d->watch_phase = c->phase;
-		if (watch_decides(d) && d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__READY) {
+		if ((d->cmd == CMD_SCALE || d->cmd == CMD_UPDATE) && watch_decides(d)) {
+			if (update_target_reached(d, c)) {
+				d->watch_call = NULL;
+				stop = 1;
+				updated(d, c);
+			} else if (c->phase == CPLANE__V1__PHASE__FAILED) {
+				char why[600];
+				snprintf(why, sizeof(why), "cluster %s failed: %s", c->name, c->message);
+				d->watch_call = NULL;
+				stop = 1;
+				fail_status(d, "update", GRPC_DEADLINE_EXCEEDED, why);
+			}
+		} else if (watch_decides(d) && d->watch_goal == GOAL_READY && c->phase == CPLANE__V1__PHASE__READY) {
 			d->watch_call = NULL;	/* non-zero below cancels it */
 			stop = 1;
 			if (d->cmd == CMD_CREATE && d->json) {
@@ -407,6 +597,8 @@ static void start_create(struct driver *d)
 	req.name = (char *)d->name;
 	req.replicas = (int32_t)d->replicas;
 	req.image = (char *)(d->image ? d->image : "");
+	if (d->spec)
+		spec_req_fill(&d->sreq, d->spec, &req);
 	d->step_start_us = clock_mono_us();
 	log_info("Creating cluster", "name", d->name, "replicas", log_i64(rep, d->replicas), NULL);
 	d->create_call = grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/CreateCluster", &req.base, 0, &o,
@@ -481,6 +673,143 @@ static void start_delete(struct driver *d)
 		fail_status(d, "delete", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 	else if (d->tty)
 		start_watch(d, GOAL_GONE);	/* live progress on the same connection */
+}
+
+/* ------------------------------------------------------ scale, update */
+
+static int on_update_msg(grpc_ccall *call, void *arg, const uint8_t *msg, size_t len)
+{
+	struct driver *d = arg;
+	Cplane__V1__UpdateClusterResponse *r = cplane__v1__update_cluster_response__unpack(NULL, len, msg);
+
+	if (r == NULL)
+		return bad_msg(d, "update");
+	if (call != d->update_call) {
+		cplane__v1__update_cluster_response__free_unpacked(r, NULL);
+		return 1;
+	}
+	d->update_call = NULL;
+	if (r->result == CPLANE__V1__RESULT__IN_PROGRESS) {
+		end_progress(d);
+		log_info("Cluster is being updated by another call; following it", "name", d->name, NULL);
+		if (r->cluster && update_target_reached(d, r->cluster)) {
+			drop_watch(d);
+			updated(d, r->cluster);
+		} else if (d->watch_call == NULL) {
+			start_watch(d, GOAL_READY);
+		}
+	} else if (r->cluster) {
+		drop_watch(d);
+		updated(d, r->cluster);
+	} else {
+		drop_watch(d);
+		fail_status(d, "update", GRPC_INTERNAL, "the answer carries no cluster");
+	}
+	cplane__v1__update_cluster_response__free_unpacked(r, NULL);
+	return 0;
+}
+
+static void on_update_done(grpc_ccall *call, void *arg, int status, const char *message)
+{
+	struct driver *d = arg;
+
+	if (status == GRPC_OK || call != d->update_call || io_loop_stopped(d->loop))
+		return;
+	d->update_call = NULL;
+	drop_watch(d);
+	fail_status(d, d->cmd == CMD_SCALE ? "scale" : "update", status, message);
+}
+
+/* cur: the cluster's resources now (NULL: none), for --cpu or --memory alone (a set Resources replaces all four). */
+static void send_update(struct driver *d, const Cplane__V1__Resources *cur)
+{
+	Cplane__V1__UpdateClusterRequest req = CPLANE__V1__UPDATE_CLUSTER_REQUEST__INIT;
+	Cplane__V1__Resources res = CPLANE__V1__RESOURCES__INIT;
+	grpc_call_opts o = call_opts(d);
+	const struct spec_flags *f = d->spec;
+	char rep[24];
+
+	req.name = (char *)d->name;
+	req.replicas = (int32_t)d->update_replicas;
+	req.image = (char *)(d->image ? d->image : "");
+	if (f && (f->cpu || f->memory)) {
+		if (cur)
+			res = *cur;
+		res.base = (ProtobufCMessage)PROTOBUF_C_MESSAGE_INIT(&cplane__v1__resources__descriptor);
+		if (f->cpu)
+			res.cpu_request = res.cpu_limit = (char *)f->cpu;
+		if (f->memory)
+			res.memory_request = res.memory_limit = (char *)f->memory;
+		req.resources = &res;
+	}
+	d->step_start_us = clock_mono_us();
+	{
+		/* Only what changes; the first NULL key ends the list. */
+		const char *kv[10] = { "name", d->name };
+		int n = 2;
+
+		if (d->update_replicas) {
+			kv[n++] = "replicas";
+			kv[n++] = log_i64(rep, d->update_replicas);
+		}
+		if (d->image) {
+			kv[n++] = "image";
+			kv[n++] = d->image;
+		}
+		if (f && f->cpu) {
+			kv[n++] = "cpu";
+			kv[n++] = f->cpu;
+		}
+		if (f && f->memory) {
+			kv[n++] = "memory";
+			kv[n++] = f->memory;
+		}
+		log_info(d->cmd == CMD_SCALE ? "Scaling cluster" : "Updating cluster", kv[0], kv[1], kv[2], kv[3],
+		    kv[4], kv[5], kv[6], kv[7], kv[8], kv[9], NULL);
+	}
+	d->update_call = grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/UpdateCluster", &req.base, 0, &o,
+	    on_update_msg, on_update_done, d);
+	if (d->update_call == NULL)
+		fail_status(d, "update", GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	else if (d->tty)
+		start_watch(d, GOAL_READY);	/* live progress on the same connection */
+}
+
+static int on_update_get(grpc_ccall *call, void *arg, const uint8_t *msg, size_t len)
+{
+	struct driver *d = arg;
+	Cplane__V1__Cluster *c = cplane__v1__cluster__unpack(NULL, len, msg);
+
+	(void)call;
+	if (c == NULL)
+		return bad_msg(d, "update");
+	send_update(d, c->resources);
+	cplane__v1__cluster__free_unpacked(c, NULL);
+	return 0;
+}
+
+static void on_update_get_done(grpc_ccall *call, void *arg, int status, const char *message)
+{
+	struct driver *d = arg;
+
+	(void)call;
+	if (status != GRPC_OK && !io_loop_stopped(d->loop))
+		fail_status(d, "update", status, message);
+}
+
+static void start_update(struct driver *d)
+{
+	Cplane__V1__GetClusterRequest g = CPLANE__V1__GET_CLUSTER_REQUEST__INIT;
+	grpc_call_opts o = call_opts(d);
+
+	if (d->spec == NULL || (d->spec->cpu == NULL && d->spec->memory == NULL)) {
+		send_update(d, NULL);
+		return;
+	}
+	g.name = (char *)d->name;
+	if (grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/GetCluster", &g.base, 0, &o, on_update_get,
+	    on_update_get_done, d) == NULL)
+		fail_status(d, "update", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 }
 
 /* --------------------------------------------------------- get, list */
@@ -602,7 +931,11 @@ void driver_print_usage(FILE *f)
 	fprintf(f,
 	    "  cplane --driver                          the demo: create \"demo\" with 30 replicas, then delete it\n"
 	    "  cplane --driver demo [--name N] [--replicas N]\n"
-	    "  cplane --driver create NAME [--replicas N] [--image REF] [--wait|--no-wait]\n"
+	    "  cplane --driver create NAME [--replicas N] [--image REF] [--wait|--no-wait] [--cpu Q] [--memory Q]\n"
+	    "                         [--env K=V]... [--port NAME:PORT]... [--label K=V]... [--annotation K=V]...\n"
+	    "                         [--command ARG]... [--arg ARG]... [--service]\n"
+	    "  cplane --driver scale NAME --replicas N\n"
+	    "  cplane --driver update NAME [--replicas N] [--image REF] [--cpu Q] [--memory Q]\n"
 	    "  cplane --driver delete NAME\n"
 	    "  cplane --driver get NAME [-o table|json]\n"
 	    "  cplane --driver list [-o table|json]\n"
@@ -613,6 +946,9 @@ void driver_print_usage(FILE *f)
 	    "                         service-account token, else $CPLANE_TOKEN, else none)\n"
 	    "  -o, --output FORMAT    table or json (get, list, watch, create)\n"
 	    "  --log-format, --log-level as for the worker\n"
+	    "  --cpu/--memory set request = limit (Kubernetes quantities: 500m, 1Gi); --service adds a headless\n"
+	    "  Service so the members find each other at NAME.NAMESPACE.svc.  scale and update wait until the\n"
+	    "  change has rolled out.\n"
 	    "  create waits until the cluster is READY (--no-wait: until the worker has accepted it) and delete\n"
 	    "  until it is gone; when someone else's call is already at it, they follow it with WatchCluster.\n"
 	    "  On a terminal, create, delete and the demo show live progress (\"12/30 replicas ready\").\n"
@@ -647,6 +983,7 @@ struct driver_args {
 	int64_t timeout_ms;	/* -1: not given */
 	int64_t replicas;	/* -1: not given */
 	int wait;
+	struct spec_flags spec;
 	char *pos[4];
 	size_t npos;
 };
@@ -667,6 +1004,15 @@ static int parse_flags(struct driver *d, struct driver_args *a, int argc, char *
 		{ "image", FLAG_STRING, &d->image, "image", 0, 0, NULL },
 		{ "name", FLAG_STRING, &d->name, "name (demo)", 0, 0, NULL },
 		{ "wait", FLAG_BOOL, &a->wait, "wait until ready", 0, 0, NULL },
+		{ "env", FLAG_LIST, &a->spec.env, "K=V", 0, 0, NULL },
+		{ "port", FLAG_LIST, &a->spec.port, "NAME:PORT", 0, 0, NULL },
+		{ "label", FLAG_LIST, &a->spec.label, "K=V", 0, 0, NULL },
+		{ "annotation", FLAG_LIST, &a->spec.annotation, "K=V", 0, 0, NULL },
+		{ "command", FLAG_LIST, &a->spec.command, "command entry", 0, 0, NULL },
+		{ "arg", FLAG_LIST, &a->spec.arg, "argument", 0, 0, NULL },
+		{ "cpu", FLAG_STRING, &a->spec.cpu, "cpu request = limit", 0, 0, NULL },
+		{ "memory", FLAG_STRING, &a->spec.memory, "memory request = limit", 0, 0, NULL },
+		{ "service", FLAG_BOOL, &a->spec.service, "a headless Service", 0, 0, NULL },
 		{ "log-format", FLAG_STRING, &a->log_format, "logfmt or json", 0, 0, check_format },
 		{ "log-level", FLAG_STRING, &a->log_level, "log level", 0, 0, check_level },
 	};
@@ -689,6 +1035,7 @@ static int lookup_command(struct driver *d, const struct driver_args *a)
 	static const struct { const char *word; enum command cmd; int nargs; } cmds[] = {
 		{ "demo", CMD_DEMO, 0 }, { "create", CMD_CREATE, 1 }, { "delete", CMD_DELETE, 1 },
 		{ "get", CMD_GET, 1 }, { "list", CMD_LIST, 0 }, { "watch", CMD_WATCH, 1 },
+		{ "scale", CMD_SCALE, 1 }, { "update", CMD_UPDATE, 1 },
 	};
 	size_t i;
 
@@ -699,7 +1046,8 @@ static int lookup_command(struct driver *d, const struct driver_args *a)
 		if (strcmp(a->pos[0], cmds[i].word) == 0)
 			break;
 	if (i == sizeof(cmds) / sizeof(cmds[0])) {
-		fprintf(stderr, "cplane: unknown command %s (want demo, create, delete, get, list or watch)\n",
+		fprintf(stderr, "cplane: unknown command %s (want demo, create, delete, get, list, watch, scale or "
+		    "update)\n",
 		    a->pos[0]);
 		return EXIT_USAGE;
 	}
@@ -732,8 +1080,58 @@ static int load_token(struct driver *d, const struct driver_args *a)
 }
 
 /* The command's settings from the flags, defaults filled in.  0, or the exit status. */
+static int spec_args(struct driver *d, struct driver_args *a)
+{
+	const struct spec_flags *f = &a->spec;
+	int rich = f->env.n || f->port.n || f->label.n || f->annotation.n || f->command.n || f->arg.n ||
+	    f->service;
+	char err[512];
+
+	if (d->cmd == CMD_SCALE) {
+		if (a->replicas < 0 || d->image || f->cpu || f->memory || rich) {
+			fprintf(stderr, "cplane: scale takes NAME --replicas N and nothing else\n");
+			return EXIT_USAGE;
+		}
+	} else if (d->cmd == CMD_UPDATE) {
+		if (rich) {
+			fprintf(stderr, "cplane: update changes --replicas, --image, --cpu and --memory only\n");
+			return EXIT_USAGE;
+		}
+		if (a->replicas < 0 && !d->image && !f->cpu && !f->memory) {
+			fprintf(stderr, "cplane: update needs --replicas, --image, --cpu or --memory\n");
+			return EXIT_USAGE;
+		}
+	} else if (d->cmd != CMD_CREATE && (rich || f->cpu || f->memory)) {
+		fprintf(stderr, "cplane: --env, --port, --label, --annotation, --command, --arg, --cpu, --memory and "
+		    "--service are for create (and --cpu, --memory for update)\n");
+		return EXIT_USAGE;
+	}
+	if (d->cmd == CMD_SCALE || d->cmd == CMD_UPDATE) {
+		d->update_replicas = a->replicas < 0 ? 0 : a->replicas;
+		if (a->replicas == 0) {
+			fprintf(stderr, "cplane: bad value for --replicas: 0 (want 1 or more)\n");
+			return EXIT_USAGE;
+		}
+		a->replicas = a->replicas < 0 ? 1 : a->replicas;
+		d->spec = &a->spec;
+		return 0;
+	}
+	if (d->cmd == CMD_CREATE) {
+		if (spec_req_build(&d->sreq, f, err, sizeof(err)) < 0) {
+			fprintf(stderr, "cplane: %s\n", err);
+			return EXIT_USAGE;
+		}
+		d->spec = &a->spec;
+	}
+	return 0;
+}
+
 static int apply_args(struct driver *d, struct driver_args *a)
 {
+	int rc;
+
+	if ((rc = spec_args(d, a)) != 0)
+		return rc;
 	if (d->cmd == CMD_DEMO && d->name == NULL)
 		d->name = "demo";
 	if (a->replicas < 0)
@@ -813,20 +1211,31 @@ static void start_command(struct driver *d)
 	case CMD_WATCH:
 		start_watch(d, GOAL_FOREVER);
 		break;
+	case CMD_SCALE:
+	case CMD_UPDATE:
+		start_update(d);
+		break;
 	}
 }
 
 int driver_main(int argc, char **argv)
 {
 	struct driver d;
-	struct driver_args a = { .output = "table", .log_format = "logfmt", .log_level = "info",
-		.timeout_ms = -1, .replicas = -1, .wait = 1 };
+	static struct driver_args a;	/* the flag lists are a few KiB */
 	int rc;
 
 	memset(&d, 0, sizeof(d));
+	memset(&a, 0, sizeof(a));
+	a.output = "table";
+	a.log_format = "logfmt";
+	a.log_level = "info";
+	a.timeout_ms = -1;
+	a.replicas = -1;
+	a.wait = 1;
 	if ((rc = parse_flags(&d, &a, argc, argv)) != 0 || (rc = lookup_command(&d, &a)) != 0 ||
 	    (rc = apply_args(&d, &a)) != 0 || (rc = connect_worker(&d, a.target, a.timeout_ms)) != 0) {
 		driver_token_free(&d.token);
+		spec_req_free(&d.sreq);
 		return rc;
 	}
 	start_command(&d);
@@ -836,5 +1245,6 @@ int driver_main(int argc, char **argv)
 	grpc_client_free(d.client);
 	io_loop_free(d.loop);
 	driver_token_free(&d.token);
+	spec_req_free(&d.sreq);
 	return d.exit_code;
 }

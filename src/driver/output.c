@@ -8,9 +8,10 @@
 
 const char *output_phase_name(int phase)
 {
-	static const char *const names[] = { "UNKNOWN", "CREATING", "READY", "DELETING", "FAILED", "DELETED" };
+	static const char *const names[] = { "UNKNOWN", "CREATING", "READY", "DELETING", "FAILED", "DELETED",
+	    "UPDATING" };
 
-	return phase >= 0 && phase <= 5 ? names[phase] : "UNKNOWN";
+	return phase >= 0 && phase <= 6 ? names[phase] : "UNKNOWN";
 }
 
 const char *output_age(char out[32], int64_t ms)
@@ -46,7 +47,7 @@ const char *output_age(char out[32], int64_t ms)
 	return out;
 }
 
-#define NCOLS 5
+#define NCOLS 6
 
 /* Cells padded to their column's width and three spaces; the last is not padded. */
 static void put_row(buf *out, const char *const *cells, const size_t *width, int *rc)
@@ -59,15 +60,15 @@ static void put_row(buf *out, const char *const *cells, const size_t *width, int
 static int table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n, int64_t now_ms, int header,
     size_t phase_floor)
 {
-	static const char *const head[NCOLS] = { "NAME", "REPLICAS", "READY", "PHASE", "AGE" };
+	static const char *const head[NCOLS] = { "NAME", "REPLICAS", "READY", "UPDATED", "PHASE", "AGE" };
 	size_t width[NCOLS];
 	char cells[NCOLS][72];
 	int rc = 0;
 
 	for (int k = 0; k < NCOLS; k++)
 		width[k] = strlen(head[k]);
-	if (width[3] < phase_floor)
-		width[3] = phase_floor;
+	if (width[4] < phase_floor)
+		width[4] = phase_floor;
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(clusters[i]->name ? clusters[i]->name : "");
 		if (l > width[0])
@@ -78,8 +79,9 @@ static int table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n,
 		int lens[NCOLS];
 		lens[1] = snprintf(cells[1], sizeof(cells[1]), "%d", clusters[i]->replicas);
 		lens[2] = snprintf(cells[2], sizeof(cells[2]), "%d", clusters[i]->ready_replicas);
-		lens[3] = (int)strlen(output_phase_name(clusters[i]->phase));
-		lens[4] = (int)strlen(clusters[i]->created_unix_ms ?
+		lens[3] = snprintf(cells[3], sizeof(cells[3]), "%d", clusters[i]->updated_replicas);
+		lens[4] = (int)strlen(output_phase_name(clusters[i]->phase));
+		lens[5] = (int)strlen(clusters[i]->created_unix_ms ?
 		    output_age(age, now_ms - clusters[i]->created_unix_ms) : "<unknown>");
 		for (int k = 1; k < NCOLS; k++)
 			if ((size_t)lens[k] > width[k])
@@ -93,10 +95,11 @@ static int table(buf *out, const Cplane__V1__Cluster *const *clusters, size_t n,
 		snprintf(cells[0], sizeof(cells[0]), "%s", c->name ? c->name : "");
 		snprintf(cells[1], sizeof(cells[1]), "%d", c->replicas);
 		snprintf(cells[2], sizeof(cells[2]), "%d", c->ready_replicas);
-		snprintf(cells[3], sizeof(cells[3]), "%s", output_phase_name(c->phase));
-		snprintf(cells[4], sizeof(cells[4]), "%s",
+		snprintf(cells[3], sizeof(cells[3]), "%d", c->updated_replicas);
+		snprintf(cells[4], sizeof(cells[4]), "%s", output_phase_name(c->phase));
+		snprintf(cells[5], sizeof(cells[5]), "%s",
 		    c->created_unix_ms ? output_age(age, now_ms - c->created_unix_ms) : "<unknown>");
-		const char *row[NCOLS] = { cells[0], cells[1], cells[2], cells[3], cells[4] };
+		const char *row[NCOLS] = { cells[0], cells[1], cells[2], cells[3], cells[4], cells[5] };
 		put_row(out, row, width, &rc);
 	}
 	return rc;
@@ -113,6 +116,77 @@ int output_table_row(buf *out, const Cplane__V1__Cluster *c, int header, int64_t
 
 	/* Rows printed one at a time cannot see each other: the longest phase name keeps them aligned. */
 	return table(out, one, 1, now_ms, header, strlen("CREATING"));
+}
+
+static void write_str(json_writer *w, const char *key, const char *v)
+{
+	json_write_key(w, key, strlen(key));
+	json_write_cstr(w, v ? v : "");
+}
+
+/* The spec fields, each only when set (proto3 JSON leaves defaults out). */
+static void write_spec(json_writer *w, const Cplane__V1__Cluster *c)
+{
+	if (c->resources) {
+		json_write_key(w, "resources", 9);
+		json_write_object_begin(w);
+		write_str(w, "cpuRequest", c->resources->cpu_request);
+		write_str(w, "memoryRequest", c->resources->memory_request);
+		write_str(w, "cpuLimit", c->resources->cpu_limit);
+		write_str(w, "memoryLimit", c->resources->memory_limit);
+		json_write_object_end(w);
+	}
+	if (c->n_env) {
+		json_write_key(w, "env", 3);
+		json_write_array_begin(w);
+		for (size_t i = 0; i < c->n_env; i++) {
+			json_write_object_begin(w);
+			write_str(w, "name", c->env[i]->name);
+			write_str(w, "value", c->env[i]->value);
+			json_write_object_end(w);
+		}
+		json_write_array_end(w);
+	}
+	for (int k = 0; k < 2; k++) {
+		size_t n = k ? c->n_args : c->n_command;
+		char **v = k ? c->args : c->command;
+
+		if (n == 0)
+			continue;
+		json_write_key(w, k ? "args" : "command", k ? 4 : 7);
+		json_write_array_begin(w);
+		for (size_t i = 0; i < n; i++)
+			json_write_cstr(w, v[i] ? v[i] : "");
+		json_write_array_end(w);
+	}
+	if (c->n_ports) {
+		json_write_key(w, "ports", 5);
+		json_write_array_begin(w);
+		for (size_t i = 0; i < c->n_ports; i++) {
+			json_write_object_begin(w);
+			write_str(w, "name", c->ports[i]->name);
+			json_write_key(w, "port", 4);
+			json_write_int(w, c->ports[i]->port);
+			json_write_object_end(w);
+		}
+		json_write_array_end(w);
+	}
+	if (c->n_labels) {
+		json_write_key(w, "labels", 6);
+		json_write_object_begin(w);
+		for (size_t i = 0; i < c->n_labels; i++)
+			write_str(w, c->labels[i]->key ? c->labels[i]->key : "", c->labels[i]->value);
+		json_write_object_end(w);
+	}
+	if (c->n_annotations) {
+		json_write_key(w, "annotations", 11);
+		json_write_object_begin(w);
+		for (size_t i = 0; i < c->n_annotations; i++)
+			write_str(w, c->annotations[i]->key ? c->annotations[i]->key : "", c->annotations[i]->value);
+		json_write_object_end(w);
+	}
+	if (c->service_dns && c->service_dns[0])
+		write_str(w, "serviceDns", c->service_dns);
 }
 
 static int write_cluster(json_writer *w, const Cplane__V1__Cluster *c)
@@ -135,6 +209,9 @@ static int write_cluster(json_writer *w, const Cplane__V1__Cluster *c)
 	json_write_key(w, "createdUnixMs", 13);
 	snprintf(ms, sizeof(ms), "%lld", (long long)c->created_unix_ms);
 	json_write_cstr(w, ms);	/* proto3 JSON: int64 as a string */
+	json_write_key(w, "updatedReplicas", 15);
+	json_write_int(w, c->updated_replicas);
+	write_spec(w, c);
 	json_write_object_end(w);
 	return json_writer_finish(w);
 }

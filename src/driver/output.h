@@ -1,6 +1,6 @@
 /*
  * How the driver prints clusters: a table like kubectl's (NAME, REPLICAS,
- * READY, PHASE, AGE; columns separated by three spaces, widths from the
+ * READY, UPDATED, PHASE, AGE; columns separated by three spaces, widths from the
  * widest cell) or one JSON object per cluster (proto3 JSON mapping: lower
  * camel case names, int64 as a string, enums by name).
  */

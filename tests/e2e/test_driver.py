@@ -40,7 +40,7 @@ def norm_table(s):
     """A table: the header, then rows whose last column (AGE) is replaced by <age>."""
     lines = s.split("\n")
     assert lines[-1] == "", "the table ends with a newline"
-    assert re.fullmatch(r"NAME +REPLICAS +READY +PHASE +AGE", lines[0]), lines[0]
+    assert re.fullmatch(r"NAME +REPLICAS +READY +UPDATED +PHASE +AGE", lines[0]), lines[0]
     out = [lines[0]]
     for ln in lines[1:-1]:
         assert AGE_RE.search(ln), "no AGE at the end of %r" % ln
@@ -56,9 +56,12 @@ def norm_json(s):
     return re.sub(r'"createdUnixMs":"\d+"', '"createdUnixMs":"<ts>"', s)
 
 
-def cjson(name, replicas, ready, phase, message, image="registry.k8s.io/pause:3.9", ts="<ts>"):
+def cjson(name, replicas, ready, phase, message, image="registry.k8s.io/pause:3.9", ts="<ts>", updated=None):
+    if updated is None:
+        updated = replicas if phase == "READY" else 0
     return ('{"name":"%s","replicas":%d,"readyReplicas":%d,"phase":"%s","message":"%s","image":"%s",'
-            '"createdUnixMs":"%s"}\n' % (name, replicas, ready, phase, message, image, ts))
+            '"createdUnixMs":"%s","updatedReplicas":%d}\n' % (name, replicas, ready, phase, message, image, ts,
+                                                              updated))
 
 
 def log(msg, **kv):
@@ -213,13 +216,13 @@ def test_get_table_and_json(env):
     assert env.run("create", "g-one", "--replicas", "2")[0] == 0
     rc, out, err = env.run("get", "g-one")
     assert (rc, err) == (0, "")
-    assert norm_table(out) == ("NAME    REPLICAS   READY   PHASE   AGE\n"
-                               "g-one   2          2       READY   <age>\n")
+    assert norm_table(out) == ("NAME    REPLICAS   READY   UPDATED   PHASE   AGE\n"
+                               "g-one   2          2       2         READY   <age>\n")
     rc, out, err = env.run("get", "g-one", "-o", "json")
     assert (rc, err) == (0, "")
     assert norm_json(out) == cjson("g-one", 2, 2, "READY", "2/2 replicas available")
     rc, out, err = env.run("get", "g-one", "-o", "table")
-    assert norm_table(out).endswith("g-one   2          2       READY   <age>\n")
+    assert norm_table(out).endswith("g-one   2          2       2         READY   <age>\n")
 
 
 def test_delete(env):
@@ -238,7 +241,7 @@ def test_delete(env):
 
 def test_list_empty_and_several_sorted(fresh):
     rc, out, err = fresh.run("list")
-    assert (rc, out, err) == (0, "NAME   REPLICAS   READY   PHASE   AGE\n", "")
+    assert (rc, out, err) == (0, "NAME   REPLICAS   READY   UPDATED   PHASE   AGE\n", "")
     rc, out, err = fresh.run("list", "-o", "json")
     assert (rc, out, err) == (0, "", "")
     for name, n in (("zeta", 1), ("alpha-long-name", 3), ("mid", 2)):
@@ -251,22 +254,22 @@ def test_list_empty_and_several_sorted(fresh):
         rc, out, err = fresh.run("list")
         assert (rc, err) == (0, "")
         rows = norm_table(out).splitlines()
-        assert rows[0] == "NAME              REPLICAS   READY   PHASE      AGE"
-        assert rows[1] == "alpha-long-name   3          3       READY      <age>"
-        assert rows[2] == "mid               2          2       READY      <age>"
-        assert re.fullmatch(r"nu {16}40 {9}\d+ +CREATING   <age>", rows[3]), rows[3]
-        assert rows[4] == "zeta              1          1       READY      <age>"
+        assert rows[0] == "NAME              REPLICAS   READY   UPDATED   PHASE      AGE"
+        assert rows[1] == "alpha-long-name   3          3       3         READY      <age>"
+        assert rows[2] == "mid               2          2       2         READY      <age>"
+        assert re.fullmatch(r"nu {16}40 {9}\d+ +\d+ +CREATING   <age>", rows[3]), rows[3]
+        assert rows[4] == "zeta              1          1       1         READY      <age>"
         assert len(rows) == 5
         fresh.sim.admin("pace", {"ms": 20})
         first.result(timeout=20)
     finally:
         c.close()
     rc, out, err = fresh.run("list")
-    assert norm_table(out) == ("NAME              REPLICAS   READY   PHASE   AGE\n"
-                               "alpha-long-name   3          3       READY   <age>\n"
-                               "mid               2          2       READY   <age>\n"
-                               "nu                40         40      READY   <age>\n"
-                               "zeta              1          1       READY   <age>\n")
+    assert norm_table(out) == ("NAME              REPLICAS   READY   UPDATED   PHASE   AGE\n"
+                               "alpha-long-name   3          3       3         READY   <age>\n"
+                               "mid               2          2       2         READY   <age>\n"
+                               "nu                40         40      40        READY   <age>\n"
+                               "zeta              1          1       1         READY   <age>\n")
     rc, out, err = fresh.run("list", "-o", "json")
     assert (rc, err) == (0, "")
     assert norm_json(out) == (cjson("alpha-long-name", 3, 3, "READY", "3/3 replicas available") +
@@ -312,8 +315,8 @@ def test_watch_until_deleted_table_and_json(env):
     try:
         tl, jl = Lines(tab), Lines(js)
         head = tl.line() + tl.line()
-        assert norm_table(head) == ("NAME    REPLICAS   READY   PHASE      AGE\n"
-                                    "w-one   2          2       READY      <age>\n")
+        assert norm_table(head) == ("NAME    REPLICAS   READY   UPDATED   PHASE      AGE\n"
+                                    "w-one   2          2       2         READY      <age>\n")
         first = jl.line()
         assert norm_json(first) == cjson("w-one", 2, 2, "READY", "2/2 replicas available")
         assert env.run("delete", "w-one")[0] == 0
@@ -329,16 +332,17 @@ def test_watch_until_deleted_table_and_json(env):
     rows = tout.splitlines()
     # DELETING rows (one per change while pods go), then DELETED: the stream's last message
     assert rows, tout
-    assert rows[-1] == "w-one   2          0       DELETED    <unknown>"
+    assert rows[-1] == "w-one   2          0       0         DELETED    <unknown>"
     for r in rows[:-1]:
-        assert re.fullmatch(r"w-one   2          [012]       DELETING   (?:\d+[smhdy])+", r), r
+        assert re.fullmatch(r"w-one   2          [012]       [012]         DELETING   (?:\d+[smhdy])+", r), r
     jl = jout.splitlines(True)
     # the last snapshot of a gone cluster names the image it last had
     assert jl[-1] == cjson("w-one", 2, 0, "DELETED", "", ts="0"), jl[-1]
     for ln in jl[:-1]:
         assert re.fullmatch(r'\{"name":"w-one","replicas":2,"readyReplicas":[012],"phase":"DELETING",'
                             r'"message":"deleting; [012]/2 replicas available",'
-                            r'"image":"registry\.k8s\.io/pause:3\.9","createdUnixMs":"<ts>"\}\n',
+                            r'"image":"registry\.k8s\.io/pause:3\.9","createdUnixMs":"<ts>",'
+                            r'"updatedReplicas":[012]\}\n',
                             norm_json(ln)), ln
 
 
@@ -346,8 +350,8 @@ def test_watch_has_no_deadline_unless_asked(env):
     assert env.run("create", "w-long")[0] == 0
     rc, out, err = env.run("watch", "w-long", "--timeout", "1s")
     assert rc == 14 and err == "cplane: watch: DEADLINE_EXCEEDED: deadline exceeded\n"
-    assert norm_table(out) == ("NAME     REPLICAS   READY   PHASE      AGE\n"
-                               "w-long   1          1       READY      <age>\n")
+    assert norm_table(out) == ("NAME     REPLICAS   READY   UPDATED   PHASE      AGE\n"
+                               "w-long   1          1       1         READY      <age>\n")
     # CPLANE_TIMEOUT is the same flag: the default 10m would not apply to a watch
     p = subprocess.Popen([BIN, "--driver", "watch", "w-long"], env={"CPLANE_TARGET": env.target},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)

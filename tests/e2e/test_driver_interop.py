@@ -178,7 +178,7 @@ def test_create_in_progress_json_prints_the_ready_cluster(svc):
     assert rc == 0, err
     assert re.fullmatch(r'\{"name":"fj","replicas":2,"readyReplicas":2,"phase":"READY",'
                         r'"message":"2/2 replicas available","image":"registry\.k8s\.io/pause:3\.9",'
-                        r'"createdUnixMs":"\d+"\}\n', out), out
+                        r'"createdUnixMs":"\d+","updatedReplicas":0\}\n', out), out
 
 
 def test_create_in_progress_then_failed_is_deadline_exceeded(svc):
@@ -336,7 +336,7 @@ def test_watch_command_prints_every_change_and_ends_with_the_stream(svc):
     assert phases == ["CREATING", "READY", "DELETED"]
     rc, out, err = drv(svc, "watch", "seen")
     assert rc == 0
-    assert [ln.split()[3] for ln in out.splitlines()] == ["PHASE", "CREATING", "READY", "DELETED"]
+    assert [ln.split()[4] for ln in out.splitlines()] == ["PHASE", "CREATING", "READY", "DELETED"]
 
 
 # ---- every status code → 10 + code, with its name on stderr --------------------------------
