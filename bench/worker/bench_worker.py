@@ -197,6 +197,38 @@ def bench_memory(tmp):
         sim.stop()
 
 
+def bench_idle_connections(tmp, n=1000):
+    """Issue 18: RSS with n idle HTTP/2 connections open (handshake done, no call), all kept
+    (no per-address limit: they all come from loopback)."""
+    import resource
+    import socket
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 600), hard))
+    sim = start_kubesim(os.path.join(tmp, 'ks-idle'), '--instant', '--node', POOL)
+    w = start_worker(sim, tmp, '--max-connections-per-peer', '0', metrics=True)
+    socks = []
+    try:
+        settle(w.proc.pid)
+        rss0 = rss_kib(w.proc.pid)
+        hello = (b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + b'\x00\x00\x00\x04\x00\x00\x00\x00\x00'
+                 + b'\x00\x00\x00\x04\x01\x00\x00\x00\x00')
+        for _ in range(n):
+            s = socket.create_connection(('127.0.0.1', w.port), timeout=10)
+            s.sendall(hello)
+            socks.append(s)
+        wait_until(lambda: (metrics(w).get('cplane_grpc_connections') or 0) >= n, 60, '%d connections held' % n)
+        settle(w.proc.pid)
+        rss1 = rss_kib(w.proc.pid)
+        out('rss_%d_idle_conns_kib' % n, rss1)
+        out('bytes_per_idle_connection', int((rss1 - rss0) * 1024 / n))
+    finally:
+        for s in socks:
+            s.close()
+        w.kill9()
+        sim.stop()
+
+
 def bench_waiting(tmp):
     """Creates that wait: the pods can never be scheduled (a selector no node has), the timeout is long."""
     sim = start_kubesim(os.path.join(tmp, 'ks-wait'), '--instant', '--node', POOL)
@@ -425,9 +457,11 @@ def main():
     out('cpus', len(os.sched_getaffinity(0)))
     out('loadavg_1m_before', loadavg())
     try:
-        parts = sys.argv[1:] or ['memory', 'waiting', 'creates']
+        parts = sys.argv[1:] or ['memory', 'idle', 'waiting', 'creates']
         if 'memory' in parts:
             bench_memory(tmp)
+        if 'idle' in parts:
+            bench_idle_connections(tmp)
         if 'waiting' in parts:
             bench_waiting(tmp)
         if 'creates' in parts:

@@ -445,10 +445,25 @@ static void check_done(grpc_server *s)
 	}
 }
 
+static grpc_sconn *sconn_of(conntab_ent *e)
+{
+	return (grpc_sconn *)((char *)e - offsetof(grpc_sconn, ent));
+}
+
+/* Arms the table's timer if its next deadline is earlier than the armed one (lazy otherwise). */
+static void arm_conn_timer(grpc_server *s)
+{
+	int64_t d = conntab_next_deadline(&s->tab);
+
+	if (d >= 0 && (!io_timer_active(&s->conn_timer) || d < s->conn_timer.when))
+		io_timer_start_at(s->loop, &s->conn_timer, d);
+}
+
 static void sconn_destroy(grpc_sconn *sc)
 {
 	grpc_server *s = sc->srv;
 
+	conntab_remove(&s->tab, &sc->ent);
 	grpc_transport_stop(&sc->tr);
 	if (sc->prev)
 		sc->prev->next = sc->next;
@@ -470,6 +485,51 @@ static void sconn_on_close(grpc_transport *t, const char *reason)
 
 	(void)reason;
 	sconn_destroy(sc);
+	check_done(s);
+}
+
+/* After any input or output: which list the connection belongs in now.  Idle does not restart idle. */
+static void sconn_on_turn(grpc_transport *t)
+{
+	grpc_sconn *sc = t->owner;
+	int list;
+
+	if (sc->closing || !sc->ent.in_table)
+		return;
+	if (!h2_conn_handshaken(sc->h2))
+		list = SC_HANDSHAKE;
+	else if (h2_conn_open_streams(sc->h2) > 0)
+		list = CONNTAB_BUSY;
+	else
+		list = SC_IDLE;
+	if (list != sc->ent.list) {
+		conntab_move(&sc->srv->tab, &sc->ent, list, io_loop_now(sc->srv->loop));
+		arm_conn_timer(sc->srv);
+	}
+}
+
+static void conn_timer_cb(io_loop *loop, void *arg)
+{
+	grpc_server *s = arg;
+	int64_t now = io_loop_now(loop);
+	conntab_ent *e;
+
+	while ((e = conntab_expired(&s->tab, now)) != NULL) {
+		grpc_sconn *sc = sconn_of(e);
+		if (e->list == SC_IDLE) {
+			/* grpc-go's MaxConnectionIdle: no stream for this long, the client reconnects when it needs to. */
+			s->stats.conns_idle_closed++;
+			sc->closing = 1;
+			conntab_move(&s->tab, e, SC_CLOSING, now);
+			h2_submit_goaway(sc->h2, H2_NO_ERROR, 0, "max connection idle");
+			grpc_transport_kick(&sc->tr);
+			continue;
+		}
+		if (e->list == SC_HANDSHAKE)
+			s->stats.conns_handshake_timeouts++;
+		sconn_destroy(sc);
+	}
+	arm_conn_timer(s);
 	check_done(s);
 }
 
@@ -497,6 +557,8 @@ static grpc_sconn *sconn_new(grpc_server *s, int fd)
 	}
 	sc->tr.owner = sc;
 	sc->tr.on_close = sconn_on_close;
+	sc->tr.on_turn = sconn_on_turn;
+	sc->ent.list = CONNTAB_BUSY;
 	if (s->opts.tls != NULL && (sc->tr.tls = tls_server_new(s->opts.tls, NULL, 0)) == NULL)
 		goto fail;
 	if (grpc_transport_start(&sc->tr, s->loop, fd, sc->h2, 0) < 0)
@@ -514,27 +576,50 @@ fail:
 	return NULL;
 }
 
-static void on_accept(io_loop *loop, int fd, unsigned events, void *arg)
+static void on_accept(int fd, const struct sockaddr *peer, void *arg)
 {
 	grpc_server *s = arg;
+	uint32_t key = conntab_peer_key(peer);
+	conntab_ent *victim = NULL;
+	grpc_sconn *sc;
 
-	(void)loop;
-	(void)events;
-	for (int i = 0; i < 64; i++) {
-		int cfd = io_accept(fd);
-		if (cfd < 0)
-			break;
-		if (s->stats.conns_open >= s->opts.max_conns || s->shutting) {
-			s->stats.conns_refused++;
-			close(cfd);
-			continue;
-		}
-		if (sconn_new(s, cfd) == NULL) {
-			close(cfd);
-			continue;
-		}
-		s->stats.conns_accepted++;
+	if (s->shutting) {
+		close(fd);
+		return;
 	}
+	switch (conntab_admit(&s->tab, key, &victim)) {
+	case CONNTAB_REFUSE:
+		s->stats.conns_refused++;
+		close(fd);
+		return;
+	case CONNTAB_EVICT:
+		s->stats.conns_evicted++;
+		sconn_destroy(sconn_of(victim));
+		break;
+	case CONNTAB_ADMIT:
+		break;
+	}
+	sc = sconn_new(s, fd);
+	if (sc == NULL) {
+		close(fd);
+		return;
+	}
+	conntab_add(&s->tab, &sc->ent, key, SC_HANDSHAKE, io_loop_now(s->loop));
+	arm_conn_timer(s);
+	s->stats.conns_accepted++;
+}
+
+/* Out of descriptors: the connection idle (or handshaking) the longest makes room. */
+static int on_exhausted(void *arg)
+{
+	grpc_server *s = arg;
+	conntab_ent *victim = conntab_oldest(&s->tab);
+
+	if (victim == NULL)
+		return 0;
+	s->stats.conns_evicted++;
+	sconn_destroy(sconn_of(victim));
+	return 1;
 }
 
 /* ---- server ------------------------------------------------------------------- */
@@ -544,6 +629,9 @@ void grpc_server_opts_default(grpc_server_opts *o)
 	o->max_recv_msg = GRPC_DEFAULT_MAX_MSG;
 	o->max_concurrent_streams = 1000;
 	o->max_conns = 1000;
+	o->max_conns_per_peer = 256;
+	o->handshake_timeout_ms = 5000;
+	o->max_conn_idle_ms = 300000;
 	o->listen_backlog = 1024;
 	o->tls = NULL;
 }
@@ -562,7 +650,12 @@ grpc_server *grpc_server_new(io_loop *loop, const grpc_server_opts *opts)
 		s->opts = *opts;
 	else
 		grpc_server_opts_default(&s->opts);
-	s->listen_fd = -1;
+	s->listener.fd = -1;
+	conntab_init(&s->tab, s->opts.max_conns, s->opts.max_conns_per_peer);
+	s->tab.timeout_ms[SC_HANDSHAKE] = s->opts.handshake_timeout_ms;
+	s->tab.timeout_ms[SC_IDLE] = s->opts.max_conn_idle_ms;
+	s->tab.timeout_ms[SC_CLOSING] = HARD_CLOSE_MS;
+	io_timer_init(&s->conn_timer, conn_timer_cb, s);
 	io_timer_init(&s->grace_timer, grace_cb, s);
 	io_timer_init(&s->hard_timer, hard_cb, s);
 	return s;
@@ -574,10 +667,7 @@ void grpc_server_free(grpc_server *s)
 		return;
 	s->shutting = 1;
 	s->done_called = 1;
-	if (s->listen_fd >= 0) {
-		io_loop_del_fd(s->loop, s->listen_fd);
-		close(s->listen_fd);
-	}
+	io_listener_stop(&s->listener);
 	while (s->conns)
 		sconn_destroy(s->conns);
 	while (s->zombies) {
@@ -592,6 +682,7 @@ void grpc_server_free(grpc_server *s)
 	}
 	io_timer_stop(s->loop, &s->grace_timer);
 	io_timer_stop(s->loop, &s->hard_timer);
+	io_timer_stop(s->loop, &s->conn_timer);
 	if (s->free_ext)
 		s->free_ext(s->ext);
 	for (size_t i = 0; i < s->nmethods; i++)
@@ -648,22 +739,18 @@ int grpc_server_listen(grpc_server *s, const char *addr, char *err, size_t errsz
 
 	if (fd < 0)
 		return -1;
-	if (io_loop_add_fd(s->loop, fd, IO_READ, on_accept, s) < 0) {
+	io_listener_stop(&s->listener);
+	if (io_listener_start(&s->listener, s->loop, fd, "grpc", on_accept, on_exhausted, s) < 0) {
 		snprintf(err, errsz, "cannot register listener");
 		close(fd);
 		return -1;
 	}
-	if (s->listen_fd >= 0) {
-		io_loop_del_fd(s->loop, s->listen_fd);
-		close(s->listen_fd);
-	}
-	s->listen_fd = fd;
 	return 0;
 }
 
 int grpc_server_port(const grpc_server *s)
 {
-	return s->listen_fd >= 0 ? io_local_port(s->listen_fd) : -1;
+	return s->listener.fd >= 0 ? io_local_port(s->listener.fd) : -1;
 }
 
 static void hard_cb(io_loop *loop, void *arg)
@@ -698,11 +785,7 @@ void grpc_server_shutdown(grpc_server *s, int64_t grace_ms, grpc_shutdown_cb don
 	s->shutting = 1;
 	s->done = done;
 	s->done_arg = arg;
-	if (s->listen_fd >= 0) {
-		io_loop_del_fd(s->loop, s->listen_fd);
-		close(s->listen_fd);
-		s->listen_fd = -1;
-	}
+	io_listener_stop(&s->listener);
 	if (s->shutdown_hook)
 		s->shutdown_hook(s, s->ext);
 	for (grpc_sconn *sc = s->conns; sc; sc = sc->next) {

@@ -58,10 +58,25 @@ typedef struct grpc_server grpc_server;
 typedef struct grpc_call grpc_call;
 typedef struct grpc_sconn grpc_sconn;
 
+/*
+ * Connections (see io/conntab.h): a connection is "handshaking" until the
+ * client's preface and SETTINGS arrived, "idle" while it has no open
+ * stream, busy otherwise.  Handshaking past handshake_timeout_ms: closed.
+ * Idle past max_conn_idle_ms: GOAWAY (NO_ERROR, "max connection idle"),
+ * closed once written (at most 1 s later).  A newcomer when max_conns are
+ * open, or when its address already holds max_conns_per_peer, closes the
+ * connection (of that address) that has been handshaking or idle the
+ * longest; it is refused only when every candidate is busy.  When accept
+ * runs out of descriptors, the longest-idle connection is closed too, and
+ * otherwise the listener backs off (io/listener.h).
+ */
 typedef struct grpc_server_opts {
 	uint32_t max_recv_msg;		/* 4 MiB: larger request → RESOURCE_EXHAUSTED */
 	uint32_t max_concurrent_streams;/* 1000 per connection (SETTINGS_MAX_CONCURRENT_STREAMS) */
-	size_t max_conns;		/* 1000: connections past it are accepted and closed at once */
+	size_t max_conns;		/* 1000 open connections */
+	size_t max_conns_per_peer;	/* 256 per peer address (port ignored); 0 = no limit */
+	int64_t handshake_timeout_ms;	/* 5000: preface + SETTINGS */
+	int64_t max_conn_idle_ms;	/* 300000 without an open stream → GOAWAY; 0 = never */
 	int listen_backlog;		/* 1024 */
 	tls_server_config *tls;		/* non-NULL: TLS on every connection (io/tls_server.h); NULL = h2c */
 } grpc_server_opts;
@@ -126,7 +141,10 @@ int grpc_server_port(const grpc_server *s);
 void grpc_server_shutdown(grpc_server *s, int64_t grace_ms, grpc_shutdown_cb done, void *arg);
 
 typedef struct grpc_server_stats {
-	uint64_t conns_accepted, conns_refused;	/* refused: over max_conns */
+	uint64_t conns_accepted, conns_refused;	/* refused: table full of busy connections */
+	uint64_t conns_evicted;			/* closed to make room for a newcomer or a descriptor */
+	uint64_t conns_handshake_timeouts;	/* closed: no preface + SETTINGS in time */
+	uint64_t conns_idle_closed;		/* GOAWAY after max_conn_idle_ms without a stream */
 	uint64_t calls_started;			/* handlers run */
 	uint64_t calls_rejected;		/* answered by the server itself (validation, unknown method) */
 	uint64_t calls_cancelled;		/* stream gone before the handler finished */

@@ -11,6 +11,8 @@
 #include "grpc/server.h"
 #include "grpc/transport.h"
 #include "h2/h2.h"
+#include "io/conntab.h"
+#include "io/listener.h"
 
 #define MAX_OUT_MD 16
 /* Idle calls kept for reuse, and what each may keep: bounds the pool at about 256 x 20 KiB. */
@@ -85,12 +87,17 @@ struct grpc_call {
 	grpc_call *prev, *next;
 };
 
+/* The connection table's lists (io/conntab.h); busy connections are in none. */
+enum { SC_HANDSHAKE = 0, SC_IDLE = 1, SC_CLOSING = 2 };
+
 struct grpc_sconn {
 	grpc_transport tr;
+	conntab_ent ent;	/* first after tr: see sconn_of() */
 	grpc_server *srv;
 	h2_conn *h2;
 	grpc_call *calls;
 	int dying;
+	int closing;		/* GOAWAY for idleness sent; stays in SC_CLOSING */
 	grpc_sconn *prev, *next;
 };
 
@@ -99,7 +106,9 @@ struct grpc_server {
 	grpc_server_opts opts;
 	struct method_ent *methods;
 	size_t nmethods;
-	int listen_fd;
+	io_listener listener;	/* fd -1 when not listening */
+	conntab tab;
+	io_timer conn_timer;	/* at the table's next deadline (lazily early) */
 	grpc_sconn *conns;
 	grpc_call *free_calls;
 	size_t nfree;

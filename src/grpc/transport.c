@@ -14,6 +14,7 @@
 #include "grpc/transport.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -133,6 +134,8 @@ static void flush_cb(io_loop *loop, void *arg)
 	t->flags &= ~TR_FLUSH_QUEUED;
 	if (t->flags & TR_STOPPED)
 		return;
+	if (t->on_turn)
+		t->on_turn(t);
 	flush_now(t);
 }
 
@@ -169,6 +172,11 @@ static void on_io(io_loop *loop, int fd, unsigned ev, void *arg)
 	for (int i = 0; i < READS_PER_TURN || (t->tls && io_tls_buffered(t->tls)); i++) {
 		ssize_t n = stream_recv(t, read_scratch, sizeof(read_scratch));
 		if (n > 0) {
+			if (t->nhead < sizeof(t->head)) {
+				size_t k = sizeof(t->head) - t->nhead < (size_t)n ? sizeof(t->head) - t->nhead : (size_t)n;
+				memcpy(t->head + t->nhead, read_scratch, k);
+				t->nhead = (uint8_t)(t->nhead + k);
+			}
 			if (h2_conn_feed(t->h2, read_scratch, (size_t)n) < 0)
 				break;	/* GOAWAY is queued; the flush writes it and closes */
 			/* TLS may hold a decrypted rest no poll() would report */
@@ -196,6 +204,7 @@ int grpc_transport_start(grpc_transport *t, io_loop *loop, int fd, h2_conn *h2, 
 	t->fd = fd;
 	t->h2 = h2;
 	t->tick_at = -1;
+	t->nhead = 0;
 	t->flags = connecting ? TR_CONNECTING : 0;
 	io_timer_init(&t->tick, tick_cb, t);
 	if (fd < 0)

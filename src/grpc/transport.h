@@ -48,8 +48,12 @@ struct grpc_transport {
 	io_timer tick;
 	int64_t tick_at;	/* when tick is armed for, -1 if not */
 	unsigned flags;		/* TR_* in transport.c */
+	uint8_t head[8];	/* the first bytes received (diagnosis of a peer that is not HTTP/2) */
+	uint8_t nhead;
 	/* Client: the non-blocking connect finished; err is 0 or an errno.  On error on_close follows. */
 	void (*on_connect)(grpc_transport *t, int err);
+	/* Optional: runs at each turn's flush, before writing (after any input or submit). */
+	void (*on_turn)(grpc_transport *t);
 	/* The socket is closed; reason is a static string. */
 	void (*on_close)(grpc_transport *t, const char *reason);
 	void *owner;

@@ -249,6 +249,8 @@ uint32_t h2_conn_peer_max_concurrent_streams(const h2_conn *c);
 uint32_t h2_conn_peer_max_frame_size(const h2_conn *c);
 /* Number of open streams (both directions, any open/half-closed state). */
 size_t h2_conn_open_streams(const h2_conn *c);
+/* True once the peer's preface (server role) and first SETTINGS frame have arrived. */
+int h2_conn_handshaken(const h2_conn *c);
 /*
  * Client: a new stream may be opened now: the peer's SETTINGS has arrived
  * (its concurrency limit is known), not closing, ids left, under the limit.

@@ -660,6 +660,7 @@ const char *h2_conn_error_desc(const h2_conn *c) { return c->error_desc ? c->err
 uint32_t h2_conn_peer_max_concurrent_streams(const h2_conn *c) { return c->peer_max_concurrent; }
 uint32_t h2_conn_peer_max_frame_size(const h2_conn *c) { return c->peer_max_frame; }
 size_t h2_conn_open_streams(const h2_conn *c) { return c->nstreams; }
+int h2_conn_handshaken(const h2_conn *c) { return c->got_settings; }
 const h2_stats *h2_conn_stats(const h2_conn *c) { return &c->stats; }
 
 int h2_conn_can_open_stream(const h2_conn *c)

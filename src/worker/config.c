@@ -55,6 +55,13 @@ static const struct flag_def worker_flags[] = {
 	    1024, 1 << 30, NULL },
 	{ "shutdown-grace", FLAG_DURATION, &parsed.shutdown_grace_ms,
 	    "on SIGTERM, how long waiting calls may run (default 20s)", MS(0) - 1, MS(3600) * 1000, NULL },
+	{ "max-connections", FLAG_INT, &parsed.max_conns,
+	    "gRPC connections at most; also capped by the open-file limit (default 1000)", 1, 1000000, NULL },
+	{ "max-connections-per-peer", FLAG_INT, &parsed.max_conns_per_peer,
+	    "gRPC connections from one address at most, 0 = no limit (default 256)", 0, 1000000, NULL },
+	{ "max-connection-idle", FLAG_DURATION, &parsed.max_conn_idle_ms,
+	    "GOAWAY to a gRPC connection without a call this long, 0 = never (default 5m)", MS(0) - 1,
+	    MS(24) * 3600 * 1000, NULL },
 	{ "log-format", FLAG_STRING, &parsed.log_format, "logfmt or json (default logfmt)", 0, 0, check_log_format },
 	{ "log-level", FLAG_STRING, &parsed.log_level, "debug, info, warn, error (default info)", 0, 0,
 	    check_log_level },
@@ -94,6 +101,9 @@ int worker_config_parse(struct worker_config *cfg, int argc, char **argv)
 	parsed.max_replicas = 1000;
 	parsed.max_recv_msg = 4 * 1024 * 1024;
 	parsed.shutdown_grace_ms = 20 * 1000;	/* under Kubernetes' 30 s termination grace */
+	parsed.max_conns = 1000;
+	parsed.max_conns_per_peer = 256;
+	parsed.max_conn_idle_ms = 5 * 60 * 1000;
 	parsed.log_format = "logfmt";
 	parsed.log_level = "info";
 	parsed.tls_check_interval_ms = 10 * 1000;

@@ -17,6 +17,9 @@ struct worker_config {
 	int64_t max_replicas;
 	int64_t max_recv_msg;
 	int64_t shutdown_grace_ms;
+	int64_t max_conns;		/* gRPC connections (further capped by RLIMIT_NOFILE) */
+	int64_t max_conns_per_peer;	/* 0 = no limit */
+	int64_t max_conn_idle_ms;	/* 0 = never */
 	const char *log_format;
 	const char *log_level;
 	const char *apiserver;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/log.h"
 #include "grpc/health.h"
@@ -171,6 +172,25 @@ static int setup_tls(struct worker *w)
 	return 0;
 }
 
+static void write_grpc_conn_metrics(buf *out, void *arg)
+{
+	struct worker *w = arg;
+	const grpc_server_stats *st = grpc_server_stats_get(w->server);
+
+	buf_printf(out,
+	    "# HELP cplane_grpc_connections Open gRPC connections.\n"
+	    "# TYPE cplane_grpc_connections gauge\ncplane_grpc_connections %zu\n"
+	    "# HELP cplane_grpc_connections_closed_total gRPC connections the server closed, by reason.\n"
+	    "# TYPE cplane_grpc_connections_closed_total counter\n"
+	    "cplane_grpc_connections_closed_total{reason=\"evicted\"} %llu\n"
+	    "cplane_grpc_connections_closed_total{reason=\"handshake_timeout\"} %llu\n"
+	    "cplane_grpc_connections_closed_total{reason=\"idle\"} %llu\n"
+	    "cplane_grpc_connections_closed_total{reason=\"refused\"} %llu\n",
+	    st->conns_open, (unsigned long long)st->conns_evicted,
+	    (unsigned long long)st->conns_handshake_timeouts, (unsigned long long)st->conns_idle_closed,
+	    (unsigned long long)st->conns_refused);
+}
+
 static void on_shutdown_done(grpc_server *s, void *arg)
 {
 	struct worker *w = arg;
@@ -225,6 +245,36 @@ static int use_kubeconfig(struct worker *w, char *err, size_t errsz)
 	return k8s_kubeconfig_load(&w->kubeconfig, path, w->cfg.context, err, errsz) < 0 ? -1 : 1;
 }
 
+/*
+ * Descriptors kept out of the gRPC table: the metrics port's 64
+ * connections, the API server connections, the loop's pipe, stdio, margin.
+ */
+#define FDS_RESERVED 128
+
+/* Raises the soft open-file limit to the hard one; returns the limit in effect. */
+static uint64_t raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = rl;
+		want.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/* The gRPC table: --max-connections, but never more than the descriptors we may open. */
+static size_t grpc_table_size(int64_t wanted, uint64_t nofile)
+{
+	uint64_t room = nofile > FDS_RESERVED + 16 ? nofile - FDS_RESERVED : 16;
+
+	return (uint64_t)wanted < room ? (size_t)wanted : (size_t)room;
+}
+
 static int setup(struct worker *w)
 {
 	k8s_config_opts kopts;
@@ -259,6 +309,16 @@ static int setup(struct worker *w)
 	grpc_server_opts_default(&gopts);
 	gopts.max_recv_msg = (uint32_t)w->cfg.max_recv_msg;
 	gopts.tls = w->tls;
+	{
+		uint64_t nofile = raise_nofile();
+		char n1[24], n2[24];
+		gopts.max_conns = grpc_table_size(w->cfg.max_conns, nofile);
+		gopts.max_conns_per_peer = (size_t)w->cfg.max_conns_per_peer;
+		gopts.max_conn_idle_ms = w->cfg.max_conn_idle_ms;
+		if (gopts.max_conns < (size_t)w->cfg.max_conns)
+			log_warn("The open-file limit caps gRPC connections", "max_connections",
+			    log_i64(n1, (int64_t)gopts.max_conns), "nofile", log_i64(n2, (int64_t)nofile), NULL);
+	}
 	w->server = grpc_server_new(w->loop, &gopts);
 	if (w->client == NULL || w->server == NULL || grpc_health_register(w->server) < 0)
 		goto nomem;
@@ -306,6 +366,7 @@ static int setup(struct worker *w)
 		}
 		metrics_server_add_source(w->metrics, worker_service_write_metrics, w->service);
 		metrics_server_add_source(w->metrics, write_k8s_metrics, w);
+		metrics_server_add_source(w->metrics, write_grpc_conn_metrics, w);
 		metrics_server_add_source(w->metrics, metrics_write_process, NULL);
 		if (w->tls != NULL)
 			metrics_server_add_source(w->metrics, write_tls_metrics, w);

@@ -431,7 +431,16 @@ def test_connection_limit():
             assert len(x.recv(9)) > 0
         extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
         extra.settimeout(5)
-        assert extra.recv(100) == b""  # closed at once
+        # issue 18: the newcomer is served (our SETTINGS) and the connection idle the longest goes
+        assert extra.recv(9)[3] == 4
+        socks[0].settimeout(5)
+        got = b""
+        while True:
+            chunk = socks[0].recv(100)
+            if not chunk:
+                break
+            got += chunk
+        assert got[3] == 4     # it had our SETTINGS, then the close
         for x in socks + [extra]:
             x.close()
         with grpc.insecure_channel(s.addr) as ch:
