@@ -11,7 +11,9 @@
 #include "driver/driver.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,8 @@ enum goal { GOAL_READY, GOAL_GONE, GOAL_FOREVER };
 struct driver {
 	io_loop *loop;
 	grpc_client *client;
+	int output_failed;	/* stdout refused a write: exit 1 whatever the calls did */
+	int stdout_closed;	/* fd 1 was not open at start */
 	enum command cmd;
 	const char *name;
 	int64_t replicas;
@@ -172,12 +176,18 @@ static void end_progress(struct driver *d)
 	}
 }
 
-static void print_buf(buf *b)
+/* Output that cannot be written is a failure (exit 1), not a success nobody saw. */
+static void print_buf(struct driver *d, buf *b)
 {
-	if (buf_len(b) == 0)
+	if (buf_len(b) == 0 || d->output_failed)
 		return;		/* an empty buf has no data pointer to hand to fwrite */
-	fwrite(buf_data(b), 1, buf_len(b), stdout);
-	fflush(stdout);
+	if (d->stdout_closed || fwrite(buf_data(b), 1, buf_len(b), stdout) != buf_len(b) || fflush(stdout) != 0) {
+		end_progress(d);
+		fprintf(stderr, "cplane: writing the output: %s\n", d->stdout_closed ? "stdout is closed" :
+		    strerror(errno));
+		d->output_failed = 1;
+		finish(d, 1);
+	}
 }
 
 static void print_clusters(struct driver *d, const Cplane__V1__Cluster *const *cs, size_t n)
@@ -190,7 +200,7 @@ static void print_clusters(struct driver *d, const Cplane__V1__Cluster *const *c
 	} else {
 		output_table(&out, cs, n, clock_wall_ms());
 	}
-	print_buf(&out);
+	print_buf(d, &out);
 	buf_free(&out);
 }
 
@@ -410,7 +420,7 @@ static void print_change(struct driver *d, const Cplane__V1__Cluster *c)
 		output_json(&out, c);
 	else	/* the header once, then a row per change */
 		output_table_row(&out, c, d->watch_rows++ == 0, clock_wall_ms());
-	print_buf(&out);
+	print_buf(d, &out);
 	buf_free(&out);
 }
 
@@ -1165,6 +1175,14 @@ static int connect_worker(struct driver *d, const char *target, int64_t timeout_
 		default_target(deftarget, sizeof(deftarget));
 		target = deftarget;
 	}
+	signal(SIGPIPE, SIG_IGN);	/* a reader gone is a write error, not a silent death */
+	if (fcntl(1, F_GETFD) < 0) {
+		/* stdout closed: hold fd 1 so no socket lands there, and fail the first print */
+		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && fd != 1)
+			close(fd);
+		d->stdout_closed = 1;
+	}
 	rc = wait_for_target(d, target, timeout_ms, &ss, &sl);
 	if (rc != 0)
 		return rc;
@@ -1246,5 +1264,5 @@ int driver_main(int argc, char **argv)
 	io_loop_free(d.loop);
 	driver_token_free(&d.token);
 	spec_req_free(&d.sreq);
-	return d.exit_code;
+	return d.output_failed ? 1 : d.exit_code;
 }

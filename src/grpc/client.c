@@ -195,11 +195,44 @@ static void fail_queued(grpc_client *cl, int status, const char *msg)
 		call_done(cl->q_head, status, msg);
 }
 
+/*
+ * A connection that ended before the server's SETTINGS: say what the target
+ * is instead of reconnecting to it until the deadline (it will not turn
+ * into an HTTP/2 server).  Returns 0 when it did not end that way.
+ */
+static const char no_settings_in_time[] = "no HTTP/2 settings from the target in time";
+
+static int not_http2_reason(const struct cconn *cc, const char *reason, char *out, size_t outsz)
+{
+	const grpc_transport *t = &cc->tr;
+
+	if (!cc->connected || cc->settled)
+		return 0;
+	if (t->nhead >= 5 && memcmp(t->head, "HTTP/", 5) == 0) {
+		size_t n = 5;
+		while (n < t->nhead && t->head[n] > ' ' && t->head[n] < 0x7f)
+			n++;
+		snprintf(out, outsz, "the target answered %.*s, not HTTP/2: not a gRPC server (h2c)", (int)n,
+		    (const char *)t->head);
+	} else if (t->nhead == 0 && reason == no_settings_in_time) {
+		snprintf(out, outsz, "the target sent nothing: no HTTP/2 settings within %lld ms (not a gRPC server?)",
+		    (long long)cc->cl->opts.connect_timeout_ms);
+	} else if (t->nhead == 0) {
+		snprintf(out, outsz, "connection closed before the HTTP/2 settings (%s)", reason);
+	} else if (t->head[0] == 0x15 || t->head[0] == 0x16) {
+		snprintf(out, outsz, "the target answered with TLS, not plaintext HTTP/2");
+	} else {
+		snprintf(out, outsz, "the target's first bytes are not HTTP/2 (%s)", reason);
+	}
+	return 1;
+}
+
 static void conn_destroy(struct cconn *cc, const char *reason)
 {
 	grpc_client *cl = cc->cl;
 	int was_connected = cc->connected;
 	char msg[160];
+	int not_h2;
 
 	cc->dying = 1;
 	if (cl->active == cc)
@@ -212,13 +245,15 @@ static void conn_destroy(struct cconn *cc, const char *reason)
 		cc->next->prev = cc->prev;
 	io_timer_stop(cl->loop, &cc->connect_timer);
 	grpc_transport_stop(&cc->tr);
-	snprintf(msg, sizeof(msg), "%s: %s", was_connected ? "connection lost" : "connect failed", reason);
+	not_h2 = not_http2_reason(cc, reason, msg, sizeof(msg));
+	if (!not_h2)
+		snprintf(msg, sizeof(msg), "%s: %s", was_connected ? "connection lost" : "connect failed", reason);
 	cc->lost = msg;
 	h2_conn_free(cc->h2);
 	free(cc);
 	if (cl->freeing)
 		return;
-	if (!was_connected && cl->active == NULL)
+	if ((!was_connected || not_h2) && cl->active == NULL)
 		fail_queued(cl, GRPC_UNAVAILABLE, msg);
 	else
 		pump_kick(cl);
@@ -233,8 +268,8 @@ static void conn_on_connect(grpc_transport *t, int err)
 {
 	struct cconn *cc = t->owner;
 
-	io_timer_stop(cc->cl->loop, &cc->connect_timer);
 	if (err == 0) {
+		/* connect_timer keeps running until the server's SETTINGS (cb_settings). */
 		cc->connected = 1;
 		pump_kick(cc->cl);
 	}
@@ -242,8 +277,10 @@ static void conn_on_connect(grpc_transport *t, int err)
 
 static void connect_timeout_cb(io_loop *loop, void *arg)
 {
+	struct cconn *cc = arg;
+
 	(void)loop;
-	conn_destroy(arg, "connect timed out");
+	conn_destroy(cc, cc->connected ? no_settings_in_time : "connect timed out");
 }
 
 static const h2_callbacks client_cbs;
@@ -568,6 +605,7 @@ static void cb_settings(h2_conn *h2, void *user)
 
 	(void)h2;
 	cc->settled = 1;
+	io_timer_stop(cc->cl->loop, &cc->connect_timer);
 	pump_kick(cc->cl);
 }
 

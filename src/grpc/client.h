@@ -8,8 +8,11 @@
  * SETTINGS_MAX_CONCURRENT_STREAMS wait in a queue for a free stream.  Calls
  * refused by the server before it processed them (REFUSED_STREAM, streams
  * above a GOAWAY's last id) are retried once on a new connection.  When
- * the connection cannot be made, waiting calls fail UNAVAILABLE at once
- * (no wait-for-ready); the next call tries again.
+ * the connection cannot be made, or the target turns out not to be an
+ * HTTP/2 server (it answers HTTP/1.x or TLS or other bytes, closes, or
+ * sends no SETTINGS within connect_timeout_ms), waiting calls fail
+ * UNAVAILABLE at once with a message naming what was seen ("the target
+ * answered HTTP/1.1, ..."; no wait-for-ready); the next call tries again.
  *
  * Deadlines: a call's timeout goes out as grpc-timeout (the time left when
  * its stream opens) and is enforced here too: at expiry the stream is reset
@@ -40,7 +43,7 @@ typedef struct grpc_ccall grpc_ccall;
 typedef struct grpc_client_opts {
 	const char *authority;		/* :authority; NULL = the address as "ip:port" */
 	uint32_t max_recv_msg;		/* 4 MiB: larger response → RESOURCE_EXHAUSTED */
-	int64_t connect_timeout_ms;	/* 5000 */
+	int64_t connect_timeout_ms;	/* 5000: TCP connect + the server's first SETTINGS */
 	const char *user_agent;		/* NULL = "cplane/<version>" */
 } grpc_client_opts;
 
