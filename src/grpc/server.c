@@ -447,7 +447,7 @@ static void check_done(grpc_server *s)
 
 static grpc_sconn *sconn_of(conntab_ent *e)
 {
-	return (grpc_sconn *)((char *)e - offsetof(grpc_sconn, ent));
+	return (grpc_sconn *)(void *)((char *)e - offsetof(grpc_sconn, ent));
 }
 
 /* Arms the table's timer if its next deadline is earlier than the armed one (lazy otherwise). */
