@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "cplane/v1/cplane.pb-c.h"
 #include "driver/output.h"
+#include "driver/tls_opts.h"
 #include "driver/token.h"
 #include "grpc/client.h"
 #include "io/net.h"
@@ -82,6 +83,7 @@ struct driver {
 	int progress_len;
 	int demo_stage;		/* 0 = creating, 1 = deleting */
 	struct driver_token token;
+	struct driver_tls tls;	/* --tls: the anchors and client certificate the connections use */
 	grpc_metadata auth_md;	/* authorization: Bearer ..., sent on every call when there is a token */
 };
 
@@ -954,6 +956,9 @@ void driver_print_usage(FILE *f)
 	    "  --timeout DUR          give up after this long, start-up included (default 10m; watch: none)\n"
 	    "  --token-file FILE      the bearer token to send (default " DRIVER_TOKEN_FILE ", else the\n"
 	    "                         service-account token, else $CPLANE_TOKEN, else none)\n"
+	    "  --tls                  TLS to the worker (env CPLANE_TLS=1); --ca-file FILE verifies it (default\n"
+	    "                         " DRIVER_SYSTEM_CA "), --server-name NAME (default: the target's host),\n"
+	    "                         --client-cert-file/--client-key-file for mTLS\n"
 	    "  -o, --output FORMAT    table or json (get, list, watch, create)\n"
 	    "  --log-format, --log-level as for the worker\n"
 	    "  --cpu/--memory set request = limit (Kubernetes quantities: 500m, 1Gi); --service adds a headless\n"
@@ -990,6 +995,7 @@ static const char *check_format(const char *v)
 /* What the command line said, before it is checked against the command. */
 struct driver_args {
 	const char *target, *output, *log_format, *log_level, *token_file;
+	struct driver_tls_flags tls;
 	int64_t timeout_ms;	/* -1: not given */
 	int64_t replicas;	/* -1: not given */
 	int wait;
@@ -1025,6 +1031,11 @@ static int parse_flags(struct driver *d, struct driver_args *a, int argc, char *
 		{ "service", FLAG_BOOL, &a->spec.service, "a headless Service", 0, 0, NULL },
 		{ "log-format", FLAG_STRING, &a->log_format, "logfmt or json", 0, 0, check_format },
 		{ "log-level", FLAG_STRING, &a->log_level, "log level", 0, 0, check_level },
+		{ "tls", FLAG_BOOL, &a->tls.tls, "TLS to the worker", 0, 0, NULL },
+		{ "ca-file", FLAG_STRING, &a->tls.ca_file, "CA bundle for the worker", 0, 0, NULL },
+		{ "server-name", FLAG_STRING, &a->tls.server_name, "name in the worker's certificate", 0, 0, NULL },
+		{ "client-cert-file", FLAG_STRING, &a->tls.client_cert_file, "client certificate", 0, 0, NULL },
+		{ "client-key-file", FLAG_STRING, &a->tls.client_key_file, "client key", 0, 0, NULL },
 	};
 
 	if (flags_parse(defs, sizeof(defs) / sizeof(defs[0]), argc, argv, a->pos, 4, &a->npos, err,
@@ -1163,9 +1174,10 @@ static int apply_args(struct driver *d, struct driver_args *a)
 }
 
 /* Waits for the target, then the loop and the client on it.  0, or the exit status. */
-static int connect_worker(struct driver *d, const char *target, int64_t timeout_ms)
+static int connect_worker(struct driver *d, const char *target, const struct driver_tls_flags *tf,
+    int64_t timeout_ms)
 {
-	char deftarget[160];
+	char deftarget[160], err[512];
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	grpc_client_opts copts;
@@ -1174,6 +1186,10 @@ static int connect_worker(struct driver *d, const char *target, int64_t timeout_
 	if (target == NULL || target[0] == '\0') {
 		default_target(deftarget, sizeof(deftarget));
 		target = deftarget;
+	}
+	if (driver_tls_load(&d->tls, tf, target, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cplane: %s\n", err);
+		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);	/* a reader gone is a write error, not a silent death */
 	if (fcntl(1, F_GETFD) < 0) {
@@ -1189,6 +1205,10 @@ static int connect_worker(struct driver *d, const char *target, int64_t timeout_
 	d->loop = io_loop_new();
 	grpc_client_opts_default(&copts);
 	copts.authority = target;	/* copied by the client */
+	copts.tls_anchors = d->tls.anchors;
+	copts.tls_server_name = d->tls.server_name;
+	copts.tls_chain = d->tls.chain;
+	copts.tls_key = d->tls.key;
 	d->client = d->loop ? grpc_client_new(d->loop, (struct sockaddr *)&ss, sl, &copts) : NULL;
 	if (d->client == NULL) {
 		fprintf(stderr, "cplane: out of memory\n");
@@ -1251,9 +1271,10 @@ int driver_main(int argc, char **argv)
 	a.replicas = -1;
 	a.wait = 1;
 	if ((rc = parse_flags(&d, &a, argc, argv)) != 0 || (rc = lookup_command(&d, &a)) != 0 ||
-	    (rc = apply_args(&d, &a)) != 0 || (rc = connect_worker(&d, a.target, a.timeout_ms)) != 0) {
+	    (rc = apply_args(&d, &a)) != 0 || (rc = connect_worker(&d, a.target, &a.tls, a.timeout_ms)) != 0) {
 		driver_token_free(&d.token);
 		spec_req_free(&d.sreq);
+		driver_tls_free(&d.tls);
 		return rc;
 	}
 	start_command(&d);
@@ -1264,5 +1285,6 @@ int driver_main(int argc, char **argv)
 	io_loop_free(d.loop);
 	driver_token_free(&d.token);
 	spec_req_free(&d.sreq);
+	driver_tls_free(&d.tls);
 	return d.output_failed ? 1 : d.exit_code;
 }

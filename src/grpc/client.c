@@ -230,7 +230,8 @@ static int not_http2_reason(const struct cconn *cc, const char *reason, char *ou
 static void conn_destroy(struct cconn *cc, const char *reason)
 {
 	grpc_client *cl = cc->cl;
-	int was_connected = cc->connected;
+	/* a TLS handshake that failed is a connect that failed: queued calls end, not retry */
+	int was_connected = cc->connected && (cc->tr.tls.client == NULL || tls_client_handshake_done(cc->tr.tls.client));
 	char msg[160];
 	int not_h2;
 
@@ -250,6 +251,7 @@ static void conn_destroy(struct cconn *cc, const char *reason)
 		snprintf(msg, sizeof(msg), "%s: %s", was_connected ? "connection lost" : "connect failed", reason);
 	cc->lost = msg;
 	h2_conn_free(cc->h2);
+	tls_client_free(cc->tr.tls.client);
 	free(cc);
 	if (cl->freeing)
 		return;
@@ -285,6 +287,25 @@ static void connect_timeout_cb(io_loop *loop, void *arg)
 
 static const h2_callbacks client_cbs;
 
+/* A client engine for one connection, offering ALPN h2 and the client certificate if any. */
+static int tls_setup(grpc_client *cl, struct cconn *cc)
+{
+	static const char *const h2[] = {"h2"};
+	char err[256];
+
+	cc->tr.tls.client = tls_client_new(cl->opts.tls_anchors, cl->opts.tls_server_name, err, sizeof(err));
+	if (cc->tr.tls.client == NULL)
+		return -1;
+	tls_client_set_alpn(cc->tr.tls.client, h2, 1);
+	if (cl->opts.tls_chain != NULL && cl->opts.tls_key != NULL &&
+	    tls_client_set_identity(cc->tr.tls.client, cl->opts.tls_chain, cl->opts.tls_key, err, sizeof(err)) < 0) {
+		tls_client_free(cc->tr.tls.client);
+		cc->tr.tls.client = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static struct cconn *conn_new(grpc_client *cl)
 {
 	struct cconn *cc = calloc(1, sizeof(*cc));
@@ -301,6 +322,12 @@ static struct cconn *conn_new(grpc_client *cl)
 		free(cc);
 		return NULL;
 	}
+	if (cl->opts.tls_anchors != NULL && tls_setup(cl, cc) < 0) {
+		h2_conn_free(cc->h2);
+		free(cc);
+		fail_queued(cl, GRPC_UNAVAILABLE, "tls setup failed");
+		return NULL;
+	}
 	cl->connects++;
 	fd = io_connect((const struct sockaddr *)&cl->sa, cl->salen);
 	cc->tr.owner = cc;
@@ -310,6 +337,7 @@ static struct cconn *conn_new(grpc_client *cl)
 		if (fd >= 0)
 			grpc_transport_stop(&cc->tr);
 		h2_conn_free(cc->h2);
+		tls_client_free(cc->tr.tls.client);
 		free(cc);
 		fail_queued(cl, GRPC_UNAVAILABLE, "connect failed");
 		return NULL;
@@ -352,7 +380,7 @@ static int open_stream(struct cconn *cc, grpc_ccall *k)
 		f[n++] = (h2_field){p, nl, p + nl + 1, vl, 0};
 		p += nl + vl + 2;
 	}
-	sid = h2_submit_request(cc->h2, "POST", "http", cl->authority, k->path, f, n, 0, k);
+	sid = h2_submit_request(cc->h2, "POST", cl->opts.tls_anchors ? "https" : "http", cl->authority, k->path, f, n, 0, k);
 	if (sid == H2_ERR_CONCURRENCY)
 		return 0;
 	if (sid == H2_ERR_NO_IDS || sid == H2_ERR_CLOSING || sid == H2_ERR_CONN) {
@@ -625,6 +653,10 @@ void grpc_client_opts_default(grpc_client_opts *o)
 	o->max_recv_msg = GRPC_DEFAULT_MAX_MSG;
 	o->connect_timeout_ms = 5000;
 	o->user_agent = NULL;
+	o->tls_anchors = NULL;
+	o->tls_server_name = NULL;
+	o->tls_chain = NULL;
+	o->tls_key = NULL;
 }
 
 grpc_client *grpc_client_new(io_loop *loop, const struct sockaddr *sa, socklen_t salen,

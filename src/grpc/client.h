@@ -36,6 +36,7 @@
 
 #include "grpc/grpc.h"
 #include "io/loop.h"
+#include "io/tls.h"
 
 typedef struct grpc_client grpc_client;
 typedef struct grpc_ccall grpc_ccall;
@@ -45,6 +46,13 @@ typedef struct grpc_client_opts {
 	uint32_t max_recv_msg;		/* 4 MiB: larger response → RESOURCE_EXHAUSTED */
 	int64_t connect_timeout_ms;	/* 5000: TCP connect + the server's first SETTINGS */
 	const char *user_agent;		/* NULL = "cplane/<version>" */
+	/* TLS (io/tls.h): anchors non-NULL = every connection is TLS, ALPN "h2", the server's
+	 * certificate checked against tls_server_name; tls_chain + tls_key = a client certificate.
+	 * All must outlive the client. */
+	const tls_anchors *tls_anchors;
+	const char *tls_server_name;
+	const struct pem_chain *tls_chain;
+	const struct pem_key *tls_key;
 } grpc_client_opts;
 
 void grpc_client_opts_default(grpc_client_opts *o);

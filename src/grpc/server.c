@@ -474,7 +474,7 @@ static void sconn_destroy(grpc_sconn *sc)
 	s->stats.conns_open--;
 	sc->dying = 1;
 	h2_conn_free(sc->h2);	/* open streams → cb_stream_close → calls gone */
-	tls_server_free(sc->tr.tls);
+	tls_server_free(sc->tr.tls.server);
 	free(sc);
 }
 
@@ -559,7 +559,7 @@ static grpc_sconn *sconn_new(grpc_server *s, int fd)
 	sc->tr.on_close = sconn_on_close;
 	sc->tr.on_turn = sconn_on_turn;
 	sc->ent.list = CONNTAB_BUSY;
-	if (s->opts.tls != NULL && (sc->tr.tls = tls_server_new(s->opts.tls, NULL, 0)) == NULL)
+	if (s->opts.tls != NULL && (sc->tr.tls.server = tls_server_new(s->opts.tls, NULL, 0)) == NULL)
 		goto fail;
 	if (grpc_transport_start(&sc->tr, s->loop, fd, sc->h2, 0) < 0)
 		goto fail;
@@ -570,7 +570,7 @@ static grpc_sconn *sconn_new(grpc_server *s, int fd)
 	s->stats.conns_open++;
 	return sc;
 fail:
-	tls_server_free(sc->tr.tls);
+	tls_server_free(sc->tr.tls.server);
 	h2_conn_free(sc->h2);
 	free(sc);
 	return NULL;

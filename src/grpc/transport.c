@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "io/net.h"
-#include "io/tls_stream.h"
 
 enum {
 	TR_FLUSH_QUEUED = 1u,
@@ -39,18 +38,23 @@ static void flush_cb(io_loop *loop, void *arg);
 /* The byte stream under h2: the socket itself, or TLS over it. */
 static ssize_t stream_recv(grpc_transport *t, void *p, size_t n)
 {
-	return t->tls ? io_tls_recv(t->tls, t->fd, p, n) : recv(t->fd, p, n, 0);
+	return io_tls_on(&t->tls) ? io_tls_recv(&t->tls, t->fd, p, n) : recv(t->fd, p, n, 0);
 }
 
 static ssize_t stream_send(grpc_transport *t, const void *p, size_t n)
 {
-	return t->tls ? io_tls_send(t->tls, t->fd, p, n) : send(t->fd, p, n, MSG_NOSIGNAL);
+	return io_tls_on(&t->tls) ? io_tls_send(&t->tls, t->fd, p, n) : send(t->fd, p, n, MSG_NOSIGNAL);
 }
 
 /* Why the stream failed: TLS's own words when TLS refused. */
 static const char *stream_error(grpc_transport *t, const char *what)
 {
-	return t->tls && errno == EPROTO ? io_tls_error(t->tls) : what;
+	if (!io_tls_on(&t->tls))
+		return what;
+	if (errno == EPROTO)
+		return io_tls_error(&t->tls);
+	/* BearSSL ends some refusals (a missing client certificate) without an alert */
+	return io_tls_handshake_done(&t->tls) ? what : "tls: connection closed during the handshake";
 }
 
 static void tr_close(grpc_transport *t, const char *reason)
@@ -81,7 +85,7 @@ static int flush_now(grpc_transport *t)
 	const uint8_t *p;
 	unsigned interest = 0;
 
-	if (t->tls && io_tls_flush(t->tls, t->fd) < 0) {
+	if (io_tls_on(&t->tls) && io_tls_flush(&t->tls, t->fd) < 0) {
 		tr_close(t, "write failed");
 		return -1;
 	}
@@ -108,11 +112,11 @@ static int flush_now(grpc_transport *t)
 		tr_close(t, h2_conn_error_code(t->h2) ? h2_conn_error_desc(t->h2) : "closed");
 		return -1;
 	}
-	if (t->tls == NULL) {
+	if (!io_tls_on(&t->tls)) {
 		if (len > 0 || h2_conn_want_write(t->h2))
 			interest |= IO_WRITE;
-	} else if (io_tls_want_write(t->tls) ||
-	    (io_tls_can_send(t->tls) && (len > 0 || h2_conn_want_write(t->h2)))) {
+	} else if (io_tls_want_write(&t->tls) ||
+	    (io_tls_can_send(&t->tls) && (len > 0 || h2_conn_want_write(t->h2)))) {
 		/* during the handshake h2's output waits for the engine, not the socket */
 		interest |= IO_WRITE;
 	}
@@ -169,7 +173,7 @@ static void on_io(io_loop *loop, int fd, unsigned ev, void *arg)
 		return;
 	if (!(ev & (IO_READ | IO_ERROR)))
 		return;
-	for (int i = 0; i < READS_PER_TURN || (t->tls && io_tls_buffered(t->tls)); i++) {
+	for (int i = 0; i < READS_PER_TURN || (io_tls_on(&t->tls) && io_tls_buffered(&t->tls)); i++) {
 		ssize_t n = stream_recv(t, read_scratch, sizeof(read_scratch));
 		if (n > 0) {
 			if (t->nhead < sizeof(t->head)) {
@@ -180,12 +184,13 @@ static void on_io(io_loop *loop, int fd, unsigned ev, void *arg)
 			if (h2_conn_feed(t->h2, read_scratch, (size_t)n) < 0)
 				break;	/* GOAWAY is queued; the flush writes it and closes */
 			/* TLS may hold a decrypted rest no poll() would report */
-			if ((size_t)n < sizeof(read_scratch) && !(t->tls && io_tls_buffered(t->tls)))
+			if ((size_t)n < sizeof(read_scratch) && !(io_tls_on(&t->tls) && io_tls_buffered(&t->tls)))
 				break;
 			continue;
 		}
 		if (n == 0) {
-			tr_close(t, "peer closed the connection");
+			errno = 0;
+			tr_close(t, stream_error(t, "peer closed the connection"));
 			return;
 		}
 		if (errno == EINTR)

@@ -20,7 +20,7 @@
  * only from the transport's own io callbacks, never from inside an h2 call,
  * and the transport is not touched after it returns.
  *
- * TLS: with tls set (before grpc_transport_start) the socket carries TLS and
+ * TLS: with tls.server or tls.client set (before grpc_transport_start) the socket carries TLS and
  * the pump moves plaintext through io_tls_stream (io/tls_stream.h); h2 sees
  * the same bytes either way.  The transport does not own the engine.
  *
@@ -34,7 +34,7 @@
 
 #include "h2/h2.h"
 #include "io/loop.h"
-#include "io/tls_server.h"
+#include "io/tls_stream.h"
 
 #define GRPC_TRANSPORT_PAUSE_BYTES (1u << 20)
 
@@ -44,7 +44,7 @@ struct grpc_transport {
 	io_loop *loop;
 	int fd;
 	h2_conn *h2;
-	tls_server *tls;	/* NULL = plain TCP */
+	io_tls tls;		/* both NULL = plain TCP */
 	io_timer tick;
 	int64_t tick_at;	/* when tick is armed for, -1 if not */
 	unsigned flags;		/* TR_* in transport.c */

@@ -543,6 +543,17 @@ void tls_client_free(tls_client *c)
 	free(c);
 }
 
+void tls_client_set_alpn(tls_client *c, const char *const *names, size_t n)
+{
+	char name[sizeof(c->sc.eng.server_name)];
+
+	br_ssl_engine_set_protocol_names(&c->sc.eng, (const char **)(uintptr_t)names, n);
+	br_ssl_engine_add_flags(&c->sc.eng, BR_OPT_FAIL_ON_ALPN_MISMATCH);
+	/* the ClientHello was composed at reset: compose it again with ALPN in it */
+	memcpy(name, c->sc.eng.server_name, sizeof(name));
+	br_ssl_client_reset(&c->sc, name, 0);
+}
+
 unsigned tls_client_state(const tls_client *c)
 {
 	unsigned st = br_ssl_engine_current_state(&c->sc.eng), r = 0;

@@ -92,6 +92,13 @@ tls_client *tls_client_new(const tls_anchors *anchors, const char *server_name,
     char *err, size_t errsz);
 void tls_client_free(tls_client *c);
 
+/*
+ * Offers application protocols (ALPN), e.g. {"h2"}; the server must choose
+ * one of them or the handshake fails.  names must outlive the client.  Call
+ * before the handshake starts moving.
+ */
+void tls_client_set_alpn(tls_client *c, const char *const *names, size_t n);
+
 struct pem_chain;
 struct pem_key;
 /*

@@ -15,11 +15,14 @@
 
 #include "io/tls.h"
 
-int io_tls_flush(tls_server *s, int fd)
+/* The engine calls, whichever side it is. */
+#define E(t, fn, ...) ((t)->server ? tls_server_##fn((t)->server, ##__VA_ARGS__) : tls_client_##fn((t)->client, ##__VA_ARGS__))
+
+int io_tls_flush(io_tls *t, int fd)
 {
 	for (;;) {
 		size_t len;
-		uint8_t *p = tls_server_sendrec_buf(s, &len);
+		uint8_t *p = E(t, sendrec_buf, &len);
 		ssize_t w;
 
 		if (p == NULL || len == 0)
@@ -32,11 +35,11 @@ int io_tls_flush(tls_server *s, int fd)
 				return 1;
 			return -1;
 		}
-		tls_server_sendrec_ack(s, (size_t)w);
+		E(t, sendrec_ack, (size_t)w);
 	}
 }
 
-ssize_t io_tls_recv(tls_server *s, int fd, void *out, size_t cap)
+ssize_t io_tls_recv(io_tls *t, int fd, void *out, size_t cap)
 {
 	uint8_t *o = out;
 	size_t got = 0;
@@ -47,14 +50,14 @@ ssize_t io_tls_recv(tls_server *s, int fd, void *out, size_t cap)
 		size_t len;
 		ssize_t r;
 
-		if (io_tls_flush(s, fd) < 0)
+		if (io_tls_flush(t, fd) < 0)
 			return got > 0 ? (ssize_t)got : -1;
-		st = tls_server_state(s);
-		if ((st & TLS_RECVAPP) && (p = tls_server_recvapp_buf(s, &len)) != NULL) {
+		st = E(t, state);
+		if ((st & TLS_RECVAPP) && (p = E(t, recvapp_buf, &len)) != NULL) {
 			if (len > cap - got)
 				len = cap - got;
 			memcpy(o + got, p, len);
-			tls_server_recvapp_ack(s, len);
+			E(t, recvapp_ack, len);
 			got += len;
 			if (got == cap)
 				return (ssize_t)got;
@@ -63,12 +66,12 @@ ssize_t io_tls_recv(tls_server *s, int fd, void *out, size_t cap)
 		if (st & TLS_CLOSED) {
 			if (got > 0)
 				return (ssize_t)got;
-			if (tls_server_error(s) == 0)
+			if (E(t, error) == 0)
 				return 0;
 			errno = EPROTO;
 			return -1;
 		}
-		if (!(st & TLS_RECVREC) || (p = tls_server_recvrec_buf(s, &len)) == NULL) {
+		if (!(st & TLS_RECVREC) || (p = E(t, recvrec_buf, &len)) == NULL) {
 			/* the engine waits for its output to leave first */
 			if (got > 0)
 				return (ssize_t)got;
@@ -77,7 +80,7 @@ ssize_t io_tls_recv(tls_server *s, int fd, void *out, size_t cap)
 		}
 		r = recv(fd, p, len, 0);
 		if (r > 0) {
-			tls_server_recvrec_ack(s, (size_t)r);
+			E(t, recvrec_ack, (size_t)r);
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
@@ -88,52 +91,57 @@ ssize_t io_tls_recv(tls_server *s, int fd, void *out, size_t cap)
 	}
 }
 
-ssize_t io_tls_send(tls_server *s, int fd, const void *p, size_t n)
+ssize_t io_tls_send(io_tls *t, int fd, const void *p, size_t n)
 {
 	uint8_t *room;
 	size_t len;
 	int fl;
 
-	if ((fl = io_tls_flush(s, fd)) < 0)
+	if ((fl = io_tls_flush(t, fd)) < 0)
 		return -1;
-	if (tls_server_state(s) & TLS_CLOSED) {
+	if (E(t, state) & TLS_CLOSED) {
 		errno = EPIPE;
 		return -1;
 	}
-	if (fl > 0 || (room = tls_server_sendapp_buf(s, &len)) == NULL || len == 0) {
+	if (fl > 0 || (room = E(t, sendapp_buf, &len)) == NULL || len == 0) {
 		errno = EAGAIN;
 		return -1;
 	}
 	if (len > n)
 		len = n;
 	memcpy(room, p, len);
-	tls_server_sendapp_ack(s, len);
-	tls_server_flush(s);
-	if (io_tls_flush(s, fd) < 0)
+	E(t, sendapp_ack, len);
+	E(t, flush);
+	if (io_tls_flush(t, fd) < 0)
 		return -1;
 	return (ssize_t)len;
 }
 
-bool io_tls_want_write(tls_server *s)
+bool io_tls_want_write(io_tls *t)
 {
-	return (tls_server_state(s) & TLS_SENDREC) != 0;
+	return (E(t, state) & TLS_SENDREC) != 0;
 }
 
-bool io_tls_can_send(tls_server *s)
+bool io_tls_can_send(io_tls *t)
 {
-	return (tls_server_state(s) & (TLS_SENDAPP | TLS_SENDREC)) == TLS_SENDAPP;
+	return (E(t, state) & (TLS_SENDAPP | TLS_SENDREC)) == TLS_SENDAPP;
 }
 
-bool io_tls_buffered(tls_server *s)
+bool io_tls_handshake_done(io_tls *t)
 {
-	return (tls_server_state(s) & TLS_RECVAPP) != 0;
+	return E(t, handshake_done);
 }
 
-const char *io_tls_error(tls_server *s)
+bool io_tls_buffered(io_tls *t)
+{
+	return (E(t, state) & TLS_RECVAPP) != 0;
+}
+
+const char *io_tls_error(io_tls *t)
 {
 	static char msg[160];
 
 	/* one loop thread: a static buffer read at once by the caller is enough */
-	snprintf(msg, sizeof(msg), "tls: %s", tls_error_string(tls_server_error(s)));
+	snprintf(msg, sizeof(msg), "tls: %s", tls_error_string(E(t, error)));
 	return msg;
 }

@@ -452,3 +452,66 @@ def test_mtls(pki, sim, tmp_path):
         good.close()
     finally:
         assert w.stop() == 0
+
+
+# ---- the driver ------------------------------------------------------------------------
+
+def driver(w, *args, env=None):
+    return subprocess.run([BIN, '--driver', '--target', w.target, '--timeout', '20s', *args], capture_output=True,
+                          text=True, timeout=60, env=env if env is not None else {})
+
+
+def test_driver_with_tls(pki, sim, tmp_path):
+    ca = p(pki, 'ca.pem')
+    w = start_tls_worker(sim, tmp_path, p(pki, 'rsa-chain.pem'), p(pki, 'rsa.key'))
+    try:
+        tls = ['--tls', '--ca-file', ca, '--server-name', 'localhost']
+        out = driver(w, *tls, 'create', 'drv', '--replicas', '2')
+        assert out.returncode == 0, out.stderr
+        out = driver(w, *tls, 'get', 'drv', '-o', 'json')
+        assert out.returncode == 0 and '"drv"' in out.stdout, out.stderr
+        # CPLANE_TLS=1 instead of --tls
+        out = driver(w, '--ca-file', ca, '--server-name', 'localhost', 'list', env={'CPLANE_TLS': '1'})
+        assert out.returncode == 0 and 'drv' in out.stdout, out.stderr
+        out = driver(w, *tls, 'delete', 'drv')
+        assert out.returncode == 0, out.stderr
+        # another CA: refused in words, UNAVAILABLE (exit 24), no retrying until the timeout
+        t0 = time.monotonic()
+        out = driver(w, '--tls', '--ca-file', p(pki, 'other.pem'), '--server-name', 'localhost', 'list')
+        assert out.returncode == 24, out.stderr
+        assert 'certificate signed by unknown authority' in out.stderr
+        assert time.monotonic() - t0 < 15
+        # a name the certificate does not carry
+        out = driver(w, '--tls', '--ca-file', ca, '--server-name', 'cplane.example', 'list')
+        assert out.returncode == 24 and 'certificate name mismatch' in out.stderr, out.stderr
+        # an IP target needs --server-name; TLS-only flags need --tls
+        out = driver(w, '--tls', '--ca-file', ca, 'list')
+        assert out.returncode == 2 and 'needs --server-name' in out.stderr
+        out = driver(w, '--ca-file', ca, 'list')
+        assert out.returncode == 2 and 'need --tls' in out.stderr
+        # h2c driver on the TLS port: fails, the worker keeps serving
+        out = driver(w, '--timeout', '3s', 'list')
+        assert out.returncode != 0
+        assert driver(w, *tls, 'list').returncode == 0
+    finally:
+        assert w.stop() == 0
+
+
+def test_driver_mtls(pki, sim, tmp_path):
+    ca = p(pki, 'ca.pem')
+    w = start_tls_worker(sim, tmp_path, p(pki, 'ec.pem'), p(pki, 'ec.key'), '--tls-client-ca-file', ca)
+    try:
+        tls = ['--tls', '--ca-file', ca, '--server-name', 'localhost']
+        out = driver(w, *tls, '--client-cert-file', p(pki, 'client.pem'), '--client-key-file', p(pki, 'client.key'),
+                     'list')
+        assert out.returncode == 0, out.stderr
+        out = driver(w, *tls, 'list')
+        assert out.returncode == 24 and 'tls: connection closed during the handshake' in out.stderr, out.stderr
+        out = driver(w, *tls, '--client-cert-file', p(pki, 'stranger.pem'), '--client-key-file',
+                     p(pki, 'stranger.key'), 'list')
+        assert out.returncode == 24 and 'tls:' in out.stderr, out.stderr
+        out = driver(w, *tls, '--client-cert-file', p(pki, 'client.pem'), '--client-key-file', p(pki, 'ec.key'),
+                     'list')
+        assert out.returncode == 2 and 'does not match' in out.stderr
+    finally:
+        assert w.stop() == 0
