@@ -16,13 +16,15 @@
 #include "io/tls.h"
 
 /* The engine calls, whichever side it is. */
-#define E(t, fn, ...) ((t)->server ? tls_server_##fn((t)->server, ##__VA_ARGS__) : tls_client_##fn((t)->client, ##__VA_ARGS__))
+#define E(t, fn) ((t)->server ? tls_server_##fn((t)->server) : tls_client_##fn((t)->client))
+#define EA(t, fn, ...) ((t)->server ? tls_server_##fn((t)->server, __VA_ARGS__) : \
+	tls_client_##fn((t)->client, __VA_ARGS__))
 
 int io_tls_flush(io_tls *t, int fd)
 {
 	for (;;) {
 		size_t len;
-		uint8_t *p = E(t, sendrec_buf, &len);
+		uint8_t *p = EA(t, sendrec_buf, &len);
 		ssize_t w;
 
 		if (p == NULL || len == 0)
@@ -35,7 +37,7 @@ int io_tls_flush(io_tls *t, int fd)
 				return 1;
 			return -1;
 		}
-		E(t, sendrec_ack, (size_t)w);
+		EA(t, sendrec_ack, (size_t)w);
 	}
 }
 
@@ -53,11 +55,11 @@ ssize_t io_tls_recv(io_tls *t, int fd, void *out, size_t cap)
 		if (io_tls_flush(t, fd) < 0)
 			return got > 0 ? (ssize_t)got : -1;
 		st = E(t, state);
-		if ((st & TLS_RECVAPP) && (p = E(t, recvapp_buf, &len)) != NULL) {
+		if ((st & TLS_RECVAPP) && (p = EA(t, recvapp_buf, &len)) != NULL) {
 			if (len > cap - got)
 				len = cap - got;
 			memcpy(o + got, p, len);
-			E(t, recvapp_ack, len);
+			EA(t, recvapp_ack, len);
 			got += len;
 			if (got == cap)
 				return (ssize_t)got;
@@ -71,7 +73,7 @@ ssize_t io_tls_recv(io_tls *t, int fd, void *out, size_t cap)
 			errno = EPROTO;
 			return -1;
 		}
-		if (!(st & TLS_RECVREC) || (p = E(t, recvrec_buf, &len)) == NULL) {
+		if (!(st & TLS_RECVREC) || (p = EA(t, recvrec_buf, &len)) == NULL) {
 			/* the engine waits for its output to leave first */
 			if (got > 0)
 				return (ssize_t)got;
@@ -80,7 +82,7 @@ ssize_t io_tls_recv(io_tls *t, int fd, void *out, size_t cap)
 		}
 		r = recv(fd, p, len, 0);
 		if (r > 0) {
-			E(t, recvrec_ack, (size_t)r);
+			EA(t, recvrec_ack, (size_t)r);
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
@@ -103,14 +105,14 @@ ssize_t io_tls_send(io_tls *t, int fd, const void *p, size_t n)
 		errno = EPIPE;
 		return -1;
 	}
-	if (fl > 0 || (room = E(t, sendapp_buf, &len)) == NULL || len == 0) {
+	if (fl > 0 || (room = EA(t, sendapp_buf, &len)) == NULL || len == 0) {
 		errno = EAGAIN;
 		return -1;
 	}
 	if (len > n)
 		len = n;
 	memcpy(room, p, len);
-	E(t, sendapp_ack, len);
+	EA(t, sendapp_ack, len);
 	E(t, flush);
 	if (io_tls_flush(t, fd) < 0)
 		return -1;
