@@ -5,6 +5,10 @@
     RSS added per Create waiting on an unschedulable cluster.
 (b) 1,000 concurrent Creates against kubesim with instant readiness: wall time
     and the worker's CPU seconds.
+(d) 10,000 clusters carrying a typical spec (5 env vars, 2 ports, 3 labels,
+    resources): a fresh worker's RSS once listed ("spec").
+(e) 200 concurrent UpdateCluster calls scaling 3 -> 5 with instant readiness:
+    wall time and the worker's CPU per update ("updates").
 (c) latency from the watch event that makes a Deployment available to the
     Create's answer, both as they cross the loopback device: a passive packet
     capture (AF_PACKET, kernel timestamps) of the worker's API connection and
@@ -36,6 +40,18 @@ N_BULK = int(os.environ.get('BENCH_CLUSTERS', 10000))
 N_WAIT = int(os.environ.get('BENCH_WAITING', 2000))
 N_CONC = int(os.environ.get('BENCH_CONCURRENT', 1000))
 N_LAT = int(os.environ.get('BENCH_LATENCY', 500))
+N_UPD = int(os.environ.get('BENCH_UPDATES', 200))
+
+# A typical spec (issue 15): 5 env vars, 2 ports, 3 labels, resources.
+TYPICAL_CONTAINER = {
+    'env': [{'name': 'LOG_LEVEL', 'value': 'info'}, {'name': 'MODE', 'value': 'peer'},
+            {'name': 'DATA_DIR', 'value': '/var/lib/app'}, {'name': 'PEERS', 'value': '{name}-0,{name}-1,{name}-2'},
+            {'name': 'GOMAXPROCS', 'value': '2'}],
+    'ports': [{'name': 'http', 'containerPort': 8080, 'protocol': 'TCP'},
+              {'name': 'peer', 'containerPort': 7000, 'protocol': 'TCP'}],
+    'resources': {'requests': {'cpu': '500m', 'memory': '512Mi'}, 'limits': {'cpu': '1', 'memory': '1Gi'}},
+}
+TYPICAL_POD_LABELS = {'team': 'data', 'tier': 'backend', 'example.com/env': 'prod'}
 
 
 def out(key, value):
@@ -226,6 +242,75 @@ def bench_idle_connections(tmp, n=1000):
         for s in socks:
             s.close()
         w.kill9()
+        sim.stop()
+
+
+def bench_spec_memory(tmp):
+    """10,000 clusters whose Deployments carry a typical spec, listed by a fresh worker.  The specs
+    differ (an env value names the cluster), so nothing could be shared between them."""
+    sim = start_kubesim(os.path.join(tmp, 'ks-spec'), '--instant', '--node', POOL)
+    w = None
+    try:
+        r = sim.admin('bulk-create', {'prefix': 'spec', 'count': N_BULK, 'replicas': 0, 'labels': MANAGED,
+                                      'container': TYPICAL_CONTAINER, 'pod_labels': TYPICAL_POD_LABELS,
+                                      'annotations': {'cplane.dev/spec-hash': '0123456789abcdef'}})
+        assert r['created'] == N_BULK, r
+        w = start_worker(sim, tmp, metrics=True)
+        wait_until(lambda: clusters_known(w) >= N_BULK, 120, 'a fresh worker to list %d clusters' % N_BULK)
+        c = Client(w.target)
+        got = c.get('spec-00042', timeout=30)
+        assert len(got.env) == 5 and len(got.ports) == 2 and len(got.labels) == 3, got
+        c.close()
+        settle(w.proc.pid)
+        st = proc_status(w.proc.pid)
+        out('rss_10k_typical_spec_kib', int(st['VmRSS'].split()[0]))
+        out('rss_10k_typical_spec_anon_kib', int(st['RssAnon'].split()[0]))
+        out('hwm_10k_typical_spec_kib', int(st['VmHWM'].split()[0]))
+    finally:
+        if w:
+            w.kill9()
+        sim.stop()
+
+
+def bench_updates(tmp):
+    """N_UPD clusters of 3 scaled to 5 by concurrent UpdateCluster calls, kubesim with instant readiness."""
+    sim = start_kubesim(os.path.join(tmp, 'ks-upd'), '--instant', '--node', POOL)
+    w = None
+    try:
+        w = start_worker(sim, tmp, metrics=True)
+        pid = w.proc.pid
+        pb = pb2()
+        nch = max(1, (N_UPD + 499) // 500)
+        chans, creates, _ = channels(w.target, nch)
+        futs = [creates[i % nch].future(pb.CreateClusterRequest(name='upd-%04d' % i, replicas=3), timeout=300)
+                for i in range(N_UPD)]
+        for f in futs:
+            assert f.result().result == pb.SUCCESS
+        updates = [ch.unary_unary('/cplane.v1.ClusterService/UpdateCluster',
+                                  request_serializer=pb.UpdateClusterRequest.SerializeToString,
+                                  response_deserializer=pb.UpdateClusterResponse.FromString) for ch in chans]
+        settle(pid)
+        done = threading.Semaphore(0)
+        c0, s0, t0 = cpu_s(pid), schedstat(pid), time.monotonic()
+        futs = []
+        for i in range(N_UPD):
+            f = updates[i % nch].future(pb.UpdateClusterRequest(name='upd-%04d' % i, replicas=5), timeout=300)
+            f.add_done_callback(lambda _f: done.release())
+            futs.append(f)
+        for _ in range(N_UPD):
+            done.acquire()
+        t1, c1, s1 = time.monotonic(), cpu_s(pid), schedstat(pid)
+        ok = sum(1 for f in futs if f.exception() is None and f.result().result == pb.SUCCESS and
+                 f.result().cluster.ready_replicas == 5)
+        out('updates_ok', ok)
+        out('wall_s_%d_updates' % N_UPD, t1 - t0)
+        out('worker_cpu_s_%d_updates' % N_UPD, c1 - c0)
+        out('worker_cpu_us_per_update', (s1[0] - s0[0]) / 1e3 / N_UPD)
+        for ch in chans:
+            ch.close()
+    finally:
+        if w:
+            w.kill9()
         sim.stop()
 
 
@@ -457,11 +542,15 @@ def main():
     out('cpus', len(os.sched_getaffinity(0)))
     out('loadavg_1m_before', loadavg())
     try:
-        parts = sys.argv[1:] or ['memory', 'idle', 'waiting', 'creates']
+        parts = sys.argv[1:] or ['memory', 'idle', 'spec', 'waiting', 'creates', 'updates']
         if 'memory' in parts:
             bench_memory(tmp)
         if 'idle' in parts:
             bench_idle_connections(tmp)
+        if 'spec' in parts:
+            bench_spec_memory(tmp)
+        if 'updates' in parts:
+            bench_updates(tmp)
         if 'waiting' in parts:
             bench_waiting(tmp)
         if 'creates' in parts:

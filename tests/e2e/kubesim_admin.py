@@ -112,11 +112,21 @@ class AdminMixin:
             for i in range(n):
                 name = '%s-%05d' % (prefix, i)
                 lab = dict(labels, **{'app.kubernetes.io/name': name})
-                body = {'metadata': {'name': name, 'labels': lab},
+                # Optional richer pods (benches of specs): extra container fields, pod-template
+                # labels/annotations, Deployment annotations.
+                # "{name}" in the container's strings becomes the Deployment's name (specs that differ).
+                ctr = json.loads(json.dumps(req.get('container') or {}).replace('{name}', name))
+                ctr = dict(ctr, name='c', image=req.get('image', 'registry.k8s.io/pause:3.9'))
+                tmeta = {'labels': dict(lab, **(req.get('pod_labels') or {}))}
+                if req.get('pod_annotations'):
+                    tmeta['annotations'] = dict(req['pod_annotations'])
+                meta = {'name': name, 'labels': lab}
+                if req.get('annotations'):
+                    meta['annotations'] = dict(req['annotations'])
+                body = {'metadata': meta,
                         'spec': {'replicas': int(req.get('replicas', 0)),
                                  'selector': {'matchLabels': {'app.kubernetes.io/name': name}},
-                                 'template': {'metadata': {'labels': lab}, 'spec': {'containers': [
-                                     {'name': 'c', 'image': req.get('image', 'registry.k8s.io/pause:3.9')}]}}}}
+                                 'template': {'metadata': tmeta, 'spec': {'containers': [ctr]}}}}
                 try:
                     store.create_deployment(ns, body, 'kubesim-bulk')
                     created += 1
