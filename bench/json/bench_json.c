@@ -282,6 +282,8 @@ int main(void)
 	printf("extract_mb_s=%.0f\n", (double)len / best_x / 1e6);
 	printf("cjson_mb_s=%.0f\n", (double)len / best_c / 1e6);
 	printf("ratio=%.2f\n", best_c / best_x);
+	printf("extract_checksum=%llu\n", (unsigned long long)fe.checksum);
+	printf("simd_path=%s\n", json_simd_path_name(json_simd_path(0)));
 	/* Wall clock too, for the record: equal to the above on an idle core. */
 	printf("extract_wall_mb_s=%.0f\n", (double)len / wall_x / 1e6);
 	printf("cjson_wall_mb_s=%.0f\n", (double)len / wall_c / 1e6);

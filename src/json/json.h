@@ -85,10 +85,31 @@ typedef struct json_token {
 
 enum json_flags {
 	JSON_SINGLE = 1,	/* exactly one top-level value; trailing data is an error */
-	/* Testing: bulk-skip with the baseline (SSE2 / portable) code even where
-	 * the CPU has AVX2, so both paths can be checked against each other. */
+	/* Testing: scan with the baseline code (SSE2 on x86-64, portable C
+	 * elsewhere) even where the CPU has more, so paths can be compared. */
 	JSON_BASELINE_SIMD = 4,
+	/* Testing: at most this code path (JSON_PATH_* << JSON_SIMD_SHIFT); a
+	 * path the CPU lacks gives the best one below it.  0: the best there is. */
+	JSON_SIMD_SHIFT = 4,
+	JSON_SIMD_MASK = 7 << 4,
 };
+
+/*
+ * The code paths that scan strings and skipped containers, chosen once per
+ * parser at init from what the CPU reports (__builtin_cpu_supports), so one
+ * baseline x86-64 binary uses AVX2 where it exists.  Every path gives the
+ * same tokens and the same errors at the same offsets.
+ */
+enum json_path {
+	JSON_PATH_SCALAR = 1,	/* portable C, every architecture */
+	JSON_PATH_SSE2,		/* x86-64 baseline */
+	JSON_PATH_SSE42,	/* SSE4.2 + POPCNT */
+	JSON_PATH_AVX2,		/* AVX2 + POPCNT + PCLMUL */
+};
+
+/* The path a parser initialised with these flags uses (JSON_PATH_*). */
+int json_simd_path(unsigned flags);
+const char *json_simd_path_name(int path);
 
 /*
  * Optional key filter: called when an object key has been read, with its
@@ -96,9 +117,12 @@ enum json_flags {
  * nonzero to get the JSON_KEY token as usual; return 0 to have the member
  * dropped: no JSON_KEY, and its value consumed as by json_skip_next() but
  * without a JSON_SKIPPED token.  This is what lets the parser run through
- * unwanted members without handing out a token for each.
+ * unwanted members without handing out a token for each.  Return
+ * JSON_FILTER_VALUE_ONLY to keep the member without its JSON_KEY token: the
+ * next token is then the member's value (the filter has seen the key).
  */
 typedef int (*json_key_filter)(void *ctx, const char *key, size_t len, unsigned depth);
+#define JSON_FILTER_VALUE_ONLY 2
 
 /*
  * Parser state.  Fields are private; the struct is public only so callers can
@@ -136,6 +160,7 @@ typedef struct json_parser {
 	uint32_t sk_depth;
 	int32_t sk_brace;
 	uint8_t sk_instr, sk_esc;
+	uint8_t simd;		/* enum json_path */
 } json_parser;
 
 /*
@@ -144,7 +169,8 @@ typedef struct json_parser {
  * accepted is strbuf_len - 1 bytes; strbuf_len 0 is allowed for inputs that
  * never need it (every non-empty kept string and every number then fails
  * with JSON_ESTRLIMIT).
- * flags: JSON_SINGLE, JSON_BASELINE_SIMD, or 0.  The depth limit starts at
+ * flags: JSON_SINGLE, JSON_BASELINE_SIMD, a JSON_SIMD_MASK path, or 0.  The
+ * depth limit starts at
  * JSON_DEPTH_DEFAULT.
  */
 void json_parser_init(json_parser *p, char *strbuf, size_t strbuf_len, unsigned flags);
@@ -302,7 +328,7 @@ typedef struct json_extract {
 
 /* ps must outlive x.  strbuf bounds the longest string kept (matched values
  * and keys at matched levels), as for json_parser_init().  flags:
- * JSON_SINGLE, JSON_EXTRACT_STRICT, JSON_BASELINE_SIMD. */
+ * JSON_SINGLE, JSON_EXTRACT_STRICT, JSON_BASELINE_SIMD, a JSON_SIMD_MASK path. */
 void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, size_t strbuf_len,
     unsigned flags, json_event_fn fn, void *ctx);
 /* Parses one slice, calling fn for matches.  Returns 0 or an error. */

@@ -33,6 +33,7 @@ void json_parser_init(json_parser *p, char *strbuf, size_t strbuf_len, unsigned 
 	p->scap = strbuf ? strbuf_len : 0;
 	p->flags = flags;
 	p->max_depth = JSON_DEPTH_DEFAULT;
+	p->simd = (uint8_t)json_simd_path(flags);
 }
 
 void json_parser_set_key_filter(json_parser *p, json_key_filter fn, void *ctx)

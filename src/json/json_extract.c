@@ -387,14 +387,14 @@ static int key_filter(void *ctx, const char *key, size_t len, unsigned depth)
 	if (v == NONE)
 		return 0;
 	x->pending = (uint16_t)v;
-	return 1;
+	return JSON_FILTER_VALUE_ONLY;	/* on_token() has nothing to do for the key */
 }
 
 void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, size_t strbuf_len,
     unsigned flags, json_event_fn fn, void *ctx)
 {
 	memset(x, 0, sizeof(*x));
-	json_parser_init(&x->p, strbuf, strbuf_len, flags & (JSON_SINGLE | JSON_BASELINE_SIMD));
+	json_parser_init(&x->p, strbuf, strbuf_len, flags & (JSON_SINGLE | JSON_BASELINE_SIMD | JSON_SIMD_MASK));
 	x->ps = ps;
 	x->fn = fn;
 	x->ctx = ctx;

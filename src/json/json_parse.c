@@ -196,12 +196,16 @@ static const uint8_t plain_tab[256] = {
 #undef R16
 };
 
-/* First byte in [c, e) that is not plain string content, or e. */
-static const uint8_t *scan_plain(const uint8_t *c, const uint8_t *e)
+/* First byte in [c, e) that is not plain string content, or e.  Every
+ * SIMD path uses SSE2 here: strings are short, and a call into an AVX2
+ * function per string would cost more than it saves. */
+static const uint8_t *scan_plain(const json_parser *p, const uint8_t *c, const uint8_t *e)
 {
 #if defined(__SSE2__)
 	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
 
+	if (p->simd == JSON_PATH_SCALAR)
+		goto tail;
 	while (e - c >= 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)c);
 		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
@@ -212,6 +216,9 @@ static const uint8_t *scan_plain(const uint8_t *c, const uint8_t *e)
 			return c + __builtin_ctz(mask);
 		c += 16;
 	}
+tail:
+#else
+	(void)p;
 #endif
 	while (c < e && plain_tab[*c])
 		c++;
@@ -252,7 +259,7 @@ static int lex_string(json_parser *p, json_token *t)
 			continue;
 		}
 		stop = (size_t)(e - c) > room ? c + room : e;
-		stop = scan_plain(c, stop);
+		stop = scan_plain(p, c, stop);
 		if (!p->skipping)
 			room -= (size_t)(stop - c);
 		c = stop;
@@ -278,10 +285,16 @@ static int lex_string(json_parser *p, json_token *t)
 			p->ls = L_NONE;
 			if (p->key) {
 				p->gs = G_COLON;
-				if (p->filter && !p->filter(p->filter_ctx, t->str, t->len, t->depth)) {
-					p->skip_next = 1;
-					p->silent = 1;
-					return MORE;
+				if (p->filter) {
+					int keep = p->filter(p->filter_ctx, t->str, t->len, t->depth);
+
+					if (!keep) {
+						p->skip_next = 1;
+						p->silent = 1;
+						return MORE;
+					}
+					if (keep == JSON_FILTER_VALUE_ONLY)
+						return MORE;
 				}
 				return 1;
 			}
@@ -543,7 +556,7 @@ static int begin_value(json_parser *p, json_token *t, const uint8_t *c)
 		return 1;
 	case '"': {
 		/* Plain string wholly in the slice: the token at once. */
-		const uint8_t *q = scan_plain(c + 1, p->end);
+		const uint8_t *q = scan_plain(p, c + 1, p->end);
 
 		if (q < p->end && *q == '"' && (p->skipping || (size_t)(q - c - 1) <= str_max(p))) {
 			t->type = p->skipping ? JSON_SKIPPED : JSON_STRING;
@@ -619,7 +632,7 @@ static const uint8_t *skip_ws(const uint8_t *c, const uint8_t *e)
 static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
 {
 	const uint8_t *e = p->end, *q, *a;
-	int r;
+	int r, keep;
 
 	for (;;) {
 		if (p->gs == G_AFTER) {
@@ -637,7 +650,7 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
 		}
 		if (*c != '"')
 			break;
-		q = scan_plain(c + 1, e);
+		q = scan_plain(p, c + 1, e);
 		if (q == e || *q != '"' || (size_t)(q - c - 1) > str_max(p))
 			break;
 		a = skip_ws(q + 1, e);
@@ -646,7 +659,13 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
 		a = skip_ws(a + 1, e);
 		if (a == e)
 			break;
-		if (p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth)) {
+		keep = p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth);
+		if (keep == JSON_FILTER_VALUE_ONLY) {
+			p->cur = a;
+			p->gs = G_VALUE;
+			return begin_value(p, t, a);
+		}
+		if (keep) {
 			t->type = JSON_KEY;
 			t->str = (const char *)c + 1;
 			t->len = (size_t)(q - c - 1);
@@ -659,7 +678,7 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
 		p->cur = a;
 		p->gs = G_VALUE;
 		if (*a == '"') {
-			q = scan_plain(a + 1, e);
+			q = scan_plain(p, a + 1, e);
 			if (q == e || *q != '"')
 				goto slow_value;
 			c = q + 1;
@@ -682,6 +701,17 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
 				return MORE;
 			}
 			c = p->cur;
+		} else if ((*a >= '0' && *a <= '9') || *a == '-') {
+			p->skipping = 1;
+			if (!fast_int(p, t, a))
+				goto slow_value;
+			c = p->cur;
+		} else if (*a == 't' && e - a >= 4 && memcmp(a, "true", 4) == 0) {
+			c = a + 4;
+		} else if (*a == 'n' && e - a >= 4 && memcmp(a, "null", 4) == 0) {
+			c = a + 4;
+		} else if (*a == 'f' && e - a >= 5 && memcmp(a, "false", 5) == 0) {
+			c = a + 5;
 		} else {
 			goto slow_value;
 		}

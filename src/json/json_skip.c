@@ -2,8 +2,11 @@
  * Bulk skipping of objects and arrays nobody asked for.
  *
  * Implementation notes.  Input is classified 64 bytes at a time into
- * bitmasks (quote, backslash, open/close bracket, brace, control, non-ASCII),
- * with SSE2 where the target has it.  Escaped characters are found by walking
+ * bitmasks (quote, backslash, open/close bracket, brace, control, non-ASCII)
+ * by one of the paths of enum json_path (AVX2 or SSE4.2 chosen at run time,
+ * SSE2 as the x86-64 baseline, portable C everywhere).  Blocks with no
+ * backslash, control or non-ASCII byte that cannot end the value take a
+ * short cut that only counts brackets (skip_fast).  Escaped characters are found by walking
  * the backslash bits (rare outside escaped-JSON annotations); the "inside a
  * string" mask is the prefix XOR of the unescaped quotes.  Brackets outside
  * strings then give the depth: when the block holds fewer closing brackets
@@ -22,13 +25,60 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define X86_PATHS 1
+#include <immintrin.h>
+#else
+#define X86_PATHS 0
+#endif
+
+#define ALWAYS static inline __attribute__((always_inline))
 
 typedef struct masks {
 	uint64_t quote, bs, open, close, brace_open, brace_close, ctl, high;
 } masks;
 
+/* What the fast loop needs: "special" is backslash, control or non-ASCII,
+ * any of which sends the block to the general code. */
+typedef struct fmasks {
+	uint64_t quote, open, close, brace_open, brace_close, special;
+} fmasks;
+
+static void classify_scalar(const uint8_t *s, masks *m)
+{
+	int i;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < 64; i++) {
+		uint64_t bit = (uint64_t)1 << i;
+		uint8_t b = s[i];
+
+		if (b == '"') m->quote |= bit;
+		else if (b == '\\') m->bs |= bit;
+		else if (b == '{') { m->open |= bit; m->brace_open |= bit; }
+		else if (b == '[') m->open |= bit;
+		else if (b == '}') { m->close |= bit; m->brace_close |= bit; }
+		else if (b == ']') m->close |= bit;
+		else if (b < 0x20) m->ctl |= bit;
+		else if (b >= 0x80) m->high |= bit;
+	}
+}
+
+static void classify_fast_scalar(const uint8_t *s, fmasks *f)
+{
+	masks m;
+
+	classify_scalar(s, &m);
+	f->quote = m.quote;
+	f->open = m.open;
+	f->close = m.close;
+	f->brace_open = m.brace_open;
+	f->brace_close = m.brace_close;
+	f->special = m.bs | m.ctl | m.high;
+}
+
 #if defined(__SSE2__)
-static void classify_base(const uint8_t *s, masks *m)
+ALWAYS void classify_sse2(const uint8_t *s, masks *m)
 {
 	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
 	const __m128i lc = _mm_set1_epi8(0x20), ob = _mm_set1_epi8('{'), cb = _mm_set1_epi8('}');
@@ -54,36 +104,38 @@ static void classify_base(const uint8_t *s, masks *m)
 		m->high |= (uint64_t)(unsigned)_mm_movemask_epi8(v) << sh;
 	}
 }
-#else
-static void classify_base(const uint8_t *s, masks *m)
+
+ALWAYS void classify_fast_sse2(const uint8_t *s, fmasks *f)
 {
+	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	const __m128i lc = _mm_set1_epi8(0x20), ob = _mm_set1_epi8('{'), cb = _mm_set1_epi8('}');
+	const __m128i c1f = _mm_set1_epi8(0x1f);
 	int i;
 
-	memset(m, 0, sizeof(*m));
-	for (i = 0; i < 64; i++) {
-		uint64_t bit = (uint64_t)1 << i;
-		uint8_t b = s[i];
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < 4; i++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * i));
+		__m128i vl = _mm_or_si128(v, lc);
+		/* High bit set: non-ASCII, or a control character, or a backslash. */
+		__m128i sp = _mm_or_si128(v, _mm_or_si128(_mm_cmpeq_epi8(v, bs),
+		    _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v)));
+		unsigned sh = 16u * (unsigned)i;
 
-		if (b == '"') m->quote |= bit;
-		else if (b == '\\') m->bs |= bit;
-		else if (b == '{') { m->open |= bit; m->brace_open |= bit; }
-		else if (b == '[') m->open |= bit;
-		else if (b == '}') { m->close |= bit; m->brace_close |= bit; }
-		else if (b == ']') m->close |= bit;
-		else if (b < 0x20) m->ctl |= bit;
-		else if (b >= 0x80) m->high |= bit;
+		f->quote |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, q)) << sh;
+		f->open |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(vl, ob)) << sh;
+		f->close |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(vl, cb)) << sh;
+		f->brace_open |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, ob)) << sh;
+		f->brace_close |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cb)) << sh;
+		f->special |= (uint64_t)(unsigned)_mm_movemask_epi8(sp) << sh;
 	}
 }
 #endif
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_AVX2_PATH 1
-#include <immintrin.h>
-
+#if X86_PATHS
 /* The same classification 32 bytes at a time, for CPUs that have AVX2
  * (checked at run time; the binary stays baseline x86-64). */
 __attribute__((target("avx2")))
-static void classify_avx2(const uint8_t *s, masks *m)
+static inline void classify_avx2(const uint8_t *s, masks *m)
 {
 	const __m256i q = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\');
 	const __m256i lc = _mm256_set1_epi8(0x20), ob = _mm256_set1_epi8('{'), cb = _mm256_set1_epi8('}');
@@ -107,13 +159,48 @@ static void classify_avx2(const uint8_t *s, masks *m)
 		m->high |= (uint64_t)(uint32_t)_mm256_movemask_epi8(v) << sh;
 	}
 }
-#else
-#define HAVE_AVX2_PATH 0
+
+__attribute__((target("avx2")))
+static inline void classify_fast_avx2(const uint8_t *s, fmasks *f)
+{
+	const __m256i q = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\');
+	const __m256i lc = _mm256_set1_epi8(0x20), ob = _mm256_set1_epi8('{'), cb = _mm256_set1_epi8('}');
+	const __m256i c1f = _mm256_set1_epi8(0x1f);
+	__m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)s);
+	__m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(s + 32));
+	__m256i l0 = _mm256_or_si256(v0, lc), l1 = _mm256_or_si256(v1, lc);
+	__m256i sp0 = _mm256_or_si256(v0, _mm256_or_si256(_mm256_cmpeq_epi8(v0, bs),
+	    _mm256_cmpeq_epi8(_mm256_min_epu8(v0, c1f), v0)));
+	__m256i sp1 = _mm256_or_si256(v1, _mm256_or_si256(_mm256_cmpeq_epi8(v1, bs),
+	    _mm256_cmpeq_epi8(_mm256_min_epu8(v1, c1f), v1)));
+
+#define M2(a, b) ((uint64_t)(uint32_t)_mm256_movemask_epi8(a) | \
+	(uint64_t)(uint32_t)_mm256_movemask_epi8(b) << 32)
+	f->quote = M2(_mm256_cmpeq_epi8(v0, q), _mm256_cmpeq_epi8(v1, q));
+	f->open = M2(_mm256_cmpeq_epi8(l0, ob), _mm256_cmpeq_epi8(l1, ob));
+	f->close = M2(_mm256_cmpeq_epi8(l0, cb), _mm256_cmpeq_epi8(l1, cb));
+	f->brace_open = M2(_mm256_cmpeq_epi8(v0, ob), _mm256_cmpeq_epi8(v1, ob));
+	f->brace_close = M2(_mm256_cmpeq_epi8(v0, cb), _mm256_cmpeq_epi8(v1, cb));
+	f->special = M2(sp0, sp1);
+#undef M2
+}
+
+/* Carry-less multiply by all ones is the prefix XOR in one instruction.
+ * Target functions are plain static inline: an always_inline generic caller
+ * may not inline them, but once that caller is inlined into scan_avx2()
+ * the compiler can. */
+__attribute__((target("pclmul")))
+static inline uint64_t prefix_xor_clmul(uint64_t x)
+{
+	__m128i r = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8((char)0xff), 0);
+
+	return (uint64_t)_mm_cvtsi128_si64(r);
+}
 #endif
 
-static inline __attribute__((always_inline)) unsigned popcount64(uint64_t x, int hw)
+ALWAYS unsigned popcount64(uint64_t x, int kind)
 {
-	if (hw)
+	if (kind >= JSON_PATH_SSE42)
 		return (unsigned)__builtin_popcountll(x);
 #if defined(__POPCNT__)
 	return (unsigned)__builtin_popcountll(x);
@@ -125,8 +212,14 @@ static inline __attribute__((always_inline)) unsigned popcount64(uint64_t x, int
 #endif
 }
 
-static uint64_t prefix_xor(uint64_t x)
+ALWAYS uint64_t prefix_xor(uint64_t x, int kind)
 {
+#if X86_PATHS
+	if (kind == JSON_PATH_AVX2)
+		return prefix_xor_clmul(x);
+#else
+	(void)kind;
+#endif
 	x ^= x << 1;
 	x ^= x << 2;
 	x ^= x << 4;
@@ -143,6 +236,40 @@ static int escape_letter(uint8_t b)
 		return 1;
 	}
 	return 0;
+}
+
+ALWAYS void classify(const uint8_t *s, masks *m, int kind)
+{
+#if X86_PATHS
+	if (kind == JSON_PATH_AVX2) {
+		classify_avx2(s, m);
+		return;
+	}
+#endif
+#if defined(__SSE2__)
+	if (kind != JSON_PATH_SCALAR) {
+		classify_sse2(s, m);
+		return;
+	}
+#endif
+	classify_scalar(s, m);
+}
+
+ALWAYS void classify_fast(const uint8_t *s, fmasks *f, int kind)
+{
+#if X86_PATHS
+	if (kind == JSON_PATH_AVX2) {
+		classify_fast_avx2(s, f);
+		return;
+	}
+#endif
+#if defined(__SSE2__)
+	if (kind != JSON_PATH_SCALAR) {
+		classify_fast_sse2(s, f);
+		return;
+	}
+#endif
+	classify_fast_scalar(s, f);
 }
 
 /* Records err at pos if it is earlier than the current first failure. */
@@ -164,8 +291,7 @@ static unsigned first_bit(uint64_t x)
  * *used = bytes up to and including the closing bracket, 0 with *used = n,
  * or an error.
  */
-static inline __attribute__((always_inline))
-int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *used, int wide)
+ALWAYS int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *used, int kind)
 {
 	masks m;
 	uint64_t valid = n == 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
@@ -173,12 +299,7 @@ int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *used, int
 	unsigned epos = 64, end = 64, i, esc_out = 0;
 	int err = 0;
 
-#if HAVE_AVX2_PATH
-	if (wide)
-		classify_avx2(s, &m);
-	else
-#endif
-		classify_base(s, &m);
+	classify(s, &m, kind);
 	m.quote &= valid;
 	m.ctl &= valid;
 	m.high &= valid;
@@ -202,12 +323,12 @@ int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *used, int
 			bs &= ~((uint64_t)1 << i);
 		}
 	}
-	inside = prefix_xor(m.quote & ~escaped) ^ (p->sk_instr ? ~(uint64_t)0 : 0);
+	inside = prefix_xor(m.quote & ~escaped, kind) ^ (p->sk_instr ? ~(uint64_t)0 : 0);
 	opens = m.open & valid & ~inside;
 	closes = m.close & valid & ~inside;
 
-	if (popcount64(closes, wide) < p->sk_depth &&
-	    p->depth + p->sk_depth + popcount64(opens, wide) <= p->max_depth) {
+	if (popcount64(closes, kind) < p->sk_depth &&
+	    p->depth + p->sk_depth + popcount64(opens, kind) <= p->max_depth) {
 		upto = valid;
 	} else {
 		uint32_t d = p->sk_depth;
@@ -257,8 +378,8 @@ int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *used, int
 		}
 	}
 	if (end < 64 && end < epos) {
-		int32_t braces = p->sk_brace + (int32_t)popcount64(m.brace_open & ~inside & upto, wide)
-		    - (int32_t)popcount64(m.brace_close & ~inside & upto, wide);
+		int32_t braces = p->sk_brace + (int32_t)popcount64(m.brace_open & ~inside & upto, kind)
+		    - (int32_t)popcount64(m.brace_close & ~inside & upto, kind);
 
 		if (braces != 0)
 			note(&epos, &err, end, JSON_ESYNTAX);
@@ -272,17 +393,50 @@ int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *used, int
 		p->sk_depth = 0;
 		return 1;
 	}
-	p->sk_depth = p->sk_depth + popcount64(opens, wide) - popcount64(closes, wide);
-	p->sk_brace += (int32_t)popcount64(m.brace_open & ~inside & valid, wide)
-	    - (int32_t)popcount64(m.brace_close & ~inside & valid, wide);
+	p->sk_depth = p->sk_depth + popcount64(opens, kind) - popcount64(closes, kind);
+	p->sk_brace += (int32_t)popcount64(m.brace_open & ~inside & valid, kind)
+	    - (int32_t)popcount64(m.brace_close & ~inside & valid, kind);
 	p->sk_instr = (uint8_t)(inside >> (n - 1) & 1);
 	p->sk_esc = (uint8_t)esc_out;
 	*used = n;
 	return 0;
 }
 
+/*
+ * One full block of a value that does not end in it, with no backslash,
+ * control or non-ASCII byte: only the depth and brace counts move.  Returns
+ * 0 to leave the block to skip_block(), which then decides everything (so
+ * errors and their offsets never depend on this shortcut).  "{}" and "[]"
+ * pairs are taken out before comparing the closing brackets with the depth:
+ * a pair never takes the depth below where it started, and managedFields
+ * is mostly such pairs.
+ */
+ALWAYS int skip_fast(json_parser *p, const uint8_t *s, int kind)
+{
+	fmasks f;
+	uint64_t inside, opens, closes, pairs;
+	unsigned no, nc;
+
+	classify_fast(s, &f, kind);
+	if (f.special)
+		return 0;
+	inside = prefix_xor(f.quote, kind) ^ (0 - (uint64_t)p->sk_instr);
+	opens = f.open & ~inside;
+	closes = f.close & ~inside;
+	pairs = opens & closes >> 1;
+	no = popcount64(opens & ~pairs, kind);
+	nc = popcount64(closes & ~(pairs << 1), kind);
+	if (nc >= p->sk_depth || p->depth + p->sk_depth + no + (pairs != 0) > p->max_depth)
+		return 0;
+	p->sk_depth += no - nc;
+	p->sk_brace += (int32_t)popcount64(f.brace_open & ~inside, kind)
+	    - (int32_t)popcount64(f.brace_close & ~inside, kind);
+	p->sk_instr = (uint8_t)(inside >> 63);
+	return 1;
+}
+
 /* The scan loop, instantiated once per instruction set. */
-static inline __attribute__((always_inline)) int scan(json_parser *p, int wide)
+ALWAYS int scan(json_parser *p, int kind)
 {
 	uint8_t pad[64];
 
@@ -292,13 +446,17 @@ static inline __attribute__((always_inline)) int scan(json_parser *p, int wide)
 		unsigned n = 64, used;
 		int r;
 
+		if (left >= 64 && !p->sk_esc && !p->u8_need && skip_fast(p, s, kind)) {
+			p->cur += 64;
+			continue;
+		}
 		if (left < 64) {
 			n = (unsigned)left;
 			memcpy(pad, s, n);
 			memset(pad + n, 0, 64 - n);
 			s = pad;
 		}
-		r = skip_block(p, s, n, &used, wide);
+		r = skip_block(p, s, n, &used, kind);
 		if (r < 0)
 			return r;
 		p->cur += used;
@@ -308,25 +466,87 @@ static inline __attribute__((always_inline)) int scan(json_parser *p, int wide)
 	return 0;
 }
 
-#if HAVE_AVX2_PATH
-__attribute__((target("avx2,popcnt")))
-static int scan_avx2(json_parser *p)
+static int scan_scalar(json_parser *p)
 {
-	return scan(p, 1);
+	return scan(p, JSON_PATH_SCALAR);
+}
+
+#if defined(__SSE2__)
+static int scan_sse2(json_parser *p)
+{
+	return scan(p, JSON_PATH_SSE2);
 }
 #endif
 
-static int scan_base(json_parser *p)
+#if X86_PATHS
+__attribute__((target("sse4.2,popcnt")))
+static int scan_sse42(json_parser *p)
 {
-	return scan(p, 0);
+	return scan(p, JSON_PATH_SSE42);
 }
+
+__attribute__((target("avx2,popcnt,pclmul")))
+static int scan_avx2(json_parser *p)
+{
+	return scan(p, JSON_PATH_AVX2);
+}
+#endif
 
 int json_skip_scan(json_parser *p)
 {
-#if HAVE_AVX2_PATH
-	if (!(p->flags & JSON_BASELINE_SIMD) && __builtin_cpu_supports("avx2") &&
-	    __builtin_cpu_supports("popcnt"))
-		return scan_avx2(p);
+	switch (p->simd) {
+#if X86_PATHS
+	case JSON_PATH_AVX2: return scan_avx2(p);
+	case JSON_PATH_SSE42: return scan_sse42(p);
 #endif
-	return scan_base(p);
+#if defined(__SSE2__)
+	case JSON_PATH_SSE2: return scan_sse2(p);
+#endif
+	}
+	return scan_scalar(p);
+}
+
+/* The best path this CPU has. */
+static int best_path(void)
+{
+#if X86_PATHS
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+	    __builtin_cpu_supports("pclmul"))
+		return JSON_PATH_AVX2;
+	if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt"))
+		return JSON_PATH_SSE42;
+#endif
+#if defined(__SSE2__)
+	return JSON_PATH_SSE2;
+#else
+	return JSON_PATH_SCALAR;
+#endif
+}
+
+int json_simd_path(unsigned flags)
+{
+	static int best;
+	int want = (int)((flags & JSON_SIMD_MASK) >> JSON_SIMD_SHIFT);
+
+	if (!best)
+		best = best_path();
+	if (flags & JSON_BASELINE_SIMD)
+		want = JSON_PATH_SSE2;
+	if (want < JSON_PATH_SCALAR || want > best)
+		want = best;
+	if (want == JSON_PATH_SSE2 && best < JSON_PATH_SSE2)
+		want = JSON_PATH_SCALAR;
+	return want;
+}
+
+const char *json_simd_path_name(int path)
+{
+	switch (path) {
+	case JSON_PATH_SCALAR: return "scalar";
+	case JSON_PATH_SSE2: return "sse2";
+	case JSON_PATH_SSE42: return "sse4.2";
+	case JSON_PATH_AVX2: return "avx2";
+	}
+	return "?";
 }

@@ -205,6 +205,14 @@ static int check_all_splits(const uint8_t *in, size_t len, const opts *op, out *
 	return !bad;
 }
 
+/* Every code path, forced: the portable one and each SIMD one this CPU has
+ * (a path it lacks runs the best one below, so the list is always valid). */
+static const unsigned simd_paths[] = {
+	JSON_PATH_SCALAR << JSON_SIMD_SHIFT, JSON_PATH_SSE2 << JSON_SIMD_SHIFT,
+	JSON_PATH_SSE42 << JSON_SIMD_SHIFT, JSON_PATH_AVX2 << JSON_SIMD_SHIFT,
+};
+#define NPATHS (sizeof(simd_paths) / sizeof(simd_paths[0]))
+
 static void test_conformance(void)
 {
 	size_t i, ny = 0, nn = 0, ni = 0;
@@ -251,7 +259,7 @@ static void test_conformance_skipped(void)
 
 	for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
 		const struct json_case *c = &json_cases[i];
-		size_t n;
+		size_t n, k;
 
 		/* Invalid input: whatever skipping says, splits agree, and the
 		 * baseline and AVX2 skippers agree. */
@@ -266,6 +274,15 @@ static void test_conformance_skipped(void)
 		CHECK(check_all_splits(wrap, n, &mem, &w, c->name));
 		CHECK(check_all_splits(wrap, n, &memb, &wb, c->name));
 		CHECK_OUT(wb.s, w.s);
+		/* The portable and SSE4.2 paths agree too (default and baseline
+		 * are the AVX2 and SSE2 ones on a CPU that has AVX2). */
+		for (k = 0; k < 2; k++) {
+			opts pm = mem;
+
+			pm.flags |= k ? JSON_PATH_SSE42 << JSON_SIMD_SHIFT : JSON_PATH_SCALAR << JSON_SIMD_SHIFT;
+			CHECK(check_all_splits(wrap, n, &pm, &wb, c->name));
+			CHECK_OUT(wb.s, w.s);
+		}
 		/* A key filter drops the member silently, with the same verdict. */
 		CHECK(check_all_splits(wrap, n, &filt, &wb, c->name));
 		if (c->want[0] == '!')
@@ -282,12 +299,23 @@ static void expect(const char *in, size_t len, const opts *op, const char *want)
 {
 	static out w;
 	opts base = *op;
+	size_t k;
 
 	base.flags |= JSON_BASELINE_SIMD;
 	CHECK(check_all_splits((const uint8_t *)in, len, &base, &w, in));
 	if (strcmp(w.s, want) != 0)
 		fprintf(stderr, "baseline skipper:\n");
 	CHECK_OUT(w.s, want);
+	for (k = 0; k < NPATHS; k++) {
+		if (simd_paths[k] == JSON_PATH_SSE2 << JSON_SIMD_SHIFT)
+			continue;	/* the baseline run above */
+		base = *op;
+		base.flags |= simd_paths[k];
+		CHECK(check_all_splits((const uint8_t *)in, len, &base, &w, in));
+		if (strcmp(w.s, want) != 0)
+			fprintf(stderr, "%s path:\n", json_simd_path_name(json_simd_path(base.flags)));
+		CHECK_OUT(w.s, want);
+	}
 	CHECK(check_all_splits((const uint8_t *)in, len, op, &w, in));
 	if (strcmp(w.s, want) != 0)
 		fprintf(stderr, "input %.60s\n  got  %s\n  want %s\n", in, w.s, want);
@@ -496,6 +524,121 @@ static void test_zero_copy_and_strerror(void)
 	CHECK(isinf(HUGE_VAL));
 }
 
+/* Which path runs: what was asked for, capped at what the CPU has. */
+static void test_simd_path_choice(void)
+{
+	int best = json_simd_path(0), k;
+
+	printf("simd: this CPU runs the %s path\n", json_simd_path_name(best));
+	CHECK(best >= JSON_PATH_SCALAR && best <= JSON_PATH_AVX2);
+	CHECK_EQ_INT(json_simd_path(JSON_PATH_SCALAR << JSON_SIMD_SHIFT), JSON_PATH_SCALAR);
+	for (k = JSON_PATH_SCALAR; k <= JSON_PATH_AVX2; k++)
+		CHECK_EQ_INT(json_simd_path((unsigned)k << JSON_SIMD_SHIFT), k < best ? k : best);
+#if defined(__x86_64__)
+	CHECK(best >= JSON_PATH_SSE2);
+	CHECK_EQ_INT(json_simd_path(JSON_BASELINE_SIMD), JSON_PATH_SSE2);
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") &&
+	    __builtin_cpu_supports("popcnt"))
+		CHECK_EQ_INT(best, JSON_PATH_AVX2);
+	else if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt"))
+		CHECK_EQ_INT(best, JSON_PATH_SSE42);
+#endif
+	CHECK_EQ_STR(json_simd_path_name(JSON_PATH_AVX2), "avx2");
+	CHECK_EQ_STR(json_simd_path_name(JSON_PATH_SCALAR), "scalar");
+}
+
+static uint32_t rnd_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* A value shaped like managedFields: nested objects, "{}" pairs, arrays,
+ * strings with escapes and UTF-8, numbers; long enough to span blocks. */
+static void gen_value(out *o, unsigned depth)
+{
+	static const char *const strs[] = { "\"f:spec\"", "\"k:{\\\"name\\\":\\\"main\\\"}\"",
+		"\"d\xc3\xa9ploy\xe2\x9c\x93\"", "\"\\\\\"", "\"x]}\"", "\"\"", "\"a\\u00e9\"" };
+	/* Containers only while the document is short: bounded size. */
+	unsigned i, n, pick = depth > 40 || o->n > 700 ? rnd(3) : rnd(8);
+
+	switch (pick) {
+	case 0:	/* mostly plain strings (0 and 4), so whole blocks take the fast path */
+		outf(o, "%s", strs[rnd(8) ? (rnd(2) ? 4 : 0) : rnd(7)]);
+		return;
+	case 1: outf(o, "%u", rnd(100000)); return;
+	case 2: outf(o, "{}"); return;
+	case 3: case 4: case 5: case 6:
+		n = rnd(6);
+		outf(o, "{");
+		for (i = 0; i < n; i++) {
+			outf(o, "%s\"f:%u\":", i ? "," : "", rnd(1000));
+			gen_value(o, depth + 1);
+		}
+		outf(o, "}");
+		return;
+	default:
+		n = rnd(4);
+		outf(o, "[");
+		for (i = 0; i < n; i++) {
+			outf(o, "%s", i ? "," : "");
+			gen_value(o, depth + 1);
+		}
+		outf(o, "]");
+		return;
+	}
+}
+
+/*
+ * The paths against each other on many generated skipped values, some with
+ * one byte spoiled (a quote, backslash, bracket, control or non-ASCII byte,
+ * anywhere): same tokens, same error, same offset, whole and split.
+ */
+static void test_simd_paths_agree(void)
+{
+	static out doc, w, ref;
+	static const uint8_t spoil[] = { '"', '\\', '{', '}', '[', ']', 0x01, 0x0a, 0x80, 0xc3, 0xff, 'x' };
+	unsigned iter, k, errs = 0, long_docs = 0;
+
+	for (iter = 0; iter < 600; iter++) {
+		opts op = { JSON_SINGLE, 64, SKIP_KEY_A, iter % 3 == 0 ? 8 + rnd(30) : 0 };
+		size_t cuts[2];
+
+		doc.n = 0;
+		doc.s[0] = '\0';
+		outf(&doc, "{\"a\":{\"x\":");
+		do
+			gen_value(&doc, 2);
+		while (doc.n < 200 && rnd(4));
+		outf(&doc, "},\"b\":1}");
+		if (doc.n >= sizeof(doc.s) - 1)
+			continue;
+		if (doc.n > 256)
+			long_docs++;
+		if (iter % 2)
+			doc.s[6 + rnd((uint32_t)doc.n - 12)] = (char)spoil[rnd(sizeof(spoil))];
+		cuts[0] = rnd((uint32_t)doc.n);
+		cuts[1] = cuts[0] + rnd((uint32_t)(doc.n - cuts[0]));
+		op.flags = JSON_SINGLE | simd_paths[0];
+		parse_cuts((const uint8_t *)doc.s, doc.n, NULL, 0, &op, &ref);
+		if (ref.s[strlen(ref.s) - 1] != 'k')
+			errs++;
+		for (k = 0; k < NPATHS; k++) {
+			op.flags = JSON_SINGLE | simd_paths[k];
+			parse_cuts((const uint8_t *)doc.s, doc.n, NULL, 0, &op, &w);
+			CHECK_OUT(w.s, ref.s);
+			parse_cuts((const uint8_t *)doc.s, doc.n, cuts, 2, &op, &w);
+			CHECK_OUT(w.s, ref.s);
+		}
+	}
+	printf("simd paths: 600 generated values, %u long, %u rejected\n", long_docs, errs);
+	CHECK(long_docs > 100);
+	CHECK(errs > 50 && errs < 550);
+}
+
 int main(void)
 {
 	RUN(test_conformance);
@@ -506,5 +649,7 @@ int main(void)
 	RUN(test_skip_long);
 	RUN(test_skip_rest_api);
 	RUN(test_zero_copy_and_strerror);
+	RUN(test_simd_path_choice);
+	RUN(test_simd_paths_agree);
 	return harness_finish();
 }
