@@ -222,11 +222,12 @@ static long rss_kib(const char *key)
 
 static void h_stats(grpc_call *c, void *arg)
 {
-	const grpc_server_stats *s = grpc_server_stats_get(g.srv);
+	grpc_server_stats st, *s = &st;
 	char out[512];
 	int n;
 
 	(void)arg;
+	grpc_server_get_stats(g.srv, &st);
 	n = snprintf(out, sizeof(out),
 	    "hooks_cancelled=%ld hooks_deadline=%ld hooks_unavailable=%ld queue_peak=%zu "
 	    "streams_done=%ld conns_open=%zu calls_active=%zu calls_started=%llu rejected=%llu "

@@ -23,6 +23,7 @@
 #include "base/flags.h"
 #include "base/log.h"
 #include "cplane/v1/cplane.pb-c.h"
+#include "cplane/v1/methods.h"
 #include "driver/output.h"
 #include "driver/tls_opts.h"
 #include "driver/token.h"
@@ -511,7 +512,7 @@ static void start_watch(struct driver *d, enum goal goal)
 	d->watch_phase = -1;
 	if (goal == GOAL_FOREVER && !d->timeout_given)
 		o.timeout_ms = 0;	/* a watch runs until the cluster is gone, or --timeout if asked */
-	d->watch_call = grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/WatchCluster", &req.base, 1, &o,
+	d->watch_call = grpc_client_call_pb(d->client, CPLANE_PATH_WATCH, &req.base, 1, &o,
 	    on_watch_msg, on_watch_done, d);
 	if (d->watch_call == NULL)
 		fail_status(d, "watch", GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -613,7 +614,7 @@ static void start_create(struct driver *d)
 		spec_req_fill(&d->sreq, d->spec, &req);
 	d->step_start_us = clock_mono_us();
 	log_info("Creating cluster", "name", d->name, "replicas", log_i64(rep, d->replicas), NULL);
-	d->create_call = grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/CreateCluster", &req.base, 0, &o,
+	d->create_call = grpc_client_call_pb(d->client, CPLANE_PATH_CREATE, &req.base, 0, &o,
 	    on_create_msg, on_create_done, d);
 	if (d->create_call == NULL) {
 		fail_status(d, "create", GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -624,7 +625,7 @@ static void start_create(struct driver *d)
 		 * same connection right behind it sees that. */
 		Cplane__V1__GetClusterRequest g = CPLANE__V1__GET_CLUSTER_REQUEST__INIT;
 		g.name = (char *)d->name;
-		if (grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/GetCluster", &g.base, 0, &o,
+		if (grpc_client_call_pb(d->client, CPLANE_PATH_GET, &g.base, 0, &o,
 		    on_nowait_get, on_nowait_get_done, d) == NULL)
 			fail_status(d, "create", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
@@ -679,7 +680,7 @@ static void start_delete(struct driver *d)
 	req.name = (char *)d->name;
 	d->step_start_us = clock_mono_us();
 	log_info("Deleting cluster", "name", d->name, NULL);
-	d->delete_call = grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/DeleteCluster", &req.base, 0, &o,
+	d->delete_call = grpc_client_call_pb(d->client, CPLANE_PATH_DELETE, &req.base, 0, &o,
 	    on_delete_msg, on_delete_done, d);
 	if (d->delete_call == NULL)
 		fail_status(d, "delete", GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -1233,7 +1234,7 @@ static void start_command(struct driver *d)
 		Cplane__V1__GetClusterRequest g = CPLANE__V1__GET_CLUSTER_REQUEST__INIT;
 		grpc_call_opts o = call_opts(d);
 		g.name = (char *)d->name;
-		if (grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/GetCluster", &g.base, 0, &o, on_get_msg,
+		if (grpc_client_call_pb(d->client, CPLANE_PATH_GET, &g.base, 0, &o, on_get_msg,
 		    on_simple_done, d) == NULL)
 			fail_status(d, "get", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		break;
@@ -1241,7 +1242,7 @@ static void start_command(struct driver *d)
 	case CMD_LIST: {
 		Cplane__V1__ListClustersRequest l = CPLANE__V1__LIST_CLUSTERS_REQUEST__INIT;
 		grpc_call_opts o = call_opts(d);
-		if (grpc_client_call_pb(d->client, "/cplane.v1.ClusterService/ListClusters", &l.base, 0, &o,
+		if (grpc_client_call_pb(d->client, CPLANE_PATH_LIST, &l.base, 0, &o,
 		    on_list_msg, on_simple_done, d) == NULL)
 			fail_status(d, "list", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		break;

@@ -796,9 +796,9 @@ void grpc_server_shutdown(grpc_server *s, int64_t grace_ms, grpc_shutdown_cb don
 	check_done(s);
 }
 
-const grpc_server_stats *grpc_server_stats_get(const grpc_server *s)
+void grpc_server_get_stats(const grpc_server *s, grpc_server_stats *out)
 {
-	return &s->stats;
+	*out = s->stats;
 }
 
 io_loop *grpc_server_loop(const grpc_server *s)

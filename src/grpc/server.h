@@ -151,7 +151,8 @@ typedef struct grpc_server_stats {
 	uint64_t calls_deadline;		/* of those, by deadline expiry */
 	size_t conns_open, calls_active;	/* now; active = handler started, not yet finished */
 } grpc_server_stats;
-const grpc_server_stats *grpc_server_stats_get(const grpc_server *s);
+/* Copies the counters out (a snapshot). */
+void grpc_server_get_stats(const grpc_server *s, grpc_server_stats *out);
 io_loop *grpc_server_loop(const grpc_server *s);
 
 /* --- calls --- */

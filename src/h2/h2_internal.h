@@ -63,18 +63,20 @@ typedef struct h2_frec {
 /* What a header block is, for validation. */
 enum { HB_REQUEST = 1, HB_RESPONSE, HB_TRAILERS, HB_DISCARD };
 
-#define PS_METHOD 0x01u
-#define PS_SCHEME 0x02u
-#define PS_AUTHORITY 0x04u
-#define PS_PATH 0x08u
-#define PS_STATUS 0x10u
+/* Pseudo-headers: an index into ps_off/ps_len, and its bit in `pseudo` (PS_x == 1u << PSI_x). */
+enum { PSI_METHOD, PSI_SCHEME, PSI_AUTHORITY, PSI_PATH, PSI_STATUS, PSI_COUNT };
+#define PS_METHOD (1u << PSI_METHOD)
+#define PS_SCHEME (1u << PSI_SCHEME)
+#define PS_AUTHORITY (1u << PSI_AUTHORITY)
+#define PS_PATH (1u << PSI_PATH)
+#define PS_STATUS (1u << PSI_STATUS)
 
 typedef struct h2_hblock {
 	int kind;
 	const char *malformed;	/* first reason, NULL when fine */
 	int seen_regular;
 	unsigned pseudo;
-	uint32_t ps_off[5], ps_len[5];	/* method scheme authority path status */
+	uint32_t ps_off[PSI_COUNT], ps_len[PSI_COUNT];	/* indexed by PSI_x */
 	int64_t content_length;
 	size_t nfields;
 	int too_large;		/* decoded list passed our SETTINGS_MAX_HEADER_LIST_SIZE */

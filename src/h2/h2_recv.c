@@ -133,15 +133,15 @@ static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *
 			MALFORMED("pseudo-header after regular field");
 		if (hb->kind == HB_REQUEST) {
 			if (NAME_IS(name, nlen, ":method"))
-				idx = 0;
+				idx = PSI_METHOD;
 			else if (NAME_IS(name, nlen, ":scheme"))
-				idx = 1;
+				idx = PSI_SCHEME;
 			else if (NAME_IS(name, nlen, ":authority"))
-				idx = 2;
+				idx = PSI_AUTHORITY;
 			else if (NAME_IS(name, nlen, ":path"))
-				idx = 3;
+				idx = PSI_PATH;
 		} else if (hb->kind == HB_RESPONSE && NAME_IS(name, nlen, ":status")) {
-			idx = 4;
+			idx = PSI_STATUS;
 		}
 		if (idx < 0)
 			MALFORMED("unknown or misplaced pseudo-header");
@@ -224,29 +224,30 @@ static void finish_validation(h2_conn *c, int end_stream)
 	if (hb->malformed)
 		return;
 	if (hb->kind == HB_REQUEST) {
-		const uint8_t *m = base + hb->ps_off[0], *p = base + hb->ps_off[3], *sc = base + hb->ps_off[1];
+		const uint8_t *m = base + hb->ps_off[PSI_METHOD], *p = base + hb->ps_off[PSI_PATH];
+		const uint8_t *sc = base + hb->ps_off[PSI_SCHEME];
 
 		if (!(hb->pseudo & PS_METHOD)) {
 			hb->malformed = "missing :method";
-		} else if (NAME_IS(m, hb->ps_len[0], "CONNECT")) {
+		} else if (NAME_IS(m, hb->ps_len[PSI_METHOD], "CONNECT")) {
 			if (!(hb->pseudo & PS_AUTHORITY) || (hb->pseudo & (PS_SCHEME | PS_PATH)))
 				hb->malformed = "bad CONNECT pseudo-headers";
 		} else if ((hb->pseudo & (PS_SCHEME | PS_PATH)) != (PS_SCHEME | PS_PATH)) {
 			hb->malformed = "missing :scheme or :path";
-		} else if (hb->ps_len[3] == 0) {
+		} else if (hb->ps_len[PSI_PATH] == 0) {
 			hb->malformed = "empty :path";
-		} else if (NAME_IS(sc, hb->ps_len[1], "http") || NAME_IS(sc, hb->ps_len[1], "https")) {
-			if (p[0] != '/' && !(hb->ps_len[3] == 1 && p[0] == '*' && NAME_IS(m, hb->ps_len[0], "OPTIONS")))
+		} else if (NAME_IS(sc, hb->ps_len[PSI_SCHEME], "http") || NAME_IS(sc, hb->ps_len[PSI_SCHEME], "https")) {
+			if (p[0] != '/' && !(hb->ps_len[PSI_PATH] == 1 && p[0] == '*' && NAME_IS(m, hb->ps_len[PSI_METHOD], "OPTIONS")))
 				hb->malformed = "bad :path";
 			/* §8.3.1: no userinfo in :authority for http(s). */
-			else if ((hb->pseudo & PS_AUTHORITY) && hb->ps_len[2] > 0 &&
-			    memchr(base + hb->ps_off[2], '@', hb->ps_len[2]) != NULL)
+			else if ((hb->pseudo & PS_AUTHORITY) && hb->ps_len[PSI_AUTHORITY] > 0 &&
+			    memchr(base + hb->ps_off[PSI_AUTHORITY], '@', hb->ps_len[PSI_AUTHORITY]) != NULL)
 				hb->malformed = "userinfo in :authority";
 		}
 	} else if (hb->kind == HB_RESPONSE) {
-		const uint8_t *st = base + hb->ps_off[4];
+		const uint8_t *st = base + hb->ps_off[PSI_STATUS];
 
-		if (!(hb->pseudo & PS_STATUS) || hb->ps_len[4] != 3 || st[0] < '1' || st[0] > '9' ||
+		if (!(hb->pseudo & PS_STATUS) || hb->ps_len[PSI_STATUS] != 3 || st[0] < '1' || st[0] > '9' ||
 		    st[1] < '0' || st[1] > '9' || st[2] < '0' || st[2] > '9')
 			hb->malformed = "missing or bad :status";
 	} else if (hb->kind == HB_TRAILERS) {
@@ -302,13 +303,13 @@ static int deliver_headers(h2_conn *c, h2_stream *s, int end_stream, int is_trai
 		h.field = (const char *)base + hb->ps_off[i]; \
 		h.field##_len = hb->ps_len[i]; \
 	}
-	PS(method, 0)
-	PS(scheme, 1)
-	PS(authority, 2)
-	PS(path, 3)
+	PS(method, PSI_METHOD)
+	PS(scheme, PSI_SCHEME)
+	PS(authority, PSI_AUTHORITY)
+	PS(path, PSI_PATH)
 #undef PS
 	if (hb->pseudo & PS_STATUS) {
-		const uint8_t *st = base + hb->ps_off[4];
+		const uint8_t *st = base + hb->ps_off[PSI_STATUS];
 
 		h.status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
 	}
@@ -408,7 +409,7 @@ static int end_block(h2_conn *c, const uint8_t *data, size_t len)
 	if (c->hb.malformed || self_dep || c->hb.too_large)
 		return h2__stream_error(c, sid, H2_PROTOCOL_ERROR);
 	if (kind == HB_RESPONSE) {
-		const uint8_t *st = buf_data(&c->fstore) + c->hb.ps_off[4];
+		const uint8_t *st = buf_data(&c->fstore) + c->hb.ps_off[PSI_STATUS];
 		int status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
 		if (status < 200) {
 			/* Informational: skipped; 101 has no meaning in HTTP/2 (§8.6). */

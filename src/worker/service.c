@@ -40,7 +40,7 @@
 const char *const worker_method_names[WM_COUNT] = {
 	"CreateCluster", "DeleteCluster", "GetCluster", "ListClusters", "WatchCluster", "UpdateCluster",
 };
-const double worker_latency_bounds[11] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300 };
+const double worker_latency_bounds[WORKER_LATENCY_BUCKETS] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300 };
 
 /* ------------------------------------------------------------ utilities */
 
@@ -172,7 +172,7 @@ void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t s
 	if (code < 0 || code > GRPC_STATUS_MAX)
 		code = GRPC_UNKNOWN;
 	s->stats.calls[m][code]++;
-	for (b = 0; b < 11 && secs > worker_latency_bounds[b]; b++)
+	for (b = 0; b < WORKER_LATENCY_BUCKETS && secs > worker_latency_bounds[b]; b++)
 		;
 	s->stats.latency_buckets[m][b]++;
 	s->stats.latency_sum_s[m] += secs;
@@ -853,9 +853,9 @@ void worker_service_free(worker_service *s)
 	free(s);
 }
 
-const worker_service_stats *worker_service_stats_get(const worker_service *s)
+void worker_service_get_stats(const worker_service *s, worker_service_stats *out)
 {
-	return &s->stats;
+	*out = s->stats;
 }
 
 const cluster_table *worker_service_table(const worker_service *s)

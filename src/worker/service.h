@@ -54,17 +54,18 @@ struct worker_service_opts {
 	int64_t sync_wait_ms;		/* how long a call waits for the first list; 0 = WORKER_SYNC_WAIT_MS_DEFAULT */
 };
 
-typedef struct worker_service_stats {
-	uint64_t calls[6][17];		/* by method (enum worker_method) and gRPC code */
-	uint64_t latency_buckets[6][12];/* cumulative-style buckets filled by worker_metrics */
-	double latency_sum_s[6];
-	size_t waiting_calls;
-} worker_service_stats;
-
 enum worker_method { WM_CREATE, WM_DELETE, WM_GET, WM_LIST, WM_WATCH, WM_UPDATE, WM_COUNT };
 extern const char *const worker_method_names[WM_COUNT];
-/* Upper bounds (seconds) of the latency histogram's buckets; the last is +Inf. */
-extern const double worker_latency_bounds[11];
+/* Upper bounds (seconds) of the latency histogram's finite buckets; one more bucket is +Inf. */
+#define WORKER_LATENCY_BUCKETS 11
+extern const double worker_latency_bounds[WORKER_LATENCY_BUCKETS];
+
+typedef struct worker_service_stats {
+	uint64_t calls[WM_COUNT][GRPC_STATUS_MAX + 1];	/* by method and gRPC code */
+	uint64_t latency_buckets[WM_COUNT][WORKER_LATENCY_BUCKETS + 1];	/* per bucket (not cumulative); last +Inf */
+	double latency_sum_s[WM_COUNT];
+	size_t waiting_calls;
+} worker_service_stats;
 
 worker_service *worker_service_new(io_loop *loop, grpc_server *server, const struct worker_backend *backend,
     const struct worker_service_opts *opts);
@@ -85,7 +86,8 @@ int worker_service_synced(const worker_service *s);
 /* Draining: new calls get UNAVAILABLE; waiting ones keep waiting until the server ends them. */
 void worker_service_drain(worker_service *s);
 
-const worker_service_stats *worker_service_stats_get(const worker_service *s);
+/* Copies the counters out (a snapshot). */
+void worker_service_get_stats(const worker_service *s, worker_service_stats *out);
 const cluster_table *worker_service_table(const worker_service *s);
 /* Clusters by phase (index enum cluster_phase). */
 void worker_service_phase_counts(const worker_service *s, uint64_t counts[PHASE_COUNT]);

@@ -4,7 +4,8 @@
  * the service's construction (method registration) and first sync.
  *
  * Where things plug in:
- * - A new method: a path and request descriptor in `methods[]`
+ * - A new method: its path in cplane/v1/methods.h (the driver calls it
+ *   from there), the path and request descriptor in `methods[]`
  *   (register_methods), an enum worker_method value and name
  *   (service.h, service.c: metrics are indexed by it), a handle_x() below
  *   reached through dispatch(), and its rows in
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "cplane/v1/methods.h"
 #include "k8s/podspec.h"
 #include "worker/allowlist.h"
 #include "worker/service_int.h"
@@ -765,12 +767,12 @@ static int register_methods(worker_service *s)
 		const ProtobufCMessageDescriptor *req;
 		grpc_handler fn;
 	} methods[] = {
-		{ "/cplane.v1.ClusterService/CreateCluster", &cplane__v1__create_cluster_request__descriptor, on_create },
-		{ "/cplane.v1.ClusterService/DeleteCluster", &cplane__v1__delete_cluster_request__descriptor, on_delete },
-		{ "/cplane.v1.ClusterService/GetCluster", &cplane__v1__get_cluster_request__descriptor, on_get },
-		{ "/cplane.v1.ClusterService/ListClusters", &cplane__v1__list_clusters_request__descriptor, on_list },
-		{ "/cplane.v1.ClusterService/WatchCluster", &cplane__v1__watch_cluster_request__descriptor, on_watch },
-		{ "/cplane.v1.ClusterService/UpdateCluster", &cplane__v1__update_cluster_request__descriptor, on_update },
+		{ CPLANE_PATH_CREATE, &cplane__v1__create_cluster_request__descriptor, on_create },
+		{ CPLANE_PATH_DELETE, &cplane__v1__delete_cluster_request__descriptor, on_delete },
+		{ CPLANE_PATH_GET, &cplane__v1__get_cluster_request__descriptor, on_get },
+		{ CPLANE_PATH_LIST, &cplane__v1__list_clusters_request__descriptor, on_list },
+		{ CPLANE_PATH_WATCH, &cplane__v1__watch_cluster_request__descriptor, on_watch },
+		{ CPLANE_PATH_UPDATE, &cplane__v1__update_cluster_request__descriptor, on_update },
 	};
 
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)

@@ -6,11 +6,12 @@
 void worker_service_write_metrics(buf *out, void *arg)
 {
 	const worker_service *s = arg;
-	const worker_service_stats *st = worker_service_stats_get(s);
+	worker_service_stats stats, *st = &stats;
 	uint64_t phases[PHASE_COUNT];
 	static const enum cluster_phase shown[] = { PHASE_CREATING, PHASE_READY, PHASE_UPDATING, PHASE_DELETING,
 	    PHASE_FAILED };
 
+	worker_service_get_stats(s, &stats);
 	buf_append_str(out, "# HELP cplane_grpc_calls_total gRPC calls answered, by method and status code.\n"
 	    "# TYPE cplane_grpc_calls_total counter\n");
 	for (int m = 0; m < WM_COUNT; m++)
@@ -23,12 +24,12 @@ void worker_service_write_metrics(buf *out, void *arg)
 	    "# TYPE cplane_grpc_call_duration_seconds histogram\n");
 	for (int m = 0; m < WM_COUNT; m++) {
 		uint64_t cum = 0;
-		for (int b = 0; b < 11; b++) {
+		for (int b = 0; b < WORKER_LATENCY_BUCKETS; b++) {
 			cum += st->latency_buckets[m][b];
 			buf_printf(out, "cplane_grpc_call_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n",
 			    worker_method_names[m], worker_latency_bounds[b], (unsigned long long)cum);
 		}
-		cum += st->latency_buckets[m][11];
+		cum += st->latency_buckets[m][WORKER_LATENCY_BUCKETS];
 		buf_printf(out, "cplane_grpc_call_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n"
 		    "cplane_grpc_call_duration_seconds_sum{method=\"%s\"} %.6f\n"
 		    "cplane_grpc_call_duration_seconds_count{method=\"%s\"} %llu\n",

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include "base/log.h"
+#include "cplane/v1/methods.h"
 #include "grpc/health.h"
 #include "grpc/reflection.h"
 #include "grpc/server.h"
@@ -27,7 +28,6 @@
 #include "worker/metrics.h"
 #include "worker/service.h"
 
-#define SERVICE_NAME "cplane.v1.ClusterService"
 
 struct worker {
 	struct worker_config cfg;
@@ -71,7 +71,7 @@ static void on_synced(void *ctx)
 	worker_service_on_synced(w->service);
 	if (!w->shutting_down) {
 		grpc_health_set(w->server, "", GRPC_HEALTH_SERVING);
-		grpc_health_set(w->server, SERVICE_NAME, GRPC_HEALTH_SERVING);
+		grpc_health_set(w->server, CPLANE_SERVICE, GRPC_HEALTH_SERVING);
 	}
 }
 
@@ -331,7 +331,7 @@ static int setup(struct worker *w)
 		goto nomem;
 	/* Not serving until the first list has synced. */
 	grpc_health_set(w->server, "", GRPC_HEALTH_NOT_SERVING);
-	grpc_health_set(w->server, SERVICE_NAME, GRPC_HEALTH_NOT_SERVING);
+	grpc_health_set(w->server, CPLANE_SERVICE, GRPC_HEALTH_NOT_SERVING);
 
 	worker_backend_k8s_init(&backend, w->client);
 	memset(&sopts, 0, sizeof(sopts));

@@ -210,6 +210,14 @@ static grpc_server *new_server(void)
 	return s;
 }
 
+static grpc_server_stats stats_of(const grpc_server *s)
+{
+	grpc_server_stats st;
+
+	grpc_server_get_stats(s, &st);
+	return st;
+}
+
 /* Moves bytes both ways until neither side has output; step 0 = whole, else chunk size. */
 static void shuttle(h2_conn *cl, grpc_sconn *sc, size_t step)
 {
@@ -296,8 +304,8 @@ static void run_basic(size_t step)
 	CHECK_EQ_STR(resps[6].grpc_status, "13");
 	for (int i = 0; i < 7; i++)
 		CHECK(resps[i].closed);
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_started, 2);
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
+	CHECK_EQ_INT(stats_of(s).calls_started, 2);
+	CHECK_EQ_INT(stats_of(s).calls_active, 0);
 
 	h2_conn_free(cl);
 	grpc_server_conn_free(sc);
@@ -332,8 +340,8 @@ static void run_bidi(size_t step)
 	CHECK(resps[1].trailers_only);
 	CHECK_EQ_STR(resps[1].grpc_message, "eof");
 	CHECK_EQ_INT(resps[1].len, 0);
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_started, 2);
+	CHECK_EQ_INT(stats_of(s).calls_active, 0);
+	CHECK_EQ_INT(stats_of(s).calls_started, 2);
 	CHECK(resps[0].closed && resps[1].closed);
 	grpc_server_conn_free(sc);
 	h2_conn_free(cl);
@@ -352,8 +360,8 @@ static void run_bidi(size_t step)
 	CHECK_EQ_STR(resps[0].grpc_status, "0");
 	CHECK_EQ_STR(resps[0].grpc_message, "bye");
 	CHECK(resps[0].closed);
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_started, 3);
+	CHECK_EQ_INT(stats_of(s).calls_active, 0);
+	CHECK_EQ_INT(stats_of(s).calls_started, 3);
 
 	h2_conn_free(cl);
 	grpc_server_conn_free(sc);
@@ -380,13 +388,13 @@ static void test_cancel_paths(void)
 	id = request(cl, "/t.T/Hold", NULL, 0, m, sizeof(m));
 	shuttle(cl, sc, 0);
 	CHECK(held != NULL);
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 1);
+	CHECK_EQ_INT(stats_of(s).calls_active, 1);
 	h2_submit_rst_stream(cl, id, H2_CANCEL);
 	shuttle(cl, sc, 0);
 	CHECK_EQ_INT(hook_runs, 1);
 	CHECK_EQ_INT(hook_status, GRPC_CANCELLED);
 	CHECK(held == NULL);
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
+	CHECK_EQ_INT(stats_of(s).calls_active, 0);
 	/* deadline */
 	id = request(cl, "/t.T/Hold", tmo, 1, m, sizeof(m));
 	shuttle(cl, sc, 0);
@@ -413,8 +421,8 @@ static void test_cancel_paths(void)
 		CHECK_EQ_INT(grpc_call_reply_bytes(c, (const uint8_t *)"late", 4), GRPC_ERR_CANCELLED);
 		held = NULL;
 	}
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_active, 0);
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_deadline, 1);
+	CHECK_EQ_INT(stats_of(s).calls_active, 0);
+	CHECK_EQ_INT(stats_of(s).calls_deadline, 1);
 	(void)id;
 	grpc_server_free(s);
 }
@@ -435,7 +443,7 @@ static void test_pool_reuse(void)
 		for (int i = 0; i < 16; i++)
 			CHECK_EQ_STR(resps[i].grpc_status, "0");
 	}
-	CHECK_EQ_INT(grpc_server_stats_get(s)->calls_started, 800);
+	CHECK_EQ_INT(stats_of(s).calls_started, 800);
 	h2_conn_free(cl);
 	grpc_server_conn_free(sc);
 	grpc_server_free(s);

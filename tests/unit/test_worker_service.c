@@ -17,6 +17,7 @@
 
 #include "base/log.h"
 #include "cplane/v1/cplane.pb-c.h"
+#include "cplane/v1/methods.h"
 #include "grpc/server.h"
 #include "h2/h2.h"
 #include "io/loop.h"
@@ -351,7 +352,7 @@ static int32_t call_ex(struct env *e, const char *method, const ProtobufCMessage
 	body[3] = (uint8_t)(len >> 8);
 	body[4] = (uint8_t)len;
 	protobuf_c_message_pack(req, body + 5);
-	snprintf(path, sizeof(path), "/cplane.v1.ClusterService/%s", method);
+	snprintf(path, sizeof(path), "/%s/%s", CPLANE_SERVICE, method);
 	if (timeout_ms > 0) {
 		snprintf(tmo, sizeof(tmo), "%lldm", (long long)timeout_ms);
 		f[n].name = "grpc-timeout";
@@ -502,9 +503,17 @@ static void check_create_resp(int32_t id, int result, int phase, int32_t ready)
 	cplane__v1__create_cluster_response__free_unpacked(m, NULL);
 }
 
+static worker_service_stats stats_of(const struct env *e)
+{
+	worker_service_stats st;
+
+	worker_service_get_stats(e->svc, &st);
+	return st;
+}
+
 static uint64_t calls(const struct env *e, enum worker_method m, int code)
 {
-	return worker_service_stats_get(e->svc)->calls[m][code];
+	return stats_of(e).calls[m][code];
 }
 
 /* ------------------------------------------------------ the informer feed */
@@ -613,9 +622,9 @@ static void test_create_absent_blocks_until_ready(void)
 	CHECK_EQ_INT(nfcalls, 1);
 	CHECK_EQ_INT(calls(&e, WM_CREATE, GRPC_OK), 1);
 	/* the latency runs on the injected clock: 1.5 s */
-	CHECK(worker_service_stats_get(e.svc)->latency_sum_s[WM_CREATE] > 1.49 &&
-	    worker_service_stats_get(e.svc)->latency_sum_s[WM_CREATE] < 1.51);
-	CHECK_EQ_INT(worker_service_stats_get(e.svc)->waiting_calls, 0);
+	CHECK(stats_of(&e).latency_sum_s[WM_CREATE] > 1.49 &&
+	    stats_of(&e).latency_sum_s[WM_CREATE] < 1.51);
+	CHECK_EQ_INT(stats_of(&e).waiting_calls, 0);
 	env_close(&e);
 }
 
@@ -1106,10 +1115,10 @@ static void test_cancel_releases_waiter(void)
 	env_open(&e);
 	id = create(&e, "demo", 3, IMG);
 	answer_ok(&e, nth(F_CREATE, 0));
-	CHECK_EQ_INT(worker_service_stats_get(e.svc)->waiting_calls, 1);
+	CHECK_EQ_INT(stats_of(&e).waiting_calls, 1);
 	h2_submit_rst_stream(e.cl, id, H2_CANCEL);
 	settle(&e);
-	CHECK_EQ_INT(worker_service_stats_get(e.svc)->waiting_calls, 0);
+	CHECK_EQ_INT(stats_of(&e).waiting_calls, 0);
 	CHECK_EQ_INT(calls(&e, WM_CREATE, GRPC_CANCELLED), 1);
 	CHECK_EQ_INT(count_op(F_REMOVE), 0);
 	/* the cluster stays; a later Create picks it up */
@@ -1389,7 +1398,7 @@ static void test_sync_wait_keeps_start(void)
 	id = create(&e, "demo", 1, IMG);
 	CHECK_EQ_INT(status(id), -1);
 	CHECK_EQ_INT(nfcalls, 0);
-	CHECK_EQ_INT(worker_service_stats_get(e.svc)->waiting_calls, 1);
+	CHECK_EQ_INT(stats_of(&e).waiting_calls, 1);
 	advance_ms(&e, 2000);
 	worker_service_on_synced(e.svc);
 	settle(&e);
@@ -1398,9 +1407,9 @@ static void test_sync_wait_keeps_start(void)
 	seen(&e, "demo", 1, 1, IMG, D_ROLLING);
 	CHECK_EQ_INT(status(id), GRPC_OK);
 	/* two seconds of waiting for the sync count in its latency */
-	CHECK(worker_service_stats_get(e.svc)->latency_sum_s[WM_CREATE] > 1.99 &&
-	    worker_service_stats_get(e.svc)->latency_sum_s[WM_CREATE] < 2.01);
-	CHECK_EQ_INT(worker_service_stats_get(e.svc)->latency_buckets[WM_CREATE][7], 1);	/* (1 s, 5 s] */
+	CHECK(stats_of(&e).latency_sum_s[WM_CREATE] > 1.99 &&
+	    stats_of(&e).latency_sum_s[WM_CREATE] < 2.01);
+	CHECK_EQ_INT(stats_of(&e).latency_buckets[WM_CREATE][7], 1);	/* (1 s, 5 s] */
 	env_close(&e);
 }
 
