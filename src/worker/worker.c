@@ -175,8 +175,9 @@ static int setup_tls(struct worker *w)
 static void write_grpc_conn_metrics(buf *out, void *arg)
 {
 	struct worker *w = arg;
-	const grpc_server_stats *st = grpc_server_stats_get(w->server);
+	grpc_server_stats stats, *st = &stats;
 
+	grpc_server_get_stats(w->server, &stats);
 	buf_printf(out,
 	    "# HELP cplane_grpc_connections Open gRPC connections.\n"
 	    "# TYPE cplane_grpc_connections gauge\ncplane_grpc_connections %zu\n"
