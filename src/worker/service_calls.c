@@ -26,6 +26,7 @@
 
 #include "base/log.h"
 #include "cplane/v1/methods.h"
+#include "grpc/pbstrings.h"
 #include "k8s/podspec.h"
 #include "worker/allowlist.h"
 #include "worker/service_int.h"
@@ -258,6 +259,10 @@ static struct waiter *wait_on(worker_service *s, grpc_call *call, struct cluster
 	svc_waiter_link(s, w);
 	io_timer_init(&w->timer, kind == W_SYNC ? svc_on_sync_timeout : svc_on_wait_timeout, w);
 	if (own_timeout_ms > 0) {
+		/* The budget counts from the call's arrival: time held for the first sync is spent. */
+		int64_t spent_ms = (svc_now_us(s) - start_us) / 1000;
+		if (spent_ms > 0)
+			own_timeout_ms = own_timeout_ms - spent_ms > 1 ? own_timeout_ms - spent_ms : 1;
 		at = svc_answer_by(s, call, own_timeout_ms, &w->timeout_ms);
 		io_timer_start_at(s->loop, &w->timer, at);
 	}
@@ -279,10 +284,6 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	struct waiter *w;
 	k8s_deploy_spec spec;
 
-	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0) {
-		reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-		return;
-	}
 	if (cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0) {
 		reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
 		return;
@@ -407,10 +408,6 @@ static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
 	enum cluster_phase phase;
 	Cplane__V1__DeleteClusterResponse resp;
 
-	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0) {
-		reply_error(s, call, WM_DELETE, start_us, GRPC_INVALID_ARGUMENT, msg);
-		return;
-	}
 	c = cluster_table_find(s->table, req->name);
 	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
 	if (phase == PHASE_ABSENT) {
@@ -671,10 +668,6 @@ static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)
 	k8s_podspec pod;
 	static const k8s_podspec empty;
 
-	if (cluster_check_name(req->name, msg, sizeof(msg)) < 0) {
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-		return;
-	}
 	if (req->replicas != 0 && cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0) {
 		reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
 		return;
@@ -731,15 +724,79 @@ static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)
 }
 
 /* start_us: when the call arrived (a call held for the first sync keeps it). */
+/* The cluster a request names, for the methods that name one. */
+static const char *request_name(grpc_call *call, enum worker_method m)
+{
+	const ProtobufCMessage *msg = grpc_call_request_msg(call);
+
+	switch (m) {
+	case WM_CREATE: return ((const Cplane__V1__CreateClusterRequest *)(const void *)msg)->name;
+	case WM_DELETE: return ((const Cplane__V1__DeleteClusterRequest *)(const void *)msg)->name;
+	case WM_GET: return ((const Cplane__V1__GetClusterRequest *)(const void *)msg)->name;
+	case WM_WATCH: return ((const Cplane__V1__WatchClusterRequest *)(const void *)msg)->name;
+	case WM_UPDATE: return ((const Cplane__V1__UpdateClusterRequest *)(const void *)msg)->name;
+	default: return NULL;
+	}
+}
+
+/*
+ * The checks every request passes, whatever the method, before any state
+ * is read or the call is held for the first sync: every string field
+ * (found on the wire, with its protobuf length: protobuf-c hands us C
+ * strings, which an embedded NUL would cut short) is NUL-free UTF-8, and
+ * the cluster name, for the methods that take one, is a valid name.
+ * Returns 0, or -1 having answered INVALID_ARGUMENT naming the field.
+ */
+static int check_request(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us)
+{
+	const ProtobufCMessage *msg = grpc_call_request_msg(call);
+	const uint8_t *raw;
+	size_t len, at;
+	char path[128], why[256];
+	const char *name;
+
+	raw = grpc_call_request(call, &len);
+	switch (pbstrings_check(msg->descriptor, raw, len, path, sizeof(path), &at)) {
+	case PBSTRINGS_NUL:
+		snprintf(why, sizeof(why), "%s: contains a NUL byte (at byte %zu)", path, at);
+		reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
+		return -1;
+	case PBSTRINGS_BAD_UTF8:
+		snprintf(why, sizeof(why), "%s: not valid UTF-8 (at byte %zu)", path, at);
+		reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
+		return -1;
+	default:	/* malformed cannot happen: protobuf-c unpacked it */
+		break;
+	}
+	name = request_name(call, m);
+	if (name != NULL && cluster_check_name(name, why, sizeof(why)) < 0) {
+		reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* How long a call may be held for the first sync: its method's own timeout when nearer. */
+static int64_t sync_wait_ms(const worker_service *s, enum worker_method m)
+{
+	int64_t wait = s->opts.sync_wait_ms > 0 ? s->opts.sync_wait_ms : WORKER_SYNC_WAIT_MS_DEFAULT;
+	int64_t own = m == WM_CREATE || m == WM_UPDATE ? s->opts.create_timeout_ms :
+	    m == WM_DELETE ? s->opts.delete_timeout_ms : 0;
+
+	return own > 0 && own < wait ? own : wait;
+}
+
 static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us)
 {
 	if (s->draining) {
 		reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
 		return;
 	}
+	if (check_request(s, call, m, start_us) < 0)
+		return;
 	if (!s->synced) {
-		int64_t wait = s->opts.sync_wait_ms;
-		wait_on(s, call, NULL, W_SYNC, m, start_us, wait > 0 ? wait : WORKER_SYNC_WAIT_MS_DEFAULT);
+		/* svc_answer_by() also keeps it within the call's own deadline */
+		wait_on(s, call, NULL, W_SYNC, m, start_us, sync_wait_ms(s, m));
 		return;
 	}
 	switch (m) {

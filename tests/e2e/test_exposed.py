@@ -457,3 +457,101 @@ def test_driver_output_that_cannot_be_written_is_exit_1(sim, tmp_path):
     finally:
         c.close()
         w.stop()
+
+
+# ---- attack 4: embedded NUL / invalid UTF-8; attack 7: one validation path, the first-sync wait ----
+
+def raw_call(target, method, payload, timeout=10):
+    """A unary call with hand-made request bytes (grpcio would refuse to serialize invalid UTF-8)."""
+    ch = grpc.insecure_channel(target)
+    try:
+        return ch.unary_unary("/cplane.v1.ClusterService/" + method)(payload, timeout=timeout)
+    finally:
+        ch.close()
+
+
+def raw_code(target, method, payload):
+    try:
+        raw_call(target, method, payload)
+    except grpc.RpcError as e:
+        return e.code(), e.details()
+    raise AssertionError("call succeeded")
+
+
+def field(num, data):
+    return bytes([num << 3 | 2, len(data)]) + data
+
+
+def test_embedded_nul_never_acts_on_another_cluster(sim, tmp_path):
+    from cplane_fixture import code_of, deployments
+    w = start_worker(sim, tmp_path)
+    c = Client(w.target)
+    pb = pb2()
+    try:
+        assert c.create("victim", 1, timeout=20).result == pb.SUCCESS
+        code, msg = code_of(c.create, "victim\x00zzz", 1)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "name" in msg and "NUL" in msg, (code, msg)
+        code, msg = code_of(c.delete, "victim\x00zzz")
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "name" in msg, (code, msg)
+        assert "victim" in deployments(sim)        # not deleted by the NUL-cut name
+        assert c.get("victim").name == "victim"
+        for call in (c.get, c.watch):
+            code, msg = code_of(lambda n: list(call(n)) if call == c.watch else call(n), "victim\x00zzz")
+            assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, msg)
+        code, msg = code_of(c.create, "other", 1, "nginx\x00:1")
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "image" in msg and "NUL" in msg, (code, msg)
+        assert "other" not in deployments(sim)
+    finally:
+        c.close()
+        w.stop()
+
+
+def test_invalid_utf8_and_invalid_names_are_invalid_argument_for_every_method(sim, tmp_path):
+    w = start_worker(sim, tmp_path)
+    try:
+        bad = field(1, b"a\xffb")
+        for method in ("CreateCluster", "DeleteCluster", "GetCluster", "WatchCluster", "UpdateCluster"):
+            code, msg = raw_code(w.target, method, bad + (b"\x10\x01" if method == "CreateCluster" else b""))
+            assert code == grpc.StatusCode.INVALID_ARGUMENT, (method, code, msg)
+            assert "name" in msg and "UTF-8" in msg, (method, msg)
+        code, msg = raw_code(w.target, "CreateCluster", field(1, b"ok") + b"\x10\x01" + field(3, b"nginx\xc0\xaf"))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "image" in msg, msg
+        # an invalid (but well-formed) name: the same answer from every method that takes one
+        c = Client(w.target)
+        try:
+            from cplane_fixture import code_of
+            for name, call in (("get", lambda: c.get("Bad_Name")), ("watch", lambda: list(c.watch("Bad_Name"))),
+                               ("delete", lambda: c.delete("Bad_Name")), ("create", lambda: c.create("Bad_Name"))):
+                code, msg = code_of(call)
+                assert code == grpc.StatusCode.INVALID_ARGUMENT, (name, code, msg)
+        finally:
+            c.close()
+    finally:
+        w.stop()
+
+
+def test_first_sync_wait_bounded_by_create_timeout(tmp_path):
+    """A Create held because the worker has not synced yet answers by --create-timeout (6 s here),
+    not after the 30 s first-sync wait."""
+    from kubesim_fixture import start_kubesim
+    sim2 = start_kubesim(tmp_path / "sim", "--instant", "--node", POOL)
+    try:
+        sim2.knobs(error_5xx_rate=1.0)        # every LIST fails: the worker never syncs
+        w = start_worker(sim2, tmp_path, "--create-timeout", "6s", wait_synced=False)
+        c = Client(w.target)
+        try:
+            from cplane_fixture import code_of
+            t0 = time.monotonic()
+            code, msg = code_of(c.create, "held", 1, timeout=60)
+            took = time.monotonic() - t0
+            assert code == grpc.StatusCode.UNAVAILABLE and "synced" in msg, (code, msg)
+            assert 4 < took < 15, took
+            # a call's own deadline bounds it too (2 s here)
+            t0 = time.monotonic()
+            code, msg = code_of(c.get, "held", timeout=2)
+            assert time.monotonic() - t0 < 5
+        finally:
+            c.close()
+            w.stop()
+    finally:
+        sim2.stop()
