@@ -137,8 +137,19 @@ static void on_create_done(void *arg, const k8s_error *err, const k8s_deployment
 	 * to the Service's ownerReference. */
 	if (c == NULL)
 		goto out;
-	if (err->kind == K8S_OK && d && c->obs.service_pending)
-		create_service(s, c, d->uid);
+	if (err->kind == K8S_OK && c->obs.service_pending) {
+		if (d && d->uid[0]) {
+			create_service(s, c, d->uid);
+		} else {
+			/* Without the uid there is no ownerReference, and an unowned Service would outlive
+			 * its cluster: the waiting Create says so rather than waiting for nothing. */
+			c->obs.service_pending = 0;
+			log_error("Creating the Service failed", "name", c->name, "error",
+			    "the Deployment's uid was not in the API server's answer", NULL);
+			svc_finish_waiters(c, W_CREATE, GRPC_INTERNAL, "the Deployment was created, but its uid was not "
+			    "in the API server's answer: the Service was not created");
+		}
+	}
 	if (!c->creating)
 		goto deferred;	/* the informer showed the Deployment first */
 	if (err->kind == K8S_OK)

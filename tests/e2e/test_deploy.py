@@ -153,8 +153,9 @@ def test_rbac_is_exactly_what_the_worker_calls(objs):
                 assert (g, res) not in got, "rule for %s/%s repeated" % (g, res)
                 got[(g, res)] = sorted(r["verbs"])
     assert got == {
-        ("apps", "deployments"): sorted(["get", "list", "watch", "create", "delete"]),
+        ("apps", "deployments"): sorted(["get", "list", "watch", "create", "delete", "patch"]),
         ("", "pods"): sorted(["get", "list"]),
+        ("", "services"): sorted(["create"]),
     }
     for verbs in got.values():
         assert len(set(verbs)) == len(verbs)

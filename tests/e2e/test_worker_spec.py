@@ -209,3 +209,17 @@ def test_delete_removes_the_service_too(env):
     assert c.delete("gone").result == pb.SUCCESS
     assert deployment(sim, "gone") is None
     assert service(sim, "gone") is None
+
+
+def test_service_refused_by_rbac_is_permission_denied(env):
+    sim, w, c, _ = env
+    pb = pb2()
+    sim.knobs(deny=["create services"])
+    try:
+        code, msg = code_of(c._create, rich(pb, "nosvc"), timeout=30)
+    finally:
+        sim.knobs(deny=[])
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+    assert "services" in msg and "create" in msg, msg
+    assert deployment(sim, "nosvc") is not None      # left as it is, as after a deadline
+    assert service(sim, "nosvc") is None

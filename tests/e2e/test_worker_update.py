@@ -276,3 +276,16 @@ def test_delete_while_updating_aborts_the_update(env):
         assert d.result(timeout=30).result == pb.SUCCESS
     finally:
         sim.knobs(ready_pace_ms=20)
+
+
+def test_patch_refused_by_rbac_is_permission_denied(env):
+    sim, w, c, _ = env
+    c.create("u-rbac", 1)
+    sim.knobs(deny=["patch deployments"])
+    try:
+        code, msg = code_of(c.update, "u-rbac", 2, timeout=10)
+    finally:
+        sim.knobs(deny=[])
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+    assert "patch" in msg and "deployments" in msg, msg
+    assert c.update("u-rbac", 2).result == pb2().SUCCESS

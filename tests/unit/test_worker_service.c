@@ -1713,6 +1713,132 @@ static void test_update_after_restart(void)
 	env_close(&e);
 }
 
+/* ================================================ service: true (headless) */
+
+static int32_t create_with_service(struct env *e, const char *name)
+{
+	Cplane__V1__CreateClusterRequest r = CPLANE__V1__CREATE_CLUSTER_REQUEST__INIT;
+	Cplane__V1__Port p = CPLANE__V1__PORT__INIT, *ports[1] = { &p };
+
+	r.name = (char *)name;
+	r.replicas = 2;
+	r.image = IMG;
+	p.name = "http";
+	p.port = 80;
+	r.n_ports = 1;
+	r.ports = ports;
+	r.service = 1;
+	return call_ex(e, "CreateCluster", &r.base, 0);
+}
+
+/* The informer shows the Deployment create_with_service() asked for, rolled out. */
+static void seen_with_service(struct env *e, const char *name)
+{
+	k8s_port port = { "http", 80 };
+	k8s_podspec pod;
+	k8s_deployment d;
+
+	memset(&pod, 0, sizeof(pod));
+	pod.ports = &port;
+	pod.n_ports = 1;
+	pod.service = 1;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	snprintf(d.uid, sizeof(d.uid), "uid-%s", name);
+	snprintf(d.image, sizeof(d.image), "%s", IMG);
+	CHECK_EQ_INT(k8s_podspec_hash(&pod, d.spec_hash), 0);
+	d.service = 1;
+	d.pod = &pod;
+	d.managed = 1;
+	d.generation = d.observed_generation = 1;
+	d.replicas = d.ready_replicas = d.available_replicas = d.updated_replicas = 2;
+	d.available.status = K8S_COND_TRUE;
+	worker_service_on_upsert(e->svc, &d);
+	settle(e);
+}
+
+/* The POST's answer with the Deployment (its uid is the Service's owner). */
+static void answer_created(struct env *e, struct fcall *f, const char *uid)
+{
+	k8s_error err;
+	k8s_deployment d;
+
+	CHECK(f != NULL && !f->completed);
+	if (f == NULL || f->completed)
+		return;
+	k8s_error_clear(&err);
+	memset(&d, 0, sizeof(d));
+	snprintf(d.name, sizeof(d.name), "%s", f->name);
+	snprintf(d.uid, sizeof(d.uid), "%s", uid);
+	f->completed = 1;
+	f->create_done(f->arg, &err, &d);
+	settle(e);
+}
+
+/* READY waits for the Service, made after the Deployment with the Deployment as its owner. */
+static void test_create_service_ready_waits_for_it(void)
+{
+	struct env e;
+	int32_t id, g;
+	Cplane__V1__Cluster *m;
+
+	env_open(&e);
+	id = create_with_service(&e, "web");
+	CHECK_EQ_INT(count_op(F_SERVICE), 0);
+	answer_created(&e, nth(F_CREATE, 0), "uid-web");
+	CHECK_EQ_INT(count_op(F_SERVICE), 1);
+	CHECK_EQ_STR(nth(F_SERVICE, 0)->image, "uid-web");	/* the owner uid */
+	seen_with_service(&e, "web");
+	CHECK_EQ_INT(status(id), -1);
+	g = get(&e, "web");
+	m = cluster_msg(g, 0);
+	CHECK(m != NULL);
+	if (m) {
+		CHECK_EQ_INT(m->phase, CPLANE__V1__PHASE__CREATING);
+		CHECK_EQ_STR(m->message, "2/2 replicas available; creating the Service");
+		cplane__v1__cluster__free_unpacked(m, NULL);
+	}
+	answer_ok(&e, nth(F_SERVICE, 0));
+	CHECK_EQ_INT(status(id), GRPC_OK);
+	check_create_resp(id, CPLANE__V1__RESULT__SUCCESS, CPLANE__V1__PHASE__READY, 2);
+	g = get(&e, "web");
+	m = cluster_msg(g, 0);
+	CHECK(m != NULL);
+	if (m) {
+		CHECK_EQ_STR(m->service_dns, "web." NS ".svc");
+		CHECK_EQ_INT((int)m->n_ports, 1);
+		cplane__v1__cluster__free_unpacked(m, NULL);
+	}
+	env_close(&e);
+}
+
+/* A Service the API server refuses ends the Create with its code; AlreadyExists is fine. */
+static void test_create_service_refused_or_there(void)
+{
+	struct env e;
+	int32_t id;
+
+	env_open(&e);
+	id = create_with_service(&e, "web");
+	answer_created(&e, nth(F_CREATE, 0), "uid-web");
+	answer(&e, nth(F_SERVICE, 0), K8S_ERR_API, 403, "Forbidden", "services is forbidden");
+	CHECK_EQ_INT(status(id), GRPC_PERMISSION_DENIED);
+	CHECK(strstr(message(id), "services is forbidden") != NULL);
+
+	id = create_with_service(&e, "two");
+	answer_created(&e, nth(F_CREATE, 1), "uid-two");
+	answer(&e, nth(F_SERVICE, 1), K8S_ERR_API, 409, "AlreadyExists", "services \"two\" already exists");
+	seen_with_service(&e, "two");
+	CHECK_EQ_INT(status(id), GRPC_OK);
+
+	/* An answer without the Deployment's uid: no unowned Service, the Create says why. */
+	id = create_with_service(&e, "three");
+	answer_ok(&e, nth(F_CREATE, 2));
+	CHECK_EQ_INT(status(id), GRPC_INTERNAL);
+	CHECK_EQ_INT(count_op(F_SERVICE), 2);
+	env_close(&e);
+}
+
 int main(void)
 {
 	int devnull = open("/dev/null", O_WRONLY);
@@ -1765,5 +1891,7 @@ int main(void)
 	RUN(test_update_creating_deleting_precondition);
 	RUN(test_update_failed_diagnosis_and_delete);
 	RUN(test_update_after_restart);
+	RUN(test_create_service_ready_waits_for_it);
+	RUN(test_create_service_refused_or_there);
 	return harness_finish();
 }
