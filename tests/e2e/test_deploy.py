@@ -109,7 +109,7 @@ def driver(objs):
 def test_renders_the_expected_objects(objs):
     kinds = sorted(o["kind"] for o in objs)
     assert kinds == sorted(["ServiceAccount", "Role", "RoleBinding", "Service", "Deployment", "Pod",
-                            "ClusterRoleBinding", "ServiceAccount", "Role", "RoleBinding"])
+                            "ClusterRoleBinding", "ServiceAccount", "Role", "RoleBinding", "NetworkPolicy"])
     for o in objs:
         assert o["metadata"]["labels"]["app.kubernetes.io/part-of"] == "cplane", o["kind"]
 
@@ -133,7 +133,7 @@ def test_namespace_agnostic(objs):
 
 def test_namespace_override(tmp_path):
     objs = overlay(tmp_path, "namespace: other-ns\n")
-    assert len(objs) == 10
+    assert len(objs) == 11
     for o in objs:
         if o["kind"] != "ClusterRoleBinding":
             assert o["metadata"].get("namespace") == "other-ns", "%s not moved" % o["kind"]
@@ -180,7 +180,7 @@ def test_the_one_cluster_scoped_object_is_the_auth_delegator_binding(objs):
                               "name": "system:auth-delegator"}
     assert [(s["kind"], s["name"]) for s in crb["subjects"]] == [("ServiceAccount", "cplane")]
     assert crb["subjects"][0]["namespace"] == "default"    # kustomize's namespace: rewrites it
-    namespaced = {"ServiceAccount", "Role", "RoleBinding", "Service", "Deployment", "Pod"}
+    namespaced = {"ServiceAccount", "Role", "RoleBinding", "Service", "Deployment", "Pod", "NetworkPolicy"}
     assert {o["kind"] for o in objs} - namespaced == {"ClusterRoleBinding"}
 
 
@@ -553,3 +553,43 @@ def test_image_runs_as_its_user(oci, tmp_path):
     p = subprocess.run(cmd, capture_output=True, text=True, env={}, timeout=30)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("cplane %s " % VERSION)
+
+
+def selects(selector, labels):
+    """A label selector's matchLabels/matchExpressions (In, Exists) against labels."""
+    for k, v in selector.get("matchLabels", {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in selector.get("matchExpressions", []):
+        if e["operator"] == "In" and labels.get(e["key"]) not in e["values"]:
+            return False
+        if e["operator"] == "Exists" and e["key"] not in labels:
+            return False
+    return True
+
+
+def test_network_policy_admits_only_clients_to_grpc(objs):
+    np = one(objs, "NetworkPolicy")
+    spec = np["spec"]
+    worker = one(objs, "Deployment")
+    wlabels = worker["spec"]["template"]["metadata"]["labels"]
+    assert selects(spec["podSelector"], wlabels), "the policy must select the worker's pods"
+    assert not selects(spec["podSelector"], driver(objs)[0]["metadata"]["labels"]), "not the driver"
+    assert spec["policyTypes"] == ["Ingress"]
+    ports = {p["name"]: p["containerPort"] for p in worker["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    rules = {}
+    for rule in spec["ingress"]:
+        for p in rule["ports"]:
+            rules[p["port"]] = rule["from"]
+    assert set(rules) == {ports["grpc"], ports["metrics"]}
+    (grpc_from,) = rules[ports["grpc"]]
+    assert set(grpc_from) == {"podSelector"}, "gRPC from pods of this namespace only"
+    client = {"cplane.dev/client": "true"}
+    assert selects(grpc_from["podSelector"], client)
+    assert not selects(grpc_from["podSelector"], {"app": "other"})
+    assert not selects(grpc_from["podSelector"], {"cplane.dev/client": "false"})
+    # the driver carries the label, so the demo still reaches the worker
+    assert selects(grpc_from["podSelector"], driver(objs)[0]["metadata"]["labels"])
+    # metrics: any pod in the namespace
+    (metrics_from,) = rules[ports["metrics"]]
+    assert metrics_from == {"podSelector": {}}
