@@ -27,6 +27,7 @@
 #include "worker/service.h"
 #include "worker/service_int.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,12 +352,26 @@ int64_t svc_answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms
 	return at;
 }
 
+void svc_event(worker_service *s, const struct cluster *c, const char *uid, int warning, const char *reason,
+    const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (s->backend.event == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->backend.event(s->backend.event_impl, c->name, uid, warning, reason, msg);
+}
+
 /* ------------------------------------------------------------- diagnosis */
 
 static void finish_with_diagnosis(struct waiter *w, const char *diag)
 {
 	struct cluster *c = w->c;
-	char msg[1024], took[32];
+	char msg[1024], took[32], ev[1024];
 	enum cluster_phase phase = cluster_derive_phase(&c->obs, c->creating, c->deleting);
 
 	if (w->kind == W_CREATE) {
@@ -367,6 +382,9 @@ static void finish_with_diagnosis(struct waiter *w, const char *diag)
 		else
 			snprintf(msg, sizeof(msg), "cluster %s not ready after %s: %s", c->name,
 			    log_duration_ms(took, w->timeout_ms), diag[0] ? diag : "no pods observed");
+		/* The Event leaves out how long this caller waited, so repeats are one Event. */
+		if (phase != PHASE_FAILED)
+			snprintf(ev, sizeof(ev), "cluster %s not ready: %s", c->name, diag[0] ? diag : "no pods observed");
 		log_warn(phase == PHASE_FAILED ? "Create failed" : "Create timed out", "name", c->name,
 		    "diagnosis", msg, NULL);
 	} else if (w->kind == W_UPDATE) {
@@ -379,13 +397,19 @@ static void finish_with_diagnosis(struct waiter *w, const char *diag)
 			snprintf(msg, sizeof(msg), "cluster %s not rolled out after %s: %d/%d updated; %s", c->name,
 			    log_duration_ms(took, w->timeout_ms), c->obs.updated_replicas, c->obs.spec_replicas,
 			    diag[0] ? diag : "no pods observed");
+		if (phase != PHASE_FAILED)
+			snprintf(ev, sizeof(ev), "cluster %s not rolled out: %d/%d updated; %s", c->name,
+			    c->obs.updated_replicas, c->obs.spec_replicas, diag[0] ? diag : "no pods observed");
 		log_warn(phase == PHASE_FAILED ? "Update failed" : "Update timed out", "name", c->name,
 		    "diagnosis", msg, NULL);
 	} else {
 		snprintf(msg, sizeof(msg), "cluster %s not gone after %s: %s", c->name,
 		    log_duration_ms(took, w->timeout_ms), diag[0] ? diag : "the Deployment is still terminating");
+		snprintf(ev, sizeof(ev), "cluster %s not gone: %s", c->name,
+		    diag[0] ? diag : "the Deployment is still terminating");
 		log_warn("Delete timed out", "name", c->name, "diagnosis", msg, NULL);
 	}
+	svc_event(w->svc, c, NULL, 1, "Failed", "%s", phase == PHASE_FAILED && w->kind != W_DELETE ? msg : ev);
 	svc_waiter_finish(w, GRPC_DEADLINE_EXCEEDED, msg);
 }
 
@@ -562,6 +586,8 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 			log_info("Created cluster", "name", c->name, "replicas",
 			    log_i64(text, svc_cluster_replicas(c)), "took",
 			    log_duration_ms(took, (svc_now_us(s) - w->start_us) / 1000), NULL);
+			svc_event(s, c, NULL, 0, "Ready", "cluster %s ready: %d/%d replicas available", c->name,
+			    c->obs.available_replicas, svc_cluster_replicas(c));
 			cplane__v1__create_cluster_response__init(&cr);
 			cr.result = CPLANE__V1__RESULT__SUCCESS;
 			spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
@@ -654,6 +680,8 @@ static void evaluate_update(struct waiter *w, enum cluster_phase phase)
 		log_info("Updated cluster", "name", c->name, "replicas", log_i64(text, svc_cluster_replicas(c)),
 		    "image", svc_cluster_image(c), "took",
 		    log_duration_ms(took, (svc_now_us(w->svc) - w->start_us) / 1000), NULL);
+		svc_event(w->svc, c, NULL, 0, "Ready", "cluster %s ready: %d/%d replicas available, image %s", c->name,
+		    c->obs.available_replicas, svc_cluster_replicas(c), svc_cluster_image(c));
 		cplane__v1__update_cluster_response__init(&ur);
 		ur.result = CPLANE__V1__RESULT__SUCCESS;
 		spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
@@ -687,7 +715,15 @@ void svc_cluster_changed(worker_service *s, struct cluster *c)
 {
 	enum cluster_phase phase = cluster_derive_phase(&c->obs, c->creating, c->deleting);
 	struct waiter *w, *next;
+	int diagnosing = 0;
 
+	/* The Deployment turned FAILED: an Event, unless a waiting Create or Update will record its diagnosis. */
+	for (w = c->user; w; w = w->next)
+		diagnosing |= w->kind == W_CREATE || w->kind == W_UPDATE;
+	if (phase == PHASE_FAILED && c->phase != PHASE_FAILED && !diagnosing)
+		svc_event(s, c, NULL, 1, "Failed", "cluster %s failed: %s; %d/%d available", c->name,
+		    c->failure ? c->failure : "progress deadline exceeded", c->obs.available_replicas,
+		    c->obs.spec_replicas);
 	c->phase = phase;
 	for (w = c->user; w; w = next) {
 		next = w->next;

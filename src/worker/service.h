@@ -39,6 +39,14 @@ struct worker_backend {
 	    k8s_delete_done_fn done, void *arg);
 	void *impl;
 	const char *namespace_;	/* for messages ("in namespace x") */
+	/*
+	 * Records a Kubernetes Event on the cluster's Deployment (optional, NULL =
+	 * none; worker/recorder.h): uid NULL when the service does not know it.
+	 * Fire and forget: it never fails a call.
+	 */
+	void (*event)(void *event_impl, const char *name, const char *uid, int warning, const char *reason,
+	    const char *message);
+	void *event_impl;
 };
 
 /* How long a call waits for the first list when sync_wait_ms is 0. */

@@ -150,6 +150,9 @@ static void on_create_done(void *arg, const k8s_error *err, const k8s_deployment
 			    "in the API server's answer: the Service was not created");
 		}
 	}
+	if (err->kind == K8S_OK && d)
+		svc_event(s, c, d->uid, 0, "Creating", "creating cluster %s: %d replicas of %s", c->name,
+		    svc_cluster_replicas(c), svc_cluster_image(c));
 	if (!c->creating)
 		goto deferred;	/* the informer showed the Deployment first */
 	if (err->kind == K8S_OK)
@@ -232,6 +235,7 @@ static void send_delete(worker_service *s, struct cluster *c)
 
 	c->deleted_us = 0;
 	if (op != NULL) {
+		svc_event(s, c, NULL, 0, "Deleting", "deleting cluster %s", c->name);
 		s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
 		return;
 	}
@@ -560,6 +564,8 @@ static void on_patch_done(void *arg, const k8s_error *err, const k8s_deployment 
 	}
 	w->patched = 1;
 	w->want_generation = d->generation;
+	svc_event(s, w->c, d->uid, 0, "Updating", "updating cluster %s: %d replicas of %s", op->name,
+	    w->want_replicas, w->want_image && w->want_image[0] ? w->want_image : svc_cluster_image(w->c));
 	svc_cluster_changed(s, w->c);
 out:
 	svc_op_free(op);

@@ -77,6 +77,9 @@ void svc_op_free(struct pending_op *op);
 /* The service's one clock: the loop's, in µs (injectable in tests). */
 static inline int64_t svc_now_us(const worker_service *s) { return io_loop_clock_us(s->loop); }
 void svc_cluster_changed(worker_service *s, struct cluster *c);
+/* Records a Kubernetes Event on c's Deployment through the backend, if it records any. */
+void svc_event(worker_service *s, const struct cluster *c, const char *uid, int warning, const char *reason,
+    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Ends every waiter of kind on c with code and message; W_DELETE with GRPC_OK answers SUCCESS. */
 void svc_finish_waiters(struct cluster *c, enum waiter_kind kind, int code, const char *message);
 int32_t svc_cluster_replicas(const struct cluster *c);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "cplane/v1/methods.h"
@@ -26,6 +27,7 @@
 #include "worker/config.h"
 #include "worker/descriptor_set.h"
 #include "worker/metrics.h"
+#include "worker/recorder.h"
 #include "worker/service.h"
 
 
@@ -39,6 +41,7 @@ struct worker {
 	grpc_server *server;
 	grpc_reflection *reflection;
 	worker_service *service;
+	recorder *events;
 	metrics_server *metrics;
 	tls_server_config *tls;		/* NULL = h2c */
 	io_timer tls_check;
@@ -54,6 +57,7 @@ static void on_upsert(void *ctx, const k8s_deployment *d, const k8s_deployment *
 	 * again while the watch was down): the one we knew is gone, with all that waited on it. */
 	if (old != NULL && old->uid[0] && d->uid[0] && strcmp(old->uid, d->uid) != 0)
 		worker_service_on_delete(w->service, old->name);
+	recorder_observe(w->events, d->name, d->uid);
 	worker_service_on_upsert(w->service, d);
 }
 
@@ -62,6 +66,7 @@ static void on_delete(void *ctx, const k8s_deployment *last)
 	struct worker *w = ctx;
 
 	worker_service_on_delete(w->service, last->name);
+	recorder_observe(w->events, last->name, NULL);
 }
 
 static void on_synced(void *ctx)
@@ -276,6 +281,56 @@ static size_t grpc_table_size(int64_t wanted, uint64_t nofile)
 	return (uint64_t)wanted < room ? (size_t)wanted : (size_t)room;
 }
 
+/* Events go out through the Kubernetes client as they are (no retry: a lost Event is not worth a stall). */
+static void write_event(void *impl, int patch, const char *path, const uint8_t *body, size_t len, k8s_done_fn done,
+    void *arg)
+{
+	k8s_request r;
+	k8s_error e;
+
+	memset(&r, 0, sizeof(r));
+	r.verb = patch ? K8S_VERB_PATCH : K8S_VERB_CREATE;
+	r.method = patch ? "PATCH" : "POST";
+	r.path = path;
+	r.body = body;
+	r.body_len = len;
+	r.flags = K8S_REQ_NO_RETRY | (patch ? K8S_REQ_MERGE_PATCH : 0);
+	r.timeout_ms = 10000;
+	r.on_done = done;
+	r.ctx = arg;
+	if (k8s_submit(impl, &r) == NULL) {
+		k8s_error_clear(&e);
+		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory");
+		done(arg, &e, 0, NULL, 0);
+	}
+}
+
+static void record_event(void *impl, const char *name, const char *uid, int warning, const char *reason,
+    const char *message)
+{
+	recorder_record(impl, name, uid, warning, reason, message);
+}
+
+static int setup_events(struct worker *w, struct worker_backend *b)
+{
+	struct recorder_sink sink = {write_event, w->client};
+	struct recorder_opts ro;
+	char host[256];
+
+	memset(&ro, 0, sizeof(ro));
+	ro.namespace_ = w->kcfg.namespace_;
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		ro.instance = host;
+	}
+	w->events = recorder_new(w->loop, &sink, &ro);
+	if (w->events == NULL)
+		return -1;
+	b->event = record_event;
+	b->event_impl = w->events;
+	return 0;
+}
+
 static int setup(struct worker *w)
 {
 	k8s_config_opts kopts;
@@ -335,6 +390,8 @@ static int setup(struct worker *w)
 	grpc_health_set(w->server, CPLANE_SERVICE, GRPC_HEALTH_NOT_SERVING);
 
 	worker_backend_k8s_init(&backend, w->client);
+	if (setup_events(w, &backend) < 0)
+		goto nomem;
 	memset(&sopts, 0, sizeof(sopts));
 	sopts.default_image = w->cfg.image;
 	sopts.allowed_images = w->cfg.allowed_images;
@@ -368,6 +425,7 @@ static int setup(struct worker *w)
 		metrics_server_add_source(w->metrics, worker_service_write_metrics, w->service);
 		metrics_server_add_source(w->metrics, write_k8s_metrics, w);
 		metrics_server_add_source(w->metrics, write_grpc_conn_metrics, w);
+		metrics_server_add_source(w->metrics, recorder_write_metrics, w->events);
 		metrics_server_add_source(w->metrics, metrics_write_process, NULL);
 		if (w->tls != NULL)
 			metrics_server_add_source(w->metrics, write_tls_metrics, w);
@@ -425,6 +483,7 @@ int worker_main(int argc, char **argv)
 		io_timer_stop(w.loop, &w.tls_check);
 	tls_server_config_free(w.tls);
 	k8s_client_free(w.client);
+	recorder_free(w.events);	/* after the client: it drops Event writes in flight uncalled */
 	k8s_config_free(&w.kcfg);
 	k8s_kubeconfig_free(&w.kubeconfig);
 	io_loop_free(w.loop);

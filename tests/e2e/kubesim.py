@@ -28,6 +28,7 @@ API served (Bearer token or a client certificate of the CA required, 401 Status 
     /openapi/v3 (a stub telling kubectl to validate server-side), /api/v1/namespaces[/NS], /api/v1/nodes[/NAME],
     /apis/apps/v1[/namespaces/NS]/deployments[/NAME[/scale]]  GET LIST WATCH POST PUT PATCH DELETE
     /api/v1[/namespaces/NS]/pods[/NAME]                        GET LIST WATCH DELETE
+    /api/v1[/namespaces/NS]/events[/NAME]                      GET LIST POST PATCH (merge; stats event_writes)
 LIST: labelSelector (=, ==, !=, in, notin, exists, !exists), fieldSelector (metadata.name/namespace),
 limit/continue over a consistent snapshot (410 once compacted), resourceVersion. WATCH: resourceVersion,
 allowWatchBookmarks, timeoutSeconds, sendInitialEvents; too-old RV -> ERROR event with a 410 Status (or
@@ -241,6 +242,7 @@ class Sim:
         self.stats = {}
         self.stats_lock = threading.Lock()
         self.patches = []      # the last PATCHes of Deployments: {name, content_type, body} (admin "patches")
+        self.events = {}       # core/v1 Events by (namespace, name): create, merge patch, get, list
         self.start = time.time()
         self.url = ''
         self.active_watches = 0

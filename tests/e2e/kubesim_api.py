@@ -12,6 +12,7 @@ import select
 import ssl
 import time
 import traceback
+import uuid
 from urllib.parse import urlsplit, parse_qs
 
 import kubesim_auth
@@ -23,6 +24,7 @@ VERBS_ALL = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'up
 
 RES_PATH = re.compile(r'^/(?:api/v1|apis/(apps)/v1)/(?:namespaces/([^/]+)/)?(deployments|pods|services)(?:/([^/]+))?'
                       r'(?:/(status|scale))?/?$')
+EVENTS_PATH = re.compile(r'^/api/v1/(?:namespaces/([^/]+)/)?events(?:/([^/]+))?/?$')
 NS_PATH = re.compile(r'^/api/v1/namespaces(?:/([^/]+))?/?$')
 NODE_PATH = re.compile(r'^/api/v1/nodes(?:/([^/]+))?/?$')
 
@@ -302,6 +304,10 @@ class ApiMixin:
         if path in kubesim_auth.PATHS:
             self.inject_faults(False, False)
             return sim.auth.review(self, method, path, body)
+        m = EVENTS_PATH.match(path)
+        if m:
+            self.inject_faults(False, False)
+            return self.events_api(method, m.group(1), m.group(2), body)
         m = RES_PATH.match(path)
         is_watch = bool(m) and method == 'GET' and truthy(q.get('watch', ''))
         self.inject_faults(is_watch, not m)
@@ -478,6 +484,63 @@ class ApiMixin:
                                             'status': 'Success',
                                             'details': dict(err_details('deployments', name), uid=uid)})
             return self.send_json(code, obj)
+        raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource',
+                       {})
+
+    # ------------------------------------------------------------ events (core/v1)
+    def events_api(self, method, ns, name, body):
+        sim = self.server.sim
+        store = sim.store
+        if method in ('GET', 'HEAD'):
+            self.authorize('get' if name else 'list', 'events', ns, name)
+            with store.lock:
+                if name:
+                    ev = sim.events.get((ns, name))
+                    if ev is None:
+                        raise ApiError(404, 'NotFound', 'events "%s" not found' % name,
+                                       {'name': name, 'kind': 'events'})
+                    return self.send_json(200, ev)
+                items = [e for (n, _), e in sorted(sim.events.items()) if ns is None or n == ns]
+            return self.send_json(200, {'kind': 'EventList', 'apiVersion': 'v1',
+                                        'metadata': {'resourceVersion': str(getattr(sim, 'event_rv', 0))},
+                                        'items': items})
+        if not ns:
+            raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested '
+                           'resource', {})
+        if method == 'POST' and not name:
+            self.authorize('create', 'events', ns, None)
+            ev = self.parse_body(body)
+            meta = ev.setdefault('metadata', {})
+            name = meta.get('name') or ''
+            if not name or (meta.get('namespace') or ns) != ns or not isinstance(ev.get('involvedObject'), dict):
+                raise bad_request('Event needs metadata.name, this namespace and involvedObject')
+            with store.lock:
+                if (ns, name) in sim.events:
+                    raise ApiError(409, 'AlreadyExists', 'events "%s" already exists' % name,
+                                   {'name': name, 'kind': 'events'})
+                sim.event_rv = getattr(sim, 'event_rv', 0) + 1     # own counter: Deployment watches never see these
+                meta.update({'namespace': ns, 'uid': str(uuid.uuid4()), 'resourceVersion': str(sim.event_rv),
+                             'creationTimestamp': now_rfc3339()})
+                sim.events[(ns, name)] = ev
+            sim.count('event_writes')
+            return self.send_json(201, ev)
+        if method == 'PATCH' and name:
+            self.authorize('patch', 'events', ns, name)
+            ct = (self.headers.get('Content-Type') or '').split(';')[0].strip()
+            if ct not in ('application/merge-patch+json', 'application/strategic-merge-patch+json'):
+                raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format')
+            req = self.parse_body(body)
+            with store.lock:
+                ev = sim.events.get((ns, name))
+                if ev is None:
+                    raise ApiError(404, 'NotFound', 'events "%s" not found' % name, {'name': name, 'kind': 'events'})
+                for k, v in req.items():
+                    if k != 'metadata':
+                        ev[k] = v
+                sim.event_rv = getattr(sim, 'event_rv', 0) + 1
+                ev['metadata']['resourceVersion'] = str(sim.event_rv)
+            sim.count('event_writes')
+            return self.send_json(200, ev)
         raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource',
                        {})
 
