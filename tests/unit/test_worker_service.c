@@ -298,6 +298,7 @@ static void env_open_opts(struct env *e, const struct worker_service_opts *o, in
 
 	memset(e, 0, sizeof(*e));
 	memset(resps, 0, sizeof(resps));
+	memset(&b, 0, sizeof(b));	/* hooks it does not set (event) stay NULL */
 	nfcalls = 0;
 	b.create = fake_create;
 	b.remove = fake_remove;
