@@ -223,3 +223,29 @@ def test_service_refused_by_rbac_is_permission_denied(env):
     assert "services" in msg and "create" in msg, msg
     assert deployment(sim, "nosvc") is not None      # left as it is, as after a deadline
     assert service(sim, "nosvc") is None
+
+
+def test_new_string_fields_go_through_the_request_string_check(env):
+    """Embedded NUL or invalid UTF-8 in any new field is refused before anything is sent (raw bytes:
+    protobuf's Python runtime will not serialize such strings)."""
+    sim, w, c, _ = env
+
+    def f(tag, payload):
+        return bytes([tag, len(payload)]) + payload
+    raw = c.channel.unary_unary("/cplane.v1.ClusterService/CreateCluster")
+    cases = [
+        (f(0x2a, f(0x0a, b"A") + f(0x12, b"\xff")), "env.value: not valid UTF-8"),
+        (f(0x4a, f(0x0a, b"k") + f(0x12, b"v\x00x")), "labels.value: contains a NUL byte"),
+        (f(0x52, f(0x0a, b"k\x00") + f(0x12, b"v")), "annotations.key: contains a NUL byte"),
+        (f(0x3a, b"a\x00b"), "args: contains a NUL byte"),
+        (f(0x32, b"\xc0\x80"), "command: not valid UTF-8"),
+        (f(0x42, f(0x0a, b"h\x00") + b"\x10\x50"), "ports.name: contains a NUL byte"),
+        (f(0x22, f(0x0a, b"1\x00")), "resources.cpu_request: contains a NUL byte"),
+    ]
+    for body, want in cases:
+        try:
+            raw(f(0x0a, b"rawbad") + body, timeout=10)
+            raise AssertionError("accepted: %r" % body)
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and want in e.details(), (want, e.details())
+    assert deployment(sim, "rawbad") is None
