@@ -839,3 +839,79 @@ def test_settle(sim):
     assert sim.state()['resourceVersion'] == rv          # nothing moves by itself once settled
     d = sim.state('deployments')['deployments'][0]
     assert d['status']['availableReplicas'] == 1
+
+
+SVCS = '/api/v1/namespaces/default/services'
+
+
+def headless(name, owner_uid=None, ports=()):
+    md = {'name': name, 'labels': {'cplane.dev/cluster': name}}
+    if owner_uid:
+        md['ownerReferences'] = [{'apiVersion': 'apps/v1', 'kind': 'Deployment', 'name': name, 'uid': owner_uid,
+                                  'controller': True, 'blockOwnerDeletion': True}]
+    return {'apiVersion': 'v1', 'kind': 'Service', 'metadata': md,
+            'spec': {'clusterIP': 'None', 'selector': {'cplane.dev/cluster': name}, 'publishNotReadyAddresses': True,
+                     'ports': [{'name': n, 'port': p} for n, p in ports]}}
+
+
+def test_services_create_get_list_delete(sim):
+    code, svc = sim.api('POST', SVCS, headless('peers', ports=[('http', 80)]))
+    assert code == 201 and svc['spec']['clusterIP'] == 'None' and svc['metadata']['uid']
+    assert sim.api('POST', SVCS, headless('peers'))[0] == 409
+    code, st = sim.api('POST', SVCS, headless('1bad'))
+    assert code == 422 and 'DNS-1035' in st['message']
+    code, st = sim.api('POST', SVCS, headless('badport', ports=[('http', 0)]))
+    assert code == 422
+    code, got = sim.api('GET', SVCS + '/peers')
+    assert code == 200 and got['spec']['publishNotReadyAddresses'] is True
+    code, lst = sim.api('GET', SVCS + '?labelSelector=cplane.dev%2Fcluster%3Dpeers')
+    assert code == 200 and lst['kind'] == 'ServiceList' and [s['metadata']['name'] for s in lst['items']] == ['peers']
+    assert sim.api('DELETE', SVCS + '/peers')[0] == 200
+    assert sim.api('GET', SVCS + '/peers')[0] == 404
+    assert sim.api('DELETE', SVCS + '/peers')[0] == 404
+
+
+@pytest.mark.parametrize('policy', ['Foreground', 'Background'])
+def test_service_goes_with_its_owner(sim, policy):
+    sim.knobs(ready_pace_ms=5)
+    code, d = sim.deployment('own', replicas=2)
+    assert code == 201
+    assert sim.api('POST', SVCS, headless('own', d['metadata']['uid']))[0] == 201
+    assert sim.api('POST', SVCS, headless('stray'))[0] == 201          # owned by nothing: stays
+    code, lst = sim.api('GET', SVCS)
+    c, r = sim.watch(SVCS + '?watch=1&timeoutSeconds=30&resourceVersion=' + lst['metadata']['resourceVersion'])
+    try:
+        assert sim.api('DELETE', DEPLOYS + '/own', {'kind': 'DeleteOptions', 'apiVersion': 'v1',
+                                                    'propagationPolicy': policy})[0] == 200
+        sim.wait_for(lambda: sim.api('GET', DEPLOYS + '/own')[0] == 404, what='the Deployment gone')
+        # By the time the Deployment is gone, so is the Service it owns.
+        assert sim.api('GET', SVCS + '/own')[0] == 404
+        e = json.loads(r.readline())
+        assert e['type'] == 'DELETED' and e['object']['metadata']['name'] == 'own'
+    finally:
+        c.close()
+    assert sim.api('GET', SVCS + '/stray')[0] == 200
+
+
+def test_merge_patch_rollout_climbs_updated_replicas(sim):
+    sim.knobs(ready_pace_ms=40)
+    sim.deployment('climb', replicas=4)
+    sim.wait_for(lambda: rolled_out(get_dep(sim, 'climb')), what='first rollout')
+    code, d0 = sim.api('GET', DEPLOYS + '/climb')
+    c, r = sim.watch(DEPLOYS + '?watch=1&timeoutSeconds=30&resourceVersion=' + d0['metadata']['resourceVersion'])
+    try:
+        code, d = sim.api('PATCH', DEPLOYS + '/climb', {'spec': {'template': {'spec': {'containers': [
+            {'name': 'c', 'image': 'registry.k8s.io/pause:3.10'}]}}}},
+            headers={'Content-Type': 'application/merge-patch+json'})
+        assert code == 200 and d['metadata']['generation'] == 2
+        seen = []
+        while True:
+            o = json.loads(r.readline())['object']
+            st = o.get('status', {})
+            if st.get('observedGeneration') == 2:      # the new template's rollout, as the controller saw it
+                seen.append(st.get('updatedReplicas', 0))
+            if rolled_out(o) and o['metadata']['generation'] == 2 and st.get('observedGeneration') == 2:
+                break
+    finally:
+        c.close()
+    assert seen == sorted(seen) and seen[-1] == 4 and len(set(seen)) >= 3, seen   # climbing, not jumping
