@@ -14,7 +14,7 @@
  * - Rate limits are token buckets refilled from the clock h2_conn_tick()
  *   gives; without ticks they degrade to plain counters.
  */
-#include "h2/h2_internal.h"
+#include "h2/h2_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -15,7 +15,7 @@
  * - Fields are validated while they are decoded; a malformed block is still
  *   decoded to its end and then answered with a stream error.
  */
-#include "h2/h2_internal.h"
+#include "h2/h2_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  * - HPACK encoding happens in wire order, so queued trailers are kept as
  *   plain fields and encoded only when they are framed.
  */
-#include "h2/h2_internal.h"
+#include "h2/h2_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -34,7 +34,7 @@ const char *http1_strerror(int err)
 	return "unknown HTTP/1 error";
 }
 
-bool http1_is_tchar(uint8_t c)
+bool http1__is_tchar(uint8_t c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
 		return true;
@@ -47,7 +47,7 @@ static bool is_value_char(uint8_t c)
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-int http1_take_line(const char **pp, const char *end, const char **ls, const char **le)
+int http1__take_line(const char **pp, const char *end, const char **ls, const char **le)
 {
 	const char *p = *pp, *nl = memchr(p, '\n', (size_t)(end - p));
 
@@ -61,7 +61,7 @@ int http1_take_line(const char **pp, const char *end, const char **ls, const cha
 	return 0;
 }
 
-int http1_parse_fields(const char **pp, const char *end, http1_header *tab, size_t max, size_t *n)
+int http1__parse_fields(const char **pp, const char *end, http1_header *tab, size_t max, size_t *n)
 {
 	const char *ls, *le;
 
@@ -69,12 +69,12 @@ int http1_parse_fields(const char **pp, const char *end, http1_header *tab, size
 	for (;;) {
 		const char *p, *colon, *vs, *ve;
 
-		if (http1_take_line(pp, end, &ls, &le) < 0)
+		if (http1__take_line(pp, end, &ls, &le) < 0)
 			return HTTP1_E_HEADER;
 		if (ls == le)
 			return 0;
 		/* obs-fold and a line without a name both start with something that is not a tchar */
-		for (p = ls; p < le && http1_is_tchar((uint8_t)*p); p++)
+		for (p = ls; p < le && http1__is_tchar((uint8_t)*p); p++)
 			;
 		if (p == ls || p == le || *p != ':')
 			return HTTP1_E_HEADER;
@@ -166,7 +166,7 @@ static int conn_token(str tok, void *arg)
 	return 0;
 }
 
-int http1_read_framing(const http1_header *tab, size_t n, http1_framing *f)
+int http1__read_framing(const http1_header *tab, size_t n, http1_framing *f)
 {
 	int rc;
 
@@ -204,7 +204,7 @@ static bool valid_token(const char *s)
 	if (*s == '\0')
 		return false;
 	for (; *s; s++)
-		if (!http1_is_tchar((uint8_t)*s))
+		if (!http1__is_tchar((uint8_t)*s))
 			return false;
 	return true;
 }
@@ -223,7 +223,7 @@ static bool valid_headers(const http1_header *h, size_t n)
 		if (h[i].name.len == 0 || !valid_value(h[i].value))
 			return false;
 		for (size_t j = 0; j < h[i].name.len; j++)
-			if (!http1_is_tchar((uint8_t)h[i].name.p[j]))
+			if (!http1__is_tchar((uint8_t)h[i].name.p[j]))
 				return false;
 	}
 	return true;
@@ -293,7 +293,7 @@ int http1_write_response(buf *out, int status, const char *reason,
 
 /* ---- request parser ------------------------------------------------------------ */
 
-int http1_parse_version(const char *p, const char *e)
+int http1__parse_version(const char *p, const char *e)
 {
 	if (e - p != 8 || memcmp(p, "HTTP/", 5) != 0)
 		return -1;
@@ -316,7 +316,7 @@ int http1_parse_request(const uint8_t *data, size_t len, http1_request *req,
 	if (scan > max_header_bytes)
 		scan = max_header_bytes;
 	for (size_t i = 0; i < scan; i++) {
-		if (http1_eoh_step(&st, data[i])) {
+		if (http1__eoh_step(&st, data[i])) {
 			head_len = i + 1;
 			break;
 		}
@@ -325,7 +325,7 @@ int http1_parse_request(const uint8_t *data, size_t len, http1_request *req,
 		return len >= max_header_bytes ? HTTP1_E_HEADER_TOO_LARGE : 0;
 	end = p + head_len;
 	memset(req, 0, sizeof(*req));
-	if (http1_take_line(&p, end, &ls, &le) < 0)
+	if (http1__take_line(&p, end, &ls, &le) < 0)
 		return HTTP1_E_STATUS_LINE;
 	sp1 = memchr(ls, ' ', (size_t)(le - ls));
 	if (sp1 == NULL || sp1 == ls)
@@ -334,20 +334,20 @@ int http1_parse_request(const uint8_t *data, size_t len, http1_request *req,
 	if (sp2 == NULL || sp2 == sp1 + 1)
 		return HTTP1_E_STATUS_LINE;
 	for (const char *q = ls; q < sp1; q++)
-		if (!http1_is_tchar((uint8_t)*q))
+		if (!http1__is_tchar((uint8_t)*q))
 			return HTTP1_E_STATUS_LINE;
 	for (const char *q = sp1 + 1; q < sp2; q++)
 		if ((uint8_t)*q <= 0x20 || *q == 0x7f)
 			return HTTP1_E_STATUS_LINE;
-	v = http1_parse_version(sp2 + 1, le);
+	v = http1__parse_version(sp2 + 1, le);
 	if (v < 0)
 		return v == -1 ? HTTP1_E_STATUS_LINE : HTTP1_E_VERSION;
 	req->method = str_make(ls, (size_t)(sp1 - ls));
 	req->target = str_make(sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	req->minor_version = v;
-	if ((rc = http1_parse_fields(&p, end, headers, max_headers, &req->nheaders)) != 0)
+	if ((rc = http1__parse_fields(&p, end, headers, max_headers, &req->nheaders)) != 0)
 		return rc;
-	if ((rc = http1_read_framing(headers, req->nheaders, &f)) != 0)
+	if ((rc = http1__read_framing(headers, req->nheaders, &f)) != 0)
 		return rc;
 	if (f.has_te)
 		return HTTP1_E_TRANSFER_ENCODING;

@@ -5,7 +5,7 @@
 #include "http1/http1.h"
 
 /* tchar per RFC 9110 5.6.2. */
-bool http1_is_tchar(uint8_t c);
+bool http1__is_tchar(uint8_t c);
 
 /*
  * Tracks the end of a header block across any split: feed bytes one at a time;
@@ -14,7 +14,7 @@ bool http1_is_tchar(uint8_t c);
  * at HTTP1_EOH_LINE_START for a trailer block (which may be empty).
  */
 enum { HTTP1_EOH_LINE_START = 2 };
-static inline bool http1_eoh_step(uint8_t *st, uint8_t c)
+static inline bool http1__eoh_step(uint8_t *st, uint8_t c)
 {
 	if (c == '\n') {
 		if (*st >= HTTP1_EOH_LINE_START)
@@ -33,17 +33,17 @@ static inline bool http1_eoh_step(uint8_t *st, uint8_t c)
  * past the terminator (CRLF or LF).  A CR not followed by LF is an error.
  * Returns 0, or -1 when the line is malformed or has no terminator.
  */
-int http1_take_line(const char **pp, const char *end, const char **ls, const char **le);
+int http1__take_line(const char **pp, const char *end, const char **ls, const char **le);
 
 /*
  * Parses header lines from *pp up to and including the empty line that ends
  * the block, into tab (at most max).  Returns 0 and *n, or HTTP1_E_HEADER /
  * HTTP1_E_TOO_MANY_HEADERS.
  */
-int http1_parse_fields(const char **pp, const char *end, http1_header *tab, size_t max, size_t *n);
+int http1__parse_fields(const char **pp, const char *end, http1_header *tab, size_t max, size_t *n);
 
 /* "HTTP/1.x" in [p, e): returns x (0 or 1), -1 when not HTTP/ at all, -2 for another version. */
-int http1_parse_version(const char *p, const char *e);
+int http1__parse_version(const char *p, const char *e);
 
 /*
  * Reads the framing headers of a table: Content-Length (-1 if absent; equal
@@ -58,6 +58,6 @@ typedef struct http1_framing {
 	bool conn_close;
 	bool conn_keep_alive;
 } http1_framing;
-int http1_read_framing(const http1_header *tab, size_t n, http1_framing *f);
+int http1__read_framing(const http1_header *tab, size_t n, http1_framing *f);
 
 #endif

@@ -2,7 +2,7 @@
  * Incremental HTTP/1.1 response parser.
  *
  * Implementation notes: the header block is copied into `head` as it arrives
- * while a four-state scanner (http1_eoh_step) looks for the empty line, so a
+ * while a four-state scanner (http1__eoh_step) looks for the empty line, so a
  * split anywhere, even inside "\r\n\r\n", changes nothing; only then is the
  * block parsed, in one piece, into `hdrs`.  The size limit is checked before
  * the bytes are stored.  Trailers get their own storage so the header views
@@ -40,7 +40,7 @@ struct http1_resp {
 	unsigned flags;
 	enum state state;
 	int err;
-	uint8_t eoh;		/* http1_eoh_step state */
+	uint8_t eoh;		/* http1__eoh_step state */
 	bool any;		/* a byte of this response arrived */
 	bool have_headers;
 	uint64_t remaining;
@@ -153,9 +153,9 @@ static int parse_head(http1_resp *p)
 	http1_response *r = &p->resp;
 	int v, rc;
 
-	if (http1_take_line(&s, end, &ls, &le) < 0 || le - ls < 12 || ls[8] != ' ')
+	if (http1__take_line(&s, end, &ls, &le) < 0 || le - ls < 12 || ls[8] != ' ')
 		return HTTP1_E_STATUS_LINE;
-	v = http1_parse_version(ls, ls + 8);
+	v = http1__parse_version(ls, ls + 8);
 	if (v < 0)
 		return v == -1 ? HTTP1_E_STATUS_LINE : HTTP1_E_VERSION;
 	r->minor_version = v;
@@ -175,10 +175,10 @@ static int parse_head(http1_resp *p)
 		if ((uint8_t)*c < 0x20 ? *c != '\t' : *c == 0x7f)
 			return HTTP1_E_STATUS_LINE;
 	r->reason = str_make(q, (size_t)(le - q));
-	if ((rc = http1_parse_fields(&s, end, p->hdrs, p->lim.max_headers, &r->nheaders)) != 0)
+	if ((rc = http1__parse_fields(&s, end, p->hdrs, p->lim.max_headers, &r->nheaders)) != 0)
 		return rc;
 	r->headers = p->hdrs;
-	if ((rc = http1_read_framing(p->hdrs, r->nheaders, &p->framing)) != 0)
+	if ((rc = http1__read_framing(p->hdrs, r->nheaders, &p->framing)) != 0)
 		return rc;
 	r->chunked = p->framing.chunked;
 	r->content_length = p->framing.chunked ? -1 : p->framing.content_length;
@@ -233,7 +233,7 @@ static int collect(http1_resp *p, buf *b, size_t limit, const uint8_t *d, size_t
 
 	*done = false;
 	for (i = 0; i < n; i++) {
-		if (http1_eoh_step(&p->eoh, d[i])) {
+		if (http1__eoh_step(&p->eoh, d[i])) {
 			*done = true;
 			i++;
 			break;
@@ -384,7 +384,7 @@ int http1_resp_feed(http1_resp *p, const uint8_t *data, size_t len)
 			{
 				const char *s = (const char *)buf_data(&p->trl);
 
-				rc = http1_parse_fields(&s, s + buf_len(&p->trl), p->trls,
+				rc = http1__parse_fields(&s, s + buf_len(&p->trl), p->trls,
 				    p->lim.max_headers, &p->resp.ntrailers);
 				if (rc != 0)
 					return fail(p, rc);

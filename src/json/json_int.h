@@ -26,11 +26,11 @@ enum { L_NONE = 0, L_STR, L_NUM, L_LIT, L_SKIP };
  * Returns 1 when the closing bracket was consumed (p->cur after it), 0 when
  * the slice is used up, or a negative error.
  */
-int json_skip_scan(json_parser *p);
+int json__skip_scan(json_parser *p);
 
 /* UTF-8 validation of one byte with the parser's sequence state: 0 or
  * JSON_EUTF8.  Shared so the tokenizer and skipper agree on every byte. */
-static inline int json_utf8_step(json_parser *p, uint8_t b)
+static inline int json__utf8_step(json_parser *p, uint8_t b)
 {
 	if (p->u8_need) {
 		if (b < p->u8_lo || b > p->u8_hi)

@@ -248,7 +248,7 @@ static int lex_string(json_parser *p, json_token *t)
 		dlen = p->skipping ? 0 : p->slen + (size_t)(c - p->span);
 		room = max - dlen;
 		if (p->u8_need) {
-			r = json_utf8_step(p, *c);
+			r = json__utf8_step(p, *c);
 			if (r < 0)
 				goto fail;
 			if (!room) {
@@ -316,7 +316,7 @@ static int lex_string(json_parser *p, json_token *t)
 			goto fail;
 		}
 		if (b >= 0x80) {
-			r = json_utf8_step(p, b);
+			r = json__utf8_step(p, b);
 			if (r < 0)
 				goto fail;
 		}
@@ -483,7 +483,7 @@ static int lex_literal(json_parser *p, json_token *t)
 
 static int lex_skip(json_parser *p, json_token *t)
 {
-	int r = json_skip_scan(p);
+	int r = json__skip_scan(p);
 
 	if (r == 1) {
 		p->ls = L_NONE;
@@ -692,7 +692,7 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
 			p->sk_brace = *a == '{';
 			p->sk_instr = 0;
 			p->sk_esc = 0;
-			r = json_skip_scan(p);
+			r = json__skip_scan(p);
 			if (r < 0)
 				return r;
 			if (r == 0) {

@@ -371,7 +371,7 @@ ALWAYS int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *us
 		unsigned lim = end == 64 ? n : end + 1;
 
 		for (i = p->u8_need ? 0 : first_bit(x); i < lim && i < epos; i++) {
-			if (json_utf8_step(p, s[i]) < 0) {
+			if (json__utf8_step(p, s[i]) < 0) {
 				note(&epos, &err, i, JSON_EUTF8);
 				break;
 			}
@@ -492,7 +492,7 @@ static int scan_avx2(json_parser *p)
 }
 #endif
 
-int json_skip_scan(json_parser *p)
+int json__skip_scan(json_parser *p)
 {
 	switch (p->simd) {
 #if X86_PATHS

@@ -92,7 +92,7 @@ static k8s_req *submit(k8s_client *c, struct call *cl, k8s_request *q)
 	k8s_req *r;
 
 	q->ctx = cl;
-	r = k8s_submit_int(c, q, call_free);
+	r = k8s__submit(c, q, call_free);
 	if (r == NULL)
 		call_free(cl);
 	return r;

@@ -773,7 +773,7 @@ const k8s_config *k8s_client_config(const k8s_client *c)
 	return c->cfg;
 }
 
-k8s_req *k8s_submit_int(k8s_client *c, const k8s_request *q, void (*free_ctx)(void *))
+k8s_req *k8s__submit(k8s_client *c, const k8s_request *q, void (*free_ctx)(void *))
 {
 	k8s_req *r = calloc(1, sizeof(*r));
 
@@ -811,7 +811,7 @@ k8s_req *k8s_submit_int(k8s_client *c, const k8s_request *q, void (*free_ctx)(vo
 
 k8s_req *k8s_submit(k8s_client *c, const k8s_request *q)
 {
-	return k8s_submit_int(c, q, NULL);
+	return k8s__submit(c, q, NULL);
 }
 
 void k8s_req_cancel(k8s_req *r)

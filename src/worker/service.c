@@ -3,7 +3,7 @@
  *
  * Every call that cannot be answered at once becomes a waiter on its
  * cluster's list (c->user).  Whenever anything about a cluster changes (an
- * informer event, an API answer, a Delete accepted), svc_cluster_changed()
+ * informer event, an API answer, a Delete accepted), svc__cluster_changed()
  * re-derives the phase and walks that list once: Creates finish on READY,
  * FAILED, DELETING or disappearance; Deletes finish when the Deployment is
  * gone; Watches send a new snapshot when what the client sees differs.
@@ -57,12 +57,12 @@ static uint32_t hash_text(const char *a, const char *b)
 	return h;
 }
 
-int32_t svc_cluster_replicas(const struct cluster *c)
+int32_t svc__cluster_replicas(const struct cluster *c)
 {
 	return c->obs.present ? c->obs.spec_replicas : c->want_replicas;
 }
 
-const char *svc_cluster_image(const struct cluster *c)
+const char *svc__cluster_image(const struct cluster *c)
 {
 	/* The Deployment's image while it exists, and as last seen once it is gone (a
 	 * watcher's final DELETED snapshot); before it exists, what our Create asked. */
@@ -80,7 +80,7 @@ static void cluster_message(const struct cluster *c, enum cluster_phase phase, c
 		break;
 	case PHASE_DELETING:
 		snprintf(out, outsz, "deleting; %d/%d replicas available", c->obs.available_replicas,
-		    svc_cluster_replicas(c));
+		    svc__cluster_replicas(c));
 		break;
 	case PHASE_UPDATING:
 		snprintf(out, outsz, "%d/%d updated, %d/%d available", c->obs.updated_replicas, c->obs.spec_replicas,
@@ -112,7 +112,7 @@ static int spec_is_empty(const k8s_podspec *p)
 	    p->n_command || p->n_args || p->n_ports || p->n_labels || p->n_annotations || p->service);
 }
 
-Cplane__V1__Cluster *svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
+Cplane__V1__Cluster *svc__cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
     char *msgbuf, size_t msgsz)
 {
 	Cplane__V1__Cluster *spec = spec_blob_unpack(c->spec_blob, c->spec_len);
@@ -123,17 +123,17 @@ Cplane__V1__Cluster *svc_cluster_to_msg(const struct cluster *c, enum cluster_ph
 	if (c->service_dns)
 		m->service_dns = c->service_dns;
 	m->name = (char *)c->name;
-	m->replicas = svc_cluster_replicas(c);
+	m->replicas = svc__cluster_replicas(c);
 	m->ready_replicas = c->obs.present ? c->obs.available_replicas : 0;
 	m->phase = (Cplane__V1__Phase)phase;
 	cluster_message(c, phase, msgbuf, msgsz);
 	m->message = msgbuf;
-	m->image = (char *)svc_cluster_image(c);
+	m->image = (char *)svc__cluster_image(c);
 	m->created_unix_ms = c->obs.created_unix_ms;
 	return spec;
 }
 
-int svc_cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspec *pod, const char *hash, int service)
+int svc__cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspec *pod, const char *hash, int service)
 {
 	static const k8s_podspec empty;
 	uint8_t *blob;
@@ -159,15 +159,15 @@ static struct snapshot snapshot_of(const struct cluster *c, enum cluster_phase p
 
 	cluster_message(c, phase, msg, sizeof(msg));
 	sn.phase = phase;
-	sn.replicas = svc_cluster_replicas(c);
+	sn.replicas = svc__cluster_replicas(c);
 	sn.ready = c->obs.present ? c->obs.available_replicas : 0;
-	sn.text_hash = hash_text(msg, svc_cluster_image(c));
+	sn.text_hash = hash_text(msg, svc__cluster_image(c));
 	return sn;
 }
 
-void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t start_us)
+void svc__count_call(worker_service *s, enum worker_method m, int code, int64_t start_us)
 {
-	double secs = (double)(svc_now_us(s) - start_us) / 1e6;
+	double secs = (double)(svc__now_us(s) - start_us) / 1e6;
 	size_t b;
 
 	if (code < 0 || code > GRPC_STATUS_MAX)
@@ -181,7 +181,7 @@ void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t s
 
 /* --------------------------------------------------------------- waiters */
 
-struct waiter *svc_waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
+struct waiter *svc__waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
     int64_t start_us)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
@@ -205,7 +205,7 @@ static struct waiter **list_head(worker_service *s, struct waiter *w)
 	return w->c ? (struct waiter **)&w->c->user : &s->presync;
 }
 
-void svc_waiter_link(worker_service *s, struct waiter *w)
+void svc__waiter_link(worker_service *s, struct waiter *w)
 {
 	struct waiter **head = list_head(s, w);
 
@@ -237,7 +237,7 @@ static void sweep_now(io_loop *loop, void *arg)
 }
 
 /* Queues c for removal at the end of the turn if nothing holds it then. */
-void svc_maybe_forget(worker_service *s, struct cluster *c)
+void svc__maybe_forget(worker_service *s, struct cluster *c)
 {
 	if (c == NULL || c->sweep_queued || !forgettable(c))
 		return;
@@ -256,7 +256,7 @@ void svc_maybe_forget(worker_service *s, struct cluster *c)
 }
 
 /* Unlinks and frees w; the call must already be finished (or be finished by the caller next). */
-void svc_waiter_free(worker_service *s, struct waiter *w)
+void svc__waiter_free(worker_service *s, struct waiter *w)
 {
 	struct waiter **head = list_head(s, w);
 
@@ -275,31 +275,31 @@ void svc_waiter_free(worker_service *s, struct waiter *w)
 	free(w);
 }
 
-void svc_waiter_finish(struct waiter *w, int code, const char *message)
+void svc__waiter_finish(struct waiter *w, int code, const char *message)
 {
 	worker_service *s = w->svc;
 	struct cluster *c = w->c;
 	grpc_call *call = w->call;
 
-	svc_count_call(s, w->method, code, w->start_us);
-	svc_waiter_free(s, w);
+	svc__count_call(s, w->method, code, w->start_us);
+	svc__waiter_free(s, w);
 	grpc_call_finish(call, code, message);
-	svc_maybe_forget(s, c);
+	svc__maybe_forget(s, c);
 }
 
-void svc_waiter_reply(struct waiter *w, const ProtobufCMessage *msg)
+void svc__waiter_reply(struct waiter *w, const ProtobufCMessage *msg)
 {
 	worker_service *s = w->svc;
 	struct cluster *c = w->c;
 	grpc_call *call = w->call;
 
-	svc_count_call(s, w->method, GRPC_OK, w->start_us);
-	svc_waiter_free(s, w);
+	svc__count_call(s, w->method, GRPC_OK, w->start_us);
+	svc__waiter_free(s, w);
 	grpc_call_reply(call, msg);
-	svc_maybe_forget(s, c);
+	svc__maybe_forget(s, c);
 }
 
-struct waiter *svc_find_waiter(worker_service *s, const char *name, uint64_t id)
+struct waiter *svc__find_waiter(worker_service *s, const char *name, uint64_t id)
 {
 	struct cluster *c = cluster_table_find(s->table, name);
 
@@ -312,22 +312,22 @@ struct waiter *svc_find_waiter(worker_service *s, const char *name, uint64_t id)
 }
 
 /* The stream is gone (client reset, deadline, connection loss, shutdown): release what we hold. */
-void svc_on_call_cancelled(grpc_call *call, void *arg)
+void svc__on_call_cancelled(grpc_call *call, void *arg)
 {
 	struct waiter *w = arg;
 	worker_service *s = w->svc;
 	struct cluster *c = w->c;
 	int code = grpc_call_cancel_status(call);
 
-	svc_count_call(s, w->method, code ? code : GRPC_CANCELLED, w->start_us);
+	svc__count_call(s, w->method, code ? code : GRPC_CANCELLED, w->start_us);
 	if (c && (w->kind == W_CREATE || w->kind == W_DELETE || w->kind == W_UPDATE))
 		log_info(w->kind == W_CREATE ? "Create call ended before the cluster was ready" :
 		    w->kind == W_UPDATE ? "Update call ended before the cluster was rolled out" :
 		    "Delete call ended before the cluster was gone", "name", c->name, "reason",
 		    grpc_status_name(code ? code : GRPC_CANCELLED), NULL);
-	svc_waiter_free(s, w);
+	svc__waiter_free(s, w);
 	grpc_call_finish(call, code ? code : GRPC_CANCELLED, NULL);
-	svc_maybe_forget(s, c);
+	svc__maybe_forget(s, c);
 }
 
 /*
@@ -335,7 +335,7 @@ void svc_on_call_cancelled(grpc_call *call, void *arg)
  * client's deadline (the smaller of 10% of its timeout and 1 s) so the
  * client hears why rather than timing out blind.
  */
-int64_t svc_answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms, int64_t *timeout_ms)
+int64_t svc__answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms, int64_t *timeout_ms)
 {
 	int64_t now = io_loop_now(s->loop), at = now + own_timeout_ms, dl = grpc_call_deadline(call);
 
@@ -352,7 +352,7 @@ int64_t svc_answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms
 	return at;
 }
 
-void svc_event(worker_service *s, const struct cluster *c, const char *uid, int warning, const char *reason,
+void svc__event(worker_service *s, const struct cluster *c, const char *uid, int warning, const char *reason,
     const char *fmt, ...)
 {
 	char msg[1024];
@@ -409,11 +409,11 @@ static void finish_with_diagnosis(struct waiter *w, const char *diag)
 		    diag[0] ? diag : "the Deployment is still terminating");
 		log_warn("Delete timed out", "name", c->name, "diagnosis", msg, NULL);
 	}
-	svc_event(w->svc, c, NULL, 1, "Failed", "%s", phase == PHASE_FAILED && w->kind != W_DELETE ? msg : ev);
-	svc_waiter_finish(w, GRPC_DEADLINE_EXCEEDED, msg);
+	svc__event(w->svc, c, NULL, 1, "Failed", "%s", phase == PHASE_FAILED && w->kind != W_DELETE ? msg : ev);
+	svc__waiter_finish(w, GRPC_DEADLINE_EXCEEDED, msg);
 }
 
-struct pending_op *svc_op_new(worker_service *s, const char *name)
+struct pending_op *svc__op_new(worker_service *s, const char *name)
 {
 	struct pending_op *op = calloc(1, sizeof(*op));
 
@@ -421,7 +421,7 @@ struct pending_op *svc_op_new(worker_service *s, const char *name)
 		return NULL;
 	op->svc = s;
 	snprintf(op->name, sizeof(op->name), "%s", name);
-	op->start_us = svc_now_us(s);
+	op->start_us = svc__now_us(s);
 	op->next = s->ops;
 	if (s->ops)
 		s->ops->prev = op;
@@ -429,7 +429,7 @@ struct pending_op *svc_op_new(worker_service *s, const char *name)
 	return op;
 }
 
-void svc_op_free(struct pending_op *op)
+void svc__op_free(struct pending_op *op)
 {
 	if (op == NULL)
 		return;
@@ -445,7 +445,7 @@ void svc_op_free(struct pending_op *op)
 static void on_diagnosis(void *arg, const k8s_error *err, const char *diagnosis)
 {
 	struct pending_op *op = arg;
-	struct waiter *w = svc_find_waiter(op->svc, op->name, op->waiter_id);
+	struct waiter *w = svc__find_waiter(op->svc, op->name, op->waiter_id);
 	char text[640];
 
 	if (w && w->diagnosing) {
@@ -456,7 +456,7 @@ static void on_diagnosis(void *arg, const k8s_error *err, const char *diagnosis)
 			finish_with_diagnosis(w, diagnosis);
 		}
 	}
-	svc_op_free(op);
+	svc__op_free(op);
 }
 
 static void start_diagnosis(struct waiter *w)
@@ -473,21 +473,21 @@ static void start_diagnosis(struct waiter *w)
 		if (left > 1500)
 			left = 1500;
 	}
-	if (left < 50 || s->backend.diagnose == NULL || (op = svc_op_new(s, w->c->name)) == NULL) {
+	if (left < 50 || s->backend.diagnose == NULL || (op = svc__op_new(s, w->c->name)) == NULL) {
 		char basic[128];
 		snprintf(basic, sizeof(basic), "%d/%d replicas available", w->c->obs.available_replicas,
-		    svc_cluster_replicas(w->c));
+		    svc__cluster_replicas(w->c));
 		finish_with_diagnosis(w, basic);
 		return;
 	}
 	op->waiter_id = w->id;
 	/* Fallback: answer without the pods if the diagnosis does not come back in time. */
 	io_timer_start(s->loop, &w->timer, left + 20);
-	s->backend.diagnose(s->backend.impl, w->c->name, svc_cluster_replicas(w->c),
+	s->backend.diagnose(s->backend.impl, w->c->name, svc__cluster_replicas(w->c),
 	    w->c->obs.present ? w->c->obs.available_replicas : 0, left, on_diagnosis, op);
 }
 
-void svc_on_wait_timeout(io_loop *loop, void *arg)
+void svc__on_wait_timeout(io_loop *loop, void *arg)
 {
 	struct waiter *w = arg;
 	char basic[128];
@@ -498,28 +498,28 @@ void svc_on_wait_timeout(io_loop *loop, void *arg)
 		return;
 	}
 	snprintf(basic, sizeof(basic), "%d/%d replicas available (the pods could not be read in time)",
-	    w->c->obs.available_replicas, svc_cluster_replicas(w->c));
+	    w->c->obs.available_replicas, svc__cluster_replicas(w->c));
 	finish_with_diagnosis(w, basic);
 }
 
 /* -------------------------------------------------- reacting to changes */
 
-void svc_already_exists_text(const struct cluster *c, const char *hash, char *out, size_t outsz)
+void svc__already_exists_text(const struct cluster *c, const char *hash, char *out, size_t outsz)
 {
 	int n = snprintf(out, outsz, "cluster %s already exists with replicas=%d image=%s", c->name,
-	    svc_cluster_replicas(c), svc_cluster_image(c));
+	    svc__cluster_replicas(c), svc__cluster_image(c));
 
 	if (strcmp(c->spec_hash, hash) != 0 && n > 0 && (size_t)n < outsz)
 		snprintf(out + n, outsz - (size_t)n, " and another spec (%s %s)", K8S_ANN_SPEC_HASH, c->spec_hash);
 }
 
-int svc_spec_matches(const struct cluster *c, int32_t replicas, const char *image, const char *hash)
+int svc__spec_matches(const struct cluster *c, int32_t replicas, const char *image, const char *hash)
 {
-	return svc_cluster_replicas(c) == replicas && strcmp(svc_cluster_image(c), image) == 0 &&
+	return svc__cluster_replicas(c) == replicas && strcmp(svc__cluster_image(c), image) == 0 &&
 	    strcmp(c->spec_hash, hash) == 0;
 }
 
-void svc_watch_send(struct waiter *w, enum cluster_phase phase)
+void svc__watch_send(struct waiter *w, enum cluster_phase phase)
 {
 	Cplane__V1__Cluster m;
 	char msg[CLUSTER_MESSAGE_MAX];
@@ -528,7 +528,7 @@ void svc_watch_send(struct waiter *w, enum cluster_phase phase)
 		w->dirty = 1;	/* a slow reader gets the latest state once it drains */
 		return;
 	}
-	Cplane__V1__Cluster *spec = svc_cluster_to_msg(w->c, phase, &m, msg, sizeof(msg));
+	Cplane__V1__Cluster *spec = svc__cluster_to_msg(w->c, phase, &m, msg, sizeof(msg));
 
 	w->sent = snapshot_of(w->c, phase);
 	w->dirty = 0;
@@ -536,7 +536,7 @@ void svc_watch_send(struct waiter *w, enum cluster_phase phase)
 	spec_blob_free(spec);
 }
 
-void svc_on_watch_writable(grpc_call *call, void *arg)
+void svc__on_watch_writable(grpc_call *call, void *arg)
 {
 	struct waiter *w = arg;
 	enum cluster_phase phase;
@@ -546,7 +546,7 @@ void svc_on_watch_writable(grpc_call *call, void *arg)
 		return;
 	phase = cluster_derive_phase(&w->c->obs, w->c->creating, w->c->deleting);
 	if (phase != PHASE_ABSENT)
-		svc_watch_send(w, phase);
+		svc__watch_send(w, phase);
 }
 
 /* A Delete's Deployment is gone: SUCCESS. */
@@ -556,10 +556,10 @@ static void delete_succeeded(struct waiter *w)
 	char took[32];
 
 	log_info("Deleted cluster", "name", w->c->name, "took",
-	    log_duration_ms(took, (svc_now_us(w->svc) - w->start_us) / 1000), NULL);
+	    log_duration_ms(took, (svc__now_us(w->svc) - w->start_us) / 1000), NULL);
 	cplane__v1__delete_cluster_response__init(&dr);
 	dr.result = CPLANE__V1__RESULT__SUCCESS;
-	svc_waiter_reply(w, &dr.base);
+	svc__waiter_reply(w, &dr.base);
 }
 
 static void evaluate_update(struct waiter *w, enum cluster_phase phase);
@@ -576,23 +576,23 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 	case W_CREATE:
 		if (w->diagnosing)
 			return;
-		if (c->obs.present && !c->creating && !svc_spec_matches(c, w->want_replicas, w->want_image, w->want_hash)) {
-			svc_already_exists_text(c, w->want_hash, text, sizeof(text));
-			svc_waiter_finish(w, GRPC_ALREADY_EXISTS, text);
+		if (c->obs.present && !c->creating && !svc__spec_matches(c, w->want_replicas, w->want_image, w->want_hash)) {
+			svc__already_exists_text(c, w->want_hash, text, sizeof(text));
+			svc__waiter_finish(w, GRPC_ALREADY_EXISTS, text);
 			return;
 		}
 		switch (phase) {
 		case PHASE_READY:
 			log_info("Created cluster", "name", c->name, "replicas",
-			    log_i64(text, svc_cluster_replicas(c)), "took",
-			    log_duration_ms(took, (svc_now_us(s) - w->start_us) / 1000), NULL);
-			svc_event(s, c, NULL, 0, "Ready", "cluster %s ready: %d/%d replicas available", c->name,
-			    c->obs.available_replicas, svc_cluster_replicas(c));
+			    log_i64(text, svc__cluster_replicas(c)), "took",
+			    log_duration_ms(took, (svc__now_us(s) - w->start_us) / 1000), NULL);
+			svc__event(s, c, NULL, 0, "Ready", "cluster %s ready: %d/%d replicas available", c->name,
+			    c->obs.available_replicas, svc__cluster_replicas(c));
 			cplane__v1__create_cluster_response__init(&cr);
 			cr.result = CPLANE__V1__RESULT__SUCCESS;
-			spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+			spec = svc__cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 			cr.cluster = &m;
-			svc_waiter_reply(w, &cr.base);
+			svc__waiter_reply(w, &cr.base);
 			spec_blob_free(spec);
 			return;
 		case PHASE_FAILED:
@@ -600,12 +600,12 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 			return;
 		case PHASE_DELETING:
 			snprintf(text, sizeof(text), "cluster %s is being deleted", c->name);
-			svc_waiter_finish(w, GRPC_ABORTED, text);
+			svc__waiter_finish(w, GRPC_ABORTED, text);
 			return;
 		case PHASE_ABSENT:
 		case PHASE_DELETED:
 			snprintf(text, sizeof(text), "cluster %s was deleted while being created", c->name);
-			svc_waiter_finish(w, GRPC_ABORTED, text);
+			svc__waiter_finish(w, GRPC_ABORTED, text);
 			return;
 		case PHASE_CREATING:
 		case PHASE_UPDATING:	/* scaled or updated by someone else meanwhile: wait for the rollout */
@@ -623,17 +623,17 @@ static void evaluate_waiter(worker_service *s, struct waiter *w, enum cluster_ph
 	case W_WATCH:
 		if (phase == PHASE_ABSENT) {
 			/* Final snapshot: DELETED, then the stream ends OK. */
-			spec = svc_cluster_to_msg(c, PHASE_DELETED, &m, msg, sizeof(msg));
+			spec = svc__cluster_to_msg(c, PHASE_DELETED, &m, msg, sizeof(msg));
 			m.ready_replicas = 0;
 			grpc_call_send(w->call, &m.base);
 			spec_blob_free(spec);
-			svc_waiter_finish(w, GRPC_OK, NULL);
+			svc__waiter_finish(w, GRPC_OK, NULL);
 			return;
 		}
 		{
 			struct snapshot now = snapshot_of(c, phase);
 			if (memcmp(&now, &w->sent, sizeof(now)) != 0)
-				svc_watch_send(w, phase);
+				svc__watch_send(w, phase);
 		}
 		return;
 	case W_SYNC:
@@ -658,35 +658,35 @@ static void evaluate_update(struct waiter *w, enum cluster_phase phase)
 	switch (phase) {
 	case PHASE_DELETING:
 		snprintf(text, sizeof(text), "cluster %s is being deleted", c->name);
-		svc_waiter_finish(w, GRPC_ABORTED, text);
+		svc__waiter_finish(w, GRPC_ABORTED, text);
 		return;
 	case PHASE_ABSENT:
 	case PHASE_DELETED:
 		snprintf(text, sizeof(text), "cluster %s was deleted while being updated", c->name);
-		svc_waiter_finish(w, GRPC_ABORTED, text);
+		svc__waiter_finish(w, GRPC_ABORTED, text);
 		return;
 	default:
 		break;
 	}
 	if (!w->patched || !c->obs.present || c->obs.generation < w->want_generation)
 		return;
-	if (!svc_spec_matches(c, w->want_replicas, w->want_image, w->want_hash)) {
+	if (!svc__spec_matches(c, w->want_replicas, w->want_image, w->want_hash)) {
 		snprintf(text, sizeof(text), "cluster %s: superseded by another update (now replicas=%d image=%s)",
-		    c->name, svc_cluster_replicas(c), svc_cluster_image(c));
-		svc_waiter_finish(w, GRPC_ABORTED, text);
+		    c->name, svc__cluster_replicas(c), svc__cluster_image(c));
+		svc__waiter_finish(w, GRPC_ABORTED, text);
 		return;
 	}
 	if (phase == PHASE_READY) {
-		log_info("Updated cluster", "name", c->name, "replicas", log_i64(text, svc_cluster_replicas(c)),
-		    "image", svc_cluster_image(c), "took",
-		    log_duration_ms(took, (svc_now_us(w->svc) - w->start_us) / 1000), NULL);
-		svc_event(w->svc, c, NULL, 0, "Ready", "cluster %s ready: %d/%d replicas available, image %s", c->name,
-		    c->obs.available_replicas, svc_cluster_replicas(c), svc_cluster_image(c));
+		log_info("Updated cluster", "name", c->name, "replicas", log_i64(text, svc__cluster_replicas(c)),
+		    "image", svc__cluster_image(c), "took",
+		    log_duration_ms(took, (svc__now_us(w->svc) - w->start_us) / 1000), NULL);
+		svc__event(w->svc, c, NULL, 0, "Ready", "cluster %s ready: %d/%d replicas available, image %s", c->name,
+		    c->obs.available_replicas, svc__cluster_replicas(c), svc__cluster_image(c));
 		cplane__v1__update_cluster_response__init(&ur);
 		ur.result = CPLANE__V1__RESULT__SUCCESS;
-		spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+		spec = svc__cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 		ur.cluster = &m;
-		svc_waiter_reply(w, &ur.base);
+		svc__waiter_reply(w, &ur.base);
 		spec_blob_free(spec);
 		return;
 	}
@@ -696,7 +696,7 @@ static void evaluate_update(struct waiter *w, enum cluster_phase phase)
 		start_diagnosis(w);
 }
 
-void svc_finish_waiters(struct cluster *c, enum waiter_kind kind, int code, const char *message)
+void svc__finish_waiters(struct cluster *c, enum waiter_kind kind, int code, const char *message)
 {
 	struct waiter *w, *next;
 
@@ -707,11 +707,11 @@ void svc_finish_waiters(struct cluster *c, enum waiter_kind kind, int code, cons
 		if (kind == W_DELETE && code == GRPC_OK)
 			delete_succeeded(w);
 		else
-			svc_waiter_finish(w, code, message);
+			svc__waiter_finish(w, code, message);
 	}
 }
 
-void svc_cluster_changed(worker_service *s, struct cluster *c)
+void svc__cluster_changed(worker_service *s, struct cluster *c)
 {
 	enum cluster_phase phase = cluster_derive_phase(&c->obs, c->creating, c->deleting);
 	struct waiter *w, *next;
@@ -721,7 +721,7 @@ void svc_cluster_changed(worker_service *s, struct cluster *c)
 	for (w = c->user; w; w = w->next)
 		diagnosing |= w->kind == W_CREATE || w->kind == W_UPDATE;
 	if (phase == PHASE_FAILED && c->phase != PHASE_FAILED && !diagnosing)
-		svc_event(s, c, NULL, 1, "Failed", "cluster %s failed: %s; %d/%d available", c->name,
+		svc__event(s, c, NULL, 1, "Failed", "cluster %s failed: %s; %d/%d available", c->name,
 		    c->failure ? c->failure : "progress deadline exceeded", c->obs.available_replicas,
 		    c->obs.spec_replicas);
 	c->phase = phase;
@@ -729,7 +729,7 @@ void svc_cluster_changed(worker_service *s, struct cluster *c)
 		next = w->next;
 		evaluate_waiter(s, w, phase);
 	}
-	svc_maybe_forget(s, c);
+	svc__maybe_forget(s, c);
 }
 
 /* ------------------------------------------------------- informer feed */
@@ -776,13 +776,13 @@ void worker_service_on_upsert(worker_service *s, const k8s_deployment *d)
 		else if (k8s_podspec_hash(&pod, hash) < 0)
 			hash[0] = '\0';
 		if (strcmp(hash, c->spec_hash) != 0 || (c->spec_blob == NULL && !spec_is_empty(&pod)))
-			svc_cluster_set_spec(s, c, &pod, hash, d->service);
+			svc__cluster_set_spec(s, c, &pod, hash, d->service);
 	}
 	cluster_set_text(&c->want_image, NULL);
 	c->creating = 0;	/* the Deployment is there: the POST's outcome no longer matters */
 	if (!d->deleting && c->deleting && c->phase != PHASE_DELETING)
 		c->deleting = 0;
-	svc_cluster_changed(s, c);
+	svc__cluster_changed(s, c);
 }
 
 void worker_service_on_delete(worker_service *s, const char *name)
@@ -797,7 +797,7 @@ void worker_service_on_delete(worker_service *s, const char *name)
 	 * Delete accepted meanwhile waits for that POST's answer to send its DELETE). */
 	if (!c->delete_after_post)
 		c->deleting = 0;
-	svc_cluster_changed(s, c);
+	svc__cluster_changed(s, c);
 }
 
 struct listed {
@@ -816,8 +816,8 @@ static void forget_unlisted(struct cluster *c, void *arg)
 		 * deleted is gone, even if the informer never saw it. */
 		log_info("Deployment replaced after our Delete", "name", c->name, NULL);
 		c->deleting = 0;
-		svc_finish_waiters(c, W_DELETE, GRPC_OK, NULL);
-		svc_cluster_changed(l->s, c);
+		svc__finish_waiters(c, W_DELETE, GRPC_OK, NULL);
+		svc__cluster_changed(l->s, c);
 		return;
 	}
 	if (!c->creating || c->obs.present || c->posted_us == 0 || c->posted_us >= l->started_us)
@@ -825,7 +825,7 @@ static void forget_unlisted(struct cluster *c, void *arg)
 	log_info("Deployment deleted before it was seen", "name", c->name, NULL);
 	c->creating = 0;
 	c->deleting = 0;
-	svc_cluster_changed(l->s, c);	/* waiting Creates end ABORTED, Deletes SUCCESS; dropped at the turn's end */
+	svc__cluster_changed(l->s, c);	/* waiting Creates end ABORTED, Deletes SUCCESS; dropped at the turn's end */
 }
 
 void worker_service_on_listed(worker_service *s, int64_t started_us)
@@ -835,12 +835,12 @@ void worker_service_on_listed(worker_service *s, int64_t started_us)
 	cluster_table_foreach(s->table, forget_unlisted, &l);
 }
 
-void svc_on_sync_timeout(io_loop *loop, void *arg)
+void svc__on_sync_timeout(io_loop *loop, void *arg)
 {
 	struct waiter *w = arg;
 
 	(void)loop;
-	svc_waiter_finish(w, GRPC_UNAVAILABLE, "not yet synced with the Kubernetes API server; retry later");
+	svc__waiter_finish(w, GRPC_UNAVAILABLE, "not yet synced with the Kubernetes API server; retry later");
 }
 
 int worker_service_synced(const worker_service *s)
@@ -863,7 +863,7 @@ static void drop_list(worker_service *s, struct waiter **head)
 	while (*head) {
 		struct waiter *w = *head;
 		grpc_call *call = w->call;
-		svc_waiter_free(s, w);
+		svc__waiter_free(s, w);
 		grpc_call_finish(call, GRPC_UNAVAILABLE, "the worker is shutting down");
 	}
 }
@@ -882,7 +882,7 @@ void worker_service_free(worker_service *s)
 	free(s->sweep);
 	/* Requests still in flight never complete now (the backend cancels them). */
 	while (s->ops)
-		svc_op_free(s->ops);
+		svc__op_free(s->ops);
 	cluster_table_foreach(s->table, drop_waiters, s);
 	drop_list(s, &s->presync);
 	cluster_table_free(s->table);

@@ -86,12 +86,12 @@ static void on_service_done(void *arg, const k8s_error *err)
 			/* The Deployment stays as it is (as after a deadline); the Create says why. */
 			log_error("Creating the Service failed", "name", c->name, "code", grpc_status_name(code),
 			    "error", msg, NULL);
-			svc_finish_waiters(c, W_CREATE, code, msg);
+			svc__finish_waiters(c, W_CREATE, code, msg);
 		}
 	}
-	svc_cluster_changed(s, c);
+	svc__cluster_changed(s, c);
 out:
-	svc_op_free(op);
+	svc__op_free(op);
 }
 
 /* The Deployment was made (owner_uid): its headless Service, from the spec the entry keeps. */
@@ -104,7 +104,7 @@ static void create_service(worker_service *s, struct cluster *c, const char *own
 	k8s_error e;
 
 	memset(&v, 0, sizeof(v));
-	op = svc_op_new(s, c->name);
+	op = svc__op_new(s, c->name);
 	if (op == NULL || (spec && spec_view_of_cluster(&v, spec) < 0)) {
 		k8s_error_clear(&e);
 		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory");
@@ -146,13 +146,13 @@ static void on_create_done(void *arg, const k8s_error *err, const k8s_deployment
 			c->obs.service_pending = 0;
 			log_error("Creating the Service failed", "name", c->name, "error",
 			    "the Deployment's uid was not in the API server's answer", NULL);
-			svc_finish_waiters(c, W_CREATE, GRPC_INTERNAL, "the Deployment was created, but its uid was not "
+			svc__finish_waiters(c, W_CREATE, GRPC_INTERNAL, "the Deployment was created, but its uid was not "
 			    "in the API server's answer: the Service was not created");
 		}
 	}
 	if (err->kind == K8S_OK && d)
-		svc_event(s, c, d->uid, 0, "Creating", "creating cluster %s: %d replicas of %s", c->name,
-		    svc_cluster_replicas(c), svc_cluster_image(c));
+		svc__event(s, c, d->uid, 0, "Creating", "creating cluster %s: %d replicas of %s", c->name,
+		    svc__cluster_replicas(c), svc__cluster_image(c));
 	if (!c->creating)
 		goto deferred;	/* the informer showed the Deployment first */
 	if (err->kind == K8S_OK)
@@ -172,19 +172,19 @@ static void on_create_done(void *arg, const k8s_error *err, const k8s_deployment
 		 * the Deployment.  The Delete that waited for this answer still sends its
 		 * DELETE; the entry stays DELETING until that says what there was.
 		 */
-		svc_finish_waiters(c, W_CREATE, code, msg);
-		c->posted_us = svc_now_us(s);
+		svc__finish_waiters(c, W_CREATE, code, msg);
+		c->posted_us = svc__now_us(s);
 		goto deferred;
 	}
 	c->creating = 0;
 	c->delete_after_post = 0;	/* nothing was made: a Delete waiting for this answer is done */
-	svc_finish_waiters(c, W_CREATE, code, msg);
-	svc_cluster_changed(s, c);
+	svc__finish_waiters(c, W_CREATE, code, msg);
+	svc__cluster_changed(s, c);
 	goto out;
 answered:
 	/* CREATING until the informer shows the Deployment (it may already have).  From now
 	 * on an API answer that it is gone (a relist, a DELETE's 404) is to be believed. */
-	c->posted_us = svc_now_us(s);
+	c->posted_us = svc__now_us(s);
 deferred:
 	if (c->delete_after_post) {
 		c->delete_after_post = 0;
@@ -192,7 +192,7 @@ deferred:
 		send_delete(s, c);
 	}
 out:
-	svc_op_free(op);
+	svc__op_free(op);
 }
 
 static void on_delete_done(void *arg, const k8s_error *err)
@@ -207,7 +207,7 @@ static void on_delete_done(void *arg, const k8s_error *err)
 		goto out;
 	if (err->kind == K8S_OK) {
 		if (c->deleting)
-			c->deleted_us = svc_now_us(s);	/* from now on it carries deletionTimestamp */
+			c->deleted_us = svc__now_us(s);	/* from now on it carries deletionTimestamp */
 		goto out;
 	}
 	code = map_api_error(err, "delete", s->backend.namespace_, msg, sizeof(msg));
@@ -222,26 +222,26 @@ static void on_delete_done(void *arg, const k8s_error *err)
 	}
 	log_error("Delete failed", "name", c->name, "code", grpc_status_name(code), "error", msg, NULL);
 	c->deleting = 0;
-	svc_finish_waiters(c, W_DELETE, code, msg);
-	svc_cluster_changed(s, c);
+	svc__finish_waiters(c, W_DELETE, code, msg);
+	svc__cluster_changed(s, c);
 out:
-	svc_op_free(op);
+	svc__op_free(op);
 }
 
 /* Sends the DELETE for an accepted Delete (c->deleting is set, Delete waiters are on c). */
 static void send_delete(worker_service *s, struct cluster *c)
 {
-	struct pending_op *op = svc_op_new(s, c->name);
+	struct pending_op *op = svc__op_new(s, c->name);
 
 	c->deleted_us = 0;
 	if (op != NULL) {
-		svc_event(s, c, NULL, 0, "Deleting", "deleting cluster %s", c->name);
+		svc__event(s, c, NULL, 0, "Deleting", "deleting cluster %s", c->name);
 		s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
 		return;
 	}
 	c->deleting = 0;
-	svc_finish_waiters(c, W_DELETE, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	svc_cluster_changed(s, c);
+	svc__finish_waiters(c, W_DELETE, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	svc__cluster_changed(s, c);
 }
 
 /* --------------------------------------------------------------- handlers */
@@ -249,21 +249,21 @@ static void send_delete(worker_service *s, struct cluster *c)
 static void reply_error(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us, int code,
     const char *msg)
 {
-	svc_count_call(s, m, code, start_us);
+	svc__count_call(s, m, code, start_us);
 	grpc_call_finish(call, code, msg);
 }
 
 static void reply_msg(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us,
     const ProtobufCMessage *msg)
 {
-	svc_count_call(s, m, GRPC_OK, start_us);
+	svc__count_call(s, m, GRPC_OK, start_us);
 	grpc_call_reply(call, msg);
 }
 
 static struct waiter *wait_on(worker_service *s, grpc_call *call, struct cluster *c, enum waiter_kind kind,
     enum worker_method m, int64_t start_us, int64_t own_timeout_ms)
 {
-	struct waiter *w = svc_waiter_new(s, call, kind, m, start_us);
+	struct waiter *w = svc__waiter_new(s, call, kind, m, start_us);
 	int64_t at;
 
 	if (w == NULL) {
@@ -271,17 +271,17 @@ static struct waiter *wait_on(worker_service *s, grpc_call *call, struct cluster
 		return NULL;
 	}
 	w->c = c;
-	svc_waiter_link(s, w);
-	io_timer_init(&w->timer, kind == W_SYNC ? svc_on_sync_timeout : svc_on_wait_timeout, w);
+	svc__waiter_link(s, w);
+	io_timer_init(&w->timer, kind == W_SYNC ? svc__on_sync_timeout : svc__on_wait_timeout, w);
 	if (own_timeout_ms > 0) {
 		/* The budget counts from the call's arrival: time held for the first sync is spent. */
-		int64_t spent_ms = (svc_now_us(s) - start_us) / 1000;
+		int64_t spent_ms = (svc__now_us(s) - start_us) / 1000;
 		if (spent_ms > 0)
 			own_timeout_ms = own_timeout_ms - spent_ms > 1 ? own_timeout_ms - spent_ms : 1;
-		at = svc_answer_by(s, call, own_timeout_ms, &w->timeout_ms);
+		at = svc__answer_by(s, call, own_timeout_ms, &w->timeout_ms);
 		io_timer_start_at(s->loop, &w->timer, at);
 	}
-	grpc_call_set_cancel_hook(call, svc_on_call_cancelled, w);
+	grpc_call_set_cancel_hook(call, svc__on_call_cancelled, w);
 	return w;
 }
 
@@ -327,15 +327,15 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	case PHASE_CREATING:
 	case PHASE_UPDATING:
 	case PHASE_READY:
-		if (!svc_spec_matches(c, req->replicas, image, hash)) {
-			svc_already_exists_text(c, hash, msg, sizeof(msg));
+		if (!svc__spec_matches(c, req->replicas, image, hash)) {
+			svc__already_exists_text(c, hash, msg, sizeof(msg));
 			reply_error(s, call, WM_CREATE, start_us, GRPC_ALREADY_EXISTS, msg);
 			return;
 		}
 		cplane__v1__create_cluster_response__init(&resp);
 		resp.result = phase == PHASE_READY ? CPLANE__V1__RESULT__SUCCESS : CPLANE__V1__RESULT__IN_PROGRESS;
 		{
-			Cplane__V1__Cluster *lent = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+			Cplane__V1__Cluster *lent = svc__cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 
 			resp.cluster = &m;
 			reply_msg(s, call, WM_CREATE, start_us, &resp.base);
@@ -359,7 +359,7 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	c = cluster_table_get_or_add(s->table, req->name);
 	if (c == NULL)
 		goto nomem;
-	op = svc_op_new(s, req->name);
+	op = svc__op_new(s, req->name);
 	if (op == NULL)
 		goto nomem;
 	c->creating = 1;
@@ -367,7 +367,7 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	c->delete_after_post = 0;
 	c->want_replicas = req->replicas;
 	cluster_set_text(&c->image, NULL);	/* a name used again: forget the old Deployment's image */
-	if (cluster_set_text(&c->want_image, image) < 0 || svc_cluster_set_spec(s, c, pod, hash, pod->service) < 0)
+	if (cluster_set_text(&c->want_image, image) < 0 || svc__cluster_set_spec(s, c, pod, hash, pod->service) < 0)
 		goto nomem;
 	c->obs.service_pending = pod->service;
 	w = wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
@@ -377,11 +377,11 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	memcpy(w->want_hash, hash, sizeof(w->want_hash));
 	w->want_image = strdup(image);
 	if (w->want_image == NULL) {
-		svc_waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto undo;
 	}
 	log_info("Creating cluster", "name", c->name, "replicas", log_i64(rep, req->replicas), "image", image, NULL);
-	svc_cluster_changed(s, c);	/* watchers of a re-created name see CREATING */
+	svc__cluster_changed(s, c);	/* watchers of a re-created name see CREATING */
 	memset(&spec, 0, sizeof(spec));
 	spec.name = c->name;
 	spec.replicas = req->replicas;
@@ -395,10 +395,10 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 nomem:
 	reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 undo:
-	svc_op_free(op);
+	svc__op_free(op);
 	if (c != NULL) {
 		c->creating = 0;
-		svc_maybe_forget(s, c);
+		svc__maybe_forget(s, c);
 	}
 }
 
@@ -440,7 +440,7 @@ static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
 		return;
 	log_info("Deleting cluster", "name", c->name, NULL);
 	c->deleting = 1;
-	svc_cluster_changed(s, c);	/* waiting Creates end ABORTED; watchers see DELETING */
+	svc__cluster_changed(s, c);	/* waiting Creates end ABORTED; watchers see DELETING */
 	if (c->creating && c->posted_us == 0) {
 		/* Our POST is in flight (maybe waiting to retry): a DELETE now could reach the API
 		 * server first, on another connection, and find nothing; the Deployment would then
@@ -465,7 +465,7 @@ static void handle_get(worker_service *s, grpc_call *call, int64_t start_us)
 		return;
 	}
 	{
-		Cplane__V1__Cluster *spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+		Cplane__V1__Cluster *spec = svc__cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 
 		reply_msg(s, call, WM_GET, start_us, &m.base);
 		spec_blob_free(spec);
@@ -493,7 +493,7 @@ static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
 		enum cluster_phase phase = cluster_derive_phase(&all[i]->obs, all[i]->creating, all[i]->deleting);
 		if (phase == PHASE_ABSENT)
 			continue;
-		specs[k] = svc_cluster_to_msg(all[i], phase, &msgs[k], msg, sizeof(msg));
+		specs[k] = svc__cluster_to_msg(all[i], phase, &msgs[k], msg, sizeof(msg));
 		text_at[k] = buf_len(&texts);
 		if (buf_append(&texts, msg, strlen(msg) + 1) < 0) {
 			spec_blob_free(specs[k]);
@@ -537,8 +537,8 @@ static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
 	w = wait_on(s, call, c, W_WATCH, WM_WATCH, start_us, 0);
 	if (w == NULL)
 		return;
-	grpc_call_set_on_writable(call, svc_on_watch_writable, w);
-	svc_watch_send(w, phase);
+	grpc_call_set_on_writable(call, svc__on_watch_writable, w);
+	svc__watch_send(w, phase);
 }
 
 /* ------------------------------------------------------------- Update */
@@ -547,7 +547,7 @@ static void on_patch_done(void *arg, const k8s_error *err, const k8s_deployment 
 {
 	struct pending_op *op = arg;
 	worker_service *s = op->svc;
-	struct waiter *w = svc_find_waiter(s, op->name, op->waiter_id);
+	struct waiter *w = svc__find_waiter(s, op->name, op->waiter_id);
 	char msg[1024];
 	int code;
 
@@ -559,16 +559,16 @@ static void on_patch_done(void *arg, const k8s_error *err, const k8s_deployment 
 		if (err->kind == K8S_OK)
 			snprintf(msg, sizeof(msg), "the patch was answered without the Deployment");
 		log_error("Update failed", "name", op->name, "code", grpc_status_name(code), "error", msg, NULL);
-		svc_waiter_finish(w, code, msg);
+		svc__waiter_finish(w, code, msg);
 		goto out;
 	}
 	w->patched = 1;
 	w->want_generation = d->generation;
-	svc_event(s, w->c, d->uid, 0, "Updating", "updating cluster %s: %d replicas of %s", op->name,
-	    w->want_replicas, w->want_image && w->want_image[0] ? w->want_image : svc_cluster_image(w->c));
-	svc_cluster_changed(s, w->c);
+	svc__event(s, w->c, d->uid, 0, "Updating", "updating cluster %s: %d replicas of %s", op->name,
+	    w->want_replicas, w->want_image && w->want_image[0] ? w->want_image : svc__cluster_image(w->c));
+	svc__cluster_changed(s, w->c);
 out:
-	svc_op_free(op);
+	svc__op_free(op);
 }
 
 static void reply_update(worker_service *s, grpc_call *call, int64_t start_us, const struct cluster *c,
@@ -580,7 +580,7 @@ static void reply_update(worker_service *s, grpc_call *call, int64_t start_us, c
 
 	cplane__v1__update_cluster_response__init(&resp);
 	resp.result = result;
-	spec = svc_cluster_to_msg(c, phase, &m, msg, sizeof(msg));
+	spec = svc__cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 	resp.cluster = &m;
 	reply_msg(s, call, WM_UPDATE, start_us, &resp.base);
 	spec_blob_free(spec);
@@ -609,8 +609,8 @@ static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
     const Cplane__V1__UpdateClusterRequest *req, struct cluster *c, enum cluster_phase phase, k8s_podspec *pod)
 {
 	char hash[K8S_SPEC_HASH_LEN + 1], msg[512], rep[24];
-	int32_t replicas = req->replicas > 0 ? req->replicas : svc_cluster_replicas(c);
-	const char *image = req->image && req->image[0] ? req->image : svc_cluster_image(c);
+	int32_t replicas = req->replicas > 0 ? req->replicas : svc__cluster_replicas(c);
+	const char *image = req->image && req->image[0] ? req->image : svc__cluster_image(c);
 	int new_container;
 	struct pending_op *op;
 	struct waiter *w;
@@ -626,7 +626,7 @@ static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
 			reply_update(s, call, start_us, c, phase, CPLANE__V1__RESULT__IN_PROGRESS);
 			return;
 		}
-	if (svc_spec_matches(c, replicas, image, hash)) {
+	if (svc__spec_matches(c, replicas, image, hash)) {
 		/* Nothing to change.  Rolling out already (a retry after a restart, say): that rollout is this one. */
 		reply_update(s, call, start_us, c, phase, phase == PHASE_UPDATING ?
 		    CPLANE__V1__RESULT__IN_PROGRESS : CPLANE__V1__RESULT__SUCCESS);
@@ -634,31 +634,31 @@ static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
 	}
 	snprintf(msg, sizeof(msg), "cluster %s: superseded by another update (replicas=%d image=%s)", c->name,
 	    replicas, image);
-	svc_finish_waiters(c, W_UPDATE, GRPC_ABORTED, msg);
+	svc__finish_waiters(c, W_UPDATE, GRPC_ABORTED, msg);
 
-	op = svc_op_new(s, c->name);
+	op = svc__op_new(s, c->name);
 	if (op == NULL) {
 		reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	w = wait_on(s, call, c, W_UPDATE, WM_UPDATE, start_us, s->opts.create_timeout_ms);
 	if (w == NULL) {
-		svc_op_free(op);
+		svc__op_free(op);
 		return;
 	}
 	w->want_replicas = replicas;
 	memcpy(w->want_hash, hash, sizeof(w->want_hash));
 	w->want_image = strdup(image);
 	if (w->want_image == NULL) {
-		svc_op_free(op);
-		svc_waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		svc__op_free(op);
+		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	op->waiter_id = w->id;
 	/* Only what changes: the container is rewritten whole (a merge patch replaces lists). */
-	new_container = strcmp(image, svc_cluster_image(c)) != 0 || strcmp(hash, c->spec_hash) != 0;
+	new_container = strcmp(image, svc__cluster_image(c)) != 0 || strcmp(hash, c->spec_hash) != 0;
 	memset(&patch, 0, sizeof(patch));
-	patch.replicas = replicas != svc_cluster_replicas(c) ? replicas : 0;
+	patch.replicas = replicas != svc__cluster_replicas(c) ? replicas : 0;
 	patch.image = new_container ? image : NULL;
 	patch.pod = new_container ? pod : NULL;
 	patch.spec_hash = hash;
@@ -812,7 +812,7 @@ static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, i
 	if (check_request(s, call, m, start_us) < 0)
 		return;
 	if (!s->synced) {
-		/* svc_answer_by() also keeps it within the call's own deadline */
+		/* svc__answer_by() also keeps it within the call's own deadline */
 		wait_on(s, call, NULL, W_SYNC, m, start_us, sync_wait_ms(s, m));
 		return;
 	}
@@ -827,12 +827,12 @@ static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, i
 	}
 }
 
-static void on_create(grpc_call *call, void *arg) { dispatch(arg, call, WM_CREATE, svc_now_us(arg)); }
-static void on_delete(grpc_call *call, void *arg) { dispatch(arg, call, WM_DELETE, svc_now_us(arg)); }
-static void on_get(grpc_call *call, void *arg) { dispatch(arg, call, WM_GET, svc_now_us(arg)); }
-static void on_list(grpc_call *call, void *arg) { dispatch(arg, call, WM_LIST, svc_now_us(arg)); }
-static void on_watch(grpc_call *call, void *arg) { dispatch(arg, call, WM_WATCH, svc_now_us(arg)); }
-static void on_update(grpc_call *call, void *arg) { dispatch(arg, call, WM_UPDATE, svc_now_us(arg)); }
+static void on_create(grpc_call *call, void *arg) { dispatch(arg, call, WM_CREATE, svc__now_us(arg)); }
+static void on_delete(grpc_call *call, void *arg) { dispatch(arg, call, WM_DELETE, svc__now_us(arg)); }
+static void on_get(grpc_call *call, void *arg) { dispatch(arg, call, WM_GET, svc__now_us(arg)); }
+static void on_list(grpc_call *call, void *arg) { dispatch(arg, call, WM_LIST, svc__now_us(arg)); }
+static void on_watch(grpc_call *call, void *arg) { dispatch(arg, call, WM_WATCH, svc__now_us(arg)); }
+static void on_update(grpc_call *call, void *arg) { dispatch(arg, call, WM_UPDATE, svc__now_us(arg)); }
 
 static int register_methods(worker_service *s)
 {
@@ -893,7 +893,7 @@ void worker_service_on_synced(worker_service *s)
 		grpc_call *call = w->call;
 		enum worker_method m = w->method;
 		int64_t start_us = w->start_us;
-		svc_waiter_free(s, w);
+		svc__waiter_free(s, w);
 		dispatch(s, call, m, start_us);
 	}
 }

@@ -71,41 +71,41 @@ struct pending_op {
 	int64_t start_us;
 };
 
-/* A pending op for name, on s's list (start_us = now); NULL on ENOMEM.  svc_op_free unlinks and frees (NULL is fine). */
-struct pending_op *svc_op_new(worker_service *s, const char *name);
-void svc_op_free(struct pending_op *op);
+/* A pending op for name, on s's list (start_us = now); NULL on ENOMEM.  svc__op_free unlinks and frees (NULL is fine). */
+struct pending_op *svc__op_new(worker_service *s, const char *name);
+void svc__op_free(struct pending_op *op);
 /* The service's one clock: the loop's, in µs (injectable in tests). */
-static inline int64_t svc_now_us(const worker_service *s) { return io_loop_clock_us(s->loop); }
-void svc_cluster_changed(worker_service *s, struct cluster *c);
+static inline int64_t svc__now_us(const worker_service *s) { return io_loop_clock_us(s->loop); }
+void svc__cluster_changed(worker_service *s, struct cluster *c);
 /* Records a Kubernetes Event on c's Deployment through the backend, if it records any. */
-void svc_event(worker_service *s, const struct cluster *c, const char *uid, int warning, const char *reason,
+void svc__event(worker_service *s, const struct cluster *c, const char *uid, int warning, const char *reason,
     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Ends every waiter of kind on c with code and message; W_DELETE with GRPC_OK answers SUCCESS. */
-void svc_finish_waiters(struct cluster *c, enum waiter_kind kind, int code, const char *message);
-int32_t svc_cluster_replicas(const struct cluster *c);
-const char *svc_cluster_image(const struct cluster *c);
+void svc__finish_waiters(struct cluster *c, enum waiter_kind kind, int code, const char *message);
+int32_t svc__cluster_replicas(const struct cluster *c);
+const char *svc__cluster_image(const struct cluster *c);
 /* Fills m; returns the unpacked spec m borrows from (NULL when none): spec_blob_free() it after m is sent. */
-Cplane__V1__Cluster *svc_cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
+Cplane__V1__Cluster *svc__cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
     char *msgbuf, size_t msgsz);
 /* Keeps the spec of pod (NULL: empty) and hash on the entry.  0 or -1 (ENOMEM: the old one stays). */
-int svc_cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspec *pod, const char *hash, int service);
-void svc_count_call(worker_service *s, enum worker_method m, int code, int64_t start_us);
-struct waiter *svc_waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
+int svc__cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspec *pod, const char *hash, int service);
+void svc__count_call(worker_service *s, enum worker_method m, int code, int64_t start_us);
+struct waiter *svc__waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
     int64_t start_us);
-void svc_waiter_link(worker_service *s, struct waiter *w);
-void svc_maybe_forget(worker_service *s, struct cluster *c);
-void svc_waiter_free(worker_service *s, struct waiter *w);
-void svc_waiter_finish(struct waiter *w, int code, const char *message);
-void svc_waiter_reply(struct waiter *w, const ProtobufCMessage *msg);
-struct waiter *svc_find_waiter(worker_service *s, const char *name, uint64_t id);
-void svc_on_call_cancelled(grpc_call *call, void *arg);
-int64_t svc_answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms, int64_t *timeout_ms);
-void svc_on_wait_timeout(io_loop *loop, void *arg);
+void svc__waiter_link(worker_service *s, struct waiter *w);
+void svc__maybe_forget(worker_service *s, struct cluster *c);
+void svc__waiter_free(worker_service *s, struct waiter *w);
+void svc__waiter_finish(struct waiter *w, int code, const char *message);
+void svc__waiter_reply(struct waiter *w, const ProtobufCMessage *msg);
+struct waiter *svc__find_waiter(worker_service *s, const char *name, uint64_t id);
+void svc__on_call_cancelled(grpc_call *call, void *arg);
+int64_t svc__answer_by(worker_service *s, grpc_call *call, int64_t own_timeout_ms, int64_t *timeout_ms);
+void svc__on_wait_timeout(io_loop *loop, void *arg);
 /* "cluster x already exists with replicas=.. image=.." and, when hash is not its spec's, which one it has. */
-void svc_already_exists_text(const struct cluster *c, const char *hash, char *out, size_t outsz);
-int svc_spec_matches(const struct cluster *c, int32_t replicas, const char *image, const char *hash);
-void svc_watch_send(struct waiter *w, enum cluster_phase phase);
-void svc_on_watch_writable(grpc_call *call, void *arg);
-void svc_on_sync_timeout(io_loop *loop, void *arg);
+void svc__already_exists_text(const struct cluster *c, const char *hash, char *out, size_t outsz);
+int svc__spec_matches(const struct cluster *c, int32_t replicas, const char *image, const char *hash);
+void svc__watch_send(struct waiter *w, enum cluster_phase phase);
+void svc__on_watch_writable(grpc_call *call, void *arg);
+void svc__on_sync_timeout(io_loop *loop, void *arg);
 
 #endif

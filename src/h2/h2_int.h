@@ -3,8 +3,8 @@
  * timers), h2_recv.c (input: frames, header blocks, validation) and
  * h2_send.c (submits, DATA scheduling, output).  Not a public contract.
  */
-#ifndef CPLANE_H2_INTERNAL_H
-#define CPLANE_H2_INTERNAL_H
+#ifndef CPLANE_H2_H2_INT_H
+#define CPLANE_H2_H2_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
