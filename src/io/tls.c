@@ -530,7 +530,7 @@ int tls_client_set_identity(tls_client *c, const pem_chain *chain, const pem_key
 		return 0;
 	}
 	if (pem_key_ec(key)) {
-		br_ssl_client_set_single_ec(&c->sc, certs, n, pem_key_ec(key), BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN,
+		br_ssl_client_set_single_ec(&c->sc, certs, n, pem_key_ec(key), BR_KEYTYPE_SIGN,
 		    (unsigned)pem_chain_issuer_key_type(chain), br_ec_get_default(), br_ecdsa_sign_asn1_get_default());
 		return 0;
 	}
