@@ -414,6 +414,7 @@ io_conn *io_conn_connect(io_loop *loop, const io_conn_opts *opts, const io_conn_
 		snprintf(err, errsz, "connect %s: %s", c->peer, strerror(errno));
 		goto fail;
 	}
+	io_set_keepalive(c->fd, 30, 10, 3);
 	if (io_loop_add_fd(loop, c->fd, IO_WRITE, fd_cb, c) < 0) {
 		snprintf(err, errsz, "out of memory");
 		goto fail;

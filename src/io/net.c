@@ -177,6 +177,16 @@ int io_connect_result(int fd)
 	return e;
 }
 
+void io_set_keepalive(int fd, int idle_s, int intvl_s, int cnt)
+{
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl_s, sizeof(intvl_s));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 int io_local_port(int fd)
 {
 	struct sockaddr_storage ss;

@@ -22,6 +22,12 @@ int io_resolve(const char *host, const char *port, struct sockaddr_storage *out,
 int io_connect(const struct sockaddr *sa, socklen_t salen);
 /* After the fd turns writable: 0 if connected, else the errno of the failure. */
 int io_connect_result(int fd);
+/*
+ * TCP keepalive: probes after idle_s without traffic, every intvl_s, the
+ * connection fails after cnt unanswered ones (a peer gone without FIN/RST,
+ * e.g. the API server's node).  Best effort: errors are ignored.
+ */
+void io_set_keepalive(int fd, int idle_s, int intvl_s, int cnt);
 /* Port a socket is bound to, or -1. */
 int io_local_port(int fd);
 /* "ip:port" / "[ip]:port" of a sockaddr into out. */

@@ -814,6 +814,19 @@ k8s_req *k8s_submit(k8s_client *c, const k8s_request *q)
 	return k8s__submit(c, q, NULL);
 }
 
+size_t k8s_client_drop_idle(k8s_client *c)
+{
+	size_t n = 0;
+
+	for (struct kconn *k = c->conns; k; k = k->next) {
+		if (!k->dead && !k->stream && k->req == NULL) {
+			conn_kill(k);
+			n++;
+		}
+	}
+	return n;
+}
+
 void k8s_req_cancel(k8s_req *r)
 {
 	if (r == NULL)

@@ -109,6 +109,12 @@ typedef struct k8s_request {
 k8s_req *k8s_submit(k8s_client *c, const k8s_request *r);
 /* Forgets a request: its callbacks will not run.  NULL is ignored. */
 void k8s_req_cancel(k8s_req *r);
+/*
+ * Closes every idle pooled connection (requests in flight keep theirs):
+ * after a connection to the server went silent without closing, the
+ * others idle on the same path are suspect too.  Returns how many.
+ */
+size_t k8s_client_drop_idle(k8s_client *c);
 
 /* --------------------------------------------------------- Deployments */
 

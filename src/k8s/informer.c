@@ -23,6 +23,9 @@
 
 enum { NEXT_NONE, NEXT_RELIST, NEXT_REWATCH };
 
+#define WATCH_SILENCE_MIN_MS 10000
+#define WATCH_SILENCE_MAX_MS 150000
+
 struct k8s_informer {
 	k8s_client *c;
 	io_loop *loop;
@@ -40,6 +43,10 @@ struct k8s_informer {
 	int listed_once, watched_once;
 	int got_event;		/* this watch delivered something */
 	int64_t watch_start;	/* io_loop_now() when it was sent */
+	io_timer silence;	/* liveness of the running watch */
+	int64_t last_byte_ms;	/* io_loop_now() of the watch's last byte (or its start) */
+	int64_t last_bookmark_ms;	/* this watch's last BOOKMARK, 0 = none yet */
+	int64_t bookmark_interval_ms;	/* the server's cadence as last measured, 0 = unknown */
 	int64_t list_start_us;	/* io_loop_clock_us() when this LIST cycle's first page was requested */
 	k8s_informer_listed_fn on_listed;
 	void *listed_ctx;
@@ -204,6 +211,37 @@ static void list_complete(k8s_informer *inf)
 	start_watch(inf);
 }
 
+/*
+ * 401/403 on the list: say which credentials were used, the token file and
+ * (403) the user the API server took us for — from its message, 'User "x"
+ * cannot list ...' — so the fix (a token, a RoleBinding) is obvious.
+ */
+static void log_auth_failure(k8s_informer *inf, const k8s_error *err)
+{
+	const k8s_config *cfg = k8s_client_config(inf->c);
+	const char *file = cfg && cfg->token_file[0] ? cfg->token_file :
+	    cfg && cfg->token ? "(a token without a file)" : "(none: no token sent)";
+	char user[256] = "", code[24];
+	const char *u = strstr(err->message, "User \"");
+
+	if (u) {
+		const char *end;
+		u += 6;
+		end = strchr(u, '"');
+		if (end && (size_t)(end - u) < sizeof(user)) {
+			memcpy(user, u, (size_t)(end - u));
+			user[end - u] = '\0';
+		}
+	}
+	if (err->code == 401)
+		log_error("The API server refused the worker's token (401 Unauthorized): check the token file",
+		    "token_file", file, "code", log_i64(code, err->code), "error", err->message, NULL);
+	else
+		log_error("The API server forbids listing Deployments (403 Forbidden): grant this user list/watch on "
+		    "deployments.apps", "user", user[0] ? user : "(not named by the server)", "token_file", file,
+		    "error", err->message, NULL);
+}
+
 static void list_done(void *ctx, const k8s_error *err, int status, const uint8_t *body, size_t len)
 {
 	k8s_informer *inf = ctx;
@@ -221,7 +259,10 @@ static void list_done(void *ctx, const k8s_error *err, int status, const uint8_t
 			retry_later(inf, NEXT_RELIST, NULL);
 			return;
 		}
-		log_warn("Listing Deployments failed", "error", err->message, NULL);
+		if (err->kind == K8S_ERR_API && (err->code == 401 || err->code == 403))
+			log_auth_failure(inf, err);
+		else
+			log_warn("Listing Deployments failed", "error", err->message, NULL);
 		retry_later(inf, NEXT_RELIST, err);
 		return;
 	}
@@ -303,6 +344,12 @@ static int on_watch_event(void *ctx, int type, const k8s_deployment *d, const k8
 		break;
 	case K8S_EV_BOOKMARK:
 		inf->st.bookmarks++;
+		{
+			int64_t now = io_loop_now(inf->loop);
+			if (inf->last_bookmark_ms > 0 && now > inf->last_bookmark_ms)
+				inf->bookmark_interval_ms = now - inf->last_bookmark_ms;
+			inf->last_bookmark_ms = now;
+		}
 		set_rv(inf, d->resource_version);
 		break;
 	case K8S_EV_ERROR:
@@ -318,6 +365,7 @@ static int watch_data(void *ctx, const uint8_t *p, size_t n)
 {
 	k8s_informer *inf = ctx;
 
+	inf->last_byte_ms = io_loop_now(inf->loop);
 	if (k8s_deploy_decoder_feed(inf->watch_dec, p, n) < 0) {
 		if (inf->want == NEXT_NONE) {
 			log_warn("Undecodable watch stream; relisting", NULL);
@@ -338,6 +386,7 @@ static void watch_done(void *ctx, const k8s_error *err, int status, const uint8_
 	(void)body;
 	(void)len;
 	inf->req = NULL;
+	io_timer_stop(inf->loop, &inf->silence);
 	/* Relists and quick re-watches go through the backoff, which only a
 	 * watch that delivered events resets: a server that keeps ending watches
 	 * at once, or keeps answering 410, is not hammered. */
@@ -368,6 +417,44 @@ static void watch_done(void *ctx, const k8s_error *err, int status, const uint8_
 	retry_later(inf, NEXT_REWATCH, err);
 }
 
+/* How long a watch may stay silent: 2x the server's bookmark cadence, within [10 s, 150 s]. */
+static int64_t silence_limit_ms(const k8s_informer *inf)
+{
+	int64_t limit = inf->bookmark_interval_ms > 0 ? 2 * inf->bookmark_interval_ms : WATCH_SILENCE_MAX_MS;
+
+	if (limit < WATCH_SILENCE_MIN_MS)
+		limit = WATCH_SILENCE_MIN_MS;
+	return limit > WATCH_SILENCE_MAX_MS ? WATCH_SILENCE_MAX_MS : limit;
+}
+
+static void silence_check(io_loop *loop, void *arg)
+{
+	k8s_informer *inf = arg;
+	int64_t now = io_loop_now(loop), limit = silence_limit_ms(inf);
+	char silent[32], every[32], ndrop[24];
+	size_t dropped;
+
+	if (inf->req == NULL)
+		return;
+	if (now - inf->last_byte_ms < limit) {
+		/* At most every WATCH_SILENCE_MIN_MS: the limit shrinks once bookmarks show the cadence. */
+		int64_t at = inf->last_byte_ms + limit;
+		io_timer_start_at(loop, &inf->silence, at < now + WATCH_SILENCE_MIN_MS ? at : now + WATCH_SILENCE_MIN_MS);
+		return;
+	}
+	/* Packets stopped without a FIN or RST: nothing will ever end this request by itself. */
+	k8s_req_cancel(inf->req);
+	inf->req = NULL;
+	inf->st.watch_silent++;
+	inf->st.watch_errors++;
+	dropped = k8s_client_drop_idle(inf->c);
+	log_warn("Watch silent: no bytes for twice the bookmark interval; re-watching from the last "
+	    "resourceVersion", "silent", log_duration_ms(silent, now - inf->last_byte_ms), "bookmark_interval",
+	    inf->bookmark_interval_ms > 0 ? log_duration_ms(every, inf->bookmark_interval_ms) : "unknown",
+	    "resourceVersion", inf->rv, "idle_connections_dropped", log_i64(ndrop, (int64_t)dropped), NULL);
+	wait_then(inf, NEXT_REWATCH, 0);
+}
+
 static void start_watch(k8s_informer *inf)
 {
 	char path[1024], rv[3 * K8S_RV_MAX];
@@ -383,6 +470,9 @@ static void start_watch(k8s_informer *inf)
 	    "&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%lld", cfg->namespace_,
 	    inf->o.label_selector, rv, (long long)t);
 	inf->watch_start = io_loop_now(inf->loop);
+	inf->last_byte_ms = inf->watch_start;
+	inf->last_bookmark_ms = 0;
+	io_timer_start(inf->loop, &inf->silence, WATCH_SILENCE_MIN_MS);
 	inf->st.watches++;
 	if (inf->watched_once)
 		inf->st.watch_restarts++;
@@ -424,6 +514,7 @@ k8s_informer *k8s_informer_new(k8s_client *c, const k8s_informer_opts *opts, con
 		inf->cbs = *cbs;
 	inf->ctx = ctx;
 	io_timer_init(&inf->timer, timer_fired, inf);
+	io_timer_init(&inf->silence, silence_check, inf);
 	k8s_backoff_init(&inf->bo, inf->o.backoff_base_ms, inf->o.backoff_cap_ms, inf->o.rnd, inf->o.rnd_ctx);
 	inf->cache = k8s_cache_new();
 	inf->list_dec = k8s_deploy_decoder_new(K8S_DECODE_LIST, on_list_item, inf);
@@ -445,6 +536,7 @@ void k8s_informer_free(k8s_informer *inf)
 	if (inf == NULL)
 		return;
 	io_timer_stop(inf->loop, &inf->timer);
+	io_timer_stop(inf->loop, &inf->silence);
 	k8s_req_cancel(inf->req);
 	k8s_deploy_decoder_free(inf->list_dec);
 	k8s_deploy_decoder_free(inf->watch_dec);

@@ -21,6 +21,14 @@
  * delivers events resets the backoff, so a server that keeps failing, or
  * keeps ending watches at once, sees ever longer pauses.
  *
+ * Liveness: a watch that receives no byte for twice the bookmark interval
+ * the server has been keeping (measured between its bookmarks; 150 s
+ * before one is seen, and never less than 10 s nor more than 150 s) is
+ * dead though its connection never closed (a node or middlebox gone): it
+ * is dropped with one log line, the client's idle pooled connections with
+ * it (they went the same way), and a new watch starts from the last
+ * resourceVersion.
+ *
  * Callbacks run on the loop; records passed are valid during the call only
  * (copy what you keep, or look names up in the cache later).  Callbacks may
  * read the cache and use the client, but must not free the informer.
@@ -69,6 +77,7 @@ typedef struct k8s_informer_stats {
 	uint64_t events;		/* ADDED/MODIFIED/DELETED applied (duplicates not counted) */
 	uint64_t duplicates;		/* events and list items the cache already had (same resourceVersion) */
 	uint64_t bookmarks;
+	uint64_t watch_silent;		/* watches dropped for silence (liveness) */
 	uint64_t expired;		/* 410 answers and ERROR events */
 	uint64_t throttled;		/* 429 answers */
 } k8s_informer_stats;

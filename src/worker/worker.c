@@ -115,8 +115,13 @@ static void write_k8s_metrics(buf *out, void *arg)
 	    "# HELP cplane_watch_restarts_total Watches of Deployments started again after they ended.\n"
 	    "# TYPE cplane_watch_restarts_total counter\ncplane_watch_restarts_total %llu\n"
 	    "# HELP cplane_relists_total Full lists of Deployments after the first (410 Gone, errors).\n"
-	    "# TYPE cplane_relists_total counter\ncplane_relists_total %llu\n",
-	    (unsigned long long)st.watch_restarts, (unsigned long long)st.relists);
+	    "# TYPE cplane_relists_total counter\ncplane_relists_total %llu\n"
+	    "# HELP cplane_watch_bookmarks_total BOOKMARK events received on the watch of Deployments.\n"
+	    "# TYPE cplane_watch_bookmarks_total counter\ncplane_watch_bookmarks_total %llu\n"
+	    "# HELP cplane_watch_silent_total Watches dropped because no byte came for twice the bookmark interval.\n"
+	    "# TYPE cplane_watch_silent_total counter\ncplane_watch_silent_total %llu\n",
+	    (unsigned long long)st.watch_restarts, (unsigned long long)st.relists,
+	    (unsigned long long)st.bookmarks, (unsigned long long)st.watch_silent);
 }
 
 static void tls_check_cb(io_loop *loop, void *arg)

@@ -555,3 +555,150 @@ def test_first_sync_wait_bounded_by_create_timeout(tmp_path):
             w.stop()
     finally:
         sim2.stop()
+
+
+# ---- attack 7: start-up 401/403 say which token file, and which user ----
+
+def wait_log(w, text, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        log = w.log()
+        if text in log:
+            return log
+        time.sleep(0.1)
+    raise AssertionError("%r not in the log:\n%s" % (text, w.log()))
+
+
+def test_startup_401_names_the_token_file(sim, tmp_path):
+    bad = tmp_path / "wrong-token"
+    bad.write_text("not-the-token\n")
+    w = start_worker(sim, tmp_path, "--token-file", str(bad), wait_synced=False)
+    try:
+        log = wait_log(w, "401 Unauthorized")
+        line = [ln for ln in log.splitlines() if "401 Unauthorized" in ln][0]
+        assert "token_file=%s" % bad in line or 'token_file="%s"' % bad in line, line
+    finally:
+        w.stop()
+
+
+def test_startup_403_names_the_user_and_token_file(sim, tmp_path):
+    sim.knobs(deny=["list deployments"])
+    w = start_worker(sim, tmp_path, wait_synced=False)
+    try:
+        log = wait_log(w, "403 Forbidden")
+        line = [ln for ln in log.splitlines() if "403 Forbidden" in ln][0]
+        assert 'user="system:serviceaccount:%s:cplane"' % sim.namespace in line or \
+            "user=system:serviceaccount:%s:cplane" % sim.namespace in line, line
+        assert os.path.join(sim.sa_dir, "token") in line, line
+    finally:
+        w.stop()
+
+
+# ---- attack 5: an API-server connection that goes silent without FIN or RST ----
+
+class FreezingProxy:
+    """A TCP proxy to 127.0.0.1:port.  freeze() stops forwarding on every connection open now, in
+    both directions, without closing anything (a middlebox or node gone); later connections work."""
+
+    def __init__(self, port):
+        self.port_to = port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.pairs = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self.accept_loop, daemon=True).start()
+
+    def accept_loop(self):
+        while not self.stop.is_set():
+            try:
+                a, _ = self.sock.accept()
+            except OSError:
+                continue
+            b = socket.create_connection(("127.0.0.1", self.port_to))
+            pair = {"socks": (a, b), "frozen": threading.Event()}
+            with self.lock:
+                self.pairs.append(pair)
+            threading.Thread(target=self.pump, args=(a, b, pair), daemon=True).start()
+            threading.Thread(target=self.pump, args=(b, a, pair), daemon=True).start()
+
+    def pump(self, src, dst, pair):
+        import select
+        while not self.stop.is_set():
+            if pair["frozen"].is_set():
+                self.stop.wait(0.1)       # hold everything: read nothing, send nothing, close nothing
+                continue
+            r, _, _ = select.select([src], [], [], 0.1)
+            if not r or pair["frozen"].is_set():
+                continue
+            try:
+                data = src.recv(65536)
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def freeze(self):
+        with self.lock:
+            for p in self.pairs:
+                p["frozen"].set()
+            return len(self.pairs)
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+        with self.lock:
+            for p in self.pairs:
+                for s in p["socks"]:
+                    s.close()
+
+
+def test_silent_api_connection_is_noticed_and_the_watch_restarts(tmp_path):
+    from kubesim_fixture import start_kubesim
+    sim2 = start_kubesim(tmp_path / "sim", "--instant", "--node", POOL)
+    sim2.knobs(bookmark_interval_s=1.0)
+    proxy = FreezingProxy(sim2.port)
+    port, mport = free_port(), free_port()
+    args = worker_args(sim2, port, metrics_port=mport)
+    args[args.index("--apiserver") + 1] = sim2.url.replace(":%d" % sim2.port, ":%d" % proxy.port)
+    log_path = str(tmp_path / "worker.log")
+    with open(log_path, "ab") as logf:
+        proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, env={})
+    c = None
+    try:
+        wait_port(port, 15, proc)
+        wait_serving("127.0.0.1:%d" % port, 15)
+        # the worker has measured the server's bookmark cadence (two bookmarks on one watch)
+        wait_metric(mport, "cplane_watch_bookmarks_total", "", lambda v: v >= 3, timeout=30, missing_ok=True)
+        assert proxy.freeze() >= 1
+        code, _ = sim2.deployment("after-freeze", 1, node_selector={"cplane.dev/pool": "subtask-topology-aware"})
+        assert code == 201, code
+        c = Client("127.0.0.1:%d" % port)
+        # the worker notices the silence (10 s floor here) and re-watches from its last resourceVersion
+        end = time.monotonic() + 60
+        while True:
+            try:
+                if c.get("after-freeze", timeout=5).name == "after-freeze":
+                    break
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.NOT_FOUND, e
+            assert time.monotonic() < end, open(log_path).read()
+            time.sleep(0.5)
+        assert metric(mport, "cplane_watch_silent_total") >= 1
+        log = open(log_path, errors="replace").read()
+        assert log.count("Watch silent") == 1, log
+        # the pooled connections frozen with it were not reused: a Create goes through and completes
+        assert c.create("made-after-freeze", 1, timeout=40).result == pb2().SUCCESS
+    finally:
+        if c:
+            c.close()
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(30)
+        proxy.close()
+        sim2.stop()
