@@ -217,9 +217,102 @@ static void test_informer_script(void)
 	io_loop_free(S.loop);
 }
 
+static int64_t fake_us;
+
+static int64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_us;
+}
+
+/*
+ * Liveness with an injected clock: a watch whose connection stays open but
+ * silent is dropped once no byte came for the limit (150 s before the
+ * bookmark cadence is known) — not a second earlier — and the new watch
+ * starts from the last resourceVersion (the bookmark's).
+ */
+static void test_silent_watch_is_dropped_and_rewatched(void)
+{
+	static const char *const w1[] = {
+		EV("BOOKMARK", "{\"kind\":\"Deployment\",\"metadata\":{\"resourceVersion\":\"13\"}}"),
+	};
+	static const char *const w2[] = {
+		EV("BOOKMARK", "{\"kind\":\"Deployment\",\"metadata\":{\"resourceVersion\":\"14\"}}"),
+	};
+	struct step steps[] = {
+		{ ok(0, LIST("10", "", "")), 0 },
+		{ watch(1, w1, 1, 0), 0 },	/* then silence, the connection open */
+		{ watch(2, w2, 1, 0), 0 },
+	};
+	char url[64], err[256];
+	k8s_config cfg;
+	k8s_config_opts co = { 0 };
+	k8s_client_opts clo = { 0 };
+	k8s_informer_opts io = { 0 };
+	k8s_informer_cbs cbs = { on_upsert, on_delete, on_synced };
+	k8s_informer_stats st;
+	int i;
+
+	memset(&S, 0, sizeof(S));
+	for (i = 0; i < 8; i++)
+		S.c[i].fd = -1;
+	memcpy(S.steps, steps, sizeof(steps));
+	S.nsteps = (int)(sizeof(steps) / sizeof(steps[0]));
+	S.loop = io_loop_new();
+	fake_us = 1000000;
+	io_loop_set_clock(S.loop, fake_clock, NULL);
+	S.lfd = io_listen("127.0.0.1:0", 16, err, sizeof(err));
+	io_loop_add_fd(S.loop, S.lfd, IO_READ, on_accept, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", io_local_port(S.lfd));
+	co.apiserver = url;
+	co.namespace_ = "ns";
+	CHECK_EQ_INT(k8s_config_load(&cfg, &co, err, sizeof(err)), 0);
+	k8s_client *c = k8s_client_new(S.loop, &cfg, &clo);
+	io.watch_timeout_min_s = 1000;
+	io.watch_timeout_max_s = 1000;
+	k8s_informer *inf = k8s_informer_new(c, &io, &cbs, NULL);
+	k8s_informer_start(inf);
+	for (i = 0; i < 2000 && S.nreqs < 2; i++)
+		io_loop_run_once(S.loop, 5);
+	for (i = 0; i < 200; i++)		/* the watch's bytes arrive, at the fake time of its start */
+		io_loop_run_once(S.loop, 1);
+	CHECK_EQ_INT(S.nreqs, 2);
+	/* 149 s of silence, a second at a time: still the same watch */
+	for (i = 0; i < 149; i++) {
+		fake_us += 1000000;
+		io_loop_run_once(S.loop, 1);
+	}
+	CHECK_EQ_INT(S.nreqs, 2);
+	k8s_informer_get_stats(inf, &st);
+	CHECK_EQ_INT(st.watch_silent, 0);
+	/* past 150 s: dropped, and a new watch from the bookmark's resourceVersion */
+	for (i = 0; i < 20; i++) {
+		fake_us += 1000000;
+		io_loop_run_once(S.loop, 1);
+	}
+	for (i = 0; i < 2000 && S.nreqs < 3; i++)
+		io_loop_run_once(S.loop, 5);
+	CHECK_EQ_INT(S.nreqs, 3);
+	CHECK(has_param(S.reqs[2], "&watch=1&allowWatchBookmarks=true&resourceVersion=13&"));
+	k8s_informer_get_stats(inf, &st);
+	CHECK_EQ_INT(st.watch_silent, 1);
+	CHECK_EQ_INT(st.watch_restarts, 1);
+
+	k8s_informer_free(inf);
+	k8s_client_free(c);
+	k8s_config_free(&cfg);
+	for (i = 0; i < 8; i++)
+		if (S.c[i].fd >= 0)
+			sconn_close(&S.c[i]);
+	io_loop_del_fd(S.loop, S.lfd);
+	close(S.lfd);
+	io_loop_free(S.loop);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
 	RUN(test_informer_script);
+	RUN(test_silent_watch_is_dropped_and_rewatched);
 	return harness_finish();
 }
