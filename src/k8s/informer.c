@@ -65,24 +65,23 @@ static void start_watch(k8s_informer *inf);
 /* Returns 1 if applied, 0 if the cache already had it. */
 static int apply_upsert(k8s_informer *inf, const k8s_deployment *d)
 {
-	const k8s_deployment *cur = k8s_cache_get(inf->cache, d->name), *stored;
-	int had = cur != NULL;
+	const char *rv = k8s_cache_rv(inf->cache, d->name);
+	int had = rv != NULL;
 
-	if (had && strcmp(cur->resource_version, d->resource_version) == 0) {
+	if (had && strcmp(rv, d->resource_version) == 0) {
 		inf->st.duplicates++;
 		k8s_cache_set_mark(inf->cache, d->name, inf->mark);
 		return 0;
 	}
 	if (had)
-		inf->old = *cur;
-	stored = k8s_cache_put(inf->cache, d, NULL);
-	if (stored == NULL) {
+		k8s_cache_get(inf->cache, d->name, &inf->old);
+	if (k8s_cache_put(inf->cache, d, NULL) < 0) {
 		log_error("Out of memory caching a Deployment", "name", d->name, NULL);
 		return 0;
 	}
 	k8s_cache_set_mark(inf->cache, d->name, inf->mark);
 	if (inf->cbs.on_upsert)
-		inf->cbs.on_upsert(inf->ctx, d, had ? &inf->old : NULL);	/* d: stored's content plus d->pod */
+		inf->cbs.on_upsert(inf->ctx, d, had ? &inf->old : NULL);
 	return 1;
 }
 
@@ -160,7 +159,7 @@ struct sweep {
 	size_t n, cap;
 };
 
-static void collect_unmarked(void *ctx, const k8s_deployment *d)
+static void collect_unmarked(void *ctx, const char *name)
 {
 	struct sweep *s = ctx;
 
@@ -172,7 +171,7 @@ static void collect_unmarked(void *ctx, const k8s_deployment *d)
 		s->names = p;
 		s->cap = cap;
 	}
-	memcpy(s->names[s->n++], d->name, K8S_NAME_MAX);
+	snprintf(s->names[s->n++], K8S_NAME_MAX, "%s", name);
 }
 
 static int cmp_name(const void *a, const void *b)

@@ -47,7 +47,8 @@
 typedef struct k8s_informer k8s_informer;
 
 typedef struct k8s_informer_cbs {
-	/* d: the record now cached, as decoded (d->pod set: its pod spec); old: the one it replaced, NULL when new. */
+	/* d: the record now cached, as decoded (d->pod set: its pod spec); old: the one it replaced as
+	 * the cache kept it (k8s/cache.h: no Progressing message unless False), NULL when new. */
 	void (*on_upsert)(void *ctx, const k8s_deployment *d, const k8s_deployment *old);
 	/* last: the record as last known (DELETED event's object, or the cached one on relist). */
 	void (*on_delete)(void *ctx, const k8s_deployment *last);

@@ -29,18 +29,19 @@ const char *cluster_phase_name(enum cluster_phase p);
 
 /* The fields of a Deployment the worker derives state from. */
 struct cluster_observed {
-	int present;			/* the Deployment exists */
 	int64_t generation;
 	int64_t observed_generation;
+	int64_t created_unix_ms;
 	int32_t spec_replicas;
 	int32_t ready_replicas;
 	int32_t available_replicas;
 	int32_t updated_replicas;
-	int available_true;		/* condition Available=True */
-	int progress_deadline_exceeded;	/* condition Progressing reason ProgressDeadlineExceeded */
-	int deleting;			/* metadata.deletionTimestamp set */
-	int64_t created_unix_ms;
-	int service_pending;		/* the cluster wants a Service not (yet) known to exist: not READY */
+	/* Flags as bytes: one of these is kept per cluster. */
+	uint8_t present;		/* the Deployment exists */
+	uint8_t available_true;		/* condition Available=True */
+	uint8_t progress_deadline_exceeded;	/* condition Progressing reason ProgressDeadlineExceeded */
+	uint8_t deleting;		/* metadata.deletionTimestamp set */
+	uint8_t service_pending;	/* the cluster wants a Service not (yet) known to exist: not READY */
 	/* The image and the failure text are strings of the table entry (table.h). */
 };
 

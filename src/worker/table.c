@@ -1,161 +1,169 @@
 /*
- * Separate chaining over a power-of-two bucket array that doubles at load
- * factor 1; FNV-1a hashes.  Thousands of clusters cost one allocation each
- * plus the bucket array.
+ * The entries live in base/htab's table (pointers; hashes beside them).
+ * One allocation per cluster, its name included, plus the slot arrays; the
+ * entries' strings are shared between entries (cluster_set_text).
  */
 #include "worker/table.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/htab.h"
+
 struct cluster_table {
-	struct cluster **buckets;
-	size_t nbuckets;	/* power of two */
-	size_t count;
+	htab t;
 };
+
+static const char *cluster_key(const void *c)
+{
+	return ((const struct cluster *)c)->name;
+}
+
+static void shared_release(char *s);
 
 static void cluster_free(struct cluster *c)
 {
-	free(c->want_image);
-	free(c->image);
-	free(c->failure);
+	shared_release(c->want_image);
+	shared_release(c->image);
+	shared_release(c->failure);
 	free(c->spec_blob);
-	free(c->service_dns);
+	shared_release(c->service_dns);
 	free(c);
+}
+
+/*
+ * The entries' strings are shared: one copy of each distinct text, counted,
+ * in one table for the process (10,000 clusters running the same image keep
+ * it once).  Single-threaded, like the rest of the worker.
+ */
+struct shared {
+	uint32_t refs;
+	char s[];
+};
+
+static htab shared_texts;
+
+static const char *shared_key(const void *r)
+{
+	return ((const struct shared *)r)->s;
+}
+
+static struct shared *shared_of(char *s)
+{
+	return (struct shared *)(void *)(s - offsetof(struct shared, s));
+}
+
+static void shared_release(char *s)
+{
+	struct shared *e;
+
+	if (s == NULL)
+		return;
+	e = shared_of(s);
+	if (--e->refs)
+		return;
+	htab_remove(&shared_texts, e->s);
+	free(e);
+	if (shared_texts.count == 0)
+		htab_free(&shared_texts);
 }
 
 int cluster_set_text(char **slot, const char *v)
 {
-	char *p;
+	struct shared *e;
+	size_t n;
 
 	if (v == NULL || v[0] == '\0') {
-		free(*slot);
+		shared_release(*slot);
 		*slot = NULL;
 		return 0;
 	}
 	if (*slot && strcmp(*slot, v) == 0)
 		return 0;
-	p = strdup(v);
-	if (p == NULL)
-		return -1;
-	free(*slot);
-	*slot = p;
-	return 0;
-}
-
-static uint32_t hash_name(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (uint8_t)*s;
-		h *= 16777619u;
+	if (shared_texts.key == NULL)
+		htab_init(&shared_texts, shared_key);
+	e = htab_find(&shared_texts, v);
+	if (e == NULL) {
+		n = strlen(v);
+		e = malloc(sizeof(*e) + n + 1);
+		if (e == NULL)
+			return -1;
+		e->refs = 0;
+		memcpy(e->s, v, n + 1);
+		if (htab_insert(&shared_texts, e) < 0) {
+			free(e);
+			return -1;
+		}
 	}
-	return h;
+	e->refs++;
+	shared_release(*slot);
+	*slot = e->s;
+	return 0;
 }
 
 cluster_table *cluster_table_new(void)
 {
 	cluster_table *t = calloc(1, sizeof(*t));
 
-	if (t == NULL)
-		return NULL;
-	t->nbuckets = 64;
-	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	if (t->buckets == NULL) {
-		free(t);
-		return NULL;
-	}
+	if (t)
+		htab_init(&t->t, cluster_key);
 	return t;
 }
 
 void cluster_table_free(cluster_table *t)
 {
+	size_t pos = 0;
+	struct cluster *c;
+
 	if (t == NULL)
 		return;
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		struct cluster *c = t->buckets[i], *next;
-		for (; c; c = next) {
-			next = c->next_in_bucket;
-			cluster_free(c);
-		}
-	}
-	free(t->buckets);
+	while ((c = htab_next(&t->t, &pos)) != NULL)
+		cluster_free(c);
+	htab_free(&t->t);
 	free(t);
 }
 
 struct cluster *cluster_table_find(const cluster_table *t, const char *name)
 {
-	uint32_t h = hash_name(name);
-	struct cluster *c = t->buckets[h & (t->nbuckets - 1)];
-
-	for (; c; c = c->next_in_bucket)
-		if (c->hash == h && strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
-static void grow(cluster_table *t)
-{
-	size_t n = t->nbuckets * 2;
-	struct cluster **b = calloc(n, sizeof(*b));
-
-	if (b == NULL)
-		return;		/* keep working with longer chains */
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		struct cluster *c = t->buckets[i], *next;
-		for (; c; c = next) {
-			next = c->next_in_bucket;
-			c->next_in_bucket = b[c->hash & (n - 1)];
-			b[c->hash & (n - 1)] = c;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->nbuckets = n;
+	return htab_find(&t->t, name);
 }
 
 struct cluster *cluster_table_get_or_add(cluster_table *t, const char *name)
 {
 	struct cluster *c = cluster_table_find(t, name);
-	size_t slot;
+	size_t len;
 
 	if (c)
 		return c;
-	if (strlen(name) > CLUSTER_NAME_MAX)
+	len = strlen(name);
+	if (len > CLUSTER_NAME_MAX)
 		return NULL;
-	c = calloc(1, sizeof(*c));
+	/* The name starts right after spec_hash, in what would be padding. */
+	c = calloc(1, offsetof(struct cluster, name) + len + 1 > sizeof(*c) ?
+	    offsetof(struct cluster, name) + len + 1 : sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	strcpy(c->name, name);
-	c->hash = hash_name(name);
+	memcpy(c->name, name, len + 1);
 	c->phase = PHASE_ABSENT;
-	if (t->count + 1 > t->nbuckets)
-		grow(t);
-	slot = c->hash & (t->nbuckets - 1);
-	c->next_in_bucket = t->buckets[slot];
-	t->buckets[slot] = c;
-	t->count++;
+	if (htab_insert(&t->t, c) < 0) {
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
 void cluster_table_remove(cluster_table *t, struct cluster *c)
 {
-	struct cluster **pp = &t->buckets[c->hash & (t->nbuckets - 1)];
-
-	for (; *pp; pp = &(*pp)->next_in_bucket) {
-		if (*pp == c) {
-			*pp = c->next_in_bucket;
-			t->count--;
-			cluster_free(c);
-			return;
-		}
-	}
+	if (htab_find(&t->t, c->name) != c)
+		return;
+	htab_remove(&t->t, c->name);
+	cluster_free(c);
 }
 
 size_t cluster_table_count(const cluster_table *t)
 {
-	return t->count;
+	return t->t.count;
 }
 
 static int by_name(const void *a, const void *b)
@@ -167,18 +175,20 @@ static int by_name(const void *a, const void *b)
 
 size_t cluster_table_sorted(const cluster_table *t, struct cluster **out)
 {
-	size_t n = 0;
+	size_t n = 0, pos = 0;
+	struct cluster *c;
 
-	for (size_t i = 0; i < t->nbuckets; i++)
-		for (struct cluster *c = t->buckets[i]; c; c = c->next_in_bucket)
-			out[n++] = c;
+	while ((c = htab_next(&t->t, &pos)) != NULL)
+		out[n++] = c;
 	qsort(out, n, sizeof(*out), by_name);
 	return n;
 }
 
 void cluster_table_foreach(const cluster_table *t, void (*fn)(struct cluster *c, void *arg), void *arg)
 {
-	for (size_t i = 0; i < t->nbuckets; i++)
-		for (struct cluster *c = t->buckets[i]; c; c = c->next_in_bucket)
-			fn(c, arg);
+	size_t pos = 0;
+	struct cluster *c;
+
+	while ((c = htab_next(&t->t, &pos)) != NULL)
+		fn(c, arg);
 }

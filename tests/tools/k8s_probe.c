@@ -215,13 +215,14 @@ static void cmd_dump(void)
 	json_writer w;
 	k8s_cache_iter it = K8S_CACHE_ITER_INIT;
 	const k8s_deployment *d;
+	static k8s_deployment rec;
 
 	begin(&w, "reply");
 	put_str(&w, "cmd", "dump");
 	put_int(&w, "synced", inf ? k8s_informer_synced(inf) : 0);
 	KEY(&w, "items");
 	json_write_object_begin(&w);
-	while (inf && (d = k8s_cache_next(k8s_informer_cache(inf), &it)) != NULL) {
+	while (inf && (d = k8s_cache_next(k8s_informer_cache(inf), &it, &rec)) != NULL) {
 		KEY(&w, d->name);
 		json_write_object_begin(&w);
 		put_deployment(&w, d);

@@ -4,6 +4,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/flags.h"
+#include "base/htab.h"
 #include "base/str.h"
 
 static void test_buf_append_consume(void)
@@ -201,6 +202,106 @@ static void test_flags(void)
 	unsetenv("CPLANE_NAME");
 }
 
+/* FNV-1a: the published 32-bit test vectors. */
+static void test_fnv1a(void)
+{
+	CHECK_EQ_INT(base_fnv1a_str(""), 0x811c9dc5u);
+	CHECK_EQ_INT(base_fnv1a_str("a"), 0xe40c292cu);
+	CHECK_EQ_INT(base_fnv1a_str("foobar"), 0xbf9cf968u);
+	CHECK_EQ_INT(base_fnv1a(BASE_FNV1A_INIT, "foobar", 6), 0xbf9cf968u);
+	CHECK_EQ_INT(base_fnv1a(base_fnv1a(BASE_FNV1A_INIT, "foo", 3), "bar", 3), 0xbf9cf968u);
+}
+
+struct hrec {
+	char name[16];
+};
+
+static const char *hrec_key(const void *r)
+{
+	return ((const struct hrec *)r)->name;
+}
+
+/*
+ * Against a plain array as the reference: random inserts and removals over a
+ * small key space (long probe runs, wrap-around at the end of the slot
+ * array, every backward-shift case), then lookups of every key.
+ */
+static void test_htab_random(void)
+{
+	enum { KEYS = 3000 };
+	static struct hrec recs[KEYS];
+	static char in[KEYS];
+	htab t;
+	uint32_t x = 7;
+	size_t bad = 0, n = 0, pos = 0;
+	void *r;
+
+	htab_init(&t, hrec_key);
+	CHECK(htab_find(&t, "absent") == NULL);
+	CHECK(htab_remove(&t, "absent") == NULL);
+	for (int i = 0; i < KEYS; i++)
+		snprintf(recs[i].name, sizeof(recs[i].name), "k%d", i);
+	for (int step = 0; step < 200000; step++) {
+		int i;
+
+		x = x * 1103515245u + 12345u;
+		i = (int)((x >> 8) % KEYS);
+		if (in[i]) {
+			if (htab_remove(&t, recs[i].name) != &recs[i])
+				bad++;
+			in[i] = 0;
+		} else {
+			if (htab_insert(&t, &recs[i]) != 0)
+				bad++;
+			in[i] = 1;
+		}
+		if (step % 997 == 0) {
+			for (int k = 0; k < KEYS; k++)
+				if ((htab_find(&t, recs[k].name) == &recs[k]) != in[k])
+					bad++;
+		}
+	}
+	CHECK_EQ_INT(bad, 0);
+	for (int k = 0; k < KEYS; k++)
+		n += in[k];
+	CHECK_EQ_INT(t.count, n);
+	CHECK(t.count * 4 <= t.cap * 3);
+	/* Iteration sees each record once. */
+	n = 0;
+	while ((r = htab_next(&t, &pos)) != NULL) {
+		struct hrec *h = r;
+		int k = atoi(h->name + 1);
+
+		if (!in[k])
+			bad++;
+		in[k] = 2;
+		n++;
+	}
+	CHECK_EQ_INT(n, t.count);
+	CHECK_EQ_INT(bad, 0);
+	/* A record replaced through its slot (one that moved) is found. */
+	{
+		static struct hrec moved;
+		void **slot;
+
+		for (int k = 0; k < KEYS; k++) {
+			if (in[k]) {
+				memcpy(&moved, &recs[k], sizeof(moved));
+				slot = htab_slot(&t, recs[k].name);
+				CHECK(slot != NULL && *slot == &recs[k]);
+				*slot = &moved;
+				CHECK(htab_find(&t, moved.name) == &moved);
+				CHECK(htab_remove(&t, moved.name) == &moved);
+				CHECK(htab_find(&t, moved.name) == NULL);
+				break;
+			}
+		}
+	}
+	htab_free(&t);
+	CHECK_EQ_INT(t.count, 0);
+	CHECK(htab_find(&t, "k1") == NULL);
+}
+
 int main(void)
 {
 	RUN(test_buf_append_consume);
@@ -210,5 +311,7 @@ int main(void)
 	RUN(test_durations);
 	RUN(test_rfc3339);
 	RUN(test_flags);
+	RUN(test_fnv1a);
+	RUN(test_htab_random);
 	return harness_finish();
 }

@@ -179,10 +179,16 @@ static void count_cb(void *ctx, const k8s_deployment *d)
 	(*(size_t *)ctx)++;
 }
 
+static void count_name_cb(void *ctx, const char *name)
+{
+	(void)name;
+	(*(size_t *)ctx)++;
+}
+
 static void test_cache(void)
 {
 	k8s_cache *c = k8s_cache_new();
-	k8s_deployment d, last;
+	static k8s_deployment d, last, got;
 	int created;
 	char seen[5000];
 
@@ -191,7 +197,7 @@ static void test_cache(void)
 	for (int i = 0; i < 5000; i++) {
 		snprintf(d.name, sizeof(d.name), "n%d", i);
 		snprintf(d.resource_version, sizeof(d.resource_version), "%d", i);
-		CHECK(k8s_cache_put(c, &d, &created) != NULL);
+		CHECK_EQ_INT(k8s_cache_put(c, &d, &created), 0);
 		CHECK_EQ_INT(created, 1);
 	}
 	CHECK_EQ_INT(k8s_cache_count(c), 5000);
@@ -199,8 +205,12 @@ static void test_cache(void)
 	strcpy(d.resource_version, "x");
 	k8s_cache_put(c, &d, &created);
 	CHECK_EQ_INT(created, 0);
-	CHECK_EQ_STR(k8s_cache_get(c, "n42")->resource_version, "x");
-	CHECK(k8s_cache_get(c, "n5000") == NULL);
+	CHECK_EQ_INT(k8s_cache_get(c, "n42", &got), 1);
+	CHECK_EQ_STR(got.resource_version, "x");
+	CHECK_EQ_STR(k8s_cache_rv(c, "n42"), "x");
+	CHECK(k8s_cache_rv(c, "n5000") == NULL);
+	CHECK_EQ_INT(k8s_cache_get(c, "n5000", &got), 0);
+	CHECK_EQ_INT(k8s_cache_get(c, "n43", NULL), 1);
 	CHECK_EQ_INT(k8s_cache_remove(c, "n7", &last), 1);
 	CHECK_EQ_STR(last.resource_version, "7");
 	CHECK_EQ_INT(k8s_cache_remove(c, "n7", NULL), 0);
@@ -208,14 +218,15 @@ static void test_cache(void)
 	k8s_cache_iter it = K8S_CACHE_ITER_INIT;
 	const k8s_deployment *p;
 	size_t n = 0;
-	while ((p = k8s_cache_next(c, &it)) != NULL) {
+	while ((p = k8s_cache_next(c, &it, &got)) != NULL) {
 		int i = atoi(p->name + 1);
+		CHECK(p == &got);
 		CHECK(!seen[i]);
 		seen[i] = 1;
 		n++;
 	}
 	CHECK_EQ_INT(n, 4999);
-	CHECK(k8s_cache_next(c, &it) == NULL);
+	CHECK(k8s_cache_next(c, &it, &got) == NULL);
 
 	for (int i = 0; i < 5000; i += 2) {
 		char name[16];
@@ -223,11 +234,180 @@ static void test_cache(void)
 		k8s_cache_set_mark(c, name, 3);
 	}
 	n = 0;
-	k8s_cache_foreach_unmarked(c, 3, count_cb, &n);
+	k8s_cache_foreach_unmarked(c, 3, count_name_cb, &n);
 	CHECK_EQ_INT(n, 2499);	/* odd names minus n7 */
+	/* A replaced record keeps its mark. */
+	strcpy(d.name, "n42");
+	strcpy(d.resource_version, "y");
+	k8s_cache_put(c, &d, NULL);
+	n = 0;
+	k8s_cache_foreach_unmarked(c, 3, count_name_cb, &n);
+	CHECK_EQ_INT(n, 2499);
 	n = 0;
 	k8s_cache_foreach(c, count_cb, &n);
 	CHECK_EQ_INT(n, 4999);
+	k8s_cache_free(c);
+}
+
+/* A record with every field set, each distinct, strings at their longest. */
+static void full_record(k8s_deployment *d, int i, int longest)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "full-%d", i);
+	if (longest)
+		memset(d->name + strlen(d->name), 'n', sizeof(d->name) - 1 - strlen(d->name));
+	/* Canonical lowercase UUIDs are packed, anything else kept as text. */
+	snprintf(d->uid, sizeof(d->uid), i % 10 == 9 ? "%08X-5F0C-4F7E-9D2A-%012X" : "%08x-5f0c-4f7e-9d2a-%012x",
+	    (unsigned)i * 2654435761u, (unsigned)i);
+	snprintf(d->resource_version, sizeof(d->resource_version), "%d", 1000000 + i);
+	snprintf(d->label_name, sizeof(d->label_name), "%s", i % 3 ? d->name : "other-name");
+	snprintf(d->label_cluster, sizeof(d->label_cluster), "%s", i % 4 ? d->name : "");
+	d->managed = (uint8_t)(i % 5 != 0);
+	d->deleting = (uint8_t)(i % 7 == 3);
+	d->generation = 3 + (int64_t)i * 1000000007;
+	d->observed_generation = -2 - i;
+	d->created_unix_ms = 1764000000000 + i;
+	d->replicas = 30 + i;
+	d->ready_replicas = 1 + i % 29;
+	d->available_replicas = 2 + i % 27;
+	d->updated_replicas = 3 + i % 25;
+	d->available.status = K8S_COND_TRUE;
+	snprintf(d->available.reason, sizeof(d->available.reason), "MinimumReplicasAvailable");
+	d->progressing.status = i % 2 ? K8S_COND_FALSE : K8S_COND_UNKNOWN;
+	snprintf(d->progressing.reason, sizeof(d->progressing.reason), "%s",
+	    i % 2 ? "ProgressDeadlineExceeded" : "SomeReasonNobodyListed");
+	if (i % 2)
+		snprintf(d->progressing.message, sizeof(d->progressing.message),
+		    "ReplicaSet \"full-%d-7d9c8b5f4\" has timed out progressing.", i);
+	d->replica_failure.status = K8S_COND_FALSE;
+	snprintf(d->replica_failure.reason, sizeof(d->replica_failure.reason), "FailedCreate");
+	snprintf(d->image, sizeof(d->image), "registry.example/app-%d:v%d", i, i % 9);
+	if (longest) {
+		memset(d->image, 'i', sizeof(d->image) - 1);
+		memset(d->available.reason, 'a', sizeof(d->available.reason) - 1);
+		if (i % 2)	/* kept only while Progressing is False */
+			memset(d->progressing.message, 'm', sizeof(d->progressing.message) - 1);
+		memset(d->replica_failure.reason, 'r', sizeof(d->replica_failure.reason) - 1);
+		memset(d->uid, 'u', sizeof(d->uid) - 1);
+		memset(d->resource_version, '9', sizeof(d->resource_version) - 1);
+	}
+	snprintf(d->spec_hash, sizeof(d->spec_hash), "%016x", (unsigned)i);
+	d->service = (uint8_t)(i % 2);
+}
+
+/* Every field round-trips, through get, next, remove's last; at their longest too. */
+static void test_cache_round_trip(void)
+{
+	k8s_cache *c = k8s_cache_new();
+	static k8s_deployment d, got;
+
+	for (int longest = 0; longest <= 1; longest++) {
+		for (int i = 0; i < 40; i++) {
+			full_record(&d, i, longest);
+			CHECK_EQ_INT(k8s_cache_put(c, &d, NULL), 0);
+			CHECK_EQ_INT(k8s_cache_get(c, d.name, &got), 1);
+			/* The whole struct: the arrays' tails are zero on both sides. */
+			CHECK(memcmp(&got, &d, sizeof(d)) == 0);
+			CHECK_EQ_INT(k8s_cache_remove(c, d.name, &got), 1);
+			CHECK(memcmp(&got, &d, sizeof(d)) == 0);
+		}
+	}
+	CHECK_EQ_INT(k8s_cache_count(c), 0);
+	CHECK_EQ_INT(k8s_cache_record_bytes(c), 0);
+	/* The Progressing message is kept only while Progressing is False, and
+	 * the pod spec view never. */
+	full_record(&d, 2, 0);
+	snprintf(d.progressing.message, sizeof(d.progressing.message), "ReplicaSet has progressed.");
+	d.progressing.status = K8S_COND_TRUE;
+	d.pod = (const k8s_podspec *)&d;
+	CHECK_EQ_INT(k8s_cache_put(c, &d, NULL), 0);
+	CHECK_EQ_INT(k8s_cache_get(c, d.name, &got), 1);
+	CHECK_EQ_STR(got.progressing.message, "");
+	CHECK(got.pod == NULL);
+	memset(d.progressing.message, 0, sizeof(d.progressing.message));
+	d.pod = NULL;
+	CHECK(memcmp(&got, &d, sizeof(d)) == 0);
+	k8s_cache_free(c);
+}
+
+/* A record grows when a failure message arrives and shrinks when it goes;
+ * its neighbours and its mark are untouched. */
+static void test_cache_record_grows(void)
+{
+	k8s_cache *c = k8s_cache_new();
+	static k8s_deployment d, got, other;
+	size_t small, big;
+	size_t n = 0;
+
+	full_record(&other, 1, 0);
+	CHECK_EQ_INT(k8s_cache_put(c, &other, NULL), 0);
+	full_record(&d, 4, 0);	/* Progressing Unknown, no message */
+	CHECK_EQ_INT(k8s_cache_put(c, &d, NULL), 0);
+	k8s_cache_set_mark(c, d.name, 9);
+	small = k8s_cache_record_bytes(c);
+	d.progressing.status = K8S_COND_FALSE;
+	snprintf(d.progressing.reason, sizeof(d.progressing.reason), "ProgressDeadlineExceeded");
+	memset(d.progressing.message, 'x', sizeof(d.progressing.message) - 1);
+	CHECK_EQ_INT(k8s_cache_put(c, &d, NULL), 0);
+	big = k8s_cache_record_bytes(c);
+	CHECK(big >= small + sizeof(d.progressing.message) - 1 - strlen("SomeReasonNobodyListed"));
+	CHECK_EQ_INT(k8s_cache_get(c, d.name, &got), 1);
+	CHECK(memcmp(&got, &d, sizeof(d)) == 0);
+	CHECK(k8s_deployment_failed(&got));
+	k8s_cache_foreach_unmarked(c, 9, count_name_cb, &n);
+	CHECK_EQ_INT(n, 1);	/* only the other one: the grown record kept mark 9 */
+	/* Back to progressing: the message goes, the record shrinks. */
+	d.progressing.status = K8S_COND_TRUE;
+	memset(d.progressing.reason, 0, sizeof(d.progressing.reason));
+	snprintf(d.progressing.reason, sizeof(d.progressing.reason), "NewReplicaSetAvailable");
+	memset(d.progressing.message, 0, sizeof(d.progressing.message));
+	CHECK_EQ_INT(k8s_cache_put(c, &d, NULL), 0);
+	CHECK(k8s_cache_record_bytes(c) < small);
+	CHECK_EQ_INT(k8s_cache_get(c, d.name, &got), 1);
+	CHECK(memcmp(&got, &d, sizeof(d)) == 0);
+	CHECK_EQ_INT(k8s_cache_get(c, other.name, &got), 1);
+	CHECK(memcmp(&got, &other, sizeof(other)) == 0);
+	k8s_cache_free(c);
+}
+
+/* 100,000 records: all there, all exact, removals leave the rest findable. */
+static void test_cache_100k(void)
+{
+	enum { N = 100000 };
+	k8s_cache *c = k8s_cache_new();
+	static k8s_deployment d, got;
+	size_t bad = 0, n;
+
+	for (int i = 0; i < N; i++) {
+		full_record(&d, i, 0);
+		if (k8s_cache_put(c, &d, NULL) != 0)
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(k8s_cache_count(c), N);
+	printf("cache: %d records, %zu packed bytes each on average\n", N, k8s_cache_record_bytes(c) / N);
+	CHECK(k8s_cache_record_bytes(c) / N < 300);
+	for (int i = 0; i < N; i++) {
+		full_record(&d, i, 0);
+		if (!k8s_cache_get(c, d.name, &got) || memcmp(&got, &d, sizeof(d)) != 0)
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	for (int i = 0; i < N; i += 3) {
+		full_record(&d, i, 0);
+		if (k8s_cache_remove(c, d.name, NULL) != 1)
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	for (int i = 0; i < N; i++) {
+		full_record(&d, i, 0);
+		if (k8s_cache_get(c, d.name, NULL) != (i % 3 != 0))
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	n = 0;
+	k8s_cache_foreach(c, count_cb, &n);
+	CHECK_EQ_INT(n, N - (N + 2) / 3);
 	k8s_cache_free(c);
 }
 
@@ -327,6 +507,9 @@ int main(void)
 	RUN(test_diag_mixed);
 	RUN(test_diag_podlist_splits);
 	RUN(test_cache);
+	RUN(test_cache_round_trip);
+	RUN(test_cache_record_grows);
+	RUN(test_cache_100k);
 	RUN(test_parse_url);
 	RUN(test_config_token);
 	return harness_finish();

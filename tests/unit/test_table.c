@@ -78,9 +78,88 @@ static void test_many_sorted(void)
 	cluster_table_free(t);
 }
 
+/* 100,000 clusters: each found, sized to its name, removals leave the rest. */
+static void test_100k(void)
+{
+	enum { N = 100000 };
+	cluster_table *t = cluster_table_new();
+	static struct cluster *all[N];
+	char name[CLUSTER_NAME_MAX + 2];
+	size_t bad = 0, n;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "c-%06d", i);
+		all[i] = cluster_table_get_or_add(t, name);
+		if (all[i] == NULL || strcmp(all[i]->name, name) != 0 || all[i]->phase != PHASE_ABSENT)
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(cluster_table_count(t), N);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "c-%06d", i);
+		if (cluster_table_find(t, name) != all[i] || cluster_table_get_or_add(t, name) != all[i])
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	for (int i = 0; i < N; i += 2)
+		cluster_table_remove(t, all[i]);
+	CHECK_EQ_INT(cluster_table_count(t), N / 2);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "c-%06d", i);
+		if ((cluster_table_find(t, name) != NULL) != (i % 2 == 1))
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	n = cluster_table_sorted(t, all);
+	CHECK_EQ_INT(n, N / 2);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(all[i - 1]->name, all[i]->name) >= 0)
+			bad++;
+	CHECK_EQ_INT(bad, 0);
+	/* The longest name fits; one more does not. */
+	memset(name, 'x', CLUSTER_NAME_MAX);
+	name[CLUSTER_NAME_MAX] = '\0';
+	CHECK(cluster_table_get_or_add(t, name) != NULL);
+	name[CLUSTER_NAME_MAX] = 'x';
+	name[CLUSTER_NAME_MAX + 1] = '\0';
+	CHECK(cluster_table_get_or_add(t, name) == NULL);
+	cluster_table_free(t);
+}
+
+/* Entries with the same text share one copy; each keeps its own when one changes or goes. */
+static void test_shared_texts(void)
+{
+	cluster_table *t = cluster_table_new();
+	struct cluster *a = cluster_table_get_or_add(t, "a"), *b = cluster_table_get_or_add(t, "b");
+	char img[32];
+
+	snprintf(img, sizeof(img), "nginx:1.25");
+	CHECK_EQ_INT(cluster_set_text(&a->image, img), 0);
+	CHECK_EQ_INT(cluster_set_text(&b->image, "nginx:1.25"), 0);
+	CHECK(a->image == b->image);
+	CHECK(a->image != img);
+	CHECK_EQ_INT(cluster_set_text(&a->failure, "nginx:1.25"), 0);
+	CHECK(a->failure == a->image);
+	CHECK_EQ_INT(cluster_set_text(&a->image, "nginx:1.26"), 0);
+	CHECK_EQ_STR(a->image, "nginx:1.26");
+	CHECK_EQ_STR(b->image, "nginx:1.25");
+	cluster_table_remove(t, b);
+	CHECK_EQ_STR(a->failure, "nginx:1.25");
+	CHECK_EQ_INT(cluster_set_text(&a->failure, ""), 0);
+	CHECK(a->failure == NULL);
+	CHECK_EQ_INT(cluster_set_text(&a->image, NULL), 0);
+	CHECK(a->image == NULL);
+	b = cluster_table_get_or_add(t, "b");
+	CHECK_EQ_INT(cluster_set_text(&b->image, "nginx:1.25"), 0);
+	CHECK_EQ_STR(b->image, "nginx:1.25");
+	cluster_table_free(t);
+}
+
 int main(void)
 {
 	RUN(test_add_find_remove);
 	RUN(test_many_sorted);
+	RUN(test_100k);
+	RUN(test_shared_texts);
 	return harness_finish();
 }

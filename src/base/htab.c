@@ -1,0 +1,144 @@
+/*
+ * Linear probing; deletion shifts the following run back (no tombstones), so
+ * a lookup stops at the first empty slot however many removals came before.
+ */
+#include "base/htab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint32_t base_fnv1a(uint32_t h, const void *s, size_t n)
+{
+	const uint8_t *p = s;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+uint32_t base_fnv1a_str(const char *s)
+{
+	uint32_t h = BASE_FNV1A_INIT;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+void htab_init(htab *t, htab_key_fn key)
+{
+	memset(t, 0, sizeof(*t));
+	t->key = key;
+}
+
+void htab_free(htab *t)
+{
+	free(t->rec);
+	free(t->hash);
+	t->rec = NULL;
+	t->hash = NULL;
+	t->cap = t->count = 0;
+}
+
+static size_t probe(const htab *t, const char *key, uint32_t h)
+{
+	size_t m = t->cap - 1, i = h & m;
+
+	for (; t->rec[i]; i = (i + 1) & m)
+		if (t->hash[i] == h && strcmp(t->key(t->rec[i]), key) == 0)
+			return i;
+	return i;
+}
+
+void **htab_slot(const htab *t, const char *key)
+{
+	size_t i;
+
+	if (t->count == 0)
+		return NULL;
+	i = probe(t, key, base_fnv1a_str(key));
+	return t->rec[i] ? &t->rec[i] : NULL;
+}
+
+void *htab_find(const htab *t, const char *key)
+{
+	void **s = htab_slot(t, key);
+
+	return s ? *s : NULL;
+}
+
+static void place(void **rec, uint32_t *hash, size_t cap, void *r, uint32_t h)
+{
+	size_t m = cap - 1, i = h & m;
+
+	while (rec[i])
+		i = (i + 1) & m;
+	rec[i] = r;
+	hash[i] = h;
+}
+
+static int resize(htab *t, size_t cap)
+{
+	void **rec = calloc(cap, sizeof(*rec));
+	uint32_t *hash = malloc(cap * sizeof(*hash));
+
+	if (rec == NULL || hash == NULL) {
+		free(rec);
+		free(hash);
+		return -1;
+	}
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->rec[i])
+			place(rec, hash, cap, t->rec[i], t->hash[i]);
+	free(t->rec);
+	free(t->hash);
+	t->rec = rec;
+	t->hash = hash;
+	t->cap = cap;
+	return 0;
+}
+
+int htab_insert(htab *t, void *rec)
+{
+	if ((t->count + 1) * 4 > t->cap * 3 && resize(t, t->cap ? t->cap * 2 : 16) < 0)
+		return -1;
+	place(t->rec, t->hash, t->cap, rec, base_fnv1a_str(t->key(rec)));
+	t->count++;
+	return 0;
+}
+
+void *htab_remove(htab *t, const char *key)
+{
+	size_t m, i, j;
+	void *r;
+
+	if (t->count == 0)
+		return NULL;
+	m = t->cap - 1;
+	i = probe(t, key, base_fnv1a_str(key));
+	r = t->rec[i];
+	if (r == NULL)
+		return NULL;
+	/* Backward shift: move up each later record of the run whose home is
+	 * not between the hole and it (cyclically). */
+	for (j = (i + 1) & m; t->rec[j]; j = (j + 1) & m) {
+		size_t home = t->hash[j] & m;
+
+		if (((j - home) & m) >= ((j - i) & m)) {
+			t->rec[i] = t->rec[j];
+			t->hash[i] = t->hash[j];
+			i = j;
+		}
+	}
+	t->rec[i] = NULL;
+	t->count--;
+	return r;
+}
+
+void *htab_next(const htab *t, size_t *pos)
+{
+	for (; *pos < t->cap; (*pos)++)
+		if (t->rec[*pos])
+			return t->rec[(*pos)++];
+	return NULL;
+}
