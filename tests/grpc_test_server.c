@@ -3,6 +3,7 @@
  * library's server with test handlers, on one io loop.
  *
  *   grpc_test_server [--listen ADDR] [--max-recv N] [--grace-ms N] [--max-conns N]
+ *                    [--tls-cert PEM --tls-key PEM]   (TLS 1.2, ALPN h2, as the worker serves it)
  *
  * Prints "port=N" once listening.  SIGTERM/SIGINT: graceful shutdown, then
  * "shutdown done" and exit 0.
@@ -29,6 +30,7 @@
 #include "cplane/v1/cplane.pb-c.h"
 #include "grpc/health.h"
 #include "grpc/server.h"
+#include "io/tls_server.h"
 #include "io/loop.h"
 
 #define STREAM_QUEUE_CAP (64 * 1024)
@@ -306,6 +308,8 @@ static void on_signal(io_loop *loop, int signo, void *arg)
 int main(int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:0";
+	tls_server_files tf = {NULL, NULL, NULL, 0};
+	tls_server_config *tls = NULL;
 	grpc_server_opts o;
 	char err[256];
 
@@ -320,12 +324,23 @@ int main(int argc, char **argv)
 			g.grace_ms = atol(argv[i + 1]);
 		else if (strcmp(argv[i], "--max-conns") == 0)
 			o.max_conns = (size_t)atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--tls-cert") == 0)
+			tf.cert_file = argv[i + 1];
+		else if (strcmp(argv[i], "--tls-key") == 0)
+			tf.key_file = argv[i + 1];
 		else {
 			fprintf(stderr, "unknown flag %s\n", argv[i]);
 			return 2;
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (tf.cert_file != NULL) {
+		if ((tls = tls_server_config_new(&tf, 0, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "tls: %s\n", err);
+			return 1;
+		}
+		o.tls = tls;
+	}
 	g.loop = io_loop_new();
 	g.srv = grpc_server_new(g.loop, &o);
 	if (g.loop == NULL || g.srv == NULL)
@@ -352,6 +367,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	io_loop_run(g.loop);
 	grpc_server_free(g.srv);
+	tls_server_config_free(tls);
 	io_loop_free(g.loop);
 	return 0;
 }

@@ -171,7 +171,8 @@ static void on_io(io_loop *loop, int fd, unsigned ev, void *arg)
 	}
 	if ((ev & IO_WRITE) && flush_now(t) < 0)
 		return;
-	if (!(ev & (IO_READ | IO_ERROR)))
+	/* TLS: records read ahead wait for the engine's output to leave; POLLOUT lets them in */
+	if (!(ev & (IO_READ | IO_ERROR)) && !(io_tls_on(&t->tls) && io_tls_buffered(&t->tls)))
 		return;
 	for (int i = 0; i < READS_PER_TURN || (io_tls_on(&t->tls) && io_tls_buffered(&t->tls)); i++) {
 		ssize_t n = stream_recv(t, read_scratch, sizeof(read_scratch));
@@ -242,6 +243,7 @@ void grpc_transport_stop(grpc_transport *t)
 			io_loop_cancel_defer(t->loop, flush_cb, t);
 	}
 	t->flags &= ~TR_FLUSH_QUEUED;
+	io_tls_release(&t->tls);
 	if (t->fd >= 0) {
 		io_loop_del_fd(t->loop, t->fd);
 		close(t->fd);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -41,10 +42,46 @@ int io_tls_flush(io_tls *t, int fd)
 	}
 }
 
+/*
+ * Ciphertext is read ahead of what the engine asks for (it asks for a
+ * record's 5-byte header, then its body): one recv(2) brings many records.
+ * The loop is single-threaded and a call feeds what it read before
+ * returning, except when the engine stops taking records (its output waits
+ * for a full socket, or out is full): that rest moves to the connection's
+ * own pend buffer, which is rare and freed once fed.
+ */
+static uint8_t stage[32768];
+
+static int keep_rest(io_tls *t, const uint8_t *in, size_t n)
+{
+	uint8_t *np;
+
+	if (n == 0) {
+		io_tls_release(t);
+		return 0;
+	}
+	if (t->pend != NULL && in >= t->pend && in < t->pend + t->pend_cap) {
+		memmove(t->pend, in, n);	/* the rest of pend itself */
+		t->pend_len = n;
+		return 0;
+	}
+	if (n > t->pend_cap) {
+		if ((np = realloc(t->pend, n)) == NULL)
+			return -1;
+		t->pend = np;
+		t->pend_cap = n;
+	}
+	memcpy(t->pend, in, n);
+	t->pend_len = n;
+	return 0;
+}
+
 ssize_t io_tls_recv(io_tls *t, int fd, void *out, size_t cap)
 {
 	uint8_t *o = out;
-	size_t got = 0;
+	size_t got = 0, in_len = t->pend_len;
+	const uint8_t *in = t->pend;
+	ssize_t rc;
 
 	for (;;) {
 		unsigned st;
@@ -52,8 +89,10 @@ ssize_t io_tls_recv(io_tls *t, int fd, void *out, size_t cap)
 		size_t len;
 		ssize_t r;
 
-		if (io_tls_flush(t, fd) < 0)
-			return got > 0 ? (ssize_t)got : -1;
+		if (io_tls_flush(t, fd) < 0) {
+			rc = got > 0 ? (ssize_t)got : -1;
+			goto done;
+		}
 		st = E(t, state);
 		if ((st & TLS_RECVAPP) && (p = EA(t, recvapp_buf, &len)) != NULL) {
 			if (len > cap - got)
@@ -61,36 +100,69 @@ ssize_t io_tls_recv(io_tls *t, int fd, void *out, size_t cap)
 			memcpy(o + got, p, len);
 			EA(t, recvapp_ack, len);
 			got += len;
-			if (got == cap)
-				return (ssize_t)got;
+			if (got == cap) {
+				rc = (ssize_t)got;
+				goto done;
+			}
 			continue;
 		}
 		if (st & TLS_CLOSED) {
+			in_len = 0;	/* nothing after the end counts */
 			if (got > 0)
-				return (ssize_t)got;
-			if (E(t, error) == 0)
-				return 0;
-			errno = EPROTO;
-			return -1;
+				rc = (ssize_t)got;
+			else if (E(t, error) == 0)
+				rc = 0;
+			else
+				errno = EPROTO, rc = -1;
+			goto done;
 		}
 		if (!(st & TLS_RECVREC) || (p = EA(t, recvrec_buf, &len)) == NULL) {
 			/* the engine waits for its output to leave first */
 			if (got > 0)
-				return (ssize_t)got;
-			errno = EAGAIN;
+				rc = (ssize_t)got;
+			else
+				errno = EAGAIN, rc = -1;
+			goto done;
+		}
+		if (in_len == 0) {
+			/* plaintext is never longer than its records: what is read fits in out */
+			size_t want = cap - got < sizeof(stage) ? cap - got : sizeof(stage);
+
+			r = recv(fd, stage, want, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				rc = got > 0 ? (ssize_t)got : r;	/* 0 = EOF, or -1 with recv's errno */
+				goto done;
+			}
+			in = stage;
+			in_len = (size_t)r;
+		}
+		if (len > in_len)
+			len = in_len;
+		memcpy(p, in, len);
+		in += len;
+		in_len -= len;
+		EA(t, recvrec_ack, len);
+	}
+done:
+	{
+		int e = errno;
+
+		if (keep_rest(t, in, in_len) < 0) {
+			errno = ENOMEM;
 			return -1;
 		}
-		r = recv(fd, p, len, 0);
-		if (r > 0) {
-			EA(t, recvrec_ack, (size_t)r);
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (got > 0)
-			return (ssize_t)got;
-		return r;	/* 0 = EOF, or -1 with recv's errno */
+		errno = e;
 	}
+	return rc;
+}
+
+void io_tls_release(io_tls *t)
+{
+	free(t->pend);
+	t->pend = NULL;
+	t->pend_len = t->pend_cap = 0;
 }
 
 ssize_t io_tls_send(io_tls *t, int fd, const void *p, size_t n)
@@ -136,7 +208,7 @@ bool io_tls_handshake_done(io_tls *t)
 
 bool io_tls_buffered(io_tls *t)
 {
-	return (E(t, state) & TLS_RECVAPP) != 0;
+	return t->pend_len > 0 || (E(t, state) & TLS_RECVAPP) != 0;
 }
 
 const char *io_tls_error(io_tls *t)

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "io/tls.h"
@@ -25,6 +26,8 @@
 typedef struct io_tls {
 	tls_server *server;
 	tls_client *client;
+	uint8_t *pend;		/* records read but not yet taken by the engine (rare; heap) */
+	size_t pend_len, pend_cap;
 } io_tls;
 
 static inline bool io_tls_on(const io_tls *t) { return t->server != NULL || t->client != NULL; }
@@ -40,10 +43,12 @@ int io_tls_flush(io_tls *t, int fd);
 bool io_tls_want_write(io_tls *t);
 /* The engine takes plaintext now (handshake over, no record waiting). */
 bool io_tls_can_send(io_tls *t);
-/* Decrypted bytes are waiting to be read (a read stopped because out was full). */
+/* Bytes are waiting to be read without the socket (decrypted, or records read ahead). */
 bool io_tls_buffered(io_tls *t);
 /* The handshake has completed. */
 bool io_tls_handshake_done(io_tls *t);
+/* Frees what the stream holds besides the engine (call when the connection ends). */
+void io_tls_release(io_tls *t);
 /* Why the connection failed, "tls: ..." (static storage). */
 const char *io_tls_error(io_tls *t);
 
