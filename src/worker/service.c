@@ -272,6 +272,7 @@ void svc__waiter_free(worker_service *s, struct waiter *w)
 	grpc_call_set_user(w->call, NULL);
 	s->stats.waiting_calls--;
 	free(w->want_image);
+	free(w->want_blob);
 	free(w);
 }
 

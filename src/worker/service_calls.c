@@ -543,14 +543,19 @@ static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
 
 /* ------------------------------------------------------------- Update */
 
+static void send_patch(worker_service *s, struct cluster *c, struct waiter *w, int full);
+
 static void on_patch_done(void *arg, const k8s_error *err, const k8s_deployment *d)
 {
 	struct pending_op *op = arg;
 	worker_service *s = op->svc;
+	struct cluster *c = cluster_table_find(s->table, op->name);
 	struct waiter *w = svc__find_waiter(s, op->name, op->waiter_id);
 	char msg[1024];
 	int code;
 
+	if (c)
+		c->patching = 0;
 	if (w == NULL)
 		goto out;	/* the caller left, or a later Update superseded it: the patch stands */
 	if (err->kind != K8S_OK || d == NULL) {
@@ -568,6 +573,15 @@ static void on_patch_done(void *arg, const k8s_error *err, const k8s_deployment 
 	    w->want_replicas, w->want_image && w->want_image[0] ? w->want_image : svc__cluster_image(w->c));
 	svc__cluster_changed(s, w->c);
 out:
+	/* A later target waited for this answer: PATCHes of one cluster go one at a time, so
+	 * the API server applies them in the order the calls came (the client has several
+	 * connections; two in flight could land the other way round). */
+	c = cluster_table_find(s->table, op->name);
+	for (w = c ? c->user : NULL; w; w = w->next)
+		if (w->kind == W_UPDATE && !w->patch_sent) {
+			send_patch(s, c, w, 1);
+			break;
+		}
 	svc__op_free(op);
 }
 
@@ -611,10 +625,7 @@ static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
 	char hash[K8S_SPEC_HASH_LEN + 1], msg[512], rep[24];
 	int32_t replicas = req->replicas > 0 ? req->replicas : svc__cluster_replicas(c);
 	const char *image = req->image && req->image[0] ? req->image : svc__cluster_image(c);
-	int new_container;
-	struct pending_op *op;
 	struct waiter *w;
-	k8s_deploy_patch patch;
 
 	if (update_target(c, req, pod, hash) < 0) {
 		reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -636,42 +647,65 @@ static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
 	    replicas, image);
 	svc__finish_waiters(c, W_UPDATE, GRPC_ABORTED, msg);
 
-	op = svc__op_new(s, c->name);
-	if (op == NULL) {
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
 	w = wait_on(s, call, c, W_UPDATE, WM_UPDATE, start_us, s->opts.create_timeout_ms);
-	if (w == NULL) {
-		svc__op_free(op);
+	if (w == NULL)
 		return;
-	}
 	w->want_replicas = replicas;
 	memcpy(w->want_hash, hash, sizeof(w->want_hash));
 	w->want_image = strdup(image);
-	if (w->want_image == NULL) {
-		svc__op_free(op);
+	if (w->want_image == NULL || spec_blob_pack(pod, &w->want_blob, &w->want_blob_len) < 0) {
 		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	op->waiter_id = w->id;
-	/* Only what changes: the container is rewritten whole (a merge patch replaces lists). */
-	new_container = strcmp(image, svc__cluster_image(c)) != 0 || strcmp(hash, c->spec_hash) != 0;
-	memset(&patch, 0, sizeof(patch));
-	patch.replicas = replicas != svc__cluster_replicas(c) ? replicas : 0;
-	patch.image = new_container ? image : NULL;
-	patch.pod = new_container ? pod : NULL;
-	patch.spec_hash = hash;
 	log_info("Updating cluster", "name", c->name, "replicas", log_i64(rep, replicas), "image", image, NULL);
+	if (!c->patching)
+		send_patch(s, c, w, 0);	/* else it goes when the one in flight is answered */
+}
+
+/* The PATCH for w's target against what the cluster is now: only what changes; the
+ * container is rewritten whole (a merge patch replaces lists).  full: right after another
+ * PATCH of ours, whose effect the informer may not show yet, so "what changes" is not known:
+ * replicas and the container are both written. */
+static void send_patch(worker_service *s, struct cluster *c, struct waiter *w, int full)
+{
+	static const k8s_podspec empty;
+	Cplane__V1__Cluster *spec = spec_blob_unpack(w->want_blob, w->want_blob_len);
+	struct pending_op *op = svc__op_new(s, c->name);
+	k8s_deploy_patch patch;
+	k8s_podspec pod;
+	spec_view v;
+	int new_container;
+
+	memset(&v, 0, sizeof(v));
+	if (op == NULL || (spec && spec_view_of_cluster(&v, spec) < 0)) {
+		svc__op_free(op);
+		spec_blob_free(spec);
+		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	pod = spec ? v.pod : empty;
+	pod.service = c->service_dns != NULL;
+	op->waiter_id = w->id;
+	new_container = full || strcmp(w->want_image, svc__cluster_image(c)) != 0 ||
+	    strcmp(w->want_hash, c->spec_hash) != 0;
+	memset(&patch, 0, sizeof(patch));
+	patch.replicas = full || w->want_replicas != svc__cluster_replicas(c) ? w->want_replicas : 0;
+	patch.image = new_container ? w->want_image : NULL;
+	patch.pod = new_container ? &pod : NULL;
+	patch.spec_hash = w->want_hash;
+	w->patch_sent = 1;
+	c->patching = 1;
 	if (s->backend.patch == NULL) {
 		k8s_error e;
 
 		k8s_error_clear(&e);
 		k8s_error_set(&e, K8S_ERR_NOMEM, "no backend for patches");
 		on_patch_done(op, &e, NULL);
-		return;
+	} else {
+		s->backend.patch(s->backend.impl, c->name, &patch, on_patch_done, op);
 	}
-	s->backend.patch(s->backend.impl, c->name, &patch, on_patch_done, op);
+	spec_view_free(&v);
+	spec_blob_free(spec);
 }
 
 static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)

@@ -37,7 +37,11 @@ struct waiter {
 	int32_t want_replicas;
 	char *want_image;	/* heap copy; freed with the waiter */
 	char want_hash[17];	/* the spec hash it asked for (Create, Update) */
-	/* Update: its PATCH was answered, making metadata.generation want_generation */
+	/* Update: the target's spec (spec_proto.h blob), whether its PATCH went out, and once
+	 * answered, the metadata.generation it made */
+	uint8_t *want_blob;
+	size_t want_blob_len;
+	int patch_sent;
 	int patched;
 	int64_t want_generation;
 	/* Watch: what the client last got; dirty = a newer snapshot is owed */

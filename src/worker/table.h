@@ -37,6 +37,7 @@ struct cluster {
 	uint8_t deleting;		/* our Delete was accepted */
 	uint8_t delete_after_post;	/* a Delete accepted while the POST was in flight: its DELETE waits for the answer */
 	uint8_t sweep_queued;		/* the service will check at the end of the turn whether to drop it */
+	uint8_t patching;		/* a PATCH of ours is in flight: the next one waits for its answer */
 	uint8_t phase;			/* enum cluster_phase, last derived; the service compares to see changes */
 	char spec_hash[17];
 	/* The key, sized to fit (the entry is allocated with it). */
