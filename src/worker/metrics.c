@@ -44,6 +44,7 @@ struct mconn {
 	int fd;
 	buf in, out;
 	int closing;
+	uint64_t served;	/* responses queued so far */
 };
 
 struct metrics_server {
@@ -73,10 +74,11 @@ static void arm_timer(metrics_server *m)
 		io_timer_start_at(m->loop, &m->timer, d);
 }
 
-static void set_state(struct mconn *c, int list)
+/* restart: a response went out, so the next request's clocks start now. */
+static void set_state(struct mconn *c, int list, int restart)
 {
-	if (c->ent.list == list)
-		return;	/* a state's clock is not restarted by more of the same */
+	if (c->ent.list == list && !restart)
+		return;	/* a state's clock is not restarted by more of the same (a byte of a head) */
 	conntab_move(&c->m->tab, &c->ent, list, io_loop_now(c->m->loop));
 	arm_timer(c->m);
 }
@@ -169,6 +171,7 @@ static int answer_one(struct mconn *c)
 		return 0;	/* else wait for the body */
 	}
 	serve(c, &req);
+	c->served++;
 	buf_consume(&c->in, (size_t)r + (size_t)req.content_length);
 	return 0;
 }
@@ -177,6 +180,7 @@ static void on_conn(io_loop *loop, int fd, unsigned ev, void *arg)
 {
 	struct mconn *c = arg;
 	int answered;
+	uint64_t served_before = c->served;
 
 	/* Read only while no response is pending: one response in flight per connection. */
 	if ((ev & (IO_READ | IO_ERROR)) && buf_len(&c->out) == 0) {
@@ -233,10 +237,10 @@ static void on_conn(io_loop *loop, int fd, unsigned ev, void *arg)
 	}
 	if (buf_len(&c->out) > 0 || answered == METRICS_ANSWERS_PER_TURN) {
 		/* output pending, or requests still to answer next turn (writable = soon) */
-		set_state(c, M_WRITE);
+		set_state(c, M_WRITE, c->served != served_before);
 		io_loop_set_interest(loop, fd, IO_WRITE);
 	} else {
-		set_state(c, buf_len(&c->in) > 0 ? M_HEAD : M_WAIT);
+		set_state(c, buf_len(&c->in) > 0 ? M_HEAD : M_WAIT, c->served != served_before);
 		io_loop_set_interest(loop, fd, IO_READ);
 	}
 	return;
