@@ -64,7 +64,7 @@ REL_CC := musl-gcc
 REL_CFLAGS := $(BASE_CFLAGS) -Os -ffunction-sections -fdata-sections -isystem $(B)/deps/include \
 	-fno-asynchronous-unwind-tables -fstack-protector-strong -DNDEBUG
 REL_LDFLAGS := -static -s -Wl,--gc-sections -L$(B)/deps/lib
-REL_LIBS := -lbearssl -lprotobuf-c
+REL_LIBS := -lbearssl -lprotobuf-c -lpthread
 REL_OBJS := $(patsubst %.c,$(B)/rel/%.o,$(SRCS) $(GEN_C))
 
 $(B)/rel/%.o: %.c $(GEN_H) | $(DEPS_STAMP)
@@ -87,7 +87,7 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 TEST_CC ?= cc
 # Test vectors include JSON longer than the 4095 characters ISO C promises for a literal.
 TEST_CFLAGS := $(BASE_CFLAGS) -Wno-overlength-strings -O1 -g $(SAN) -Itests/unit
-TEST_LIBS := -lbearssl -lprotobuf-c -lm
+TEST_LIBS := -lbearssl -lprotobuf-c -lm -lpthread
 TEST_OBJS := $(patsubst %.c,$(B)/test/obj/%.o,$(SRCS) $(GEN_C))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/test/%,$(UNIT_SRCS))

@@ -385,8 +385,12 @@ io_conn *io_conn_connect(io_loop *loop, const io_conn_opts *opts, const io_conn_
 	} else {
 		str_copy(host, sizeof(host), opts->host);
 	}
-	if (io_resolve(host, opts->port, &ss, &sslen, err, errsz) < 0)
+	if (opts->addrlen > 0) {
+		memcpy(&ss, opts->addr, opts->addrlen);
+		sslen = opts->addrlen;
+	} else if (io_resolve(host, opts->port, &ss, &sslen, err, errsz) < 0) {
 		return NULL;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;

@@ -2,8 +2,9 @@
  * A client byte stream over plain TCP or TLS, driven by the poll loop, so
  * that http:// (kubectl proxy) and https:// look the same to the caller.
  *
- * Life of a connection: io_conn_connect() resolves the host (blocking
- * getaddrinfo; acceptable for the API server at connect time) and starts a
+ * Life of a connection: io_conn_connect() connects to opts->addr (resolved
+ * beforehand, off the loop: see io/resolver.h), or without one resolves the
+ * host itself (blocking getaddrinfo: tools and tests only), and starts a
  * non-blocking connect; on_connected runs once TCP is up and, with TLS, the
  * handshake finished; on_data delivers received plaintext as it arrives;
  * on_close runs exactly once when the connection ends for any reason other
@@ -24,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "io/loop.h"
 #include "io/tls.h"
@@ -43,6 +45,8 @@ typedef struct io_conn_cbs {
 typedef struct io_conn_opts {
 	const char *host;		/* DNS name or IP literal (IPv6 with or without brackets) */
 	const char *port;		/* "443" */
+	const struct sockaddr_storage *addr;	/* host:port already resolved (addrlen > 0): no lookup */
+	socklen_t addrlen;
 	const tls_anchors *anchors;	/* non-NULL = TLS; must outlive the conn */
 	const char *server_name;	/* TLS name to verify; NULL = tls_verify_name(host) */
 	const struct pem_chain *client_chain;	/* TLS client certificate + key, or NULL; must outlive the conn */
@@ -53,7 +57,7 @@ typedef struct io_conn_opts {
 
 /*
  * Starts a connection.  Returns NULL with a reason in err when it cannot even
- * start (resolve failure, socket error, TLS setup, ENOMEM); otherwise the
+ * start (resolve failure without opts->addr, socket error, TLS setup, ENOMEM); otherwise the
  * outcome arrives through the callbacks (never from inside this call).
  */
 io_conn *io_conn_connect(io_loop *loop, const io_conn_opts *opts, const io_conn_cbs *cbs,

@@ -26,6 +26,7 @@
 #include "base/str.h"
 #include "http1/http1.h"
 #include "io/conn.h"
+#include "io/resolver.h"
 #include "k8s/client_int.h"
 
 #define IDLE_CLOSE_MS 60000
@@ -97,9 +98,29 @@ struct k8s_client {
 	struct count counts[MAX_COUNTS];
 	size_t ncounts;
 	k8s_client_stats st;
+	/* Where the API server is: from the config, then from lookups off the loop after connection failures. */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;		/* 0: unknown until the resolver answers */
+	io_resolver *resolver;
 };
 
 static void schedule_pump(k8s_client *c);
+
+/* A connection could not be made: look the host up again (on a thread), in case it moved. */
+static void re_resolve(k8s_client *c)
+{
+	if (c->resolver != NULL && io_resolver_start(c->resolver) == 0)
+		c->st.resolves++;
+}
+
+static void on_resolved(void *arg, int ok)
+{
+	k8s_client *c = arg;
+	char err[256];
+
+	if (ok && io_resolver_result(c->resolver, &c->addr, &c->addrlen, err, sizeof(err)) == 0)
+		schedule_pump(c);
+}
 
 const char *k8s_verb_str(int verb)
 {
@@ -377,6 +398,8 @@ static void conn_on_close(io_conn *io, const char *error, void *arg)
 	k8s_req *r = k->req;
 
 	(void)io;
+	if (error != NULL && !k->connected)
+		re_resolve(k->c);	/* the address may have moved (a new Service IP, DNS) */
 	if (r && error == NULL && http1_resp_have_headers(k->resp) && http1_resp_eof(k->resp) == 0 &&
 	    k->req == r && http1_resp_done(k->resp)) {
 		/* A body delimited by the close; the connection is spent. */
@@ -413,9 +436,25 @@ static struct kconn *conn_new(k8s_client *c, int stream, char *err, size_t errsz
 		free(k);
 		return NULL;
 	}
+	if (c->addrlen == 0) {
+		/* Not resolved yet: no blocking lookup here; the attempt fails like a refused connect. */
+		struct sockaddr_storage ss;
+		socklen_t len;
+		char why[256] = "";
+		re_resolve(c);
+		if (c->resolver)
+			(void)io_resolver_result(c->resolver, &ss, &len, why, sizeof(why));
+		snprintf(err, errsz, "resolve %.60s: %.120s", c->cfg->host, why[0] ? why : c->cfg->resolve_err[0] ?
+		    c->cfg->resolve_err : "in progress");
+		http1_resp_free(k->resp);
+		free(k);
+		return NULL;
+	}
 	memset(&o, 0, sizeof(o));
 	o.host = c->cfg->host;
 	o.port = c->cfg->port;
+	o.addr = &c->addr;
+	o.addrlen = c->addrlen;
 	o.anchors = c->cfg->tls ? c->cfg->anchors : NULL;
 	o.server_name = c->cfg->server_name;
 	o.client_chain = c->cfg->client_chain;
@@ -738,6 +777,13 @@ k8s_client *k8s_client_new(io_loop *loop, k8s_config *cfg, const k8s_client_opts
 		c->o.backoff_cap_ms = 8000;
 	if (c->o.token_refresh_ms <= 0)
 		c->o.token_refresh_ms = 60000;
+	c->addr = cfg->addr;
+	c->addrlen = cfg->addrlen;
+	c->resolver = io_resolver_new(loop, cfg->host, cfg->port, on_resolved, c);
+	if (c->resolver == NULL) {
+		free(c);
+		return NULL;
+	}
 	io_timer_init(&c->token_timer, token_tick, c);
 	if (cfg->token_file[0])
 		io_timer_start(loop, &c->token_timer, c->o.token_refresh_ms);
@@ -760,6 +806,7 @@ void k8s_client_free(k8s_client *c)
 	}
 	io_loop_cancel_defer(c->loop, pump, c);
 	reap(c);
+	io_resolver_free(c->resolver);
 	free(c);
 }
 

@@ -159,6 +159,7 @@ typedef struct k8s_client_stats {
 	uint64_t retries;
 	uint64_t connects;	/* connections opened */
 	uint64_t token_reloads;	/* times the token changed */
+	uint64_t resolves;	/* lookups of the API server host started off the loop (after connection failures) */
 	size_t conns_open;
 	size_t queued;
 } k8s_client_stats;

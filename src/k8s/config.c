@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/str.h"
+#include "io/net.h"
 #include "io/pem_key.h"
 #include "k8s/kubeconfig.h"
 
@@ -255,6 +256,9 @@ int k8s_config_load(k8s_config *cfg, const k8s_config_opts *o_in, char *err, siz
 			return -1;
 		}
 	}
+	/* Blocking is fine here: the loop has not started. */
+	if (io_resolve(cfg->host, cfg->port, &cfg->addr, &cfg->addrlen, cfg->resolve_err, sizeof(cfg->resolve_err)) < 0)
+		cfg->addrlen = 0;
 	return 0;
 }
 

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "io/tls.h"
 
 #define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -54,11 +56,20 @@ typedef struct k8s_config {
 	tls_anchors *anchors;		/* NULL for http */
 	struct pem_chain *client_chain;	/* client certificate (kubeconfig), or NULL */
 	struct pem_key *client_key;
+	/*
+	 * host:port resolved at load, before the loop runs (in a cluster the host is
+	 * an IP: no lookup at all).  addrlen 0 = it did not resolve then; the client
+	 * resolves it again off the loop (io/resolver.h), never blocking it.
+	 */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char resolve_err[256];		/* why it did not resolve at load ("" when it did) */
 } k8s_config;
 
 /*
- * Resolves opts into cfg: URL parsing, the namespace, reading the token and
- * loading the CA bundle.  Returns 0, or -1 with one line in err (e.g.
+ * Resolves opts into cfg: URL parsing, the namespace, reading the token,
+ * loading the CA bundle and resolving the host (a name that does not resolve
+ * yet is not an error: cfg->addrlen stays 0 and the client keeps trying).  Returns 0, or -1 with one line in err (e.g.
  * "KUBERNETES_SERVICE_HOST is not set: not in a cluster; use --apiserver",
  * "ca file /x: no such file", "bad --apiserver URL ...").  On -1 nothing needs
  * freeing.

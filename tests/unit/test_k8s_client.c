@@ -294,9 +294,41 @@ static void test_stream_and_cancel(void)
 	teardown();
 }
 
+/*
+ * The host resolved at config load; a client without an address does not
+ * block the loop on a lookup: the attempt fails like a refused connect, the
+ * lookup runs on its own thread, and the retry goes out to what it found.
+ */
+static void test_address_resolved_off_the_loop(void)
+{
+	static const struct step steps[] = { { OK200(2) "{}", 0 } };
+	k8s_client_opts co = { 0 };
+	struct result r;
+	k8s_client_stats st;
+
+	setup(steps, 1);
+	CHECK(cfg.addrlen > 0);
+	CHECK_EQ_STR(cfg.resolve_err, "");
+	k8s_client_free(client);
+	cfg.addrlen = 0;	/* as when the name did not resolve at start-up */
+	co.backoff_base_ms = 10;
+	co.backoff_cap_ms = 20;
+	co.timeout_ms = 2000;
+	client = k8s_client_new(S.loop, &cfg, &co);
+	CHECK(get(&r, "/x") != NULL);
+	run_until(&r.done);
+	CHECK_EQ_INT(r.err.kind, K8S_OK);
+	CHECK_EQ_INT(r.status, 200);
+	k8s_client_get_stats(client, &st);
+	CHECK_EQ_INT(st.resolves, 1);
+	CHECK(st.retries >= 1);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_keepalive_and_close);
+	RUN(test_address_resolved_off_the_loop);
 	RUN(test_retry_5xx_429_and_status);
 	RUN(test_401_rereads_token_once);
 	RUN(test_post_not_resent_get_is);
