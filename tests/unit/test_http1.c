@@ -84,6 +84,21 @@ static void normalise(buf *in, buf *out)
 
 enum { MODE_WHOLE, MODE_BYTES, MODE_SPLIT };
 
+/* Error codes by name in the expected text ("rc=HTTP1_E_CONTENT_LENGTH"), numbers for counts. */
+static const char *rc_name(int rc)
+{
+	static const char *const names[] = { "HTTP1_E_NOMEM", "HTTP1_E_STATUS_LINE", "HTTP1_E_VERSION",
+		"HTTP1_E_HEADER", "HTTP1_E_HEADER_TOO_LARGE", "HTTP1_E_TOO_MANY_HEADERS", "HTTP1_E_CONTENT_LENGTH",
+		"HTTP1_E_TRANSFER_ENCODING", "HTTP1_E_CHUNK_SIZE", "HTTP1_E_CHUNK_EXT", "HTTP1_E_CHUNK_DATA",
+		"HTTP1_E_TRUNCATED", "HTTP1_E_CALLBACK" };
+	static char num[16];
+
+	if (rc < 0 && -rc <= (int)(sizeof(names) / sizeof(names[0])))
+		return names[-rc - 1];
+	snprintf(num, sizeof(num), "%d", rc);
+	return num;
+}
+
 /* Runs one vector; result text into out: normalised log + "rc=.. left=<bytes not consumed>". */
 static void run(const char *in, size_t len, unsigned flags, bool eof, const http1_limits *lim,
     int mode, size_t split, buf *out)
@@ -123,7 +138,7 @@ static void run(const char *in, size_t len, unsigned flags, bool eof, const http
 	if (rc < 0)
 		CHECK_EQ_INT(http1_resp_feed(p, (const uint8_t *)"x", 1), rc);
 	normalise(&x.log, out);
-	buf_printf(out, "rc=%d left=%zu", rc, rc < 0 ? (size_t)0 : len - pos);
+	buf_printf(out, "rc=%s left=%zu", rc_name(rc), rc < 0 ? (size_t)0 : len - pos);
 	http1_resp_free(p);
 	buf_free(&x.log);
 }
@@ -176,18 +191,18 @@ static void test_content_length(void)
 	V("ows trimmed", "HTTP/1.1 200 OK\r\nX-A:  \t v a \t \r\nX-Empty:\r\nContent-Length: 0\r\n\r\n", 0,
 	    false, "H 200 1.1 [OK] cl=0 chunked=0 ka=1\n  X-A=[v a]\n  X-Empty=[]\n  Content-Length=[0]\n"
 	    "done\nrc=0 left=0");
-	E("cl conflict", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", -7);
-	E("cl list conflict", "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!", -7);
-	E("cl negative", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", -7);
-	E("cl junk", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", -7);
-	E("cl empty", "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", -7);
-	E("cl huge", "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", -7);
-	E("cl with chunked", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", -7);
-	E("te gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", -8);
-	E("te gzip chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", -8);
-	E("te chunked twice", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", -8);
+	E("cl conflict", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", HTTP1_E_CONTENT_LENGTH);
+	E("cl list conflict", "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!", HTTP1_E_CONTENT_LENGTH);
+	E("cl negative", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", HTTP1_E_CONTENT_LENGTH);
+	E("cl junk", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", HTTP1_E_CONTENT_LENGTH);
+	E("cl empty", "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", HTTP1_E_CONTENT_LENGTH);
+	E("cl huge", "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", HTTP1_E_CONTENT_LENGTH);
+	E("cl with chunked", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP1_E_CONTENT_LENGTH);
+	E("te gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", HTTP1_E_TRANSFER_ENCODING);
+	E("te gzip chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", HTTP1_E_TRANSFER_ENCODING);
+	E("te chunked twice", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP1_E_TRANSFER_ENCODING);
 	V("truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhel", 0, true,
-	    "H 200 1.1 [OK] cl=10 chunked=0 ka=1\n  Content-Length=[10]\nB:hel\nrc=-12 left=0");
+	    "H 200 1.1 [OK] cl=10 chunked=0 ka=1\n  Content-Length=[10]\nB:hel\nrc=HTTP1_E_TRUNCATED left=0");
 }
 
 static void test_keep_alive(void)
@@ -217,19 +232,19 @@ static void test_status_lines(void)
 	    "H 503 1.1 [Service Unavailable\tnow] cl=0 chunked=0 ka=1\n  Content-Length=[0]\ndone\nrc=0 left=0");
 	V("bare lf", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", 0, false,
 	    "H 200 1.1 [OK] cl=2 chunked=0 ka=1\n  Content-Length=[2]\nB:ok\ndone\nrc=0 left=0");
-	E("http2", "HTTP/2.0 200 OK\r\n\r\n", -3);
-	E("http1.2", "HTTP/1.2 200 OK\r\n\r\n", -3);
-	E("two digits", "HTTP/1.1 20 OK\r\n\r\n", -2);
-	E("four digits", "HTTP/1.1 2000 OK\r\n\r\n", -2);
-	E("status 099", "HTTP/1.1 099 x\r\n\r\n", -2);
-	E("status 600", "HTTP/1.1 600 x\r\n\r\n", -2);
-	E("not http", "ICY 200 OK\r\n\r\n", -2);
-	E("lowercase", "http/1.1 200 OK\r\n\r\n", -2);
-	E("no space", "HTTP/1.1\t200 OK\r\n\r\n", -2);
-	E("control in reason", "HTTP/1.1 200 O\001K\r\n\r\n", -2);
-	E("bare cr", "HTTP/1.1 200 OK\rX: y\r\n\r\n", -2);
-	E("empty", "", -12);
-	E("only head", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n", -12);
+	E("http2", "HTTP/2.0 200 OK\r\n\r\n", HTTP1_E_VERSION);
+	E("http1.2", "HTTP/1.2 200 OK\r\n\r\n", HTTP1_E_VERSION);
+	E("two digits", "HTTP/1.1 20 OK\r\n\r\n", HTTP1_E_STATUS_LINE);
+	E("four digits", "HTTP/1.1 2000 OK\r\n\r\n", HTTP1_E_STATUS_LINE);
+	E("status 099", "HTTP/1.1 099 x\r\n\r\n", HTTP1_E_STATUS_LINE);
+	E("status 600", "HTTP/1.1 600 x\r\n\r\n", HTTP1_E_STATUS_LINE);
+	E("not http", "ICY 200 OK\r\n\r\n", HTTP1_E_STATUS_LINE);
+	E("lowercase", "http/1.1 200 OK\r\n\r\n", HTTP1_E_STATUS_LINE);
+	E("no space", "HTTP/1.1\t200 OK\r\n\r\n", HTTP1_E_STATUS_LINE);
+	E("control in reason", "HTTP/1.1 200 O\001K\r\n\r\n", HTTP1_E_STATUS_LINE);
+	E("bare cr", "HTTP/1.1 200 OK\rX: y\r\n\r\n", HTTP1_E_STATUS_LINE);
+	E("empty", "", HTTP1_E_TRUNCATED);
+	E("only head", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n", HTTP1_E_TRUNCATED);
 	V("100 continue", "HTTP/1.1 100 Continue\r\nX: 1\r\n\r\nHTTP/1.1 103 Early\r\n\r\n"
 	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, false,
 	    "H 200 1.1 [OK] cl=2 chunked=0 ka=1\n  Content-Length=[2]\nB:ok\ndone\nrc=0 left=0");
@@ -245,15 +260,15 @@ static void test_status_lines(void)
 
 static void test_bad_headers(void)
 {
-	E("folded", "HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\nContent-Length: 0\r\n\r\n", -4);
-	E("folded tab", "HTTP/1.1 200 OK\r\nX-A: one\r\n\ttwo\r\n\r\n", -4);
-	E("space before colon", "HTTP/1.1 200 OK\r\nX-A : one\r\n\r\n", -4);
-	E("no colon", "HTTP/1.1 200 OK\r\nX-A one\r\n\r\n", -4);
-	E("empty name", "HTTP/1.1 200 OK\r\n: one\r\n\r\n", -4);
-	E("bad name char", "HTTP/1.1 200 OK\r\nX(A): one\r\n\r\n", -4);
-	E("nul in value", "HTTP/1.1 200 OK\r\nX-A: o\0ne\r\n\r\n", -4);
-	E("bare cr in value", "HTTP/1.1 200 OK\r\nX-A: o\rne\r\n\r\n", -4);
-	E("del in value", "HTTP/1.1 200 OK\r\nX-A: o\x7fne\r\n\r\n", -4);
+	E("folded", "HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\nContent-Length: 0\r\n\r\n", HTTP1_E_HEADER);
+	E("folded tab", "HTTP/1.1 200 OK\r\nX-A: one\r\n\ttwo\r\n\r\n", HTTP1_E_HEADER);
+	E("space before colon", "HTTP/1.1 200 OK\r\nX-A : one\r\n\r\n", HTTP1_E_HEADER);
+	E("no colon", "HTTP/1.1 200 OK\r\nX-A one\r\n\r\n", HTTP1_E_HEADER);
+	E("empty name", "HTTP/1.1 200 OK\r\n: one\r\n\r\n", HTTP1_E_HEADER);
+	E("bad name char", "HTTP/1.1 200 OK\r\nX(A): one\r\n\r\n", HTTP1_E_HEADER);
+	E("nul in value", "HTTP/1.1 200 OK\r\nX-A: o\0ne\r\n\r\n", HTTP1_E_HEADER);
+	E("bare cr in value", "HTTP/1.1 200 OK\r\nX-A: o\rne\r\n\r\n", HTTP1_E_HEADER);
+	E("del in value", "HTTP/1.1 200 OK\r\nX-A: o\x7fne\r\n\r\n", HTTP1_E_HEADER);
 	V("obs-text ok", "HTTP/1.1 200 OK\r\nX-A: caf\xc3\xa9\r\nContent-Length: 0\r\n\r\n", 0, false,
 	    "H 200 1.1 [OK] cl=0 chunked=0 ka=1\n  X-A=[caf\xc3\xa9]\n  Content-Length=[0]\ndone\nrc=0 left=0");
 }
@@ -272,34 +287,34 @@ static void test_chunked(void)
 	V("chunked 1.0 keepalive off", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
 	    0, false, "H 200 1.0 [OK] cl=-1 chunked=1 ka=0\n  Transfer-Encoding=[chunked]\nB:x\ndone\nrc=0 left=0");
 	V("chunk size max", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\nab", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:ab\nrc=-12 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:ab\nrc=HTTP1_E_TRUNCATED left=0");
 	V("chunk size overflow", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8000000000000000\r\n", 0,
-	    true, "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-9 left=0");
+	    true, "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_CHUNK_SIZE left=0");
 	V("chunk size long overflow", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
-	    0, true, "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-9 left=0");
+	    0, true, "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_CHUNK_SIZE left=0");
 	V("chunk size leading zeros", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "00000000000000000000001\r\nz\r\n0\r\n\r\n", 0, false,
 	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:z\ndone\nrc=0 left=0");
 	V("chunk size empty", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-9 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_CHUNK_SIZE left=0");
 	V("chunk size junk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1g\r\n", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-9 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_CHUNK_SIZE left=0");
 	V("chunk size -", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-9 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_CHUNK_SIZE left=0");
 	V("chunk size cr junk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\rx", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-9 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_CHUNK_SIZE left=0");
 	V("chunk data no crlf", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:ab\nrc=-11 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:ab\nrc=HTTP1_E_CHUNK_DATA left=0");
 	V("chunk data cr then junk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\rx", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:ab\nrc=-11 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:ab\nrc=HTTP1_E_CHUNK_DATA left=0");
 	V("chunk ext control", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;a\001\r\n", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-10 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_CHUNK_EXT left=0");
 	V("bad trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n folded\r\n\r\n", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-4 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_HEADER left=0");
 	V("truncated trailers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-12 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_TRUNCATED left=0");
 	V("truncated mid chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", 0, true,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:abc\nrc=-12 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:abc\nrc=HTTP1_E_TRUNCATED left=0");
 }
 
 static void test_limits(void)
@@ -314,17 +329,17 @@ static void test_limits(void)
 	static const char trl[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "0\r\nX: 012345678901\r\n\r\n";
 
-	check_vector("big", big, sizeof(big) - 1, 0, true, &small, "rc=-5 left=0");
-	check_vector("many", many, sizeof(many) - 1, 0, true, &small, "rc=-6 left=0");
+	check_vector("big", big, sizeof(big) - 1, 0, true, &small, "rc=HTTP1_E_HEADER_TOO_LARGE left=0");
+	check_vector("many", many, sizeof(many) - 1, 0, true, &small, "rc=HTTP1_E_TOO_MANY_HEADERS left=0");
 	check_vector("two", two, sizeof(two) - 1, 0, true, &small,
 	    "H 200 1.1 [OK] cl=-1 chunked=0 ka=0\n  A=[1]\n  B=[2]\ndone\nrc=0 left=0");
 	check_vector("ext", ext, sizeof(ext) - 1, 0, true, &small,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-10 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_CHUNK_EXT left=0");
 	check_vector("ext ok", ext_ok, sizeof(ext_ok) - 1, 0, false, &small,
 	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nB:x\n"
 	    "  T X=[012345678]\ndone\nrc=0 left=0");
 	check_vector("trailer big", trl, sizeof(trl) - 1, 0, true, &small,
-	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=-5 left=0");
+	    "H 200 1.1 [OK] cl=-1 chunked=1 ka=1\n  Transfer-Encoding=[chunked]\nrc=HTTP1_E_HEADER_TOO_LARGE left=0");
 }
 
 /* The default limit: a header block of 64 KiB is refused before the end arrives. */
