@@ -2,10 +2,11 @@
  * Implementation notes.  The profile is built by hand, as the client's is
  * (tls.c): TLS 1.2 only, ECDHE with AES-GCM / ChaCha20-Poly1305, the key's
  * own signature (BR_KEYTYPE_SIGN), SHA-224..512.  BearSSL's "single" policy
- * for the key picks the suite and signs; a thin policy wrapped around it
- * refuses a ClientHello that carried no ALPN at all, which BearSSL would
- * otherwise let through with no protocol selected (a mismatch it refuses by
- * itself under BR_OPT_FAIL_ON_ALPN_MISMATCH).
+ * for the key picks the suite and signs.  BearSSL refuses an ALPN mismatch
+ * by itself (BR_OPT_FAIL_ON_ALPN_MISMATCH) but lets a ClientHello without
+ * ALPN through: the hello tap below answers those with
+ * no_application_protocol, and a thin policy wrapped around BearSSL's
+ * refuses whatever the tap could not judge.
  *
  * A pair (chain, key, client CAs) is reference-counted: the config holds the
  * current one, each engine the one it was made with, because BearSSL links
@@ -247,6 +248,97 @@ typedef struct alpn_policy {
 	bool refused;
 } alpn_policy;
 
+/*
+ * The ClientHello, watched on its way into the engine: BearSSL lets a hello
+ * without ALPN through (and only our policy hook could refuse it, with
+ * handshake_failure), so the records are read here first and such a hello
+ * is answered with no_application_protocol before the engine sees it.  A
+ * hello this does not understand (too large, split oddly, not TLS) goes to
+ * the engine as it is, and the policy hook still refuses it without ALPN.
+ */
+enum { HELLO_MAX = 4096 };
+enum hello_verdict { HELLO_PENDING, HELLO_ALPN, HELLO_NO_ALPN, HELLO_UNKNOWN };
+
+typedef struct hello_tap {
+	uint8_t hdr[5];
+	size_t hdr_len, rec_left, msg_len;
+	enum hello_verdict verdict;
+	uint8_t msg[HELLO_MAX];
+} hello_tap;
+
+/* Whether a ClientHello body (after the 4-byte message header) carries ALPN. */
+static enum hello_verdict hello_alpn(const uint8_t *b, size_t n)
+{
+	size_t off = 34, end;	/* client_version, random */
+
+	if (off + 1 > n)
+		return HELLO_UNKNOWN;
+	off += 1 + b[off];	/* session_id */
+	if (off + 2 > n)
+		return HELLO_UNKNOWN;
+	off += 2 + ((size_t)b[off] << 8 | b[off + 1]);	/* cipher_suites */
+	if (off + 1 > n)
+		return HELLO_UNKNOWN;
+	off += 1 + b[off];	/* compression_methods */
+	if (off == n)
+		return HELLO_NO_ALPN;	/* no extensions at all */
+	if (off + 2 > n)
+		return HELLO_UNKNOWN;
+	end = off + 2 + ((size_t)b[off] << 8 | b[off + 1]);
+	if (end != n)
+		return HELLO_UNKNOWN;
+	for (off += 2; off + 4 <= end;) {
+		unsigned type = (unsigned)b[off] << 8 | b[off + 1];
+		size_t len = (size_t)b[off + 2] << 8 | b[off + 3];
+
+		if (type == 0x0010)
+			return HELLO_ALPN;
+		off += 4 + len;
+	}
+	return off == end ? HELLO_NO_ALPN : HELLO_UNKNOWN;
+}
+
+/* Follows records and the first handshake message across any split. */
+static void hello_feed(hello_tap *h, const uint8_t *p, size_t n)
+{
+	while (n > 0 && h->verdict == HELLO_PENDING) {
+		size_t k, need;
+
+		if (h->hdr_len < 5) {
+			h->hdr[h->hdr_len++] = *p++;
+			n--;
+			if (h->hdr_len == 5) {
+				h->rec_left = (size_t)h->hdr[3] << 8 | h->hdr[4];
+				if (h->hdr[0] != 22 || h->rec_left == 0)
+					h->verdict = HELLO_UNKNOWN;
+			}
+			continue;
+		}
+		k = n < h->rec_left ? n : h->rec_left;
+		if (k > HELLO_MAX - h->msg_len) {
+			h->verdict = HELLO_UNKNOWN;
+			break;
+		}
+		memcpy(h->msg + h->msg_len, p, k);
+		h->msg_len += k;
+		h->rec_left -= k;
+		p += k;
+		n -= k;
+		if (h->rec_left == 0)
+			h->hdr_len = 0;
+		if (h->msg_len < 4)
+			continue;
+		need = 4 + ((size_t)h->msg[1] << 16 | (size_t)h->msg[2] << 8 | h->msg[3]);
+		if (h->msg[0] != 1 || need > HELLO_MAX)
+			h->verdict = HELLO_UNKNOWN;
+		else if (h->msg_len >= need)
+			h->verdict = hello_alpn(h->msg + 4, need - 4);
+	}
+}
+
+/* TLS 1.2 fatal alert no_application_protocol (120), in clear: nothing is negotiated yet. */
+static const uint8_t alert_no_alpn[7] = {21, 3, 3, 0, 2, 2, 120};
+
 struct tls_server {
 	br_ssl_server_context sc;
 	br_x509_minimal_context xc;
@@ -254,6 +346,10 @@ struct tls_server {
 	tls_server_config *cfg;
 	tls_pair *pair;
 	bool hs_done, counted;
+	bool refusing;		/* a hello without ALPN: our alert goes out instead of the engine's words */
+	size_t alert_sent;
+	uint8_t *rr;		/* the engine's record buffer last handed out */
+	hello_tap *tap;		/* until the first ClientHello is judged; then freed */
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -360,6 +456,11 @@ tls_server *tls_server_new(tls_server_config *cfg, char *err, size_t errsz)
 		free(s);
 		return NULL;
 	}
+	if ((s->tap = calloc(1, sizeof(*s->tap))) == NULL) {
+		seterr(err, errsz, "%s", "tls: out of memory");
+		free(s);
+		return NULL;
+	}
 	s->cfg = cfg;
 	cfg->refs++;
 	s->pair = cfg->cur;
@@ -407,6 +508,7 @@ void tls_server_free(tls_server *s)
 	if (!s->counted)
 		s->cfg->st.handshakes[TLS_HS_ABORTED]++;
 	s->cfg->st.conns_open--;
+	free(s->tap);
 	pair_unref(s->pair);
 	config_unref(s->cfg);
 	explicit_bzero(s, sizeof(*s));	/* session keys */
@@ -417,6 +519,8 @@ unsigned tls_server_state(tls_server *s)
 {
 	unsigned st = br_ssl_engine_current_state(&s->sc.eng), r = 0;
 
+	if (s->refusing)
+		return s->alert_sent < sizeof(alert_no_alpn) ? TLS_SENDREC : TLS_CLOSED;
 	note(s);
 	if (st & BR_SSL_CLOSED)
 		r |= TLS_CLOSED;
@@ -431,24 +535,103 @@ unsigned tls_server_state(tls_server *s)
 	return r;
 }
 
-uint8_t *tls_server_sendrec_buf(tls_server *s, size_t *len) { return br_ssl_engine_sendrec_buf(&s->sc.eng, len); }
-uint8_t *tls_server_recvrec_buf(tls_server *s, size_t *len) { return br_ssl_engine_recvrec_buf(&s->sc.eng, len); }
-uint8_t *tls_server_sendapp_buf(tls_server *s, size_t *len) { return br_ssl_engine_sendapp_buf(&s->sc.eng, len); }
-uint8_t *tls_server_recvapp_buf(tls_server *s, size_t *len) { return br_ssl_engine_recvapp_buf(&s->sc.eng, len); }
+uint8_t *tls_server_sendrec_buf(tls_server *s, size_t *len)
+{
+	if (s->refusing) {
+		*len = sizeof(alert_no_alpn) - s->alert_sent;
+		return *len ? (uint8_t *)(uintptr_t)alert_no_alpn + s->alert_sent : NULL;
+	}
+	return br_ssl_engine_sendrec_buf(&s->sc.eng, len);
+}
 
-void tls_server_sendrec_ack(tls_server *s, size_t n) { br_ssl_engine_sendrec_ack(&s->sc.eng, n); note(s); }
-void tls_server_recvrec_ack(tls_server *s, size_t n) { br_ssl_engine_recvrec_ack(&s->sc.eng, n); note(s); }
+uint8_t *tls_server_recvrec_buf(tls_server *s, size_t *len)
+{
+	if (s->refusing) {
+		*len = 0;
+		return NULL;
+	}
+	return s->rr = br_ssl_engine_recvrec_buf(&s->sc.eng, len);
+}
+
+uint8_t *tls_server_sendapp_buf(tls_server *s, size_t *len)
+{
+	if (s->refusing) {
+		*len = 0;
+		return NULL;
+	}
+	return br_ssl_engine_sendapp_buf(&s->sc.eng, len);
+}
+
+uint8_t *tls_server_recvapp_buf(tls_server *s, size_t *len)
+{
+	if (s->refusing) {
+		*len = 0;
+		return NULL;
+	}
+	return br_ssl_engine_recvapp_buf(&s->sc.eng, len);
+}
+
+void tls_server_sendrec_ack(tls_server *s, size_t n)
+{
+	if (s->refusing) {
+		s->alert_sent += n;
+		return;
+	}
+	br_ssl_engine_sendrec_ack(&s->sc.eng, n);
+	note(s);
+}
+
+void tls_server_recvrec_ack(tls_server *s, size_t n)
+{
+	if (s->refusing)
+		return;
+	if (s->tap != NULL) {
+		/* judged before the engine takes the bytes: a refused hello never reaches it */
+		hello_feed(s->tap, s->rr, n);
+		if (s->tap->verdict == HELLO_NO_ALPN) {
+			s->refusing = true;
+			s->pol.refused = true;
+			s->counted = true;
+			s->cfg->st.handshakes[TLS_HS_NO_ALPN]++;
+			return;
+		}
+		if (s->tap->verdict != HELLO_PENDING) {
+			free(s->tap);
+			s->tap = NULL;
+		}
+	}
+	br_ssl_engine_recvrec_ack(&s->sc.eng, n);
+	note(s);
+}
+
 void tls_server_sendapp_ack(tls_server *s, size_t n) { br_ssl_engine_sendapp_ack(&s->sc.eng, n); }
 void tls_server_recvapp_ack(tls_server *s, size_t n) { br_ssl_engine_recvapp_ack(&s->sc.eng, n); }
-void tls_server_flush(tls_server *s) { br_ssl_engine_flush(&s->sc.eng, 0); }
-void tls_server_close(tls_server *s) { br_ssl_engine_close(&s->sc.eng); note(s); }
+
+void tls_server_flush(tls_server *s)
+{
+	if (!s->refusing)
+		br_ssl_engine_flush(&s->sc.eng, 0);
+}
+
+void tls_server_close(tls_server *s)
+{
+	if (s->refusing)
+		return;
+	br_ssl_engine_close(&s->sc.eng);
+	note(s);
+}
 
 bool tls_server_handshake_done(const tls_server *s)
 {
+	if (s->refusing)
+		return false;
 	return s->hs_done || (br_ssl_engine_current_state(&s->sc.eng) & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) != 0;
 }
 
-int tls_server_error(const tls_server *s) { return br_ssl_engine_last_error(&s->sc.eng); }
+int tls_server_error(const tls_server *s)
+{
+	return s->refusing ? BR_ERR_SEND_FATAL_ALERT + 120 : br_ssl_engine_last_error(&s->sc.eng);
+}
 
 const char *tls_server_suite(const tls_server *s)
 {

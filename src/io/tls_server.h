@@ -12,8 +12,10 @@
  * rotate: pairs are reference-counted.
  *
  * ALPN: the client must offer "h2".  Offering only other protocols is refused
- * by BearSSL with the no_application_protocol alert; offering none is refused
- * in the handshake as well (handshake_failure, BearSSL's policy hook).
+ * by BearSSL with the no_application_protocol alert; a ClientHello offering
+ * none gets the same alert from us before BearSSL sees it (one we cannot
+ * read whole is left to BearSSL, and our policy hook refuses it with
+ * handshake_failure).
  *
  * Rotation (tls_server_config_check): at most every check_interval_ms the
  * files are stat()ed (following symlinks, so the kubelet's "..data" swap

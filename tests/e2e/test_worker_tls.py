@@ -271,7 +271,7 @@ def test_no_alpn_client_refused(ecw):
     before = metrics(w)['cplane_tls_handshakes_total{result="no_alpn"}']
     out = s_client(w)
     assert out.returncode != 0
-    assert 'alert' in out.stderr.decode(errors='replace')
+    assert 'alert number 120' in out.stderr.decode(errors='replace')
     assert 'New, TLSv1.2' not in out.stdout.decode(errors='replace')
     assert metrics(w)['cplane_tls_handshakes_total{result="no_alpn"}'] == before + 1
 

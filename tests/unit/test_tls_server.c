@@ -194,9 +194,9 @@ static void test_alpn(void)
 		} else {
 			CHECK(tls_server_state(s) & TLS_CLOSED);
 			CHECK_EQ_STR(tls_server_protocol(s), "");
-			/* the client heard why: no_application_protocol, or handshake_failure without ALPN */
-			CHECK_EQ_INT(br_ssl_engine_last_error(&c->cc.eng),
-			    BR_ERR_RECV_FATAL_ALERT + (cases[i].n ? 120 : 40));
+			/* the client heard why: no_application_protocol, with ALPN or without */
+			CHECK_EQ_INT(br_ssl_engine_last_error(&c->cc.eng), BR_ERR_RECV_FATAL_ALERT + 120);
+			CHECK_EQ_INT(tls_server_error(s), BR_ERR_SEND_FATAL_ALERT + 120);
 		}
 		tls_server_free(s);
 		client_free(c);
@@ -204,6 +204,53 @@ static void test_alpn(void)
 	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_OK], 2);
 	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_NO_ALPN], 2);
 	CHECK_EQ_INT(tls_server_config_stats(cfg)->conns_open, 0);
+	tls_server_config_free(cfg);
+}
+
+/* A ClientHello without ALPN, fed in every piece size: always refused with 120, never by the engine. */
+static void test_no_alpn_any_split(void)
+{
+	tls_server_config *cfg = config("ec.pem", "ec.key", NULL, 0);
+	client *c = client_new(NULL, 0, NULL, NULL);
+	uint8_t hello[2048], *p;
+	size_t hn = 0, n, tries = 0;
+
+	if (cfg == NULL || c == NULL) {
+		CHECK(cfg != NULL && c != NULL);
+		return;
+	}
+	while ((p = br_ssl_engine_sendrec_buf(&c->cc.eng, &n)) != NULL && hn + n <= sizeof(hello)) {
+		memcpy(hello + hn, p, n);
+		hn += n;
+		br_ssl_engine_sendrec_ack(&c->cc.eng, n);
+	}
+	CHECK(hn > 50 && hello[0] == 22);
+	for (size_t piece = 1; piece <= hn; piece += piece < 16 ? 1 : 37) {
+		tls_server *s = tls_server_new(cfg, NULL, 0);
+		size_t off = 0;
+
+		tries++;
+		while (off < hn && (p = tls_server_recvrec_buf(s, &n)) != NULL) {
+			if (n > piece)
+				n = piece;
+			if (n > hn - off)
+				n = hn - off;
+			memcpy(p, hello + off, n);
+			tls_server_recvrec_ack(s, n);
+			off += n;
+		}
+		CHECK_EQ_INT(off, hn);
+		p = tls_server_sendrec_buf(s, &n);
+		CHECK(p != NULL && n == 7 && memcmp(p, "\x15\x03\x03\x00\x02\x02\x78", 7) == 0);
+		tls_server_sendrec_ack(s, n);
+		CHECK_EQ_INT(tls_server_state(s), TLS_CLOSED);
+		CHECK_EQ_INT(tls_server_error(s), BR_ERR_SEND_FATAL_ALERT + 120);
+		tls_server_free(s);
+	}
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_NO_ALPN], tries);
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_PROTOCOL], 0);
+	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_ABORTED], 0);
+	client_free(c);
 	tls_server_config_free(cfg);
 }
 
@@ -429,6 +476,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_alpn);
+	RUN(test_no_alpn_any_split);
 	RUN(test_app_data_and_garbage);
 	RUN(test_client_certificates);
 	RUN(test_rotation);
