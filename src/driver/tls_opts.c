@@ -16,8 +16,9 @@ int driver_tls_load(struct driver_tls *t, const struct driver_tls_flags *f, cons
 
 	memset(t, 0, sizeof(*t));
 	if (!f->tls) {
-		if (given(f->ca_file) || given(f->server_name) || given(f->client_cert_file) || given(f->client_key_file)) {
-			snprintf(err, errsz, "--ca-file, --server-name and --client-cert-file/--client-key-file need --tls");
+		/* --ca-file alone is let be: CPLANE_CA_FILE may be the worker's (its API server CA) */
+		if (given(f->server_name) || given(f->client_cert_file) || given(f->client_key_file)) {
+			snprintf(err, errsz, "--server-name and --client-cert-file/--client-key-file need --tls");
 			return -1;
 		}
 		return 0;

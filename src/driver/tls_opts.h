@@ -29,8 +29,9 @@ struct driver_tls {
 
 /*
  * Loads what the flags name for target ("host:port").  Without --tls nothing
- * is loaded, but a TLS-only flag given alone is an error.  0, or -1 with a
- * one-line reason in err.
+ * is loaded; --server-name or a client certificate without --tls is an error
+ * (--ca-file is not: CPLANE_CA_FILE may be meant for a worker).  0, or -1
+ * with a one-line reason in err.
  */
 int driver_tls_load(struct driver_tls *t, const struct driver_tls_flags *f, const char *target, char *err,
     size_t errsz);

@@ -212,6 +212,12 @@ def test_grpcio_secure_channel(pki, sim, tmp_path, kind):
         assert name in [x.name for x in c.list().clusters]
         first = next(iter(c.watch(name, timeout=10)))
         assert first.name == name
+        pb = c.pb
+        update = c.channel.unary_unary('/cplane.v1.ClusterService/UpdateCluster',
+                                       request_serializer=pb.UpdateClusterRequest.SerializeToString,
+                                       response_deserializer=pb.UpdateClusterResponse.FromString)
+        update(pb.UpdateClusterRequest(name=name, replicas=3), timeout=30)
+        assert c.get(name).replicas == 3
         c.delete(name)
         with pytest.raises(grpc.RpcError) as e:
             c.get(name)
@@ -487,7 +493,7 @@ def test_driver_with_tls(pki, sim, tmp_path):
         # an IP target needs --server-name; TLS-only flags need --tls
         out = driver(w, '--tls', '--ca-file', ca, 'list')
         assert out.returncode == 2 and 'needs --server-name' in out.stderr
-        out = driver(w, '--ca-file', ca, 'list')
+        out = driver(w, '--server-name', 'localhost', 'list')
         assert out.returncode == 2 and 'need --tls' in out.stderr
         # h2c driver on the TLS port: fails, the worker keeps serving
         out = driver(w, '--timeout', '3s', 'list')
@@ -515,3 +521,21 @@ def test_driver_mtls(pki, sim, tmp_path):
         assert out.returncode == 2 and 'does not match' in out.stderr
     finally:
         assert w.stop() == 0
+
+
+def test_silent_or_half_handshake_is_closed(ecw):
+    """A client that connects and never finishes its hello is closed by the handshake deadline (5 s)."""
+    w, c = ecw
+    before = metrics(w)['cplane_tls_handshakes_total{result="aborted"}']
+    silent = socket.create_connection(('127.0.0.1', w.port), timeout=30)
+    half = socket.create_connection(('127.0.0.1', w.port), timeout=30)
+    half.sendall(b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03')   # a ClientHello's first bytes
+    for s in (silent, half):
+        try:
+            assert s.recv(100) == b''
+        except ConnectionResetError:
+            pass
+        s.close()
+    wait_for(lambda: metrics(w)['cplane_tls_handshakes_total{result="aborted"}'] >= before + 2,
+             what='two handshakes counted aborted')
+    assert c.health() == HEALTH_SERVING
