@@ -8,13 +8,14 @@
  *   from there), the path and request descriptor in `methods[]`
  *   (register_methods), an enum worker_method value and name
  *   (service.h, service.c: metrics are indexed by it), a handle_x() below
- *   reached through dispatch(), and its rows in
+ *   (UpdateCluster's is svc__handle_update in service_update.c) reached
+ *   through dispatch(), and its rows in
  *   tests/unit/test_worker_service.c.
  * - A check every call passes (caller identity, draining, rate): in
- *   dispatch(), before the switch; it answers with reply_error() and returns.
+ *   dispatch(), before the switch; it answers with svc__reply_error() and returns.
  * - A check on one method's input: at the top of its handle_x(), as the
  *   cluster_check_*() validators in cluster.c are, before any state is read.
- * - A call that must wait: wait_on() a waiter kind; service.c finishes it
+ * - A call that must wait: svc__wait_on() a waiter kind; service.c finishes it
  *   when the cluster changes (evaluate_waiter) or its timer fires.
  *   Asynchronous work (backend requests) carries a pending_op (name and
  *   waiter id), never a pointer to a call or waiter.
@@ -35,7 +36,7 @@
 
 /* ------------------------------------------------------- API completions */
 
-static int map_api_error(const k8s_error *err, const char *verb, const char *ns, char *msg, size_t msgsz)
+int svc__map_api_error(const k8s_error *err, const char *verb, const char *ns, char *msg, size_t msgsz)
 {
 	if (err->kind == K8S_ERR_API) {
 		switch (err->code) {
@@ -81,7 +82,7 @@ static void on_service_done(void *arg, const k8s_error *err)
 		goto out;
 	c->obs.service_pending = 0;
 	if (err->kind != K8S_OK) {
-		code = map_api_error(err, "create", s->backend.namespace_, msg, sizeof(msg));
+		code = svc__map_api_error(err, "create", s->backend.namespace_, msg, sizeof(msg));
 		if (code != GRPC_ALREADY_EXISTS) {
 			/* The Deployment stays as it is (as after a deadline); the Create says why. */
 			log_error("Creating the Service failed", "name", c->name, "code", grpc_status_name(code),
@@ -157,7 +158,7 @@ static void on_create_done(void *arg, const k8s_error *err, const k8s_deployment
 		goto deferred;	/* the informer showed the Deployment first */
 	if (err->kind == K8S_OK)
 		goto answered;
-	code = map_api_error(err, "create", s->backend.namespace_, msg, sizeof(msg));
+	code = svc__map_api_error(err, "create", s->backend.namespace_, msg, sizeof(msg));
 	if (code == GRPC_ALREADY_EXISTS) {
 		c->obs.service_pending = 0;	/* its maker makes the Service too */
 		/* Someone else (another worker) made it: the informer will bring it, and the
@@ -210,7 +211,7 @@ static void on_delete_done(void *arg, const k8s_error *err)
 			c->deleted_us = svc__now_us(s);	/* from now on it carries deletionTimestamp */
 		goto out;
 	}
-	code = map_api_error(err, "delete", s->backend.namespace_, msg, sizeof(msg));
+	code = svc__map_api_error(err, "delete", s->backend.namespace_, msg, sizeof(msg));
 	if (code == GRPC_NOT_FOUND) {
 		/* Already gone: the watch's DELETED may lag, the answer need not.  A Create
 		 * whose POST was answered before this DELETE left made what is now gone, even
@@ -246,28 +247,28 @@ static void send_delete(worker_service *s, struct cluster *c)
 
 /* --------------------------------------------------------------- handlers */
 
-static void reply_error(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us, int code,
+void svc__reply_error(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us, int code,
     const char *msg)
 {
 	svc__count_call(s, m, code, start_us);
 	grpc_call_finish(call, code, msg);
 }
 
-static void reply_msg(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us,
+void svc__reply_msg(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us,
     const ProtobufCMessage *msg)
 {
 	svc__count_call(s, m, GRPC_OK, start_us);
 	grpc_call_reply(call, msg);
 }
 
-static struct waiter *wait_on(worker_service *s, grpc_call *call, struct cluster *c, enum waiter_kind kind,
+struct waiter *svc__wait_on(worker_service *s, grpc_call *call, struct cluster *c, enum waiter_kind kind,
     enum worker_method m, int64_t start_us, int64_t own_timeout_ms)
 {
 	struct waiter *w = svc__waiter_new(s, call, kind, m, start_us);
 	int64_t at;
 
 	if (w == NULL) {
-		reply_error(s, call, m, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		svc__reply_error(s, call, m, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
 	}
 	w->c = c;
@@ -300,24 +301,24 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	k8s_deploy_spec spec;
 
 	if (cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0) {
-		reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		svc__reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
 		return;
 	}
 	image = req->image && req->image[0] ? req->image : s->opts.default_image;
 	if (cluster_check_image(image, msg, sizeof(msg)) < 0) {
-		reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		svc__reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
 		return;
 	}
 	if (spec_check(req->name, pod, msg, sizeof(msg)) < 0) {
-		reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
+		svc__reply_error(s, call, WM_CREATE, start_us, GRPC_INVALID_ARGUMENT, msg);
 		return;
 	}
 	if (k8s_podspec_hash(pod, hash) < 0) {
-		reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		svc__reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	if (allowlist_check_image(s->opts.allowed_images, image, msg, sizeof(msg)) < 0) {
-		reply_error(s, call, WM_CREATE, start_us, GRPC_PERMISSION_DENIED, msg);
+		svc__reply_error(s, call, WM_CREATE, start_us, GRPC_PERMISSION_DENIED, msg);
 		return;
 	}
 
@@ -329,7 +330,7 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	case PHASE_READY:
 		if (!svc__spec_matches(c, req->replicas, image, hash)) {
 			svc__already_exists_text(c, hash, msg, sizeof(msg));
-			reply_error(s, call, WM_CREATE, start_us, GRPC_ALREADY_EXISTS, msg);
+			svc__reply_error(s, call, WM_CREATE, start_us, GRPC_ALREADY_EXISTS, msg);
 			return;
 		}
 		cplane__v1__create_cluster_response__init(&resp);
@@ -338,18 +339,18 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 			Cplane__V1__Cluster *lent = svc__cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 
 			resp.cluster = &m;
-			reply_msg(s, call, WM_CREATE, start_us, &resp.base);
+			svc__reply_msg(s, call, WM_CREATE, start_us, &resp.base);
 			spec_blob_free(lent);
 		}
 		return;
 	case PHASE_FAILED:
 		snprintf(msg, sizeof(msg), "cluster %s failed (%s); delete it first", c->name,
 		    c->failure ? c->failure : "progress deadline exceeded");
-		reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		svc__reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
 		return;
 	case PHASE_DELETING:
 		snprintf(msg, sizeof(msg), "cluster %s is being deleted", c->name);
-		reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
+		svc__reply_error(s, call, WM_CREATE, start_us, GRPC_FAILED_PRECONDITION, msg);
 		return;
 	default:
 		break;
@@ -370,9 +371,9 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	if (cluster_set_text(&c->want_image, image) < 0 || svc__cluster_set_spec(s, c, pod, hash, pod->service) < 0)
 		goto nomem;
 	c->obs.service_pending = pod->service;
-	w = wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
+	w = svc__wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
 	if (w == NULL)
-		goto undo;	/* wait_on answered */
+		goto undo;	/* svc__wait_on answered */
 	w->want_replicas = req->replicas;
 	memcpy(w->want_hash, hash, sizeof(w->want_hash));
 	w->want_image = strdup(image);
@@ -393,7 +394,7 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	s->backend.create(s->backend.impl, &spec, on_create_done, op);
 	return;
 nomem:
-	reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	svc__reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 undo:
 	svc__op_free(op);
 	if (c != NULL) {
@@ -408,7 +409,7 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	spec_view v;
 
 	if (spec_view_of_request(&v, req) < 0) {
-		reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		svc__reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	create_with_spec(s, call, start_us, req, &v.pod);
@@ -427,16 +428,16 @@ static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
 	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
 	if (phase == PHASE_ABSENT) {
 		snprintf(msg, sizeof(msg), "cluster %s not found", req->name);
-		reply_error(s, call, WM_DELETE, start_us, GRPC_NOT_FOUND, msg);
+		svc__reply_error(s, call, WM_DELETE, start_us, GRPC_NOT_FOUND, msg);
 		return;
 	}
 	if (phase == PHASE_DELETING) {
 		cplane__v1__delete_cluster_response__init(&resp);
 		resp.result = CPLANE__V1__RESULT__IN_PROGRESS;
-		reply_msg(s, call, WM_DELETE, start_us, &resp.base);
+		svc__reply_msg(s, call, WM_DELETE, start_us, &resp.base);
 		return;
 	}
-	if (wait_on(s, call, c, W_DELETE, WM_DELETE, start_us, s->opts.delete_timeout_ms) == NULL)
+	if (svc__wait_on(s, call, c, W_DELETE, WM_DELETE, start_us, s->opts.delete_timeout_ms) == NULL)
 		return;
 	log_info("Deleting cluster", "name", c->name, NULL);
 	c->deleting = 1;
@@ -461,13 +462,13 @@ static void handle_get(worker_service *s, grpc_call *call, int64_t start_us)
 
 	if (phase == PHASE_ABSENT) {
 		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
-		reply_error(s, call, WM_GET, start_us, GRPC_NOT_FOUND, msg);
+		svc__reply_error(s, call, WM_GET, start_us, GRPC_NOT_FOUND, msg);
 		return;
 	}
 	{
 		Cplane__V1__Cluster *spec = svc__cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 
-		reply_msg(s, call, WM_GET, start_us, &m.base);
+		svc__reply_msg(s, call, WM_GET, start_us, &m.base);
 		spec_blob_free(spec);
 	}
 }
@@ -485,7 +486,7 @@ static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
 	Cplane__V1__ListClustersResponse resp;
 
 	if (!all || !msgs || !ptrs || !text_at || !specs) {
-		reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		svc__reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
 	n = cluster_table_sorted(s->table, all);
@@ -497,7 +498,7 @@ static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
 		text_at[k] = buf_len(&texts);
 		if (buf_append(&texts, msg, strlen(msg) + 1) < 0) {
 			spec_blob_free(specs[k]);
-			reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			svc__reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 			goto out;
 		}
 		ptrs[k] = &msgs[k];
@@ -509,7 +510,7 @@ static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
 	cplane__v1__list_clusters_response__init(&resp);
 	resp.n_clusters = k;
 	resp.clusters = ptrs;
-	reply_msg(s, call, WM_LIST, start_us, &resp.base);
+	svc__reply_msg(s, call, WM_LIST, start_us, &resp.base);
 out:
 	free(all);
 	free(msgs);
@@ -531,247 +532,14 @@ static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
 
 	if (phase == PHASE_ABSENT) {
 		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
-		reply_error(s, call, WM_WATCH, start_us, GRPC_NOT_FOUND, msg);
+		svc__reply_error(s, call, WM_WATCH, start_us, GRPC_NOT_FOUND, msg);
 		return;
 	}
-	w = wait_on(s, call, c, W_WATCH, WM_WATCH, start_us, 0);
+	w = svc__wait_on(s, call, c, W_WATCH, WM_WATCH, start_us, 0);
 	if (w == NULL)
 		return;
 	grpc_call_set_on_writable(call, svc__on_watch_writable, w);
 	svc__watch_send(w, phase);
-}
-
-/* ------------------------------------------------------------- Update */
-
-static void send_patch(worker_service *s, struct cluster *c, struct waiter *w, int full);
-
-static void on_patch_done(void *arg, const k8s_error *err, const k8s_deployment *d)
-{
-	struct pending_op *op = arg;
-	worker_service *s = op->svc;
-	struct cluster *c = cluster_table_find(s->table, op->name);
-	struct waiter *w = svc__find_waiter(s, op->name, op->waiter_id);
-	char msg[1024];
-	int code;
-
-	if (c)
-		c->patching = 0;
-	if (w == NULL)
-		goto out;	/* the caller left, or a later Update superseded it: the patch stands */
-	if (err->kind != K8S_OK || d == NULL) {
-		code = err->kind == K8S_OK ? GRPC_INTERNAL : map_api_error(err, "patch", s->backend.namespace_, msg,
-		    sizeof(msg));
-		if (err->kind == K8S_OK)
-			snprintf(msg, sizeof(msg), "the patch was answered without the Deployment");
-		log_error("Update failed", "name", op->name, "code", grpc_status_name(code), "error", msg, NULL);
-		svc__waiter_finish(w, code, msg);
-		goto out;
-	}
-	w->patched = 1;
-	w->want_generation = d->generation;
-	svc__event(s, w->c, d->uid, 0, "Updating", "updating cluster %s: %d replicas of %s", op->name,
-	    w->want_replicas, w->want_image && w->want_image[0] ? w->want_image : svc__cluster_image(w->c));
-	svc__cluster_changed(s, w->c);
-out:
-	/* A later target waited for this answer: PATCHes of one cluster go one at a time, so
-	 * the API server applies them in the order the calls came (the client has several
-	 * connections; two in flight could land the other way round). */
-	c = cluster_table_find(s->table, op->name);
-	for (w = c ? c->user : NULL; w; w = w->next)
-		if (w->kind == W_UPDATE && !w->patch_sent) {
-			send_patch(s, c, w, 1);
-			break;
-		}
-	svc__op_free(op);
-}
-
-static void reply_update(worker_service *s, grpc_call *call, int64_t start_us, const struct cluster *c,
-    enum cluster_phase phase, int result)
-{
-	Cplane__V1__UpdateClusterResponse resp;
-	Cplane__V1__Cluster m, *spec;
-	char msg[CLUSTER_MESSAGE_MAX];
-
-	cplane__v1__update_cluster_response__init(&resp);
-	resp.result = result;
-	spec = svc__cluster_to_msg(c, phase, &m, msg, sizeof(msg));
-	resp.cluster = &m;
-	reply_msg(s, call, WM_UPDATE, start_us, &resp.base);
-	spec_blob_free(spec);
-}
-
-static const char *nz(const char *s)
-{
-	return s && s[0] ? s : NULL;
-}
-
-/* The target spec: the cluster's, with resources replaced when the request sets them. */
-static int update_target(const struct cluster *c, const Cplane__V1__UpdateClusterRequest *req, k8s_podspec *pod,
-    char hash[K8S_SPEC_HASH_LEN + 1])
-{
-	if (req->resources) {
-		pod->cpu_request = nz(req->resources->cpu_request);
-		pod->memory_request = nz(req->resources->memory_request);
-		pod->cpu_limit = nz(req->resources->cpu_limit);
-		pod->memory_limit = nz(req->resources->memory_limit);
-	}
-	pod->service = c->service_dns != NULL;
-	return k8s_podspec_hash(pod, hash);
-}
-
-static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
-    const Cplane__V1__UpdateClusterRequest *req, struct cluster *c, enum cluster_phase phase, k8s_podspec *pod)
-{
-	char hash[K8S_SPEC_HASH_LEN + 1], msg[512], rep[24];
-	int32_t replicas = req->replicas > 0 ? req->replicas : svc__cluster_replicas(c);
-	const char *image = req->image && req->image[0] ? req->image : svc__cluster_image(c);
-	struct waiter *w;
-
-	if (update_target(c, req, pod, hash) < 0) {
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	for (w = c->user; w; w = w->next)
-		if (w->kind == W_UPDATE && w->want_replicas == replicas && strcmp(w->want_image, image) == 0 &&
-		    strcmp(w->want_hash, hash) == 0) {
-			reply_update(s, call, start_us, c, phase, CPLANE__V1__RESULT__IN_PROGRESS);
-			return;
-		}
-	if (svc__spec_matches(c, replicas, image, hash)) {
-		/* Nothing to change.  Rolling out already (a retry after a restart, say): that rollout is this one. */
-		reply_update(s, call, start_us, c, phase, phase == PHASE_UPDATING ?
-		    CPLANE__V1__RESULT__IN_PROGRESS : CPLANE__V1__RESULT__SUCCESS);
-		return;
-	}
-	snprintf(msg, sizeof(msg), "cluster %s: superseded by another update (replicas=%d image=%s)", c->name,
-	    replicas, image);
-	svc__finish_waiters(c, W_UPDATE, GRPC_ABORTED, msg);
-
-	w = wait_on(s, call, c, W_UPDATE, WM_UPDATE, start_us, s->opts.create_timeout_ms);
-	if (w == NULL)
-		return;
-	w->want_replicas = replicas;
-	memcpy(w->want_hash, hash, sizeof(w->want_hash));
-	w->want_image = strdup(image);
-	if (w->want_image == NULL || spec_blob_pack(pod, &w->want_blob, &w->want_blob_len) < 0) {
-		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	log_info("Updating cluster", "name", c->name, "replicas", log_i64(rep, replicas), "image", image, NULL);
-	if (!c->patching)
-		send_patch(s, c, w, 0);	/* else it goes when the one in flight is answered */
-}
-
-/* The PATCH for w's target against what the cluster is now: only what changes; the
- * container is rewritten whole (a merge patch replaces lists).  full: right after another
- * PATCH of ours, whose effect the informer may not show yet, so "what changes" is not known:
- * replicas and the container are both written. */
-static void send_patch(worker_service *s, struct cluster *c, struct waiter *w, int full)
-{
-	static const k8s_podspec empty;
-	Cplane__V1__Cluster *spec = spec_blob_unpack(w->want_blob, w->want_blob_len);
-	struct pending_op *op = svc__op_new(s, c->name);
-	k8s_deploy_patch patch;
-	k8s_podspec pod;
-	spec_view v;
-	int new_container;
-
-	memset(&v, 0, sizeof(v));
-	if (op == NULL || (spec && spec_view_of_cluster(&v, spec) < 0)) {
-		svc__op_free(op);
-		spec_blob_free(spec);
-		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	pod = spec ? v.pod : empty;
-	pod.service = c->service_dns != NULL;
-	op->waiter_id = w->id;
-	new_container = full || strcmp(w->want_image, svc__cluster_image(c)) != 0 ||
-	    strcmp(w->want_hash, c->spec_hash) != 0;
-	memset(&patch, 0, sizeof(patch));
-	patch.replicas = full || w->want_replicas != svc__cluster_replicas(c) ? w->want_replicas : 0;
-	patch.image = new_container ? w->want_image : NULL;
-	patch.pod = new_container ? &pod : NULL;
-	patch.spec_hash = w->want_hash;
-	w->patch_sent = 1;
-	c->patching = 1;
-	if (s->backend.patch == NULL) {
-		k8s_error e;
-
-		k8s_error_clear(&e);
-		k8s_error_set(&e, K8S_ERR_NOMEM, "no backend for patches");
-		on_patch_done(op, &e, NULL);
-	} else {
-		s->backend.patch(s->backend.impl, c->name, &patch, on_patch_done, op);
-	}
-	spec_view_free(&v);
-	spec_blob_free(spec);
-}
-
-static void handle_update(worker_service *s, grpc_call *call, int64_t start_us)
-{
-	const Cplane__V1__UpdateClusterRequest *req = (const void *)grpc_call_request_msg(call);
-	char msg[512];
-	struct cluster *c;
-	enum cluster_phase phase;
-	Cplane__V1__Cluster *spec;
-	spec_view v;
-	k8s_podspec pod;
-	static const k8s_podspec empty;
-
-	if (req->replicas != 0 && cluster_check_replicas(req->replicas, s->opts.max_replicas, msg, sizeof(msg)) < 0) {
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-		return;
-	}
-	if (req->image && req->image[0] && cluster_check_image(req->image, msg, sizeof(msg)) < 0) {
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-		return;
-	}
-	if (req->image && req->image[0] && allowlist_check_image(s->opts.allowed_images, req->image, msg,
-	    sizeof(msg)) < 0) {
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_PERMISSION_DENIED, msg);
-		return;
-	}
-	if (req->resources && spec_check_resources("resources.", req->resources->cpu_request,
-	    req->resources->memory_request, req->resources->cpu_limit, req->resources->memory_limit, msg,
-	    sizeof(msg)) < 0) {
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_INVALID_ARGUMENT, msg);
-		return;
-	}
-
-	c = cluster_table_find(s->table, req->name);
-	phase = c ? cluster_derive_phase(&c->obs, c->creating, c->deleting) : PHASE_ABSENT;
-	switch (phase) {
-	case PHASE_ABSENT:
-	case PHASE_DELETED:
-	case PHASE_COUNT:
-		snprintf(msg, sizeof(msg), "cluster %.64s not found", req->name);
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_NOT_FOUND, msg);
-		return;
-	case PHASE_CREATING:
-		snprintf(msg, sizeof(msg), "cluster %s is still being created", c->name);
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_FAILED_PRECONDITION, msg);
-		return;
-	case PHASE_DELETING:
-		snprintf(msg, sizeof(msg), "cluster %s is being deleted", c->name);
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_FAILED_PRECONDITION, msg);
-		return;
-	case PHASE_READY:
-	case PHASE_FAILED:
-	case PHASE_UPDATING:
-		break;
-	}
-	spec = spec_blob_unpack(c->spec_blob, c->spec_len);
-	memset(&v, 0, sizeof(v));
-	if (spec && spec_view_of_cluster(&v, spec) < 0) {
-		spec_blob_free(spec);
-		reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	pod = spec ? v.pod : empty;
-	update_with(s, call, start_us, req, c, phase, &pod);
-	spec_view_free(&v);
-	spec_blob_free(spec);
 }
 
 /* start_us: when the call arrived (a call held for the first sync keeps it). */
@@ -810,18 +578,18 @@ static int check_request(worker_service *s, grpc_call *call, enum worker_method 
 	switch (pbstrings_check(msg->descriptor, raw, len, path, sizeof(path), &at)) {
 	case PBSTRINGS_NUL:
 		snprintf(why, sizeof(why), "%s: contains a NUL byte (at byte %zu)", path, at);
-		reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
+		svc__reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
 		return -1;
 	case PBSTRINGS_BAD_UTF8:
 		snprintf(why, sizeof(why), "%s: not valid UTF-8 (at byte %zu)", path, at);
-		reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
+		svc__reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
 		return -1;
 	default:	/* malformed cannot happen: protobuf-c unpacked it */
 		break;
 	}
 	name = request_name(call, m);
 	if (name != NULL && cluster_check_name(name, why, sizeof(why)) < 0) {
-		reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
+		svc__reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
 		return -1;
 	}
 	return 0;
@@ -840,14 +608,14 @@ static int64_t sync_wait_ms(const worker_service *s, enum worker_method m)
 static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us)
 {
 	if (s->draining) {
-		reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
+		svc__reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
 		return;
 	}
 	if (check_request(s, call, m, start_us) < 0)
 		return;
 	if (!s->synced) {
 		/* svc__answer_by() also keeps it within the call's own deadline */
-		wait_on(s, call, NULL, W_SYNC, m, start_us, sync_wait_ms(s, m));
+		svc__wait_on(s, call, NULL, W_SYNC, m, start_us, sync_wait_ms(s, m));
 		return;
 	}
 	switch (m) {
@@ -856,8 +624,8 @@ static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, i
 	case WM_GET: handle_get(s, call, start_us); break;
 	case WM_LIST: handle_list(s, call, start_us); break;
 	case WM_WATCH: handle_watch(s, call, start_us); break;
-	case WM_UPDATE: handle_update(s, call, start_us); break;
-	default: reply_error(s, call, m, start_us, GRPC_UNIMPLEMENTED, "unknown method");
+	case WM_UPDATE: svc__handle_update(s, call, start_us); break;
+	default: svc__reply_error(s, call, m, start_us, GRPC_UNIMPLEMENTED, "unknown method");
 	}
 }
 

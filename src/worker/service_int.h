@@ -112,4 +112,15 @@ void svc__watch_send(struct waiter *w, enum cluster_phase phase);
 void svc__on_watch_writable(grpc_call *call, void *arg);
 void svc__on_sync_timeout(io_loop *loop, void *arg);
 
+/* service_calls.c's answers and waits, shared with service_update.c. */
+int svc__map_api_error(const k8s_error *err, const char *verb, const char *ns, char *msg, size_t msgsz);
+void svc__reply_error(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us, int code,
+    const char *msg);
+void svc__reply_msg(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us,
+    const ProtobufCMessage *msg);
+struct waiter *svc__wait_on(worker_service *s, grpc_call *call, struct cluster *c, enum waiter_kind kind,
+    enum worker_method m, int64_t start_us, int64_t own_timeout_ms);
+/* UpdateCluster (service_update.c). */
+void svc__handle_update(worker_service *s, grpc_call *call, int64_t start_us);
+
 #endif
