@@ -129,3 +129,25 @@ def test_refused_event_writes_never_fail_a_call(env):
     ok.wait_metric("cplane_events_failed_total", 3)           # Creating, Ready, Deleting: each refused
     assert events(sim, "ev-denied") == []
     assert "Cannot record an Event" in ok.log()
+
+
+def test_update_records_updating_then_ready(env):
+    sim, ok = env
+    c = Client(ok.target)
+    pb = c.pb
+    try:
+        c.create("ev-u", 1)
+        update = c.channel.unary_unary("/cplane.v1.ClusterService/UpdateCluster",
+                                       request_serializer=pb.UpdateClusterRequest.SerializeToString,
+                                       response_deserializer=pb.UpdateClusterResponse.FromString)
+        r = update(pb.UpdateClusterRequest(name="ev-u", replicas=3), timeout=30)
+        assert r.result == pb.SUCCESS
+        evs = wait_until(lambda: (lambda r: r if "Updating" in r and len(r.get("Ready", [])) == 2 else None)(
+            by_reason(events(sim, "ev-u"))), 20, "Updating and a second Ready")
+        assert evs["Updating"][0]["message"] == "updating cluster ev-u: 3 replicas of registry.k8s.io/pause:3.9"
+        assert evs["Updating"][0]["type"] == "Normal"
+        assert sorted(e["message"] for e in evs["Ready"]) == [
+            "cluster ev-u ready: 1/1 replicas available",
+            "cluster ev-u ready: 3/3 replicas available, image registry.k8s.io/pause:3.9"]
+    finally:
+        c.close()
