@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct str {
 	const char *p;
@@ -31,5 +32,38 @@ int str_parse_duration_ms(const char *s, int64_t *ms_out);
 char *str_dup(str s);
 /* Copies s into dst of size dstsz, always NUL-terminating; returns strlen(s) (truncation if >= dstsz). */
 size_t str_copy(char *dst, size_t dstsz, const char *s);
+
+/*
+ * a[0..n) == b[0..n).  For the short names and values of the per-call path
+ * (header names, method paths): musl's memcmp goes a byte at a time and the
+ * release build (-Os) calls it even for constant lengths; this compares
+ * words, and inlines.
+ */
+static inline bool mem_eq(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+	uint64_t u, v;
+	uint32_t s, t;
+
+	for (; n >= 8; x += 8, y += 8, n -= 8) {
+		memcpy(&u, x, 8);
+		memcpy(&v, y, 8);
+		if (u != v)
+			return false;
+	}
+	if (n >= 4) {	/* 4..7 left: two overlapping words */
+		memcpy(&s, x, 4);
+		memcpy(&t, y, 4);
+		if (s != t)
+			return false;
+		memcpy(&s, x + n - 4, 4);
+		memcpy(&t, y + n - 4, 4);
+		return s == t;
+	}
+	for (; n; n--)
+		if (*x++ != *y++)
+			return false;
+	return true;
+}
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "grpc/server_int.h"
+#include "base/str.h"
 
 /* ---- arena allocator for protobuf-c ---------------------------------------- */
 
@@ -357,7 +358,7 @@ const char *grpc_call_metadata_get(const grpc_call *c, const char *name, size_t 
 	size_t n = strlen(name);
 
 	for (size_t i = 0; i < c->nmd; i++) {
-		if (c->md[i].name_len == n && memcmp(c->md[i].name, name, n) == 0) {
+		if (c->md[i].name_len == n && mem_eq(c->md[i].name, name, n)) {
 			if (len)
 				*len = c->md[i].value_len;
 			return c->md[i].value;

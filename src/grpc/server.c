@@ -28,6 +28,7 @@
 
 #include "grpc/server_int.h"
 #include "io/net.h"
+#include "base/str.h"
 
 #ifndef CPLANE_VERSION
 #define CPLANE_VERSION "dev"
@@ -59,22 +60,22 @@ static void reject_stream(grpc_sconn *sc, int32_t sid, int status, const char *m
 
 static int is_grpc_content_type(const char *v, size_t n)
 {
-	if (n < 16 || memcmp(v, "application/grpc", 16) != 0)
+	if (n < 16 || !mem_eq(v, "application/grpc", 16))
 		return 0;
 	v += 16;
 	n -= 16;
 	if (n == 0 || v[0] == ';')
 		return 1;
-	return n >= 6 && memcmp(v, "+proto", 6) == 0 && (n == 6 || v[6] == ';');
+	return n >= 6 && mem_eq(v, "+proto", 6) && (n == 6 || v[6] == ';');
 }
 
-#define NAME_IS(f, lit) ((f)->name_len == sizeof(lit) - 1 && memcmp((f)->name, lit, sizeof(lit) - 1) == 0)
-#define VALUE_IS(f, lit) ((f)->value_len == sizeof(lit) - 1 && memcmp((f)->value, lit, sizeof(lit) - 1) == 0)
+#define NAME_IS(f, lit) ((f)->name_len == sizeof(lit) - 1 && mem_eq((f)->name, lit, sizeof(lit) - 1))
+#define VALUE_IS(f, lit) ((f)->value_len == sizeof(lit) - 1 && mem_eq((f)->value, lit, sizeof(lit) - 1))
 
 static const struct method_ent *find_method(const grpc_server *s, const char *p, size_t n)
 {
 	for (size_t i = 0; i < s->nmethods; i++)
-		if (s->methods[i].path_len == n && memcmp(s->methods[i].path, p, n) == 0)
+		if (s->methods[i].path_len == n && mem_eq(s->methods[i].path, p, n))
 			return &s->methods[i];
 	return NULL;
 }
@@ -270,7 +271,7 @@ static void new_stream(grpc_sconn *sc, int32_t sid, const h2_headers *h)
 		else if (NAME_IS(f, "grpc-timeout"))
 			tmo = f;
 	}
-	if (h->method_len != 4 || memcmp(h->method, "POST", 4) != 0 || ct == NULL ||
+	if (h->method_len != 4 || !mem_eq(h->method, "POST", 4) || ct == NULL ||
 	    !is_grpc_content_type(ct->value, ct->value_len)) {
 		plain_http(sc, sid, h);
 		return;

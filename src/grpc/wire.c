@@ -8,6 +8,7 @@
  * into a buffer sized exactly once from the prefix.
  */
 #include "grpc/grpc.h"
+#include "base/str.h"
 
 #include <string.h>
 
@@ -77,10 +78,10 @@ int grpc_metadata_reserved(const char *name, size_t len)
 
 	if (len > 0 && name[0] == ':')
 		return 1;
-	if (len >= 5 && memcmp(name, "grpc-", 5) == 0)
+	if (len >= 5 && mem_eq(name, "grpc-", 5))
 		return 1;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && names[i].n <= len; i++)
-		if (names[i].n == len && memcmp(names[i].s, name, len) == 0)
+		if (names[i].n == len && mem_eq(names[i].s, name, len))
 			return 1;
 	return 0;
 }

@@ -16,6 +16,7 @@
  *   decoded to its end and then answered with a stream error.
  */
 #include "h2/h2_int.h"
+#include "base/str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ static int value_ok(const uint8_t *v, size_t n)
 }
 
 /* Exact comparison with a string literal (length known at compile time). */
-#define NAME_IS(n, len, lit) ((len) == sizeof(lit) - 1 && memcmp((n), (lit), sizeof(lit) - 1) == 0)
+#define NAME_IS(n, len, lit) ((len) == sizeof(lit) - 1 && mem_eq((n), (lit), sizeof(lit) - 1))
 
 static int case_eq(const uint8_t *a, size_t n, const char *lit)
 {

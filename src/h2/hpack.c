@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "h2/hpack.h"
+#include "base/str.h"
 
 #define ENTRY_OVERHEAD 32	/* RFC 7541 4.1 */
 #define STATIC_COUNT 61
@@ -576,11 +577,11 @@ static size_t static_find(const uint8_t *name, size_t nl, const uint8_t *value, 
 	for (i = lo; i < hi; i++) {
 		const struct static_entry *s = &static_table[i];
 
-		if (s->name_len != nl || memcmp(s->name, name, nl) != 0)
+		if (s->name_len != nl || !mem_eq(s->name, name, nl))
 			continue;
 		if (*name_idx == 0)
 			*name_idx = i + 1;
-		if (s->value_len == vl && memcmp(s->value, value, vl) == 0)
+		if (s->value_len == vl && mem_eq(s->value, value, vl))
 			return i + 1;
 	}
 	return 0;
@@ -595,11 +596,11 @@ static size_t dynamic_find(const hpack_table *t, const uint8_t *name, size_t nl,
 	for (i = 0; i < t->count; i++) {
 		const struct hpack_entry *e = table_get(t, i);
 
-		if (e->name_len != nl || memcmp(e->data, name, nl) != 0)
+		if (e->name_len != nl || !mem_eq(e->data, name, nl))
 			continue;
 		if (*name_idx == 0)
 			*name_idx = STATIC_COUNT + 1 + i;
-		if (e->value_len == vl && memcmp(e->data + nl, value, vl) == 0)
+		if (e->value_len == vl && mem_eq(e->data + nl, value, vl))
 			return STATIC_COUNT + 1 + i;
 	}
 	return 0;
@@ -607,7 +608,7 @@ static size_t dynamic_find(const hpack_table *t, const uint8_t *name, size_t nl,
 
 static int name_is(const uint8_t *name, size_t nl, const char *s)
 {
-	return nl == strlen(s) && memcmp(name, s, nl) == 0;
+	return nl == strlen(s) && mem_eq(name, s, nl);
 }
 
 /*

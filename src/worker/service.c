@@ -71,6 +71,43 @@ const char *svc__cluster_image(const struct cluster *c)
 	return c->want_image ? c->want_image : "";
 }
 
+static char *put_i32(char *p, int32_t v)
+{
+	uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+	char d[10];
+	int n = 0;
+
+	if (v < 0)
+		*p++ = '-';
+	do {
+		d[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
+/* snprintf(out, outsz, "%d/%d replicas available", a, b) without printf: it is
+ * the message of every Get and List entry of a settled cluster. */
+static void replicas_available(char *out, size_t outsz, int32_t a, int32_t b)
+{
+	static const char tail[] = " replicas available";
+	char tmp[48], *p = put_i32(tmp, a);
+	size_t n;
+
+	if (outsz == 0)
+		return;
+	*p++ = '/';
+	p = put_i32(p, b);
+	memcpy(p, tail, sizeof(tail) - 1);
+	n = (size_t)(p - tmp) + sizeof(tail) - 1;
+	if (n > outsz - 1)
+		n = outsz - 1;
+	memcpy(out, tmp, n);
+	out[n] = '\0';
+}
+
 static void cluster_message(const struct cluster *c, enum cluster_phase phase, char *out, size_t outsz)
 {
 	switch (phase) {
@@ -98,7 +135,7 @@ static void cluster_message(const struct cluster *c, enum cluster_phase phase, c
 		}
 		/* fall through */
 	case PHASE_READY:
-		snprintf(out, outsz, "%d/%d replicas available", c->obs.available_replicas, c->obs.spec_replicas);
+		replicas_available(out, outsz, c->obs.available_replicas, c->obs.spec_replicas);
 		break;
 	default:
 		out[0] = '\0';

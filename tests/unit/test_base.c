@@ -302,6 +302,33 @@ static void test_htab_random(void)
 	CHECK(htab_find(&t, "k1") == NULL);
 }
 
+/* mem_eq agrees with memcmp at every length and every differing position. */
+static void test_mem_eq(void)
+{
+	unsigned char a[48], b[48];
+	size_t bad = 0;
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = b[i] = (unsigned char)(i * 7 + 1);
+	for (size_t n = 0; n <= 40; n++) {
+		for (size_t off = 0; off < 8; off++) {
+			if (!mem_eq(a + off, b + off, n))
+				bad++;
+			for (size_t k = 0; k < n; k++) {
+				b[off + k] ^= 0x80;
+				if (mem_eq(a + off, b + off, n) != (memcmp(a + off, b + off, n) == 0))
+					bad++;
+				if (mem_eq(a + off, b + off, n))
+					bad++;
+				b[off + k] ^= 0x80;
+			}
+		}
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK(mem_eq("te", "te", 2));
+	CHECK(!mem_eq("content-type", "content-tyqe", 12));
+}
+
 int main(void)
 {
 	RUN(test_buf_append_consume);
@@ -313,5 +340,6 @@ int main(void)
 	RUN(test_flags);
 	RUN(test_fnv1a);
 	RUN(test_htab_random);
+	RUN(test_mem_eq);
 	return harness_finish();
 }
