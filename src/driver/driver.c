@@ -25,6 +25,7 @@
 #include "cplane/v1/cplane.pb-c.h"
 #include "cplane/v1/methods.h"
 #include "driver/output.h"
+#include "driver/spec_args.h"
 #include "driver/tls_opts.h"
 #include "driver/token.h"
 #include "grpc/client.h"
@@ -34,24 +35,6 @@
 #define EXIT_GRPC_BASE 10
 
 enum command { CMD_DEMO, CMD_CREATE, CMD_DELETE, CMD_GET, CMD_LIST, CMD_WATCH, CMD_SCALE, CMD_UPDATE };
-
-/* create's richer spec and update's changes, as the flags gave them (DESIGN.md "Richer clusters"). */
-struct spec_flags {
-	struct flag_list env, port, label, annotation, command, arg;
-	const char *cpu, *memory;	/* request = limit */
-	int service;
-};
-
-/* The CreateClusterRequest fields 4-11 built from spec_flags; freed with spec_req_free. */
-struct spec_req {
-	Cplane__V1__Resources res;
-	Cplane__V1__EnvVar *env, **envp;
-	Cplane__V1__Port *ports, **portp;
-	Cplane__V1__CreateClusterRequest__LabelsEntry *labels, **labelp;
-	Cplane__V1__CreateClusterRequest__AnnotationsEntry *anns, **annp;
-	char *strs;	/* K=V copies split at '=' */
-	size_t n_env, n_ports, n_labels, n_anns;
-};
 
 enum goal { GOAL_READY, GOAL_GONE, GOAL_FOREVER };
 
@@ -73,8 +56,8 @@ struct driver {
 	int timeout_given;	/* --timeout (or CPLANE_TIMEOUT) set: watch ends at it too */
 	grpc_ccall *create_call;	/* pending: its answer decides */
 	grpc_ccall *update_call;
-	struct spec_flags *spec;	/* create, update: the flags */
-	struct spec_req sreq;
+	struct driver_spec_flags *spec;	/* create, update: the flags */
+	struct driver_spec_req sreq;
 	int64_t update_replicas;	/* 0: keep */
 	grpc_ccall *delete_call;
 	grpc_ccall *watch_call;
@@ -205,137 +188,6 @@ static void print_clusters(struct driver *d, const Cplane__V1__Cluster *const *c
 	}
 	print_buf(d, &out);
 	buf_free(&out);
-}
-
-/* ------------------------------------------------------ create's spec */
-
-static void spec_req_free(struct spec_req *r)
-{
-	free(r->env);
-	free(r->envp);
-	free(r->ports);
-	free(r->portp);
-	free(r->labels);
-	free(r->labelp);
-	free(r->anns);
-	free(r->annp);
-	free(r->strs);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Copies "K=V" into the string block and splits it.  -1 when there is no '=' or no K. */
-static int split_kv(char **cur, const char *s, char **k, char **v)
-{
-	const char *eq = strchr(s, '=');
-	size_t n = strlen(s) + 1;
-
-	if (eq == NULL || eq == s)
-		return -1;
-	memcpy(*cur, s, n);
-	*k = *cur;
-	(*k)[eq - s] = '\0';
-	*v = *k + (eq - s) + 1;
-	*cur += n;
-	return 0;
-}
-
-/* The flags into request parts; the worker checks the rules, this only the shapes.  0, or -1 with err. */
-static int spec_req_build(struct spec_req *r, const struct spec_flags *f, char *err, size_t errsz)
-{
-	size_t total = 1;
-	char *cur;
-	const struct flag_list *kvs[3] = { &f->env, &f->label, &f->annotation };
-	static const char *const kvname[3] = { "env", "label", "annotation" };
-
-	memset(r, 0, sizeof(*r));
-	cplane__v1__resources__init(&r->res);
-	for (int k = 0; k < 3; k++)
-		for (size_t i = 0; i < kvs[k]->n; i++)
-			total += strlen(kvs[k]->v[i]) + 1;
-	for (size_t i = 0; i < f->port.n; i++)
-		total += strlen(f->port.v[i]) + 1;
-	r->strs = malloc(total);
-	r->env = calloc(f->env.n + 1, sizeof(*r->env));
-	r->envp = calloc(f->env.n + 1, sizeof(*r->envp));
-	r->ports = calloc(f->port.n + 1, sizeof(*r->ports));
-	r->portp = calloc(f->port.n + 1, sizeof(*r->portp));
-	r->labels = calloc(f->label.n + 1, sizeof(*r->labels));
-	r->labelp = calloc(f->label.n + 1, sizeof(*r->labelp));
-	r->anns = calloc(f->annotation.n + 1, sizeof(*r->anns));
-	r->annp = calloc(f->annotation.n + 1, sizeof(*r->annp));
-	if (!r->strs || !r->env || !r->envp || !r->ports || !r->portp || !r->labels || !r->labelp || !r->anns ||
-	    !r->annp) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
-	cur = r->strs;
-	for (int k = 0; k < 3; k++) {
-		for (size_t i = 0; i < kvs[k]->n; i++) {
-			char *key, *val;
-
-			if (split_kv(&cur, kvs[k]->v[i], &key, &val) < 0) {
-				snprintf(err, errsz, "bad value for --%s: \"%s\" (want KEY=VALUE)", kvname[k], kvs[k]->v[i]);
-				return -1;
-			}
-			if (k == 0) {
-				cplane__v1__env_var__init(&r->env[i]);
-				r->env[i].name = key;
-				r->env[i].value = val;
-				r->envp[r->n_env++] = &r->env[i];
-			} else if (k == 1) {
-				cplane__v1__create_cluster_request__labels_entry__init(&r->labels[i]);
-				r->labels[i].key = key;
-				r->labels[i].value = val;
-				r->labelp[r->n_labels++] = &r->labels[i];
-			} else {
-				cplane__v1__create_cluster_request__annotations_entry__init(&r->anns[i]);
-				r->anns[i].key = key;
-				r->anns[i].value = val;
-				r->annp[r->n_anns++] = &r->anns[i];
-			}
-		}
-	}
-	for (size_t i = 0; i < f->port.n; i++) {
-		const char *s = f->port.v[i], *colon = strrchr(s, ':');
-		char *end;
-		long port = colon ? strtol(colon + 1, &end, 10) : 0;
-
-		if (colon == NULL || colon == s || colon[1] == '\0' || *end != '\0' || port < 0 || port > 1000000) {
-			snprintf(err, errsz, "bad value for --port: \"%s\" (want NAME:PORT)", s);
-			return -1;
-		}
-		cplane__v1__port__init(&r->ports[i]);
-		/* The name is the flag's text up to the colon: cut a copy out of the string block. */
-		memcpy(cur, s, (size_t)(colon - s));
-		cur[colon - s] = '\0';
-		r->ports[i].name = cur;
-		cur += colon - s + 1;
-		r->ports[i].port = (int32_t)port;
-		r->portp[r->n_ports++] = &r->ports[i];
-	}
-	return 0;
-}
-
-static void spec_req_fill(struct spec_req *r, const struct spec_flags *f, Cplane__V1__CreateClusterRequest *req)
-{
-	if (f->cpu || f->memory) {
-		r->res.cpu_request = r->res.cpu_limit = (char *)(f->cpu ? f->cpu : "");
-		r->res.memory_request = r->res.memory_limit = (char *)(f->memory ? f->memory : "");
-		req->resources = &r->res;
-	}
-	req->n_env = r->n_env;
-	req->env = r->envp;
-	req->n_ports = r->n_ports;
-	req->ports = r->portp;
-	req->n_labels = r->n_labels;
-	req->labels = r->labelp;
-	req->n_annotations = r->n_anns;
-	req->annotations = r->annp;
-	req->n_command = f->command.n;
-	req->command = (char **)f->command.v;
-	req->n_args = f->arg.n;
-	req->args = (char **)f->arg.v;
-	req->service = f->service;
 }
 
 static void start_create(struct driver *d);
@@ -611,7 +463,7 @@ static void start_create(struct driver *d)
 	req.replicas = (int32_t)d->replicas;
 	req.image = (char *)(d->image ? d->image : "");
 	if (d->spec)
-		spec_req_fill(&d->sreq, d->spec, &req);
+		driver_spec_fill(&d->sreq, d->spec, &req);
 	d->step_start_us = clock_mono_us();
 	log_info("Creating cluster", "name", d->name, "replicas", log_i64(rep, d->replicas), NULL);
 	d->create_call = grpc_client_call_pb(d->client, CPLANE_PATH_CREATE, &req.base, 0, &o,
@@ -739,7 +591,7 @@ static void send_update(struct driver *d, const Cplane__V1__Resources *cur)
 	Cplane__V1__UpdateClusterRequest req = CPLANE__V1__UPDATE_CLUSTER_REQUEST__INIT;
 	Cplane__V1__Resources res = CPLANE__V1__RESOURCES__INIT;
 	grpc_call_opts o = call_opts(d);
-	const struct spec_flags *f = d->spec;
+	const struct driver_spec_flags *f = d->spec;
 	char rep[24];
 
 	req.name = (char *)d->name;
@@ -1000,7 +852,7 @@ struct driver_args {
 	int64_t timeout_ms;	/* -1: not given */
 	int64_t replicas;	/* -1: not given */
 	int wait;
-	struct spec_flags spec;
+	struct driver_spec_flags spec;
 	char *pos[4];
 	size_t npos;
 };
@@ -1104,7 +956,7 @@ static int load_token(struct driver *d, const struct driver_args *a)
 /* The command's settings from the flags, defaults filled in.  0, or the exit status. */
 static int spec_args(struct driver *d, struct driver_args *a)
 {
-	const struct spec_flags *f = &a->spec;
+	const struct driver_spec_flags *f = &a->spec;
 	int rich = f->env.n || f->port.n || f->label.n || f->annotation.n || f->command.n || f->arg.n ||
 	    f->service;
 	char err[512];
@@ -1139,7 +991,7 @@ static int spec_args(struct driver *d, struct driver_args *a)
 		return 0;
 	}
 	if (d->cmd == CMD_CREATE) {
-		if (spec_req_build(&d->sreq, f, err, sizeof(err)) < 0) {
+		if (driver_spec_build(&d->sreq, f, err, sizeof(err)) < 0) {
 			fprintf(stderr, "cplane: %s\n", err);
 			return EXIT_USAGE;
 		}
@@ -1274,7 +1126,7 @@ int driver_main(int argc, char **argv)
 	if ((rc = parse_flags(&d, &a, argc, argv)) != 0 || (rc = lookup_command(&d, &a)) != 0 ||
 	    (rc = apply_args(&d, &a)) != 0 || (rc = connect_worker(&d, a.target, &a.tls, a.timeout_ms)) != 0) {
 		driver_token_free(&d.token);
-		spec_req_free(&d.sreq);
+		driver_spec_free(&d.sreq);
 		driver_tls_free(&d.tls);
 		return rc;
 	}
@@ -1285,7 +1137,7 @@ int driver_main(int argc, char **argv)
 	grpc_client_free(d.client);
 	io_loop_free(d.loop);
 	driver_token_free(&d.token);
-	spec_req_free(&d.sreq);
+	driver_spec_free(&d.sreq);
 	driver_tls_free(&d.tls);
 	return d.output_failed ? 1 : d.exit_code;
 }

@@ -3,6 +3,8 @@ each new field reaching the Deployment and the headless Service, each
 validation rule, Get/List/Watch echoing the whole spec, specs compared by
 the cplane.dev/spec-hash annotation across workers and restarts, and Delete
 removing the Service."""
+import time
+
 import grpc
 import pytest
 
@@ -176,7 +178,25 @@ def test_second_worker_compares_specs_by_the_annotation(env):
         assert [(e.name, e.value) for e in r.cluster.env] == [("MODE", "peer"), ("LOG_LEVEL", "debug")]
         code, _ = code_of(c2._create, rich(pb, "shared", env=[pb.EnvVar(name="OTHER", value="1")]), timeout=10)
         assert code == grpc.StatusCode.ALREADY_EXISTS
+        # While the first worker's Create still waits: the same spec is IN_PROGRESS on the second.
+        sim.knobs(ready_pace_ms=300)
+        first = c._create.future(rich(pb, "shared2", replicas=4), timeout=60)
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            try:
+                if c2.get("shared2").phase == pb.CREATING:
+                    break
+            except grpc.RpcError:
+                pass
+            time.sleep(0.02)
+        r = c2._create(rich(pb, "shared2", replicas=4), timeout=10)
+        assert r.result == pb.IN_PROGRESS and r.cluster.phase == pb.CREATING
+        code, _ = code_of(c2._create, rich(pb, "shared2", replicas=4, labels={"team": "web"}), timeout=10)
+        assert code == grpc.StatusCode.ALREADY_EXISTS
+        sim.knobs(ready_pace_ms=5)
+        assert first.result(timeout=60).result == pb.SUCCESS
     finally:
+        sim.knobs(ready_pace_ms=5)
         c2.close()
         w2.stop()
 
