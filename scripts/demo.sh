@@ -2,8 +2,10 @@
 # make demo: the reference's scenario on one machine.
 #   kubesim (a Kubernetes API simulator, HTTPS, a node labelled
 #   cplane.dev/pool=subtask-topology-aware) ← the worker (TLS, a
-#   service-account-style token) ← the driver (creates "demo" with 30
-#   replicas, waits, deletes it, waits).
+#   service-account-style token; every call checked with TokenReview +
+#   SubjectAccessReview, which kubesim answers) ← the driver (its own token,
+#   for audience cplane, which kubesim knows and RBAC grants; creates "demo"
+#   with 30 replicas, waits, deletes it, waits).
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/cplane}
@@ -33,6 +35,7 @@ done
 field() { $PY -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())[sys.argv[2]])" "$dir/sim.out" "$1"; }
 url=$(field url)
 sa=$(field sa_dir)
+client_token=$(field client_token_file)
 
 # A free port for the worker's gRPC listener.
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -43,7 +46,7 @@ worker_pid=$!
 
 # The driver waits for the worker itself (start-up retry), then runs the scenario.
 status=0
-"$BIN" --driver --target "127.0.0.1:$port" --timeout 2m || status=$?
+"$BIN" --driver --target "127.0.0.1:$port" --token-file "$client_token" --timeout 2m || status=$?
 if [ "$status" != 0 ]; then
 	echo "demo: the driver failed (exit $status); the worker said:" >&2
 	tail -n 20 "$dir/worker.log" >&2

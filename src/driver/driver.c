@@ -66,6 +66,7 @@ struct driver {
 	int watch_rows;		/* table header printed */
 	int progress_len;
 	int demo_stage;		/* 0 = creating, 1 = deleting */
+	io_timer nowait_timer;	/* --no-wait: the Get that looks for the accepted Create, again */
 	struct driver_token token;
 	struct driver_tls tls;	/* --tls: the anchors and client certificate the connections use */
 	grpc_metadata auth_md;	/* authorization: Bearer ..., sent on every call when there is a token */
@@ -440,11 +441,26 @@ static int on_nowait_get(grpc_ccall *call, void *arg, const uint8_t *msg, size_t
 	return 0;
 }
 
+static void send_nowait_get(struct driver *d);
+
+static void on_nowait_timer(io_loop *loop, void *arg)
+{
+	(void)loop;
+	send_nowait_get(arg);
+}
+
 static void on_nowait_get_done(grpc_ccall *call, void *arg, int status, const char *message)
 {
 	struct driver *d = arg;
 
 	(void)call;
+	if (status == GRPC_NOT_FOUND && !io_loop_stopped(d->loop) && d->create_call) {
+		/* The Get overtook the Create: calls stop being answered in order once they wait
+		 * on reviews of the caller (auth).  Look again shortly; the Create's own answer
+		 * (an error, or SUCCESS at once) still decides if it comes first. */
+		io_timer_start(d->loop, &d->nowait_timer, 20);
+		return;
+	}
 	if (status != GRPC_OK && !io_loop_stopped(d->loop) && d->create_call) {
 		grpc_ccall *cc = d->create_call;
 		d->create_call = NULL;
@@ -475,15 +491,22 @@ static void start_create(struct driver *d)
 	if (!d->wait) {
 		/* The worker marks the cluster CREATING when it accepts the Create; a Get on the
 		 * same connection right behind it sees that. */
-		Cplane__V1__GetClusterRequest g = CPLANE__V1__GET_CLUSTER_REQUEST__INIT;
-		g.name = (char *)d->name;
-		if (grpc_client_call_pb(d->client, CPLANE_PATH_GET, &g.base, 0, &o,
-		    on_nowait_get, on_nowait_get_done, d) == NULL)
-			fail_status(d, "create", GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		send_nowait_get(d);
 		return;
 	}
 	if (d->tty)
 		start_watch(d, GOAL_READY);	/* live progress on the same connection */
+}
+
+static void send_nowait_get(struct driver *d)
+{
+	Cplane__V1__GetClusterRequest g = CPLANE__V1__GET_CLUSTER_REQUEST__INIT;
+	grpc_call_opts o = call_opts(d);
+
+	g.name = (char *)d->name;
+	if (grpc_client_call_pb(d->client, CPLANE_PATH_GET, &g.base, 0, &o,
+	    on_nowait_get, on_nowait_get_done, d) == NULL)
+		fail_status(d, "create", GRPC_RESOURCE_EXHAUSTED, "out of memory");
 }
 
 /* ------------------------------------------------------------ delete */
@@ -1123,6 +1146,7 @@ int driver_main(int argc, char **argv)
 	a.timeout_ms = -1;
 	a.replicas = -1;
 	a.wait = 1;
+	io_timer_init(&d.nowait_timer, on_nowait_timer, &d);
 	if ((rc = parse_flags(&d, &a, argc, argv)) != 0 || (rc = lookup_command(&d, &a)) != 0 ||
 	    (rc = apply_args(&d, &a)) != 0 || (rc = connect_worker(&d, a.target, &a.tls, a.timeout_ms)) != 0) {
 		driver_token_free(&d.token);
@@ -1134,6 +1158,8 @@ int driver_main(int argc, char **argv)
 	if (!io_loop_stopped(d.loop))
 		io_loop_run(d.loop);
 	end_progress(&d);
+	if (d.loop)
+		io_timer_stop(d.loop, &d.nowait_timer);
 	grpc_client_free(d.client);
 	io_loop_free(d.loop);
 	driver_token_free(&d.token);

@@ -550,3 +550,8 @@ grpc_server *grpc_call_server(const grpc_call *c)
 	return c->srv;
 }
 
+
+const void *grpc_call_conn_id(const grpc_call *c)
+{
+	return c->conn;
+}

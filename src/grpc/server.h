@@ -215,6 +215,9 @@ int grpc_call_cancel_status(const grpc_call *c);
 void grpc_call_set_user(grpc_call *c, void *user);
 void *grpc_call_user(const grpc_call *c);
 grpc_server *grpc_call_server(const grpc_call *c);
+/* Which connection the call came on, as an opaque identity (callers that keep calls of one connection in
+ * order); NULL once the connection is gone.  Another connection may get the same value later. */
+const void *grpc_call_conn_id(const grpc_call *c);
 
 /* --- without sockets (tests, fuzzing) --- */
 

@@ -125,7 +125,8 @@ static void on_resolved(void *arg, int ok)
 const char *k8s_verb_str(int verb)
 {
 	/* Kubernetes' own verb names, as the API server's audit log and RBAC spell them. */
-	static const char *const names[K8S_VERB_N] = { "get", "list", "watch", "create", "delete", "patch" };
+	static const char *const names[K8S_VERB_N] = { "get", "list", "watch", "create", "delete", "patch",
+		"review" };
 
 	return verb >= 0 && verb < K8S_VERB_N ? names[verb] : "OTHER";
 }

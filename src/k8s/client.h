@@ -65,8 +65,10 @@ const k8s_config *k8s_client_config(const k8s_client *c);
 
 /* ------------------------------------------------------- generic requests */
 
-/* Verbs as counted in metrics: Kubernetes' verb names (get, list, watch, create, delete). */
+/* Verbs as counted in metrics: Kubernetes' verb names (get, list, watch, create, delete, patch), and "review"
+ * for the creates of TokenReviews and SubjectAccessReviews (counted apart from the Deployments created). */
 enum k8s_verb { K8S_VERB_GET, K8S_VERB_LIST, K8S_VERB_WATCH, K8S_VERB_CREATE, K8S_VERB_DELETE, K8S_VERB_PATCH,
+	K8S_VERB_REVIEW,
 	K8S_VERB_N };
 const char *k8s_verb_str(int verb);
 

@@ -534,7 +534,7 @@ k8s_req *k8s_review_token(k8s_client *c, const char *token, size_t token_len, co
 	len = k8s_token_review_write(token, token_len, audience, body, cap);
 	if (len < 0)
 		goto out;
-	r = k8s__submit(c, &(k8s_request){ .verb = K8S_VERB_CREATE, .method = "POST",
+	r = k8s__submit(c, &(k8s_request){ .verb = K8S_VERB_REVIEW, .method = "POST",
 	    .path = "/apis/authentication.k8s.io/v1/tokenreviews", .body = body, .body_len = (size_t)len,
 	    .flags = K8S_REQ_IDEMPOTENT | K8S_REQ_SECRET, .timeout_ms = REVIEW_TIMEOUT_MS,
 	    .on_done = token_done, .ctx = rc }, review_call_free);
@@ -566,7 +566,7 @@ k8s_req *k8s_review_access(k8s_client *c, const k8s_user_info *user, const k8s_a
 	len = k8s_access_review_write(user, a, body, cap);
 	if (len < 0)
 		goto out;
-	r = k8s__submit(c, &(k8s_request){ .verb = K8S_VERB_CREATE, .method = "POST",
+	r = k8s__submit(c, &(k8s_request){ .verb = K8S_VERB_REVIEW, .method = "POST",
 	    .path = "/apis/authorization.k8s.io/v1/subjectaccessreviews", .body = body, .body_len = (size_t)len,
 	    .flags = K8S_REQ_IDEMPOTENT, .timeout_ms = REVIEW_TIMEOUT_MS, .on_done = access_done, .ctx = rc },
 	    review_call_free);

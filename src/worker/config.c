@@ -32,6 +32,11 @@ static const char *check_node_selector(const char *v)
 	return (eq && eq != v && eq[1] != '\0' && strchr(eq + 1, '=') == NULL) ? NULL : "want key=value";
 }
 
+static const char *check_auth(const char *v)
+{
+	return strcmp(v, "kubernetes") == 0 || strcmp(v, "none") == 0 ? NULL : "want kubernetes or none";
+}
+
 #define MS(x) ((int64_t)(x))
 static const struct flag_def worker_flags[] = {
 	{ "listen", FLAG_STRING, &parsed.listen, "gRPC listen address (default :50051)", 0, 0, NULL },
@@ -82,6 +87,14 @@ static const struct flag_def worker_flags[] = {
 	{ "kubeconfig", FLAG_STRING, &parsed.kubeconfig,
 	    "kubeconfig file when out of cluster (default $KUBECONFIG, else ~/.kube/config)", 0, 0, NULL },
 	{ "context", FLAG_STRING, &parsed.context, "kubeconfig context (default its current-context)", 0, 0, NULL },
+	{ "auth", FLAG_STRING, &parsed.auth, "who may call: kubernetes (TokenReview + SubjectAccessReview on every "
+	    "call) or none (default kubernetes)", 0, 0, check_auth },
+	{ "auth-audience", FLAG_STRING, &parsed.auth_audience, "audience callers' tokens must carry (default cplane; "
+	    "\"\" accepts API tokens)", 0, 0, NULL },
+	{ "auth-allow-ttl", FLAG_DURATION, &parsed.auth_allow_ttl_ms, "how long an allowing review is reused "
+	    "(default 60s)", MS(1), MS(3600) * 1000, NULL },
+	{ "auth-deny-ttl", FLAG_DURATION, &parsed.auth_deny_ttl_ms, "how long a refusing review is reused "
+	    "(default 10s)", MS(1), MS(3600) * 1000, NULL },
 };
 
 static int set(const char *v) { return v != NULL && v[0] != '\0'; }
@@ -107,6 +120,10 @@ int worker_config_parse(struct worker_config *cfg, int argc, char **argv)
 	parsed.log_format = "logfmt";
 	parsed.log_level = "info";
 	parsed.tls_check_interval_ms = 10 * 1000;
+	parsed.auth = "kubernetes";
+	parsed.auth_audience = "cplane";
+	parsed.auth_allow_ttl_ms = 60 * 1000;
+	parsed.auth_deny_ttl_ms = 10 * 1000;
 	if (flags_parse(worker_flags, sizeof(worker_flags) / sizeof(worker_flags[0]), argc, argv, pos, 0, &npos,
 	    err, sizeof(err)) < 0) {
 		fprintf(stderr, "cplane: %s\n", err);

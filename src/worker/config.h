@@ -31,6 +31,10 @@ struct worker_config {
 	int64_t tls_check_interval_ms;	/* how often the TLS files are checked for changes */
 	const char *kubeconfig;		/* out of cluster: this file, else $KUBECONFIG, else ~/.kube/config */
 	const char *context;		/* kubeconfig context; NULL = current-context */
+	const char *auth;		/* "kubernetes" or "none" */
+	const char *auth_audience;	/* "" = no audiences in the TokenReview */
+	int64_t auth_allow_ttl_ms;	/* review answers kept: allowed / refused */
+	int64_t auth_deny_ttl_ms;
 };
 
 /* Fills defaults, then env, then argv.  Returns 0, or -1 having printed one line to stderr. */

@@ -232,6 +232,10 @@ struct waiter *svc__waiter_new(worker_service *s, grpc_call *call, enum waiter_k
 	w->id = ++s->next_id;
 	w->start_us = start_us;
 	w->sent.phase = -1;
+	if (s->caller && kind != W_WATCH && (w->user = strdup(s->caller)) == NULL) {
+		free(w);
+		return NULL;
+	}
 	grpc_call_set_user(call, w);
 	s->stats.waiting_calls++;
 	return w;
@@ -310,6 +314,7 @@ void svc__waiter_free(worker_service *s, struct waiter *w)
 	s->stats.waiting_calls--;
 	free(w->want_image);
 	free(w->want_blob);
+	free(w->user);
 	free(w);
 }
 
@@ -320,6 +325,7 @@ void svc__waiter_finish(struct waiter *w, int code, const char *message)
 	grpc_call *call = w->call;
 
 	svc__count_call(s, w->method, code, w->start_us);
+	svc__audit(s, call, w->method, w->user, code);
 	svc__waiter_free(s, w);
 	grpc_call_finish(call, code, message);
 	svc__maybe_forget(s, c);
@@ -332,6 +338,7 @@ void svc__waiter_reply(struct waiter *w, const ProtobufCMessage *msg)
 	grpc_call *call = w->call;
 
 	svc__count_call(s, w->method, GRPC_OK, w->start_us);
+	svc__audit(s, call, w->method, w->user, GRPC_OK);
 	svc__waiter_free(s, w);
 	grpc_call_reply(call, msg);
 	svc__maybe_forget(s, c);
@@ -358,6 +365,7 @@ void svc__on_call_cancelled(grpc_call *call, void *arg)
 	int code = grpc_call_cancel_status(call);
 
 	svc__count_call(s, w->method, code ? code : GRPC_CANCELLED, w->start_us);
+	svc__audit(s, call, w->method, w->user, code ? code : GRPC_CANCELLED);
 	if (c && (w->kind == W_CREATE || w->kind == W_DELETE || w->kind == W_UPDATE))
 		log_info(w->kind == W_CREATE ? "Create call ended before the cluster was ready" :
 		    w->kind == W_UPDATE ? "Update call ended before the cluster was rolled out" :

@@ -14,6 +14,7 @@
 #include "k8s/client.h"
 #include "k8s/deploy.h"
 #include "k8s/status.h"
+#include "worker/auth.h"
 #include "worker/table.h"
 
 typedef struct worker_service worker_service;
@@ -60,6 +61,7 @@ struct worker_service_opts {
 	int64_t delete_timeout_ms;
 	int64_t max_replicas;
 	int64_t sync_wait_ms;		/* how long a call waits for the first list; 0 = WORKER_SYNC_WAIT_MS_DEFAULT */
+	worker_auth *auth;		/* who may call (worker/auth.h); NULL admits every call */
 };
 
 enum worker_method { WM_CREATE, WM_DELETE, WM_GET, WM_LIST, WM_WATCH, WM_UPDATE, WM_COUNT };

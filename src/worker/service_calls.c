@@ -9,10 +9,12 @@
  *   (register_methods), an enum worker_method value and name
  *   (service.h, service.c: metrics are indexed by it), a handle_x() below
  *   (UpdateCluster's is svc__handle_update in service_update.c) reached
- *   through dispatch(), and its rows in
- *   tests/unit/test_worker_service.c.
- * - A check every call passes (caller identity, draining, rate): in
- *   dispatch(), before the switch; it answers with svc__reply_error() and returns.
+ *   through dispatch(), its verb in method_auth[] (what RBAC is asked), and its
+ *   rows in tests/unit/test_worker_service.c.
+ * - Caller identity (worker/auth.h): admit() validates the request, then the
+ *   gate reviews the caller, and only then dispatch() runs.
+ * - A check every call passes (draining, rate): in dispatch(), before the
+ *   switch; it answers with svc__reply_error() and returns.
  * - A check on one method's input: at the top of its handle_x(), as the
  *   cluster_check_*() validators in cluster.c are, before any state is read.
  * - A call that must wait: svc__wait_on() a waiter kind; service.c finishes it
@@ -251,6 +253,7 @@ void svc__reply_error(worker_service *s, grpc_call *call, enum worker_method m, 
     const char *msg)
 {
 	svc__count_call(s, m, code, start_us);
+	svc__audit(s, call, m, s->caller, code);
 	grpc_call_finish(call, code, msg);
 }
 
@@ -258,6 +261,7 @@ void svc__reply_msg(worker_service *s, grpc_call *call, enum worker_method m, in
     const ProtobufCMessage *msg)
 {
 	svc__count_call(s, m, GRPC_OK, start_us);
+	svc__audit(s, call, m, s->caller, GRPC_OK);
 	grpc_call_reply(call, msg);
 }
 
@@ -611,8 +615,6 @@ static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, i
 		svc__reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
 		return;
 	}
-	if (check_request(s, call, m, start_us) < 0)
-		return;
 	if (!s->synced) {
 		/* svc__answer_by() also keeps it within the call's own deadline */
 		svc__wait_on(s, call, NULL, W_SYNC, m, start_us, sync_wait_ms(s, m));
@@ -629,12 +631,73 @@ static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, i
 	}
 }
 
-static void on_create(grpc_call *call, void *arg) { dispatch(arg, call, WM_CREATE, svc__now_us(arg)); }
-static void on_delete(grpc_call *call, void *arg) { dispatch(arg, call, WM_DELETE, svc__now_us(arg)); }
-static void on_get(grpc_call *call, void *arg) { dispatch(arg, call, WM_GET, svc__now_us(arg)); }
-static void on_list(grpc_call *call, void *arg) { dispatch(arg, call, WM_LIST, svc__now_us(arg)); }
-static void on_watch(grpc_call *call, void *arg) { dispatch(arg, call, WM_WATCH, svc__now_us(arg)); }
-static void on_update(grpc_call *call, void *arg) { dispatch(arg, call, WM_UPDATE, svc__now_us(arg)); }
+/* ------------------------------------------------------ who may call */
+
+/* Per method: the verb a SubjectAccessReview asks about, and whether the call gets an audit line. */
+static const struct {
+	const char *verb;
+	int audited;
+} method_auth[WM_COUNT] = {
+	[WM_CREATE] = { "create", 1 },
+	[WM_DELETE] = { "delete", 1 },
+	[WM_GET] = { "get", 0 },
+	[WM_LIST] = { "list", 0 },
+	[WM_WATCH] = { "watch", 0 },
+	[WM_UPDATE] = { "update", 1 },
+};
+
+void svc__audit(worker_service *s, grpc_call *call, enum worker_method m, const char *user, int code)
+{
+	const char *name;
+
+	(void)s;
+	if ((unsigned)m >= WM_COUNT || !method_auth[m].audited)
+		return;
+	name = request_name(call, m);
+	log_info("audit", "user", user && user[0] ? user : "-", "verb", method_auth[m].verb, "cluster",
+	    name ? name : "", "code", grpc_status_name(code) ? grpc_status_name(code) : "UNKNOWN", NULL);
+}
+
+/* The gate's answer: the handler runs with the caller known, or the call ends with the refusal. */
+static void on_admitted(void *arg, grpc_call *call, const worker_auth_result *r)
+{
+	struct admit_slot *slot = arg;
+	worker_service *s = slot->s;
+
+	s->caller = r->user;
+	if (r->code != GRPC_OK)
+		svc__reply_error(s, call, slot->m, svc__now_us(s), r->code, r->message);
+	else
+		dispatch(s, call, slot->m, svc__now_us(s));
+	s->caller = NULL;
+}
+
+/* A call arrives: a draining worker and a malformed request are refused before any review; else the gate
+ * decides (worker/auth.h). */
+static void admit(worker_service *s, grpc_call *call, enum worker_method m)
+{
+	int64_t start_us = svc__now_us(s);
+
+	if (s->draining) {
+		svc__reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");
+		return;
+	}
+	/* Malformed requests are refused before any review: a name that is not one never reaches the API server. */
+	if (check_request(s, call, m, start_us) < 0)
+		return;
+	if (s->opts.auth == NULL) {
+		dispatch(s, call, m, start_us);
+		return;
+	}
+	worker_auth_check(s->opts.auth, call, method_auth[m].verb, request_name(call, m), on_admitted, &s->admit[m]);
+}
+
+static void on_create(grpc_call *call, void *arg) { admit(arg, call, WM_CREATE); }
+static void on_delete(grpc_call *call, void *arg) { admit(arg, call, WM_DELETE); }
+static void on_get(grpc_call *call, void *arg) { admit(arg, call, WM_GET); }
+static void on_list(grpc_call *call, void *arg) { admit(arg, call, WM_LIST); }
+static void on_watch(grpc_call *call, void *arg) { admit(arg, call, WM_WATCH); }
+static void on_update(grpc_call *call, void *arg) { admit(arg, call, WM_UPDATE); }
 
 static int register_methods(worker_service *s)
 {
@@ -670,6 +733,8 @@ worker_service *worker_service_new(io_loop *loop, grpc_server *server, const str
 	s->server = server;
 	s->backend = *backend;
 	s->opts = *opts;
+	for (int m = 0; m < WM_COUNT; m++)
+		s->admit[m] = (struct admit_slot){ s, (enum worker_method)m };
 	s->table = cluster_table_new();
 	if (s->table == NULL)
 		goto fail;
@@ -695,7 +760,12 @@ void worker_service_on_synced(worker_service *s)
 		grpc_call *call = w->call;
 		enum worker_method m = w->method;
 		int64_t start_us = w->start_us;
+		char *user = w->user;	/* admitted before it waited: the handler still knows who asked */
+		w->user = NULL;
 		svc__waiter_free(s, w);
+		s->caller = user;
 		dispatch(s, call, m, start_us);
+		s->caller = NULL;
+		free(user);
 	}
 }

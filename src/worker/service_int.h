@@ -47,6 +47,7 @@ struct waiter {
 	/* Watch: what the client last got; dirty = a newer snapshot is owed */
 	struct snapshot sent;
 	int dirty;
+	char *user;		/* who asked (Create, Update, Delete, and calls held for the sync): for the audit line */
 };
 
 struct worker_service {
@@ -64,6 +65,11 @@ struct worker_service {
 	struct cluster **sweep;	/* entries to check at the end of this turn */
 	size_t nsweep, sweep_cap;
 	int sweep_scheduled;
+	const char *caller;	/* who the call being dispatched is from (auth), during its handler only */
+	struct admit_slot {	/* the context of a call's authorization: which method it is */
+		worker_service *s;
+		enum worker_method m;
+	} admit[WM_COUNT];
 };
 
 /* An API request or diagnosis in flight: finds its cluster and waiter again by name and id. */
@@ -94,6 +100,9 @@ Cplane__V1__Cluster *svc__cluster_to_msg(const struct cluster *c, enum cluster_p
 /* Keeps the spec of pod (NULL: empty) and hash on the entry.  0 or -1 (ENOMEM: the old one stays). */
 int svc__cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspec *pod, const char *hash, int service);
 void svc__count_call(worker_service *s, enum worker_method m, int code, int64_t start_us);
+/* The audit line of a call that changes something (Create, Update, Delete): who, what, which cluster, how it
+ * ended.  Before the call is finished. */
+void svc__audit(worker_service *s, grpc_call *call, enum worker_method m, const char *user, int code);
 struct waiter *svc__waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
     int64_t start_us);
 void svc__waiter_link(worker_service *s, struct waiter *w);

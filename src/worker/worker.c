@@ -23,6 +23,7 @@
 #include "k8s/config.h"
 #include "k8s/informer.h"
 #include "k8s/kubeconfig.h"
+#include "worker/auth.h"
 #include "worker/backend_k8s.h"
 #include "worker/config.h"
 #include "worker/descriptor_set.h"
@@ -42,6 +43,7 @@ struct worker {
 	grpc_reflection *reflection;
 	worker_service *service;
 	recorder *events;
+	worker_auth *auth;
 	metrics_server *metrics;
 	tls_server_config *tls;		/* NULL = h2c */
 	io_timer tls_check;
@@ -336,6 +338,26 @@ static int setup_events(struct worker *w, struct worker_backend *b)
 	return 0;
 }
 
+/* Who may call (worker/auth.h): every call reviewed by the API server, unless --auth none. */
+static int setup_auth(struct worker *w)
+{
+	struct worker_auth_opts o;
+
+	memset(&o, 0, sizeof(o));
+	worker_auth_parse_mode(w->cfg.auth, &o.mode);
+	o.audience = w->cfg.auth_audience;
+	o.allow_ttl_ms = w->cfg.auth_allow_ttl_ms;
+	o.deny_ttl_ms = w->cfg.auth_deny_ttl_ms;
+	o.namespace_ = w->kcfg.namespace_;
+	w->auth = worker_auth_new(w->loop, w->client, &o);
+	if (w->auth == NULL)
+		return -1;
+	if (o.mode == WORKER_AUTH_NONE)
+		log_warn("Authentication is off (--auth none): anyone who reaches the gRPC port may create and "
+		    "delete clusters with the worker's rights", NULL);
+	return 0;
+}
+
 static int setup(struct worker *w)
 {
 	k8s_config_opts kopts;
@@ -404,6 +426,9 @@ static int setup(struct worker *w)
 	sopts.create_timeout_ms = w->cfg.create_timeout_ms;
 	sopts.delete_timeout_ms = w->cfg.delete_timeout_ms;
 	sopts.max_replicas = w->cfg.max_replicas;
+	if (setup_auth(w) < 0)
+		goto nomem;
+	sopts.auth = w->auth;
 	w->service = worker_service_new(w->loop, w->server, &backend, &sopts);
 	if (w->service == NULL)
 		goto nomem;
@@ -431,6 +456,7 @@ static int setup(struct worker *w)
 		metrics_server_add_source(w->metrics, write_k8s_metrics, w);
 		metrics_server_add_source(w->metrics, write_grpc_conn_metrics, w);
 		metrics_server_add_source(w->metrics, recorder_write_metrics, w->events);
+		metrics_server_add_source(w->metrics, worker_auth_write_metrics, w->auth);
 		metrics_server_add_source(w->metrics, metrics_write_process, NULL);
 		if (w->tls != NULL)
 			metrics_server_add_source(w->metrics, write_tls_metrics, w);
@@ -480,6 +506,7 @@ int worker_main(int argc, char **argv)
 		break;
 	}
 	k8s_informer_free(w.informer);
+	worker_auth_free(w.auth);	/* first: its waiting calls must not reach a freed service */
 	worker_service_free(w.service);
 	metrics_server_free(w.metrics);
 	grpc_server_free(w.server);

@@ -2,7 +2,7 @@
 
     sim = start_kubesim(tmp_path, '--instant', '--node', POOL)
     w = start_worker(sim, tmp_path, '--create-timeout', '20s')
-    c = Client(w.target)
+    c = Client(w.target)              # sends sim.client_token (auth is on; kubesim grants it every verb)
     r = c.create('demo', 3)           # CreateClusterResponse
     c.get('demo').phase == pb.READY
     w.stop()                          # SIGTERM, waits, returns the exit code
@@ -107,6 +107,7 @@ class Worker:
         self.target = "127.0.0.1:%d" % port
         self.log_path = log_path
         self.metrics_port = metrics_port
+        self.client_token = None
 
     def log(self):
         with open(self.log_path, errors="replace") as f:
@@ -180,8 +181,13 @@ def worker_args(sim, port, *extra, metrics_port=None, node_selector=POOL):
     return args + list(extra)
 
 
+# target -> the token Client(target) sends by default: kubesim's client token for the workers started here.
+_TOKENS = {}
+
+
 def start_worker(sim, tmpdir, *extra, metrics=False, port=None, env=None, node_selector=POOL, wait_synced=True):
     port = port or free_port()
+    _TOKENS["127.0.0.1:%d" % port] = getattr(sim, "client_token", None)
     mport = free_port() if metrics else None
     log_path = os.path.join(str(tmpdir), "worker-%d.log" % port)
     logf = open(log_path, "ab")
@@ -189,6 +195,7 @@ def start_worker(sim, tmpdir, *extra, metrics=False, port=None, env=None, node_s
                             stdout=logf, stderr=subprocess.STDOUT, env=env if env is not None else {})
     logf.close()
     w = Worker(proc, port, log_path, mport)
+    w.client_token = _TOKENS.get(w.target)      # what a caller the simulator grants sends
     try:
         wait_port(port, 15, proc)
         if wait_synced:
@@ -211,12 +218,40 @@ def wait_serving(target, timeout=15.0):
     raise TimeoutError("worker at %s never became SERVING" % target)
 
 
-class Client:
-    """grpcio calls of cplane.v1.ClusterService with the generated message classes."""
+class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds authorization: Bearer <token> to every call (what the driver does)."""
 
-    def __init__(self, target):
+    def __init__(self, token):
+        self.md = ("authorization", "Bearer " + token)
+
+    def _details(self, d):
+        return d._replace(metadata=list(d.metadata or []) + [self.md])
+
+    def intercept_unary_unary(self, cont, d, req):
+        return cont(self._details(d), req)
+
+    def intercept_unary_stream(self, cont, d, req):
+        return cont(self._details(d), req)
+
+
+def authorized(channel, target):
+    """channel with the token Client(target) would send on every call (itself when there is none)."""
+    tok = _TOKENS.get(target)
+    return grpc.intercept_channel(channel, _Bearer(tok)) if tok else channel
+
+
+class Client:
+    """grpcio calls of cplane.v1.ClusterService with the generated message classes.
+
+    token: the bearer token every call carries; by default the kubesim client token of the worker
+    start_worker() started at target (none for other targets); None sends no authorization."""
+
+    def __init__(self, target, token="default"):
         self.pb = pb2()
-        self.channel = grpc.insecure_channel(target)
+        if token == "default":
+            token = _TOKENS.get(target)
+        self.raw_channel = grpc.insecure_channel(target)
+        self.channel = grpc.intercept_channel(self.raw_channel, _Bearer(token)) if token else self.raw_channel
         pb = self.pb
 
         def uu(name, req, resp):
@@ -255,7 +290,7 @@ class Client:
         return self._watch(self.pb.WatchClusterRequest(name=name), timeout=timeout)
 
     def close(self):
-        self.channel.close()
+        self.raw_channel.close()
 
 
 def phase_of(c, name):

@@ -34,7 +34,7 @@ SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 _SANDBOX_SH = r"""
 set -eu
-root=$1 bin=$2 sa=$3 hosts=$4; shift 4
+root=$1 bin=$2 sa=$3 hosts=$4 tokdir=$5 tokmnt=$6; shift 6
 mount -t tmpfs -o mode=0755 tmpfs "$root"
 mkdir -p "$root/dev" "$root/proc" "$root/etc"
 cp "$bin" "$root/cplane"
@@ -49,6 +49,11 @@ if [ "$sa" != - ]; then
 	mkdir -p "$root@SA_MOUNT@"
 	mount --bind "$sa" "$root@SA_MOUNT@"
 	mount -o remount,bind,ro "$root@SA_MOUNT@"
+fi
+if [ "$tokdir" != - ]; then
+	mkdir -p "$root$tokmnt"
+	mount --bind "$tokdir" "$root$tokmnt"
+	mount -o remount,bind,ro "$root$tokmnt"
 fi
 mount -o remount,ro "$root"
 exec "@SETPRIV@" --no-new-privs "@CHROOT@" --userspec=65532:65532 --groups=65532 "$root" /cplane "$@"
@@ -103,10 +108,12 @@ def sandbox_unusable():
     return None
 
 
-def pod_command(rootdir, binary, args, sa_dir=None, hosts_file=None, new_mount_ns=True):
+def pod_command(rootdir, binary, args, sa_dir=None, hosts_file=None, new_mount_ns=True, token=None):
+    """token: (directory holding `token`, where the pod mounts it) for a projected token volume."""
     script = (_SANDBOX_SH.replace("@SA_MOUNT@", SA_MOUNT).replace("@SETPRIV@", shutil.which("setpriv"))
               .replace("@CHROOT@", shutil.which("chroot")))
-    cmd = ["sh", "-c", script, "pod", rootdir, binary, sa_dir or "-", hosts_file or "-"] + list(args)
+    tokdir, tokmnt = token or ("-", "-")
+    cmd = ["sh", "-c", script, "pod", rootdir, binary, sa_dir or "-", hosts_file or "-", tokdir, tokmnt] + list(args)
     if new_mount_ns:
         cmd = [shutil.which("unshare"), "--mount", "--propagation", "private"] + cmd
     return cmd
@@ -175,9 +182,16 @@ def run(spec):
             env=pod_env(spec["worker_env"], sim.port, "cplane-5d8f7c9b4-x2x7q"),
             stdout=open(wlog, "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         procs.append(worker)
+        # The driver's projected token (audience cplane): kubesim's client token for cplane-driver.
+        tokdir = os.path.join(work, "driver-token")
+        os.makedirs(tokdir, exist_ok=True)
+        with open(os.path.join(tokdir, "token"), "w") as f:
+            f.write(sim.client_token)
+        open_service_account(tokdir)
         # Like `kubectl apply -k`: the driver starts alongside, and must wait for the worker itself.
         driver = subprocess.Popen(
-            pod_command(tempfile.mkdtemp(dir=work), spec["binary"], spec["driver_args"], hosts_file=hosts),
+            pod_command(tempfile.mkdtemp(dir=work), spec["binary"], spec["driver_args"], hosts_file=hosts,
+                        token=(tokdir, spec["driver_token_dir"])),
             env=pod_env(spec["driver_env"], sim.port, "cplane-driver"),
             stdout=open(dlog, "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         procs.append(driver)

@@ -302,7 +302,8 @@ class ApiMixin:
             return self.send_text(200, 'ok')
         self.authenticate()
         if path in kubesim_auth.PATHS:
-            self.inject_faults(False, False)
+            if sim.knobs.get('faults_on_reviews'):
+                self.inject_faults(False, False)
             return sim.auth.review(self, method, path, body)
         m = EVENTS_PATH.match(path)
         if m:

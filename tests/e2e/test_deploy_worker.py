@@ -68,7 +68,8 @@ def manifest():
     (role,) = [o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == "cplane"]
     (c,) = dep["spec"]["template"]["spec"]["containers"]
     (dc,) = pod["spec"]["containers"]
-    return {"args": list(c.get("args", [])), "env": c.get("env", []), "role": role,
+    (mnt,) = dc.get("volumeMounts", [])
+    return {"driver_token_dir": mnt["mountPath"],"args": list(c.get("args", [])), "env": c.get("env", []), "role": role,
             "ports": {p["name"]: p["containerPort"] for p in c.get("ports", [])},
             "driver_args": list(dc.get("args", [])), "driver_env": dc.get("env", []),
             "grace": dep["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)}
@@ -174,7 +175,10 @@ class Worker:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      env=env, cwd=str(tmp))
-        self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.grpc_port)
+        # A caller deploy/ grants (Role cplane-client): kubesim's client token for cplane-driver.
+        from cplane_fixture import _Bearer
+        self.raw_channel = grpc.insecure_channel("127.0.0.1:%d" % self.grpc_port)
+        self.channel = grpc.intercept_channel(self.raw_channel, _Bearer(sim.client_token))
 
     def output(self):
         self.log.flush()
@@ -193,7 +197,7 @@ class Worker:
         pytest.fail("worker not SERVING on grpc.health.v1 after %.0fs:\n%s" % (timeout, self.output()[-3000:]))
 
     def stop(self, grace):
-        self.channel.close()
+        self.raw_channel.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -307,6 +311,7 @@ def test_worker_and_driver_pods_play_the_demo(manifest, tmp_path):
         "deny": deny_rules(manifest["role"]), "grace": manifest["grace"],
         "worker_args": manifest["args"], "worker_env": manifest["env"],
         "driver_args": manifest["driver_args"], "driver_env": manifest["driver_env"],
+        "driver_token_dir": manifest["driver_token_dir"],
         "grpc_port": int(addr.get("--listen", ":50051").rsplit(":", 1)[1]),
         "metrics_port": int(addr["--metrics-addr"].rsplit(":", 1)[1]),
         "driver_timeout": 60,

@@ -13,12 +13,18 @@ import pytest
 from cplane_fixture import BIN, POOL, Client, free_port, pb2, phase_of, start_worker, wait_until
 from kubesim_fixture import start_kubesim
 
+# The driver's token: kubesim knows it (--client-token) for cplane-driver, every verb granted; the
+# worker checks it on every call.  The driver reads it from $CPLANE_TOKEN here.
+DRIVER_TOKEN = "driver-e2e-token-0123456789abcdef"
+TOKEN_ENV = {"CPLANE_TOKEN": DRIVER_TOKEN}
+
 AGE_RE = re.compile(r"(?:\d+[smhdy])+$|<unknown>$")
 
 
 def drv(*args, target=None, env=None, timeout=60):
     """Runs the driver; returns (exit status, stdout, stderr)."""
     e = {} if env is None else dict(env)
+    e.setdefault("CPLANE_TOKEN", DRIVER_TOKEN)
     if target is not None:
         e["CPLANE_TARGET"] = target
     p = subprocess.run([BIN, "--driver"] + list(args), env=e, stdin=subprocess.DEVNULL,
@@ -71,7 +77,8 @@ def log(msg, **kv):
 
 class Env:
     def __init__(self, tmp, *worker_args, node_selector=POOL, pace="20"):
-        self.sim = start_kubesim(tmp / "sim", "--ready-pace-ms", pace, "--node", POOL)
+        self.sim = start_kubesim(tmp / "sim", "--ready-pace-ms", pace, "--node", POOL,
+                                 "--client-token", DRIVER_TOKEN)
         try:
             self.w = start_worker(self.sim, tmp, "--max-replicas", "50", *worker_args, node_selector=node_selector)
         except Exception:
@@ -160,7 +167,7 @@ def test_create_no_wait_still_reports_errors(env):
     assert err.splitlines()[-1].startswith("cplane: create: ALREADY_EXISTS: ")
     assert "accepted" not in err
     rc, out, err = env.run("create", "Bad", "--no-wait")
-    assert rc == 13 and "cancelled" not in err.lower()
+    assert rc == 13 and "cancelled" not in err.lower(), err
 
 
 def test_create_ready_same_spec_is_success_at_once(env):
@@ -184,7 +191,7 @@ def test_second_create_and_delete_follow_the_first(env):
     env.sim.admin("pace", {"ms": 100})            # 20 pods: two seconds each way
     try:
         cmd = [BIN, "--driver", "--target", env.target]
-        first = subprocess.Popen(cmd + ["create", "twin", "--replicas", "20"], env={},
+        first = subprocess.Popen(cmd + ["create", "twin", "--replicas", "20"], env=dict(TOKEN_ENV),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_phase(env, "twin", pb.CREATING)
         rc, out, err = env.run("create", "twin", "--replicas", "20")
@@ -193,7 +200,7 @@ def test_second_create_and_delete_follow_the_first(env):
                                  log("Cluster is being created by another call; following it", name="twin") +
                                  log("Created cluster", name="twin", replicas=20, took="<dur>"))
         assert first.wait(30) == 0
-        first = subprocess.Popen(cmd + ["delete", "twin"], env={},
+        first = subprocess.Popen(cmd + ["delete", "twin"], env=dict(TOKEN_ENV),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_phase(env, "twin", pb.DELETING)
         rc, out, err = env.run("delete", "twin")
@@ -310,8 +317,8 @@ class Lines:
 def test_watch_until_deleted_table_and_json(env):
     assert env.run("create", "w-one", "--replicas", "2")[0] == 0
     cmd = [BIN, "--driver", "--target", env.target, "watch", "w-one"]
-    tab = subprocess.Popen(cmd, env={}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    js = subprocess.Popen(cmd + ["-o", "json"], env={}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tab = subprocess.Popen(cmd, env=dict(TOKEN_ENV), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    js = subprocess.Popen(cmd + ["-o", "json"], env=dict(TOKEN_ENV), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         tl, jl = Lines(tab), Lines(js)
         head = tl.line() + tl.line()
@@ -353,7 +360,7 @@ def test_watch_has_no_deadline_unless_asked(env):
     assert norm_table(out) == ("NAME     REPLICAS   READY   UPDATED   PHASE      AGE\n"
                                "w-long   1          1       1         READY      <age>\n")
     # CPLANE_TIMEOUT is the same flag: the default 10m would not apply to a watch
-    p = subprocess.Popen([BIN, "--driver", "watch", "w-long"], env={"CPLANE_TARGET": env.target},
+    p = subprocess.Popen([BIN, "--driver", "watch", "w-long"], env=dict(TOKEN_ENV, CPLANE_TARGET=env.target),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert Lines(p).line().startswith("NAME")
@@ -392,7 +399,7 @@ def test_demo_is_the_default(env):
 
 def test_demo_on_a_terminal_shows_progress_then_the_four_lines(env):
     from test_driver_interop import drv_tty
-    rc, out, term = drv_tty(env.target, timeout=90)
+    rc, out, term = drv_tty(env.target, timeout=90, env=TOKEN_ENV)
     assert (rc, out) == (0, ""), term
     assert re.search(r"\rdemo: \d+/30 replicas ready \(CREATING\)", term), term
     assert re.search(r"\rdemo: \d+/30 replicas ready \(DELETING\)", term), term
@@ -534,7 +541,7 @@ def test_default_target_is_the_in_cluster_service():
 
 
 def test_cplane_target_env_is_the_default_and_flag_wins(env):
-    rc, out, err = drv("list", env={"CPLANE_TARGET": env.target})
+    rc, out, err = drv("list", env=dict(TOKEN_ENV, CPLANE_TARGET=env.target))
     assert rc == 0 and out.startswith("NAME"), err
     # --target beats the environment
     rc, out, err = drv("list", "--target", env.target, env={"CPLANE_TARGET": "127.0.0.1:1"})
@@ -545,7 +552,7 @@ def test_startup_retry_waits_for_the_worker(env, tmp_path):
     port = free_port()
     target = "127.0.0.1:%d" % port
     p = subprocess.Popen([BIN, "--driver", "create", "late", "--replicas", "2", "--timeout", "30s"],
-                         env={"CPLANE_TARGET": target}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         env=dict(TOKEN_ENV, CPLANE_TARGET=target), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     w = None
     early = b""
     try:

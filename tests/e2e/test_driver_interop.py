@@ -100,10 +100,10 @@ def drv(svc, *args, timeout=30):
     return p.returncode, p.stdout, p.stderr
 
 
-def drv_tty(target, *args, timeout=30):
+def drv_tty(target, *args, timeout=30, env=None):
     """Runs the driver with stderr on a pseudo-terminal; returns (exit status, stdout, what the terminal got)."""
     m, s = pty.openpty()
-    p = subprocess.Popen([BIN, "--driver", "--target", target] + list(args), env={},
+    p = subprocess.Popen([BIN, "--driver", "--target", target] + list(args), env=dict(env or {}),
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=s)
     os.close(s)
     term = b""

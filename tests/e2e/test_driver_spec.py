@@ -7,7 +7,7 @@ import pytest
 
 from cplane_fixture import POOL, start_worker
 from kubesim_fixture import start_kubesim
-from test_driver import drv, log, norm_json, norm_log, norm_table
+from test_driver import DRIVER_TOKEN, TOKEN_ENV, drv, log, norm_json, norm_log, norm_table
 
 NS_DEPLOY = "/apis/apps/v1/namespaces/%s/deployments"
 
@@ -15,7 +15,7 @@ NS_DEPLOY = "/apis/apps/v1/namespaces/%s/deployments"
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     d = tmp_path_factory.mktemp("drvspec")
-    sim = start_kubesim(d / "sim", "--ready-pace-ms", "10", "--node", POOL)
+    sim = start_kubesim(d / "sim", "--ready-pace-ms", "10", "--node", POOL, "--client-token", DRIVER_TOKEN)
     w = start_worker(sim, d, "--max-replicas", "50", "--create-timeout", "20s")
     yield sim, w
     w.stop()
@@ -128,7 +128,7 @@ def test_scale_shows_live_progress_on_a_terminal(env):
     assert run(env, "create", "tty", "--replicas", "1")[0] == 0
     sim.knobs(ready_pace_ms=60)
     try:
-        rc, out, term = drv_tty(w.target, "scale", "tty", "--replicas", "6")
+        rc, out, term = drv_tty(w.target, "scale", "tty", "--replicas", "6", env=TOKEN_ENV)
     finally:
         sim.knobs(ready_pace_ms=10)
     assert (rc, out) == (0, ""), term

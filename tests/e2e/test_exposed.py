@@ -438,7 +438,11 @@ def test_driver_output_that_cannot_be_written_is_exit_1(sim, tmp_path):
     c = Client(w.target)
     try:
         c.create("printed", 1, timeout=20)
-        base = [BIN, "--driver", "list", "--target", w.target, "--timeout", "30s"]
+        # The caller's token as a file: the environment stays the test's own.
+        tok = os.path.join(str(tmp_path), "client.token")
+        with open(tok, "w") as f:
+            f.write(sim.client_token)
+        base = [BIN, "--driver", "list", "--target", w.target, "--timeout", "30s", "--token-file", tok]
         with open("/dev/full", "w") as full:
             p = subprocess.run(base, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
         assert p.returncode == 1, (p.returncode, p.stderr)

@@ -39,7 +39,10 @@ def run_worker(tmp_path, *args, env=None):
 
 
 def create_and_check(sim, w, name, namespace=None):
-    c = Client(w.target)
+    if namespace and namespace != sim.namespace:    # RBAC: the client's RoleBinding there too
+        sim.auth(add_rules=[{"users": [sim.client_user], "verbs": ["*"], "apiGroups": ["cplane.dev"],
+                             "resources": ["clusters"], "namespace": namespace, "names": []}])
+    c = Client(w.target, token=sim.client_token)     # auth is on: kubesim's client token
     try:
         r = c.create(name, 1)
         assert r.cluster.phase == pb2().READY

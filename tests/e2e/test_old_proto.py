@@ -25,6 +25,7 @@ from cplane.v1 import cplane_pb2 as pb
 from google.protobuf import json_format
 
 target, name = sys.argv[2], sys.argv[3]
+auth_md = [("authorization", "Bearer " + sys.argv[4])]   # auth is on: kubesim's client token
 out = {"descriptors": {}, "enums": {}, "requests": {}, "answers": {}}
 for mname, md in pb.DESCRIPTOR.message_types_by_name.items():
     out["descriptors"][mname] = [[f.name, f.number, f.type, f.label] for f in md.fields]
@@ -45,8 +46,8 @@ for m in ("CreateCluster", "GetCluster", "ListClusters", "DeleteCluster"):
     out["requests"][m] = data.hex()
     if m == "DeleteCluster":
         watch = ch.unary_stream("/cplane.v1.ClusterService/WatchCluster")(
-            pb.WatchClusterRequest(name=name).SerializeToString(), timeout=30)
-    raw = ch.unary_unary("/cplane.v1.ClusterService/" + m)(data, timeout=30)
+            pb.WatchClusterRequest(name=name).SerializeToString(), timeout=30, metadata=auth_md)
+    raw = ch.unary_unary("/cplane.v1.ClusterService/" + m)(data, timeout=30, metadata=auth_md)
     out["answers"][m] = [raw.hex(), json_format.MessageToDict(resp[m].FromString(raw),
                                                              preserving_proto_field_name=True)]
 out["watch"] = [[raw.hex(), json_format.MessageToDict(pb.Cluster.FromString(raw),
@@ -69,7 +70,7 @@ def old_run(tmp_path_factory):
     sim = start_kubesim(d / "sim", "--ready-pace-ms", "5", "--node", POOL)
     w = start_worker(sim, d, "--create-timeout", "20s", "--delete-timeout", "20s")
     try:
-        p = subprocess.run([sys.executable, "-c", OLD_CLIENT, str(out), w.target, "oldc"],
+        p = subprocess.run([sys.executable, "-c", OLD_CLIENT, str(out), w.target, "oldc", sim.client_token],
                            capture_output=True, text=True, timeout=120)
     finally:
         w.stop()

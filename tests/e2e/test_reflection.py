@@ -13,7 +13,7 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from cplane_fixture import POOL, ROOT, start_worker
+from cplane_fixture import POOL, ROOT, authorized, start_worker
 from kubesim_fixture import start_kubesim
 
 _refl = {}
@@ -158,7 +158,7 @@ def test_dynamic_call_from_descriptors(worker):
         resp_cls = factory.GetPrototype(md.output_type)
         ch = grpc.insecure_channel(w.target)
         try:
-            return ch.unary_unary("/%s/%s" % (svc.full_name, md.name),
+            return authorized(ch, w.target).unary_unary("/%s/%s" % (svc.full_name, md.name),
                                   request_serializer=req_cls.SerializeToString,
                                   response_deserializer=resp_cls.FromString)(req_cls(**fields), timeout=30)
         finally:

@@ -18,8 +18,8 @@ import urllib.request
 import grpc
 import pytest
 
-from cplane_fixture import (BIN, POOL, Client, HEALTH_SERVING, free_port, health_request, health_status, pb2,
-                            start_worker)
+from cplane_fixture import (BIN, POOL, Client, HEALTH_SERVING, authorized, free_port, health_request,
+                            health_status, pb2, start_worker)
 from kubesim_fixture import start_kubesim
 
 SUBJ_SANS = 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n'
@@ -124,7 +124,8 @@ class SecureClient(Client):
         super().__init__(w.target)
         self.channel.close()
         # rebuild the stubs on a secure channel
-        ch = secure_channel(w, ca, cert, key)
+        self.raw_channel = secure_channel(w, ca, cert, key)
+        ch = authorized(self.raw_channel, w.target)     # auth is on: the caller's token on every call
         pb = self.pb
         self.channel = ch
 
@@ -463,8 +464,10 @@ def test_mtls(pki, sim, tmp_path):
 # ---- the driver ------------------------------------------------------------------------
 
 def driver(w, *args, env=None):
+    env = dict(env or {})
+    env.setdefault('CPLANE_TOKEN', w.client_token or '')     # auth is on: the caller's token
     return subprocess.run([BIN, '--driver', '--target', w.target, '--timeout', '20s', *args], capture_output=True,
-                          text=True, timeout=60, env=env if env is not None else {})
+                          text=True, timeout=60, env=env)
 
 
 def test_driver_with_tls(pki, sim, tmp_path):
