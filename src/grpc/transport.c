@@ -53,6 +53,9 @@ static const char *stream_error(grpc_transport *t, const char *what)
 		return what;
 	if (errno == EPROTO)
 		return io_tls_error(&t->tls);
+	/* a write that failed in the handshake: the peer's alert may be waiting unread */
+	if (!io_tls_handshake_done(&t->tls) && io_tls_absorb(&t->tls, t->fd) != 0)
+		return io_tls_error(&t->tls);
 	/* BearSSL ends some refusals (a missing client certificate) without an alert */
 	return io_tls_handshake_done(&t->tls) ? what : "tls: connection closed during the handshake";
 }
@@ -85,9 +88,17 @@ static int flush_now(grpc_transport *t)
 	const uint8_t *p;
 	unsigned interest = 0;
 
-	if (io_tls_on(&t->tls) && io_tls_flush(&t->tls, t->fd) < 0) {
-		tr_close(t, "write failed");
-		return -1;
+	if (io_tls_on(&t->tls)) {
+		if (io_tls_flush(&t->tls, t->fd) < 0) {
+			tr_close(t, "write failed");
+			return -1;
+		}
+		if (io_tls_closed(&t->tls) && !io_tls_want_write(&t->tls)) {
+			/* refused or failed, its alert (if any) written */
+			errno = EPROTO;
+			tr_close(t, stream_error(t, "closed"));
+			return -1;
+		}
 	}
 	for (int i = 0; i < WRITES_PER_FLUSH; i++) {
 		ssize_t n;
@@ -244,6 +255,12 @@ void grpc_transport_stop(grpc_transport *t)
 	}
 	t->flags &= ~TR_FLUSH_QUEUED;
 	io_tls_release(&t->tls);
+	if (t->fd >= 0 && io_tls_on(&t->tls)) {
+		/* what the peer sent and we did not read would make close(2) a reset, and a
+		 * reset can overtake the alert just written: read it first */
+		for (int i = 0; i < 8 && recv(t->fd, read_scratch, sizeof(read_scratch), MSG_DONTWAIT) > 0; i++)
+			;
+	}
 	if (t->fd >= 0) {
 		io_loop_del_fd(t->loop, t->fd);
 		close(t->fd);

@@ -336,8 +336,28 @@ static void hello_feed(hello_tap *h, const uint8_t *p, size_t n)
 	}
 }
 
-/* TLS 1.2 fatal alert no_application_protocol (120), in clear: nothing is negotiated yet. */
-static const uint8_t alert_no_alpn[7] = {21, 3, 3, 0, 2, 2, 120};
+/*
+ * Fatal alerts we write ourselves, in clear (no cipher is in force on our
+ * side yet): no_application_protocol for a hello without ALPN, and for a
+ * client certificate BearSSL refused, which it ends without a word.
+ */
+static void set_alert(uint8_t rec[7], uint8_t code)
+{
+	static const uint8_t hdr[6] = {21, 3, 3, 0, 2, 2};
+
+	memcpy(rec, hdr, sizeof(hdr));
+	rec[6] = code;
+}
+
+static uint8_t client_cert_alert(int e)
+{
+	switch (e) {
+	case BR_ERR_NO_CLIENT_AUTH: return 116;		/* certificate_required */
+	case BR_ERR_X509_NOT_TRUSTED: return 48;	/* unknown_ca */
+	case BR_ERR_X509_EXPIRED: return 45;		/* certificate_expired */
+	default: return 42;				/* bad_certificate */
+	}
+}
 
 struct tls_server {
 	br_ssl_server_context sc;
@@ -346,7 +366,9 @@ struct tls_server {
 	tls_server_config *cfg;
 	tls_pair *pair;
 	bool hs_done, counted;
-	bool refusing;		/* a hello without ALPN: our alert goes out instead of the engine's words */
+	bool refusing;		/* a hello without ALPN: the engine never saw it */
+	bool alerting;		/* our alert goes out, then the connection is closed */
+	uint8_t alert[7];
 	size_t alert_sent;
 	uint8_t *rr;		/* the engine's record buffer last handed out */
 	hello_tap *tap;		/* until the first ClientHello is judged; then freed */
@@ -496,8 +518,14 @@ static void note(tls_server *s)
 		s->counted = true;
 		s->cfg->st.handshakes[TLS_HS_OK]++;
 	} else if (st & BR_SSL_CLOSED) {
+		int e = br_ssl_engine_last_error(&s->sc.eng);
+
 		s->counted = true;
-		s->cfg->st.handshakes[classify(s, br_ssl_engine_last_error(&s->sc.eng))]++;
+		s->cfg->st.handshakes[classify(s, e)]++;
+		if (e == BR_ERR_NO_CLIENT_AUTH || (e >= BR_ERR_X509_INVALID_VALUE && e <= BR_ERR_X509_NOT_TRUSTED)) {
+			set_alert(s->alert, client_cert_alert(e));
+			s->alerting = true;
+		}
 	}
 }
 
@@ -519,9 +547,9 @@ unsigned tls_server_state(tls_server *s)
 {
 	unsigned st = br_ssl_engine_current_state(&s->sc.eng), r = 0;
 
-	if (s->refusing)
-		return s->alert_sent < sizeof(alert_no_alpn) ? TLS_SENDREC : TLS_CLOSED;
 	note(s);
+	if (s->alerting)
+		return s->alert_sent < sizeof(s->alert) ? TLS_SENDREC : TLS_CLOSED;
 	if (st & BR_SSL_CLOSED)
 		r |= TLS_CLOSED;
 	if (st & BR_SSL_SENDREC)
@@ -537,16 +565,16 @@ unsigned tls_server_state(tls_server *s)
 
 uint8_t *tls_server_sendrec_buf(tls_server *s, size_t *len)
 {
-	if (s->refusing) {
-		*len = sizeof(alert_no_alpn) - s->alert_sent;
-		return *len ? (uint8_t *)(uintptr_t)alert_no_alpn + s->alert_sent : NULL;
+	if (s->alerting) {
+		*len = sizeof(s->alert) - s->alert_sent;
+		return *len ? s->alert + s->alert_sent : NULL;
 	}
 	return br_ssl_engine_sendrec_buf(&s->sc.eng, len);
 }
 
 uint8_t *tls_server_recvrec_buf(tls_server *s, size_t *len)
 {
-	if (s->refusing) {
+	if (s->alerting) {
 		*len = 0;
 		return NULL;
 	}
@@ -555,7 +583,7 @@ uint8_t *tls_server_recvrec_buf(tls_server *s, size_t *len)
 
 uint8_t *tls_server_sendapp_buf(tls_server *s, size_t *len)
 {
-	if (s->refusing) {
+	if (s->alerting) {
 		*len = 0;
 		return NULL;
 	}
@@ -564,7 +592,7 @@ uint8_t *tls_server_sendapp_buf(tls_server *s, size_t *len)
 
 uint8_t *tls_server_recvapp_buf(tls_server *s, size_t *len)
 {
-	if (s->refusing) {
+	if (s->alerting) {
 		*len = 0;
 		return NULL;
 	}
@@ -573,7 +601,7 @@ uint8_t *tls_server_recvapp_buf(tls_server *s, size_t *len)
 
 void tls_server_sendrec_ack(tls_server *s, size_t n)
 {
-	if (s->refusing) {
+	if (s->alerting) {
 		s->alert_sent += n;
 		return;
 	}
@@ -583,13 +611,15 @@ void tls_server_sendrec_ack(tls_server *s, size_t n)
 
 void tls_server_recvrec_ack(tls_server *s, size_t n)
 {
-	if (s->refusing)
+	if (s->alerting)
 		return;
 	if (s->tap != NULL) {
 		/* judged before the engine takes the bytes: a refused hello never reaches it */
 		hello_feed(s->tap, s->rr, n);
 		if (s->tap->verdict == HELLO_NO_ALPN) {
 			s->refusing = true;
+			s->alerting = true;
+			set_alert(s->alert, 120);
 			s->pol.refused = true;
 			s->counted = true;
 			s->cfg->st.handshakes[TLS_HS_NO_ALPN]++;
@@ -609,13 +639,13 @@ void tls_server_recvapp_ack(tls_server *s, size_t n) { br_ssl_engine_recvapp_ack
 
 void tls_server_flush(tls_server *s)
 {
-	if (!s->refusing)
+	if (!s->alerting)
 		br_ssl_engine_flush(&s->sc.eng, 0);
 }
 
 void tls_server_close(tls_server *s)
 {
-	if (s->refusing)
+	if (s->alerting)
 		return;
 	br_ssl_engine_close(&s->sc.eng);
 	note(s);
@@ -623,7 +653,7 @@ void tls_server_close(tls_server *s)
 
 bool tls_server_handshake_done(const tls_server *s)
 {
-	if (s->refusing)
+	if (s->alerting)
 		return false;
 	return s->hs_done || (br_ssl_engine_current_state(&s->sc.eng) & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) != 0;
 }

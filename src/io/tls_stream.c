@@ -201,6 +201,37 @@ bool io_tls_can_send(io_tls *t)
 	return (E(t, state) & (TLS_SENDAPP | TLS_SENDREC)) == TLS_SENDAPP;
 }
 
+int io_tls_absorb(io_tls *t, int fd)
+{
+	for (int i = 0; i < 64 && !(E(t, state) & TLS_CLOSED); i++) {
+		uint8_t *p;
+		size_t len;
+		ssize_t r;
+
+		if ((p = EA(t, recvrec_buf, &len)) == NULL)
+			break;
+		if (t->pend_len > 0) {	/* read ahead earlier: it comes first */
+			if (len > t->pend_len)
+				len = t->pend_len;
+			memcpy(p, t->pend, len);
+			memmove(t->pend, t->pend + len, t->pend_len - len);
+			t->pend_len -= len;
+			EA(t, recvrec_ack, len);
+			continue;
+		}
+		r = recv(fd, p, len, MSG_DONTWAIT);
+		if (r <= 0)
+			break;
+		EA(t, recvrec_ack, (size_t)r);
+	}
+	return E(t, error);
+}
+
+bool io_tls_closed(io_tls *t)
+{
+	return (E(t, state) & TLS_CLOSED) != 0;
+}
+
 bool io_tls_handshake_done(io_tls *t)
 {
 	return E(t, handshake_done);

@@ -45,6 +45,14 @@ bool io_tls_want_write(io_tls *t);
 bool io_tls_can_send(io_tls *t);
 /* Bytes are waiting to be read without the socket (decrypted, or records read ahead). */
 bool io_tls_buffered(io_tls *t);
+/*
+ * After a write failed (the peer closed): reads what the peer sent before it
+ * closed — an alert, most often — into the engine, so io_tls_error() can say
+ * it.  Returns the engine's error (0 = none).
+ */
+int io_tls_absorb(io_tls *t, int fd);
+/* The engine is done (failed, refused or closed); nothing more will pass. */
+bool io_tls_closed(io_tls *t);
 /* The handshake has completed. */
 bool io_tls_handshake_done(io_tls *t);
 /* Frees what the stream holds besides the engine (call when the connection ends). */
