@@ -293,6 +293,7 @@ struct waiter *svc__wait_on(worker_service *s, grpc_call *call, struct cluster *
 static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_us,
     const Cplane__V1__CreateClusterRequest *req, const k8s_podspec *pod)
 {
+	int to_target = 0;
 	const char *image;
 	char hash[K8S_SPEC_HASH_LEN + 1];
 	char msg[512], rep[24];
@@ -332,13 +333,19 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	case PHASE_CREATING:
 	case PHASE_UPDATING:
 	case PHASE_READY:
-		if (!svc__spec_matches(c, req->replicas, image, hash)) {
+		/* An Update of ours to exactly this spec is on its way (its PATCH may not even be
+		 * answered yet): the Create is that rollout's. */
+		for (struct waiter *x = c->user; x && !to_target; x = x->next)
+			to_target = x->kind == W_UPDATE && x->want_replicas == req->replicas &&
+			    strcmp(x->want_image, image) == 0 && strcmp(x->want_hash, hash) == 0;
+		if (!to_target && !svc__spec_matches(c, req->replicas, image, hash)) {
 			svc__already_exists_text(c, hash, msg, sizeof(msg));
 			svc__reply_error(s, call, WM_CREATE, start_us, GRPC_ALREADY_EXISTS, msg);
 			return;
 		}
 		cplane__v1__create_cluster_response__init(&resp);
-		resp.result = phase == PHASE_READY ? CPLANE__V1__RESULT__SUCCESS : CPLANE__V1__RESULT__IN_PROGRESS;
+		resp.result = phase == PHASE_READY && !to_target ? CPLANE__V1__RESULT__SUCCESS :
+		    CPLANE__V1__RESULT__IN_PROGRESS;
 		{
 			Cplane__V1__Cluster *lent = svc__cluster_to_msg(c, phase, &m, msg, sizeof(msg));
 

@@ -1606,6 +1606,15 @@ static void test_update_in_progress_and_superseded(void)
 	CHECK_EQ_INT(status(same), GRPC_OK);
 	check_update_resp(same, CPLANE__V1__RESULT__IN_PROGRESS, CPLANE__V1__PHASE__READY, 2, NULL);
 	CHECK_EQ_INT(count_op(F_PATCH), 1);
+	/* Create | UPDATING, same spec as the target | IN_PROGRESS, even before the PATCH is answered;
+	 * a spec that is neither the target nor the current one is ALREADY_EXISTS. */
+	{
+		int32_t cr = create(&e, "demo", 5, IMG2);
+		CHECK_EQ_INT(status(cr), GRPC_OK);
+		check_create_resp(cr, CPLANE__V1__RESULT__IN_PROGRESS, CPLANE__V1__PHASE__READY, 2);
+		cr = create(&e, "demo", 4, IMG2);
+		CHECK_EQ_INT(status(cr), GRPC_ALREADY_EXISTS);
+	}
 	other = update(&e, "demo", 3, "");
 	CHECK_EQ_INT(status(first), GRPC_ABORTED);
 	CHECK(strstr(message(first), "superseded") != NULL);
