@@ -243,7 +243,9 @@ def ecw(pki, sim, tmp_path_factory):
     wait_serving(c)
     yield w, c
     c.close()
-    w.stop()
+    assert w.stop() == 0
+    # under CPLANE_BIN=build/test/cplane: every refused, aborted and 1,000 closed connections freed
+    assert 'Sanitizer' not in w.log() and 'runtime error' not in w.log(), w.log()[-4000:]
 
 
 def s_client(w, *args):
@@ -351,8 +353,10 @@ def test_thousand_connections_leave_rss_and_fds_flat(ecw, pki):
     cycle(1000)
     rss1, fd1 = rss_kb(), fds()
     assert fd1 - fd0 <= 2, (fd0, fd1)   # the API server's connections may come and go
-    # each TLS engine is ~40 KiB: 1,000 leaked would be ~40 MiB
-    assert rss1 - rss0 < 4096, (rss0, rss1)
+    # each TLS engine is ~40 KiB: 1,000 leaked would be ~40 MiB.  Not under ASan (CPLANE_BIN=build/test/cplane):
+    # its quarantine keeps freed memory on purpose, and its leak check at exit covers this instead.
+    if os.path.join('build', 'test') not in BIN:
+        assert rss1 - rss0 < 4096, (rss0, rss1)
     assert c.health() == HEALTH_SERVING
 
 
