@@ -1,8 +1,9 @@
 """make bench-worker: the worker (build/cplane) against kubesim, measured from outside.
 
 (a) memory: VmRSS after the first sync with no clusters; with 10,000 clusters
-    known (bulk-created managed Deployments, a fresh worker lists them); the
-    RSS added per Create waiting on an unschedulable cluster.
+    known (bulk-created managed Deployments, a fresh worker lists them), and
+    with 100,000 (RSS, bytes per cluster, the worker's CPU to list them:
+    "memory100k"); the RSS added per Create waiting on an unschedulable cluster.
 (b) 1,000 concurrent Creates against kubesim with instant readiness: wall time
     and the worker's CPU seconds.
 (d) 10,000 clusters carrying a typical spec (5 env vars, 2 ports, 3 labels,
@@ -177,6 +178,7 @@ def bench_memory(tmp):
         settle(w.proc.pid)
         st = proc_status(w.proc.pid)
         out('idle_rss_kib', int(st['VmRSS'].split()[0]))
+        IDLE_RSS_KIB.append(int(st['VmRSS'].split()[0]))
         out('idle_rss_anon_kib', int(st['RssAnon'].split()[0]))
         out('idle_rss_file_kib', int(st['RssFile'].split()[0]))
 
@@ -203,6 +205,8 @@ def bench_memory(tmp):
         st = proc_status(w2.proc.pid)
         out('clusters', n)
         out('rss_10k_kib', int(st['VmRSS'].split()[0]))
+        idle = IDLE_RSS_KIB[0] if IDLE_RSS_KIB else 0
+        out('rss_bytes_per_cluster_10k', int((int(st['VmRSS'].split()[0]) - idle) * 1024 / n))
         out('rss_10k_anon_kib', int(st['RssAnon'].split()[0]))
         out('hwm_10k_kib', int(st['VmHWM'].split()[0]))
         out('startup_to_10k_listed_s', sync_s)
@@ -211,6 +215,43 @@ def bench_memory(tmp):
         for w in workers:
             w.kill9()
         sim.stop()
+
+
+def bench_memory_100k(tmp):
+    """Issue 19: 100,000 clusters listed by a fresh worker: RSS once listed, bytes per cluster over
+    the idle RSS, and the worker's CPU from exec to the last one known (start-up listing)."""
+    n_big = int(os.environ.get('BENCH_CLUSTERS_BIG', 100000))
+    sim = start_kubesim(os.path.join(tmp, 'ks-100k'), '--instant', '--node', POOL)
+    w = None
+    try:
+        done = 0
+        while done < n_big:  # in slices, so kubesim answers each admin call promptly
+            k = min(2500, n_big - done)
+            r = sim.admin('bulk-create', {'prefix': 'big%d-' % (done // 2500), 'count': k, 'replicas': 0,
+                                          'labels': MANAGED})
+            assert r['created'] == k, r
+            done += k
+        # kubesim (Python) takes longer to serve the pages than the worker to read them: no
+        # SERVING wait here, the listing is waited for through the metrics.
+        w = start_worker(sim, tmp, metrics=True, wait_synced=False)
+        wait_until(lambda: clusters_known(w) >= n_big, 600, 'a fresh worker to list %d clusters' % n_big)
+        cpu = cpu_s(w.proc.pid)
+        settle(w.proc.pid)
+        st = proc_status(w.proc.pid)
+        rss = int(st['VmRSS'].split()[0])
+        out('clusters_big', n_big)
+        out('rss_100k_kib' if n_big == 100000 else 'rss_%d_kib' % n_big, rss)
+        out('hwm_100k_kib' if n_big == 100000 else 'hwm_%d_kib' % n_big, int(st['VmHWM'].split()[0]))
+        out('startup_list_100k_cpu_s' if n_big == 100000 else 'startup_list_%d_cpu_s' % n_big, '%.3f' % cpu)
+        if IDLE_RSS_KIB:  # measured by the 'memory' part
+            out('rss_bytes_per_cluster_100k', int((rss - IDLE_RSS_KIB[0]) * 1024 / n_big))
+    finally:
+        if w:
+            w.kill9()
+        sim.stop()
+
+
+IDLE_RSS_KIB = []
 
 
 def bench_idle_connections(tmp, n=1000):
@@ -542,9 +583,11 @@ def main():
     out('cpus', len(os.sched_getaffinity(0)))
     out('loadavg_1m_before', loadavg())
     try:
-        parts = sys.argv[1:] or ['memory', 'idle', 'spec', 'waiting', 'creates', 'updates']
+        parts = sys.argv[1:] or ['memory', 'memory100k', 'idle', 'spec', 'waiting', 'creates', 'updates']
         if 'memory' in parts:
             bench_memory(tmp)
+        if 'memory100k' in parts:
+            bench_memory_100k(tmp)
         if 'idle' in parts:
             bench_idle_connections(tmp)
         if 'spec' in parts:

@@ -274,6 +274,23 @@ int k8s_cache_get(const k8s_cache *c, const char *name, k8s_deployment *out)
 	return 1;
 }
 
+int k8s_cache_uid(const k8s_cache *c, const char *name, char *out, size_t outsz)
+{
+	const struct rec *r = htab_find(&c->t, name);
+	const char *p;
+	char u[37];
+
+	if (r == NULL || outsz == 0)
+		return 0;
+	p = r->s + strlen(r->s) + 1;	/* past the name */
+	if (r->flags & F_UID_BINARY) {
+		uuid_unpack((const uint8_t *)p, u);
+		p = u;
+	}
+	get_str(out, outsz, p);
+	return 1;
+}
+
 const char *k8s_cache_rv(const k8s_cache *c, const char *name)
 {
 	const struct rec *r = htab_find(&c->t, name);

@@ -27,6 +27,8 @@ void k8s_cache_free(k8s_cache *c);
 size_t k8s_cache_count(const k8s_cache *c);
 /* 1 with *out (may be NULL) filled when name is there, else 0. */
 int k8s_cache_get(const k8s_cache *c, const char *name, k8s_deployment *out);
+/* Copies name's uid into out[0..outsz) (truncated to fit); 1, or 0 when absent. */
+int k8s_cache_uid(const k8s_cache *c, const char *name, char *out, size_t outsz);
 /* The resourceVersion stored for name, or NULL when absent; valid until
  * the cache is next modified. */
 const char *k8s_cache_rv(const k8s_cache *c, const char *name);

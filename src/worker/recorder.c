@@ -52,6 +52,9 @@ struct recorder {
 	size_t ne;
 	struct uid_ent *uids;
 	size_t nuids;
+	recorder_uid_fn uid_fn;		/* set: uids come from it, not from uids[] */
+	void *uid_ctx;
+	char uid_buf[64];
 	int64_t tokens_milli;		/* thousandths of a write */
 	int64_t refill_ms;
 	uint64_t lru_clock, seq;
@@ -129,10 +132,20 @@ static struct uid_ent *find_uid(recorder *r, const char *name)
 	return NULL;
 }
 
+void recorder_set_uid_lookup(recorder *r, recorder_uid_fn fn, void *ctx)
+{
+	r->uid_fn = fn;
+	r->uid_ctx = ctx;
+}
+
 void recorder_observe(recorder *r, const char *name, const char *uid)
 {
-	struct uid_ent *u = find_uid(r, name);
+	struct uid_ent *u;
 	char *copy;
+
+	if (r->uid_fn)
+		return;
+	u = find_uid(r, name);
 
 	if (uid == NULL || uid[0] == '\0') {
 		if (u) {
@@ -322,7 +335,9 @@ void recorder_record(recorder *r, const char *object, const char *uid, int warni
 	struct rec_entry *e;
 
 	r->st.recorded++;
-	if (uid == NULL || uid[0] == '\0')
+	if ((uid == NULL || uid[0] == '\0') && r->uid_fn)
+		uid = r->uid_fn(r->uid_ctx, object, r->uid_buf, sizeof(r->uid_buf)) ? r->uid_buf : "";
+	else if (uid == NULL || uid[0] == '\0')
 		uid = (u = find_uid(r, object)) ? u->uid : "";
 	for (size_t i = 0; i < r->ne; i++) {
 		e = &r->e[i];

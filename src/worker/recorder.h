@@ -63,8 +63,17 @@ recorder *recorder_new(io_loop *loop, const struct recorder_sink *sink, const st
 /* Writes still in flight must not complete afterwards (free the client first). */
 void recorder_free(recorder *r);
 
-/* The Deployment name has this uid now (uid NULL or "": forget it). */
+/* The Deployment name has this uid now (uid NULL or "": forget it).  Ignored
+ * once a uid lookup is set. */
 void recorder_observe(recorder *r, const char *name, const char *uid);
+/*
+ * Where uids come from instead of copies kept by recorder_observe(): fn fills
+ * out[0..outsz) with name's uid and returns 1, or returns 0 when it has none.
+ * The worker points it at the informer's cache, which has every uid already
+ * (a second copy cost ~70 bytes per cluster, and a linear search per event).
+ */
+typedef int (*recorder_uid_fn)(void *ctx, const char *name, char *out, size_t outsz);
+void recorder_set_uid_lookup(recorder *r, recorder_uid_fn fn, void *ctx);
 /* Records an Event on Deployment name; uid NULL = the observed one.  Strings are copied. */
 void recorder_record(recorder *r, const char *name, const char *uid, int warning, const char *reason,
     const char *message);

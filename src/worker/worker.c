@@ -51,6 +51,14 @@ struct worker {
 	int exit_code;
 };
 
+/* The recorder's uids: the informer's cache has them all. */
+static int uid_from_cache(void *ctx, const char *name, char *out, size_t outsz)
+{
+	struct worker *w = ctx;
+
+	return w->informer && k8s_cache_uid(k8s_informer_cache(w->informer), name, out, outsz);
+}
+
 static void on_upsert(void *ctx, const k8s_deployment *d, const k8s_deployment *old)
 {
 	struct worker *w = ctx;
@@ -331,6 +339,8 @@ static int setup_events(struct worker *w, struct worker_backend *b)
 		ro.instance = host;
 	}
 	w->events = recorder_new(w->loop, &sink, &ro);
+	if (w->events)
+		recorder_set_uid_lookup(w->events, uid_from_cache, w);
 	if (w->events == NULL)
 		return -1;
 	b->event = record_event;

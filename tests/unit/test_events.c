@@ -215,11 +215,49 @@ static void test_failed_write_is_forgotten(void)
 	io_loop_free(loop);
 }
 
+/* With a uid lookup set (the worker's: the informer cache), uids come from
+ * it, and recorder_observe() keeps no copies. */
+static int lookup_calls;
+
+static int uid_lookup(void *ctx, const char *name, char *out, size_t outsz)
+{
+	(void)ctx;
+	lookup_calls++;
+	if (strcmp(name, "demo") != 0)
+		return 0;
+	snprintf(out, outsz, "u-from-cache");
+	return 1;
+}
+
+static void test_uid_lookup(void)
+{
+	io_loop *loop;
+	recorder *r = new_recorder(&loop, 32);
+
+	recorder_set_uid_lookup(r, uid_lookup, NULL);
+	recorder_observe(r, "demo", "u-observed");
+	recorder_observe(r, "other", "u-other");
+	recorder_record(r, "demo", NULL, 0, "Creating", "creating 1 replica");
+	CHECK_EQ_INT(nwrites, 1);
+	CHECK(strstr(writes[0].body, "\"uid\":\"u-from-cache\"") != NULL);
+	recorder_record(r, "other", NULL, 0, "Creating", "creating 1 replica");
+	CHECK_EQ_INT(nwrites, 2);
+	CHECK(strstr(writes[1].body, "u-other") == NULL);
+	CHECK_EQ_INT(lookup_calls, 2);
+	/* A uid the caller knows wins, without a lookup. */
+	recorder_record(r, "demo", "u-given", 0, "Ready", "1/1");
+	CHECK(strstr(writes[2].body, "\"uid\":\"u-given\"") != NULL);
+	CHECK_EQ_INT(lookup_calls, 2);
+	recorder_free(r);
+	io_loop_free(loop);
+}
+
 int main(void)
 {
 	RUN(test_event_body_exact);
 	RUN(test_repeats_patch_count);
 	RUN(test_fold_while_in_flight_and_rate);
 	RUN(test_failed_write_is_forgotten);
+	RUN(test_uid_lookup);
 	return harness_finish();
 }

@@ -308,6 +308,15 @@ static void test_cache_round_trip(void)
 			CHECK_EQ_INT(k8s_cache_get(c, d.name, &got), 1);
 			/* The whole struct: the arrays' tails are zero on both sides. */
 			CHECK(memcmp(&got, &d, sizeof(d)) == 0);
+			{
+				char uid[K8S_UID_MAX], tiny[5];
+
+				CHECK_EQ_INT(k8s_cache_uid(c, d.name, uid, sizeof(uid)), 1);
+				CHECK_EQ_STR(uid, d.uid);
+				CHECK_EQ_INT(k8s_cache_uid(c, d.name, tiny, sizeof(tiny)), 1);
+				CHECK(strncmp(tiny, d.uid, 4) == 0 && tiny[4] == '\0');
+				CHECK_EQ_INT(k8s_cache_uid(c, "absent", uid, sizeof(uid)), 0);
+			}
 			CHECK_EQ_INT(k8s_cache_remove(c, d.name, &got), 1);
 			CHECK(memcmp(&got, &d, sizeof(d)) == 0);
 		}
