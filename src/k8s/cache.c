@@ -43,13 +43,14 @@ struct rec {
 	uint8_t status[3];		/* available, progressing, replica_failure: enum k8s_cond_status */
 	uint8_t reason[3];		/* index in known_reasons, or REASON_TEXT */
 	int32_t replicas, ready, available, updated;
-	int64_t generation, observed_generation, created_unix_ms;
-	char s[];			/* S_COUNT strings */
+	/* S_COUNT strings, then generation, observedGeneration and the creation
+	 * time as zigzag varints (two bytes and six, typically, not 24). */
+	char s[];
 };
 
 /* The longest record: the header and every string at its array's size. */
 #define REC_MAX (sizeof(struct rec) + K8S_NAME_MAX * 3 + K8S_UID_MAX + K8S_RV_MAX + K8S_IMAGE_MAX + \
-	K8S_SPEC_HASH_LEN + 1 + K8S_COND_REASON_MAX * 3 + K8S_COND_MESSAGE_MAX)
+	K8S_SPEC_HASH_LEN + 1 + K8S_COND_REASON_MAX * 3 + K8S_COND_MESSAGE_MAX + 3 * 10)
 
 struct k8s_cache {
 	htab t;
@@ -154,6 +155,34 @@ static void uuid_unpack(const uint8_t in[16], char out[37])
 	out[n] = '\0';
 }
 
+/* Zigzag varint: small magnitudes of either sign in few bytes. */
+static char *put_varint(char *p, int64_t v)
+{
+	uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+
+	while (u >= 0x80) {
+		*p++ = (char)(u | 0x80);
+		u >>= 7;
+	}
+	*p++ = (char)u;
+	return p;
+}
+
+static const char *get_varint(const char *p, int64_t *v)
+{
+	uint64_t u = 0;
+	unsigned shift = 0;
+	uint8_t b;
+
+	do {
+		b = (uint8_t)*p++;
+		u |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+	return p;
+}
+
 /* Packs d into r (REC_MAX bytes); returns the size. */
 static size_t pack(const k8s_deployment *d, struct rec *r)
 {
@@ -174,9 +203,6 @@ static size_t pack(const k8s_deployment *d, struct rec *r)
 	r->ready = d->ready_replicas;
 	r->available = d->available_replicas;
 	r->updated = d->updated_replicas;
-	r->generation = d->generation;
-	r->observed_generation = d->observed_generation;
-	r->created_unix_ms = d->created_unix_ms;
 	p = put_str(p, d->name, sizeof(d->name));
 	if (uuid_pack(d->uid, (uint8_t *)p)) {
 		r->flags |= F_UID_BINARY;
@@ -203,6 +229,9 @@ static size_t pack(const k8s_deployment *d, struct rec *r)
 	p = put_str(p, r->reason[1] == REASON_TEXT ? pg->reason : "", sizeof(pg->reason));
 	p = put_str(p, pg->status == K8S_COND_FALSE ? pg->message : "", sizeof(pg->message));
 	p = put_str(p, r->reason[2] == REASON_TEXT ? rf->reason : "", sizeof(rf->reason));
+	p = put_varint(p, d->generation);
+	p = put_varint(p, d->observed_generation);
+	p = put_varint(p, d->created_unix_ms);
 	r->size = (uint16_t)(p - (char *)r);
 	return r->size;
 }
@@ -242,9 +271,9 @@ static void unpack(const struct rec *r, k8s_deployment *d)
 	d->managed = (r->flags & F_MANAGED) != 0;
 	d->deleting = (r->flags & F_DELETING) != 0;
 	d->service = (r->flags & F_SERVICE) != 0;
-	d->generation = r->generation;
-	d->observed_generation = r->observed_generation;
-	d->created_unix_ms = r->created_unix_ms;
+	p = get_varint(p, &d->generation);
+	p = get_varint(p, &d->observed_generation);
+	get_varint(p, &d->created_unix_ms);
 	d->replicas = r->replicas;
 	d->ready_replicas = r->ready;
 	d->available_replicas = r->available;

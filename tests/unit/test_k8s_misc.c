@@ -323,6 +323,16 @@ static void test_cache_round_trip(void)
 	}
 	CHECK_EQ_INT(k8s_cache_count(c), 0);
 	CHECK_EQ_INT(k8s_cache_record_bytes(c), 0);
+	/* The numbers kept as varints, at their extremes. */
+	full_record(&d, 3, 0);
+	d.generation = INT64_MAX;
+	d.observed_generation = INT64_MIN;
+	d.created_unix_ms = -1;
+	d.replicas = INT32_MIN;
+	d.ready_replicas = INT32_MAX;
+	CHECK_EQ_INT(k8s_cache_put(c, &d, NULL), 0);
+	CHECK_EQ_INT(k8s_cache_remove(c, d.name, &got), 1);
+	CHECK(memcmp(&got, &d, sizeof(d)) == 0);
 	/* The Progressing message is kept only while Progressing is False, and
 	 * the pod spec view never. */
 	full_record(&d, 2, 0);
