@@ -251,6 +251,36 @@ static void test_no_alpn_any_split(void)
 	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_PROTOCOL], 0);
 	CHECK_EQ_INT(tls_server_config_stats(cfg)->handshakes[TLS_HS_ABORTED], 0);
 	client_free(c);
+
+	/* the same with ALPN h2, in every piece size: the engine answers with its ServerHello */
+	{
+		static const char *h2[] = {"h2"};
+
+		c = client_new(h2, 1, NULL, NULL);
+		hn = 0;
+		while ((p = br_ssl_engine_sendrec_buf(&c->cc.eng, &n)) != NULL && hn + n <= sizeof(hello)) {
+			memcpy(hello + hn, p, n);
+			hn += n;
+			br_ssl_engine_sendrec_ack(&c->cc.eng, n);
+		}
+		for (size_t piece = 1; piece <= hn; piece += piece < 16 ? 1 : 37) {
+			tls_server *s = tls_server_new(cfg, NULL, 0);
+			size_t off = 0;
+
+			while (off < hn && (p = tls_server_recvrec_buf(s, &n)) != NULL) {
+				n = n > piece ? piece : n;
+				n = n > hn - off ? hn - off : n;
+				memcpy(p, hello + off, n);
+				tls_server_recvrec_ack(s, n);
+				off += n;
+			}
+			CHECK_EQ_INT(off, hn);
+			p = tls_server_sendrec_buf(s, &n);
+			CHECK(p != NULL && n > 100 && p[0] == 22 && p[5] == 2);	/* handshake record, ServerHello */
+			tls_server_free(s);
+		}
+		client_free(c);
+	}
 	tls_server_config_free(cfg);
 }
 
