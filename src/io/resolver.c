@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/mem.h"
 #include "base/str.h"
 #include "io/net.h"
 
@@ -75,10 +76,8 @@ static void on_pipe(io_loop *loop, int fd, unsigned events, void *arg)
 
 io_resolver *io_resolver_new(io_loop *loop, const char *host, const char *port, io_resolver_done done, void *arg)
 {
-	io_resolver *r = calloc(1, sizeof(*r));
+	io_resolver *r = xcalloc(1, sizeof(*r));
 
-	if (r == NULL)
-		return NULL;
 	r->loop = loop;
 	r->done = done;
 	r->arg = arg;

@@ -19,7 +19,7 @@ typedef struct io_resolver io_resolver;
 /* Called on the loop when a lookup ended; ok = it found an address (io_resolver_result has it). */
 typedef void (*io_resolver_done)(void *arg, int ok);
 
-/* host: DNS name or IP literal without brackets.  NULL on failure (ENOMEM, pipe). */
+/* host: DNS name or IP literal without brackets.  NULL when the pipe cannot be made or watched. */
 io_resolver *io_resolver_new(io_loop *loop, const char *host, const char *port, io_resolver_done done,
     void *arg);
 /* Starts a lookup: 0 started, 1 one is already running, -1 the thread could not start. */

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/str.h"
 #include "cplane/v1/cplane.pb-c.h"
 #include "k8s/podspec.h"
@@ -221,10 +222,8 @@ void svc__count_call(worker_service *s, enum worker_method m, int code, int64_t 
 struct waiter *svc__waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
     int64_t start_us)
 {
-	struct waiter *w = calloc(1, sizeof(*w));
+	struct waiter *w = xcalloc(1, sizeof(*w));
 
-	if (w == NULL)
-		return NULL;
 	w->svc = s;
 	w->call = call;
 	w->kind = kind;
@@ -232,10 +231,8 @@ struct waiter *svc__waiter_new(worker_service *s, grpc_call *call, enum waiter_k
 	w->id = ++s->next_id;
 	w->start_us = start_us;
 	w->sent.phase = -1;
-	if (s->caller && kind != W_WATCH && (w->user = strdup(s->caller)) == NULL) {
-		free(w);
-		return NULL;
-	}
+	if (s->caller && kind != W_WATCH)
+		w->user = xstrdup(s->caller);
 	grpc_call_set_user(call, w);
 	s->stats.waiting_calls++;
 	return w;
@@ -284,10 +281,7 @@ void svc__maybe_forget(worker_service *s, struct cluster *c)
 		return;
 	if (s->nsweep == s->sweep_cap) {
 		size_t cap = s->sweep_cap ? s->sweep_cap * 2 : 16;
-		struct cluster **p = realloc(s->sweep, cap * sizeof(*p));
-		if (p == NULL)
-			return;		/* kept: a stale entry is harmless, a freed one is not */
-		s->sweep = p;
+		s->sweep = xrealloc(s->sweep, cap * sizeof(*s->sweep));
 		s->sweep_cap = cap;
 	}
 	s->sweep[s->nsweep++] = c;
@@ -461,10 +455,8 @@ static void finish_with_diagnosis(struct waiter *w, const char *diag)
 
 struct pending_op *svc__op_new(worker_service *s, const char *name)
 {
-	struct pending_op *op = calloc(1, sizeof(*op));
+	struct pending_op *op = xcalloc(1, sizeof(*op));
 
-	if (op == NULL)
-		return NULL;
 	op->svc = s;
 	snprintf(op->name, sizeof(op->name), "%s", name);
 	op->start_us = svc__now_us(s);
@@ -519,13 +511,14 @@ static void start_diagnosis(struct waiter *w)
 		if (left > 1500)
 			left = 1500;
 	}
-	if (left < 50 || s->backend.diagnose == NULL || (op = svc__op_new(s, w->c->name)) == NULL) {
+	if (left < 50 || s->backend.diagnose == NULL) {
 		char basic[128];
 		snprintf(basic, sizeof(basic), "%d/%d replicas available", w->c->obs.available_replicas,
 		    svc__cluster_replicas(w->c));
 		finish_with_diagnosis(w, basic);
 		return;
 	}
+	op = svc__op_new(s, w->c->name);
 	op->waiter_id = w->id;
 	/* Fallback: answer without the pods if the diagnosis does not come back in time. */
 	io_timer_start(s->loop, &w->timer, left + 20);

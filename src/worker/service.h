@@ -77,6 +77,7 @@ typedef struct worker_service_stats {
 	size_t waiting_calls;
 } worker_service_stats;
 
+/* NULL when the methods cannot be registered (or the table made); allocation failure aborts (base/mem.h). */
 worker_service *worker_service_new(io_loop *loop, grpc_server *server, const struct worker_backend *backend,
     const struct worker_service_opts *opts);
 void worker_service_free(worker_service *s);

@@ -21,6 +21,8 @@
  *   when the cluster changes (evaluate_waiter) or its timer fires.
  *   Asynchronous work (backend requests) carries a pending_op (name and
  *   waiter id), never a pointer to a call or waiter.
+ * - Allocation: what the service sizes itself comes from x*alloc
+ *   (base/mem.h: abort on failure), so there is no "out of memory" branch.
  * Calls run one way: this file calls into service.c, never the reverse.
  */
 #include <stdio.h>
@@ -28,6 +30,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "cplane/v1/methods.h"
 #include "grpc/pbstrings.h"
 #include "k8s/podspec.h"
@@ -108,13 +111,10 @@ static void create_service(worker_service *s, struct cluster *c, const char *own
 
 	memset(&v, 0, sizeof(v));
 	op = svc__op_new(s, c->name);
-	if (op == NULL || (spec && spec_view_of_cluster(&v, spec) < 0)) {
+	if (spec && spec_view_of_cluster(&v, spec) < 0) {
 		k8s_error_clear(&e);
 		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory");
-		if (op)
-			on_service_done(op, &e);
-		else
-			c->obs.service_pending = 0;
+		on_service_done(op, &e);
 		goto out;
 	}
 	if (s->backend.create_service == NULL) {
@@ -237,14 +237,8 @@ static void send_delete(worker_service *s, struct cluster *c)
 	struct pending_op *op = svc__op_new(s, c->name);
 
 	c->deleted_us = 0;
-	if (op != NULL) {
-		svc__event(s, c, NULL, 0, "Deleting", "deleting cluster %s", c->name);
-		s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
-		return;
-	}
-	c->deleting = 0;
-	svc__finish_waiters(c, W_DELETE, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	svc__cluster_changed(s, c);
+	svc__event(s, c, NULL, 0, "Deleting", "deleting cluster %s", c->name);
+	s->backend.remove(s->backend.impl, c->name, on_delete_done, op);
 }
 
 /* --------------------------------------------------------------- handlers */
@@ -271,10 +265,6 @@ struct waiter *svc__wait_on(worker_service *s, grpc_call *call, struct cluster *
 	struct waiter *w = svc__waiter_new(s, call, kind, m, start_us);
 	int64_t at;
 
-	if (w == NULL) {
-		svc__reply_error(s, call, m, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return NULL;
-	}
 	w->c = c;
 	svc__waiter_link(s, w);
 	io_timer_init(&w->timer, kind == W_SYNC ? svc__on_sync_timeout : svc__on_wait_timeout, w);
@@ -372,8 +362,6 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	if (c == NULL)
 		goto nomem;
 	op = svc__op_new(s, req->name);
-	if (op == NULL)
-		goto nomem;
 	c->creating = 1;
 	c->posted_us = 0;
 	c->delete_after_post = 0;
@@ -383,15 +371,9 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 		goto nomem;
 	c->obs.service_pending = pod->service;
 	w = svc__wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
-	if (w == NULL)
-		goto undo;	/* svc__wait_on answered */
 	w->want_replicas = req->replicas;
 	memcpy(w->want_hash, hash, sizeof(w->want_hash));
-	w->want_image = strdup(image);
-	if (w->want_image == NULL) {
-		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		goto undo;
-	}
+	w->want_image = xstrdup(image);
 	log_info("Creating cluster", "name", c->name, "replicas", log_i64(rep, req->replicas), "image", image, NULL);
 	svc__cluster_changed(s, c);	/* watchers of a re-created name see CREATING */
 	memset(&spec, 0, sizeof(spec));
@@ -406,7 +388,6 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	return;
 nomem:
 	svc__reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-undo:
 	svc__op_free(op);
 	if (c != NULL) {
 		c->creating = 0;
@@ -448,8 +429,7 @@ static void handle_delete(worker_service *s, grpc_call *call, int64_t start_us)
 		svc__reply_msg(s, call, WM_DELETE, start_us, &resp.base);
 		return;
 	}
-	if (svc__wait_on(s, call, c, W_DELETE, WM_DELETE, start_us, s->opts.delete_timeout_ms) == NULL)
-		return;
+	svc__wait_on(s, call, c, W_DELETE, WM_DELETE, start_us, s->opts.delete_timeout_ms);
 	log_info("Deleting cluster", "name", c->name, NULL);
 	c->deleting = 1;
 	svc__cluster_changed(s, c);	/* waiting Creates end ABORTED; watchers see DELETING */
@@ -487,19 +467,15 @@ static void handle_get(worker_service *s, grpc_call *call, int64_t start_us)
 static void handle_list(worker_service *s, grpc_call *call, int64_t start_us)
 {
 	size_t n = cluster_table_count(s->table), k = 0;
-	struct cluster **all = calloc(n ? n : 1, sizeof(*all));
-	Cplane__V1__Cluster *msgs = calloc(n ? n : 1, sizeof(*msgs));
-	Cplane__V1__Cluster **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-	size_t *text_at = calloc(n ? n : 1, sizeof(*text_at));
-	Cplane__V1__Cluster **specs = calloc(n ? n : 1, sizeof(*specs));	/* what each message borrows */
+	struct cluster **all = xcalloc(n, sizeof(*all));
+	Cplane__V1__Cluster *msgs = xcalloc(n, sizeof(*msgs));
+	Cplane__V1__Cluster **ptrs = xcalloc(n, sizeof(*ptrs));
+	size_t *text_at = xcalloc(n, sizeof(*text_at));
+	Cplane__V1__Cluster **specs = xcalloc(n, sizeof(*specs));	/* what each message borrows */
 	buf texts = BUF_INIT;	/* every message, NUL-terminated, packed: not 512 bytes a cluster */
 	char msg[CLUSTER_MESSAGE_MAX];
 	Cplane__V1__ListClustersResponse resp;
 
-	if (!all || !msgs || !ptrs || !text_at || !specs) {
-		svc__reply_error(s, call, WM_LIST, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		goto out;
-	}
 	n = cluster_table_sorted(s->table, all);
 	for (size_t i = 0; i < n; i++) {
 		enum cluster_phase phase = cluster_derive_phase(&all[i]->obs, all[i]->creating, all[i]->deleting);
@@ -547,8 +523,6 @@ static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
 		return;
 	}
 	w = svc__wait_on(s, call, c, W_WATCH, WM_WATCH, start_us, 0);
-	if (w == NULL)
-		return;
 	grpc_call_set_on_writable(call, svc__on_watch_writable, w);
 	svc__watch_send(w, phase);
 }
@@ -732,10 +706,8 @@ static int register_methods(worker_service *s)
 worker_service *worker_service_new(io_loop *loop, grpc_server *server, const struct worker_backend *backend,
     const struct worker_service_opts *opts)
 {
-	worker_service *s = calloc(1, sizeof(*s));
+	worker_service *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		return NULL;
 	s->loop = loop;
 	s->server = server;
 	s->backend = *backend;

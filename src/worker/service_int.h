@@ -81,7 +81,7 @@ struct pending_op {
 	int64_t start_us;
 };
 
-/* A pending op for name, on s's list (start_us = now); NULL on ENOMEM.  svc__op_free unlinks and frees (NULL is fine). */
+/* A pending op for name, on s's list (start_us = now); never NULL (base/mem.h).  svc__op_free unlinks and frees (NULL is fine). */
 struct pending_op *svc__op_new(worker_service *s, const char *name);
 void svc__op_free(struct pending_op *op);
 /* The service's one clock: the loop's, in µs (injectable in tests). */
@@ -103,6 +103,7 @@ void svc__count_call(worker_service *s, enum worker_method m, int code, int64_t 
 /* The audit line of a call that changes something (Create, Update, Delete): who, what, which cluster, how it
  * ended.  Before the call is finished. */
 void svc__audit(worker_service *s, grpc_call *call, enum worker_method m, const char *user, int code);
+/* A waiter for call, counted as waiting; never NULL (base/mem.h).  Link it with svc__waiter_link. */
 struct waiter *svc__waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
     int64_t start_us);
 void svc__waiter_link(worker_service *s, struct waiter *w);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "k8s/podspec.h"
 #include "worker/allowlist.h"
 #include "worker/service_int.h"
@@ -123,12 +124,10 @@ static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
 	svc__finish_waiters(c, W_UPDATE, GRPC_ABORTED, msg);
 
 	w = svc__wait_on(s, call, c, W_UPDATE, WM_UPDATE, start_us, s->opts.create_timeout_ms);
-	if (w == NULL)
-		return;
 	w->want_replicas = replicas;
 	memcpy(w->want_hash, hash, sizeof(w->want_hash));
-	w->want_image = strdup(image);
-	if (w->want_image == NULL || spec_blob_pack(pod, &w->want_blob, &w->want_blob_len) < 0) {
+	w->want_image = xstrdup(image);
+	if (spec_blob_pack(pod, &w->want_blob, &w->want_blob_len) < 0) {
 		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
@@ -152,7 +151,7 @@ static void send_patch(worker_service *s, struct cluster *c, struct waiter *w, i
 	int new_container;
 
 	memset(&v, 0, sizeof(v));
-	if (op == NULL || (spec && spec_view_of_cluster(&v, spec) < 0)) {
+	if (spec && spec_view_of_cluster(&v, spec) < 0) {
 		svc__op_free(op);
 		spec_blob_free(spec);
 		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
