@@ -211,6 +211,8 @@ static int check_env(const k8s_podspec *p, char *why, size_t whysz)
 
 static int check_ports(const k8s_podspec *p, char *why, size_t whysz)
 {
+	if (p->n_ports > SPEC_PORTS_MAX)
+		return fail(why, whysz, "ports: %zu entries, at most %d", p->n_ports, SPEC_PORTS_MAX);
 	for (size_t i = 0; i < p->n_ports; i++) {
 		const char *n = str_or_empty(p->ports[i].name);
 

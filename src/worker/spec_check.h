@@ -15,6 +15,7 @@
 #define SPEC_ENV_MAX 128
 #define SPEC_ARGV_MAX 64		/* command and args entries each */
 #define SPEC_ARG_BYTES_MAX 4096
+#define SPEC_PORTS_MAX 64		/* uniqueness is checked pairwise: the count stays small */
 #define SPEC_ANNOTATIONS_BYTES_MAX (256 * 1024)	/* keys and values together */
 
 /* Everything of p for a cluster called name (service: the name must be DNS-1035). */

@@ -118,6 +118,7 @@ BAD = [
     (dict(ports=[("HTTP", 80)]), "ports[0].name: \"HTTP\" is not an IANA service name"),
     (dict(ports=[("a-very-long-name1", 80)]), "is not an IANA service name"),
     (dict(ports=[("http", 80), ("http", 81)]), "ports[1].name: \"http\" is also ports[0].name"),
+    (dict(ports=[("p%d" % i, 1000 + i) for i in range(65)]), "ports: 65 entries, at most 64"),
     (dict(labels={"cplane.dev/cluster": "x"}), "key \"cplane.dev/cluster\" is under a prefix cplane keeps"),
     (dict(labels={"app.kubernetes.io/name": "x"}), "is under a prefix cplane keeps"),
     (dict(labels={"team": "a b"}), "value \"a b\" of \"team\" is not a label value"),

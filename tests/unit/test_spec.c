@@ -266,6 +266,21 @@ static void test_check_env_argv_ports(void)
 	}
 	ports[1].name = "abcdefghijklmno";	/* 15 */
 	CHECK_EQ_INT(check_ok("a", &p), 0);
+	{
+		static k8s_port many[SPEC_PORTS_MAX + 1];
+		static char pnames[SPEC_PORTS_MAX + 1][16];
+		k8s_podspec q = { 0 };
+
+		for (int i = 0; i <= SPEC_PORTS_MAX; i++) {
+			snprintf(pnames[i], sizeof(pnames[i]), "p%d", i);
+			many[i] = (k8s_port){ pnames[i], 1000 + i };
+		}
+		q.ports = many;
+		q.n_ports = SPEC_PORTS_MAX;
+		CHECK_EQ_INT(check_ok("a", &q), 0);
+		q.n_ports = SPEC_PORTS_MAX + 1;
+		check_refused("a", &q, "ports: 65 entries, at most 64");
+	}
 }
 
 static void test_check_labels(void)
