@@ -186,8 +186,10 @@ int svc__cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspe
 	c->spec_blob = blob;
 	c->spec_len = (uint32_t)len;
 	snprintf(c->spec_hash, sizeof(c->spec_hash), "%s", hash);
+	if (!service)
+		return cluster_set_text(&c->service_dns, NULL);
 	snprintf(dns, sizeof(dns), "%s.%s.svc", c->name, s->backend.namespace_ ? s->backend.namespace_ : "default");
-	return cluster_set_text(&c->service_dns, service ? dns : NULL);
+	return cluster_set_text(&c->service_dns, dns);
 }
 
 static struct snapshot snapshot_of(const struct cluster *c, enum cluster_phase phase)
@@ -788,6 +790,18 @@ static void observe(struct cluster_observed *o, const k8s_deployment *d)
 	o->created_unix_ms = d->created_unix_ms;
 }
 
+/* Every Deployment without a spec (nor the annotation) hashes the same: a
+ * SHA-256 once per process, not once per Deployment listed. */
+static void empty_spec_hash(char out[K8S_SPEC_HASH_LEN + 1])
+{
+	static const k8s_podspec empty;
+	static char h[K8S_SPEC_HASH_LEN + 1];
+
+	if (h[0] == '\0' && k8s_podspec_hash(&empty, h) < 0)
+		h[0] = '\0';
+	memcpy(out, h, sizeof(h));
+}
+
 void worker_service_on_upsert(worker_service *s, const k8s_deployment *d)
 {
 	struct cluster *c;
@@ -812,6 +826,8 @@ void worker_service_on_upsert(worker_service *s, const k8s_deployment *d)
 		pod.service = d->service;
 		if (d->spec_hash[0])
 			snprintf(hash, sizeof(hash), "%s", d->spec_hash);
+		else if (spec_is_empty(&pod))
+			empty_spec_hash(hash);
 		else if (k8s_podspec_hash(&pod, hash) < 0)
 			hash[0] = '\0';
 		if (strcmp(hash, c->spec_hash) != 0 || (c->spec_blob == NULL && !spec_is_empty(&pod)))
