@@ -267,8 +267,16 @@ def test_metrics_match_what_happened(sim, tmp_path):
         code_of(c.get, "m-none")
         code_of(c.create, "BAD", 1)
         c.delete("m-2")
-        page = scrape(w.metrics_port)[1]
-        m = parse_metrics(page)
+        # Events are creates too (Creating and Ready for each cluster, Deleting for m-2): wait until
+        # the five are written, so the count of creates below is a settled fact
+        deadline = time.monotonic() + 20
+        while True:
+            page = scrape(w.metrics_port)[1]
+            m = parse_metrics(page)
+            if m.get(("cplane_events_written_total", '{op="create"}')) == 5 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert m[("cplane_events_written_total", '{op="create"}')] == 5
         print(page)
         assert m[("cplane_grpc_calls_total", '{method="CreateCluster",code="OK"}')] == 3
         assert m[("cplane_grpc_calls_total", '{method="CreateCluster",code="INVALID_ARGUMENT"}')] == 1
@@ -276,7 +284,7 @@ def test_metrics_match_what_happened(sim, tmp_path):
         assert m[("cplane_grpc_calls_total", '{method="DeleteCluster",code="OK"}')] == 1
         assert m[("cplane_grpc_call_duration_seconds_count", '{method="CreateCluster"}')] == 4
         assert m[("cplane_clusters", '{phase="READY"}')] == 1
-        assert m[("cplane_k8s_requests_total", '{verb="create",code="201"}')] == 2
+        assert m[("cplane_k8s_requests_total", '{verb="create",code="201"}')] == 2 + 5   # Deployments + Events
         assert m[("process_resident_memory_bytes", "")] > 0
         assert m[("process_start_time_seconds", "")] > 1.6e9
         assert ("cplane_watch_restarts_total", "") in m and ("cplane_relists_total", "") in m
