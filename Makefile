@@ -104,7 +104,7 @@ $(B)/test/test_%: tests/unit/test_%.c tests/unit/harness.h $(B)/test/libcplane.a
 	$(call say,LD,$@)$(TEST_CC) $(TEST_CFLAGS) -o $@ $< $(B)/test/libcplane.a $(TEST_LIBS)
 
 unit: $(UNIT_BINS)
-	@sh tests/run-unit.sh $(UNIT_BINS)
+	@sh tests/run-unit.sh $(UNIT_BINS) tests/unit/check_calls.sh
 
 # The whole program under ASan+UBSan (glibc): CPLANE_BIN=build/test/cplane runs the e2e suites against it.
 $(B)/test/cplane: src/main.c $(B)/test/libcplane.a

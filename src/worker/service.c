@@ -18,9 +18,11 @@
  * turn (a deferred sweep), never in the middle of one: finishing a call can
  * empty a cluster while a caller up the stack is still walking it.
  *
- * Calls run one way: service_calls.c (handlers, API completions, method
- * registration, the first sync releasing held calls) calls into this file
- * (waiters, state, the informer feed); nothing here calls back into it.
+ * Calls run one way: service_calls.c and service_update.c (handlers, API
+ * completions, method registration, the first sync releasing held calls)
+ * call into this file (waiters, replies, state, the informer feed); nothing
+ * here calls back into them, and they do not call each other but for
+ * dispatch() reaching svc__handle_update.
  * Time is the loop's clock (io_loop_clock_us), never read directly, so tests
  * drive the service with an injected one.
  */
@@ -406,6 +408,122 @@ void svc__event(worker_service *s, const struct cluster *c, const char *uid, int
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	s->backend.event(s->backend.event_impl, c->name, uid, warning, reason, msg);
+}
+
+/* ------------------------- replies, waits and audit lines (for the handler files) */
+
+int svc__map_api_error(const k8s_error *err, const char *verb, const char *ns, char *msg, size_t msgsz)
+{
+	if (err->kind == K8S_ERR_API) {
+		switch (err->code) {
+		case 403:
+			snprintf(msg, msgsz, "the worker's service account may not %s deployments.apps in namespace "
+			    "%s: %s", verb, ns ? ns : "?", err->message);
+			return GRPC_PERMISSION_DENIED;
+		case 401:
+			snprintf(msg, msgsz, "the API server refused the worker's token: %s", err->message);
+			return GRPC_UNAVAILABLE;
+		case 404:
+			snprintf(msg, msgsz, "%s", err->message);
+			return GRPC_NOT_FOUND;
+		case 409:
+			snprintf(msg, msgsz, "%s", err->message);
+			return GRPC_ALREADY_EXISTS;
+		case 400:
+		case 422:
+			snprintf(msg, msgsz, "the API server rejected the Deployment: %s", err->message);
+			return GRPC_INVALID_ARGUMENT;
+		default:
+			snprintf(msg, msgsz, "Kubernetes API server error %d %s: %s", err->code, err->reason,
+			    err->message);
+			return GRPC_UNAVAILABLE;
+		}
+	}
+	snprintf(msg, msgsz, "Kubernetes API server unavailable (%s): %s", k8s_err_kind_str(err->kind),
+	    err->message);
+	return GRPC_UNAVAILABLE;
+}
+
+void svc__reply_error(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us, int code,
+    const char *msg)
+{
+	svc__count_call(s, m, code, start_us);
+	svc__audit(s, call, m, s->caller, code);
+	grpc_call_finish(call, code, msg);
+}
+
+void svc__reply_msg(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us,
+    const ProtobufCMessage *msg)
+{
+	svc__count_call(s, m, GRPC_OK, start_us);
+	svc__audit(s, call, m, s->caller, GRPC_OK);
+	grpc_call_reply(call, msg);
+}
+
+struct waiter *svc__wait_on(worker_service *s, grpc_call *call, struct cluster *c, enum waiter_kind kind,
+    enum worker_method m, int64_t start_us, int64_t own_timeout_ms)
+{
+	struct waiter *w = svc__waiter_new(s, call, kind, m, start_us);
+	int64_t at;
+
+	w->c = c;
+	svc__waiter_link(s, w);
+	io_timer_init(&w->timer, kind == W_SYNC ? svc__on_sync_timeout : svc__on_wait_timeout, w);
+	if (own_timeout_ms > 0) {
+		/* The budget counts from the call's arrival: time held for the first sync is spent. */
+		int64_t spent_ms = (svc__now_us(s) - start_us) / 1000;
+		if (spent_ms > 0)
+			own_timeout_ms = own_timeout_ms - spent_ms > 1 ? own_timeout_ms - spent_ms : 1;
+		at = svc__answer_by(s, call, own_timeout_ms, &w->timeout_ms);
+		io_timer_start_at(s->loop, &w->timer, at);
+	}
+	grpc_call_set_cancel_hook(call, svc__on_call_cancelled, w);
+	return w;
+}
+
+/* The cluster a request names, for the methods that name one. */
+const char *svc__request_name(grpc_call *call, enum worker_method m)
+{
+	const ProtobufCMessage *msg = grpc_call_request_msg(call);
+
+	switch (m) {
+	case WM_CREATE: return ((const Cplane__V1__CreateClusterRequest *)(const void *)msg)->name;
+	case WM_DELETE: return ((const Cplane__V1__DeleteClusterRequest *)(const void *)msg)->name;
+	case WM_GET: return ((const Cplane__V1__GetClusterRequest *)(const void *)msg)->name;
+	case WM_WATCH: return ((const Cplane__V1__WatchClusterRequest *)(const void *)msg)->name;
+	case WM_UPDATE: return ((const Cplane__V1__UpdateClusterRequest *)(const void *)msg)->name;
+	default: return NULL;
+	}
+}
+
+/* Per method: the verb a SubjectAccessReview asks about, and whether the call gets an audit line. */
+static const struct {
+	const char *verb;
+	int audited;
+} method_auth[WM_COUNT] = {
+	[WM_CREATE] = { "create", 1 },
+	[WM_DELETE] = { "delete", 1 },
+	[WM_GET] = { "get", 0 },
+	[WM_LIST] = { "list", 0 },
+	[WM_WATCH] = { "watch", 0 },
+	[WM_UPDATE] = { "update", 1 },
+};
+
+void svc__audit(worker_service *s, grpc_call *call, enum worker_method m, const char *user, int code)
+{
+	const char *name;
+
+	(void)s;
+	if ((unsigned)m >= WM_COUNT || !method_auth[m].audited)
+		return;
+	name = svc__request_name(call, m);
+	log_info("audit", "user", user && user[0] ? user : "-", "verb", method_auth[m].verb, "cluster",
+	    name ? name : "", "code", grpc_status_name(code) ? grpc_status_name(code) : "UNKNOWN", NULL);
+}
+
+const char *svc__method_verb(enum worker_method m)
+{
+	return (unsigned)m < WM_COUNT ? method_auth[m].verb : NULL;
 }
 
 /* ------------------------------------------------------------- diagnosis */

@@ -9,7 +9,7 @@
  *   (register_methods), an enum worker_method value and name
  *   (service.h, service.c: metrics are indexed by it), a handle_x() below
  *   (UpdateCluster's is svc__handle_update in service_update.c) reached
- *   through dispatch(), its verb in method_auth[] (what RBAC is asked), and its
+ *   through dispatch(), its verb in method_auth[] (service.c: what RBAC is asked), and its
  *   rows in tests/unit/test_worker_service.c.
  * - Caller identity (worker/auth.h): admit() validates the request, then the
  *   gate reviews the caller, and only then dispatch() runs.
@@ -40,38 +40,6 @@
 #include "worker/spec_proto.h"
 
 /* ------------------------------------------------------- API completions */
-
-int svc__map_api_error(const k8s_error *err, const char *verb, const char *ns, char *msg, size_t msgsz)
-{
-	if (err->kind == K8S_ERR_API) {
-		switch (err->code) {
-		case 403:
-			snprintf(msg, msgsz, "the worker's service account may not %s deployments.apps in namespace "
-			    "%s: %s", verb, ns ? ns : "?", err->message);
-			return GRPC_PERMISSION_DENIED;
-		case 401:
-			snprintf(msg, msgsz, "the API server refused the worker's token: %s", err->message);
-			return GRPC_UNAVAILABLE;
-		case 404:
-			snprintf(msg, msgsz, "%s", err->message);
-			return GRPC_NOT_FOUND;
-		case 409:
-			snprintf(msg, msgsz, "%s", err->message);
-			return GRPC_ALREADY_EXISTS;
-		case 400:
-		case 422:
-			snprintf(msg, msgsz, "the API server rejected the Deployment: %s", err->message);
-			return GRPC_INVALID_ARGUMENT;
-		default:
-			snprintf(msg, msgsz, "Kubernetes API server error %d %s: %s", err->code, err->reason,
-			    err->message);
-			return GRPC_UNAVAILABLE;
-		}
-	}
-	snprintf(msg, msgsz, "Kubernetes API server unavailable (%s): %s", k8s_err_kind_str(err->kind),
-	    err->message);
-	return GRPC_UNAVAILABLE;
-}
 
 static void send_delete(worker_service *s, struct cluster *c);
 
@@ -242,43 +210,6 @@ static void send_delete(worker_service *s, struct cluster *c)
 }
 
 /* --------------------------------------------------------------- handlers */
-
-void svc__reply_error(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us, int code,
-    const char *msg)
-{
-	svc__count_call(s, m, code, start_us);
-	svc__audit(s, call, m, s->caller, code);
-	grpc_call_finish(call, code, msg);
-}
-
-void svc__reply_msg(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us,
-    const ProtobufCMessage *msg)
-{
-	svc__count_call(s, m, GRPC_OK, start_us);
-	svc__audit(s, call, m, s->caller, GRPC_OK);
-	grpc_call_reply(call, msg);
-}
-
-struct waiter *svc__wait_on(worker_service *s, grpc_call *call, struct cluster *c, enum waiter_kind kind,
-    enum worker_method m, int64_t start_us, int64_t own_timeout_ms)
-{
-	struct waiter *w = svc__waiter_new(s, call, kind, m, start_us);
-	int64_t at;
-
-	w->c = c;
-	svc__waiter_link(s, w);
-	io_timer_init(&w->timer, kind == W_SYNC ? svc__on_sync_timeout : svc__on_wait_timeout, w);
-	if (own_timeout_ms > 0) {
-		/* The budget counts from the call's arrival: time held for the first sync is spent. */
-		int64_t spent_ms = (svc__now_us(s) - start_us) / 1000;
-		if (spent_ms > 0)
-			own_timeout_ms = own_timeout_ms - spent_ms > 1 ? own_timeout_ms - spent_ms : 1;
-		at = svc__answer_by(s, call, own_timeout_ms, &w->timeout_ms);
-		io_timer_start_at(s->loop, &w->timer, at);
-	}
-	grpc_call_set_cancel_hook(call, svc__on_call_cancelled, w);
-	return w;
-}
 
 static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_us,
     const Cplane__V1__CreateClusterRequest *req, const k8s_podspec *pod)
@@ -527,22 +458,6 @@ static void handle_watch(worker_service *s, grpc_call *call, int64_t start_us)
 	svc__watch_send(w, phase);
 }
 
-/* start_us: when the call arrived (a call held for the first sync keeps it). */
-/* The cluster a request names, for the methods that name one. */
-static const char *request_name(grpc_call *call, enum worker_method m)
-{
-	const ProtobufCMessage *msg = grpc_call_request_msg(call);
-
-	switch (m) {
-	case WM_CREATE: return ((const Cplane__V1__CreateClusterRequest *)(const void *)msg)->name;
-	case WM_DELETE: return ((const Cplane__V1__DeleteClusterRequest *)(const void *)msg)->name;
-	case WM_GET: return ((const Cplane__V1__GetClusterRequest *)(const void *)msg)->name;
-	case WM_WATCH: return ((const Cplane__V1__WatchClusterRequest *)(const void *)msg)->name;
-	case WM_UPDATE: return ((const Cplane__V1__UpdateClusterRequest *)(const void *)msg)->name;
-	default: return NULL;
-	}
-}
-
 /*
  * The checks every request passes, whatever the method, before any state
  * is read or the call is held for the first sync: every string field
@@ -572,7 +487,7 @@ static int check_request(worker_service *s, grpc_call *call, enum worker_method 
 	default:	/* malformed cannot happen: protobuf-c unpacked it */
 		break;
 	}
-	name = request_name(call, m);
+	name = svc__request_name(call, m);
 	if (name != NULL && cluster_check_name(name, why, sizeof(why)) < 0) {
 		svc__reply_error(s, call, m, start_us, GRPC_INVALID_ARGUMENT, why);
 		return -1;
@@ -590,6 +505,7 @@ static int64_t sync_wait_ms(const worker_service *s, enum worker_method m)
 	return own > 0 && own < wait ? own : wait;
 }
 
+/* start_us: when the call arrived (a call held for the first sync keeps it). */
 static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us)
 {
 	if (s->draining) {
@@ -613,31 +529,6 @@ static void dispatch(worker_service *s, grpc_call *call, enum worker_method m, i
 }
 
 /* ------------------------------------------------------ who may call */
-
-/* Per method: the verb a SubjectAccessReview asks about, and whether the call gets an audit line. */
-static const struct {
-	const char *verb;
-	int audited;
-} method_auth[WM_COUNT] = {
-	[WM_CREATE] = { "create", 1 },
-	[WM_DELETE] = { "delete", 1 },
-	[WM_GET] = { "get", 0 },
-	[WM_LIST] = { "list", 0 },
-	[WM_WATCH] = { "watch", 0 },
-	[WM_UPDATE] = { "update", 1 },
-};
-
-void svc__audit(worker_service *s, grpc_call *call, enum worker_method m, const char *user, int code)
-{
-	const char *name;
-
-	(void)s;
-	if ((unsigned)m >= WM_COUNT || !method_auth[m].audited)
-		return;
-	name = request_name(call, m);
-	log_info("audit", "user", user && user[0] ? user : "-", "verb", method_auth[m].verb, "cluster",
-	    name ? name : "", "code", grpc_status_name(code) ? grpc_status_name(code) : "UNKNOWN", NULL);
-}
 
 /* The gate's answer: the handler runs with the caller known, or the call ends with the refusal. */
 static void on_admitted(void *arg, grpc_call *call, const worker_auth_result *r)
@@ -670,7 +561,7 @@ static void admit(worker_service *s, grpc_call *call, enum worker_method m)
 		dispatch(s, call, m, start_us);
 		return;
 	}
-	worker_auth_check(s->opts.auth, call, method_auth[m].verb, request_name(call, m), on_admitted, &s->admit[m]);
+	worker_auth_check(s->opts.auth, call, svc__method_verb(m), svc__request_name(call, m), on_admitted, &s->admit[m]);
 }
 
 static void on_create(grpc_call *call, void *arg) { admit(arg, call, WM_CREATE); }

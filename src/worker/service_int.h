@@ -103,6 +103,10 @@ void svc__count_call(worker_service *s, enum worker_method m, int code, int64_t 
 /* The audit line of a call that changes something (Create, Update, Delete): who, what, which cluster, how it
  * ended.  Before the call is finished. */
 void svc__audit(worker_service *s, grpc_call *call, enum worker_method m, const char *user, int code);
+/* The cluster name a request names (NULL for methods without one). */
+const char *svc__request_name(grpc_call *call, enum worker_method m);
+/* The verb a SubjectAccessReview asks about for m ("create", "get", ...). */
+const char *svc__method_verb(enum worker_method m);
 /* A waiter for call, counted as waiting; never NULL (base/mem.h).  Link it with svc__waiter_link. */
 struct waiter *svc__waiter_new(worker_service *s, grpc_call *call, enum waiter_kind kind, enum worker_method m,
     int64_t start_us);
