@@ -40,13 +40,29 @@ static const uint8_t tchar_lower[256] = {
 	['y'] = 1, ['z'] = 1,
 };
 
+/* Nonzero exactly when some byte of x is zero (the classic bit trick; which
+ * bit is set may be off, whether one is set is not). */
+static uint64_t has_zero_byte(uint64_t x)
+{
+	return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
+
 static int value_ok(const uint8_t *v, size_t n)
 {
-	size_t i;
+	const uint64_t cr = 0x0d0d0d0d0d0d0d0dull, lf = 0x0a0a0a0a0a0a0a0aull;
+	size_t i = 0;
 
 	if (n > 0 && (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' || v[n - 1] == '\t'))
 		return 0;
-	for (i = 0; i < n; i++)
+	/* NUL, CR, LF anywhere (RFC 9113 §8.2.1): eight bytes a step, every call. */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+
+		memcpy(&x, v + i, 8);
+		if (has_zero_byte(x) | has_zero_byte(x ^ cr) | has_zero_byte(x ^ lf))
+			return 0;
+	}
+	for (; i < n; i++)
 		if (v[i] == 0 || v[i] == '\r' || v[i] == '\n')
 			return 0;
 	return 1;

@@ -357,6 +357,37 @@ static void test_raw_malformed_requests(void)
 		CHECK_EQ_STR(logstr(&r.sv), "H 3 GET http / @x END\n");
 		raw_free(&r);
 	}
+	/* CR or LF at every position of a long value (values are checked eight
+	 * bytes a step, then the tail): malformed wherever it sits. */
+	for (size_t pos = 0; pos < 21; pos++) {
+		for (int k = 0; k < 2; k++) {
+			char val[22];
+			const char *hs[] = { ":method", "GET", ":scheme", "http", ":path", "/", "x", val, NULL };
+			raw r;
+			verdict v;
+
+			memset(val, 'v', 21);
+			val[21] = '\0';
+			val[pos] = k ? '\n' : '\r';
+			raw_init(&r, NULL);
+			raw_headers(&r, 1, H2_FLAG_END_STREAM, hs);
+			v = raw_run(&r);
+			EXPECT_STREAM_ERROR(v, 1, H2_PROTOCOL_ERROR);
+			raw_free(&r);
+		}
+	}
+	{
+		const char *hs[] = { ":method", "GET", ":scheme", "http", ":path", "/", "x",
+			"0123456789abcdefghijklmnopqrstuvwxyz\x0b\x7f\x80", NULL };
+		raw r;
+		verdict v;
+
+		raw_init(&r, NULL);
+		raw_headers(&r, 1, H2_FLAG_END_STREAM, hs);
+		v = raw_run(&r);
+		EXPECT_OK(v);
+		raw_free(&r);
+	}
 }
 
 static void test_raw_wellformed_requests(void)
