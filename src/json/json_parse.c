@@ -27,19 +27,23 @@ enum { N_START = 0, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP }
 
 #define MORE 2	/* internal: state changed, go round again */
 
-static size_t str_max(const json_parser *p)
+/* The release build is -Os, which leaves these small per-token helpers as
+ * calls; they run several times per member. */
+#define HOT static inline __attribute__((always_inline))
+
+HOT size_t str_max(const json_parser *p)
 {
 	return p->scap ? p->scap - 1 : 0;
 }
 
-static int top_is_array(const json_parser *p)
+HOT int top_is_array(const json_parser *p)
 {
 	unsigned d = p->depth - 1;
 
 	return (int)(p->stack[d / 64] >> (d % 64) & 1);
 }
 
-static void value_done(json_parser *p)
+HOT void value_done(json_parser *p)
 {
 	if (p->depth) {
 		p->gs = G_AFTER;
@@ -51,7 +55,7 @@ static void value_done(json_parser *p)
 
 /* A skipped value is complete: its JSON_SKIPPED token, unless a key filter
  * dropped the member it belongs to. */
-static int quiet(json_parser *p)
+HOT int quiet(json_parser *p)
 {
 	if (!p->silent)
 		return 1;
@@ -610,7 +614,7 @@ static int close_container(json_parser *p, json_token *t, const uint8_t *c, int 
 	return 1;
 }
 
-static const uint8_t *skip_ws(const uint8_t *c, const uint8_t *e)
+HOT const uint8_t *skip_ws(const uint8_t *c, const uint8_t *e)
 {
 	/* Every byte that may follow whitespace is above ' ': one compare for
 	 * compact input. */
