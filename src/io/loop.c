@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/mem.h"
 
 struct fd_slot {
 	io_fd_cb cb;
@@ -85,10 +86,8 @@ static int set_nonblock_cloexec(int fd)
 
 io_loop *io_loop_new(void)
 {
-	io_loop *loop = calloc(1, sizeof(*loop));
+	io_loop *loop = xcalloc(1, sizeof(*loop));
 
-	if (loop == NULL)
-		return NULL;
 	loop->sigpipe[0] = loop->sigpipe[1] = -1;
 	loop->now = io_loop_clock_us(loop) / 1000;
 	return loop;
@@ -144,20 +143,17 @@ int io_loop_stopped(const io_loop *loop)
 
 /* ---- fds ---------------------------------------------------------------- */
 
-static int grow_fds(io_loop *loop, int fd)
+static void grow_fds(io_loop *loop, int fd)
 {
 	int cap = loop->fds_cap ? loop->fds_cap : 64;
 	struct fd_slot *p;
 
 	while (cap <= fd)
 		cap *= 2;
-	p = realloc(loop->fds, (size_t)cap * sizeof(*p));
-	if (p == NULL)
-		return -1;
+	p = xrealloc(loop->fds, (size_t)cap * sizeof(*p));
 	memset(p + loop->fds_cap, 0, (size_t)(cap - loop->fds_cap) * sizeof(*p));
 	loop->fds = p;
 	loop->fds_cap = cap;
-	return 0;
 }
 
 int io_loop_add_fd(io_loop *loop, int fd, unsigned interest, io_fd_cb cb, void *arg)
@@ -166,8 +162,8 @@ int io_loop_add_fd(io_loop *loop, int fd, unsigned interest, io_fd_cb cb, void *
 
 	if (fd < 0 || cb == NULL)
 		return -1;
-	if (fd >= loop->fds_cap && grow_fds(loop, fd) < 0)
-		return -1;
+	if (fd >= loop->fds_cap)
+		grow_fds(loop, fd);
 	s = &loop->fds[fd];
 	if (s->registered)
 		return -1;
@@ -212,21 +208,14 @@ void io_loop_del_fd(io_loop *loop, int fd)
 	loop->pfds_dirty = 1;
 }
 
-static int rebuild_pfds(io_loop *loop)
+static void rebuild_pfds(io_loop *loop)
 {
 	int n = 0;
 
 	if (loop->pfds_cap < loop->nregistered) {
 		int cap = loop->nregistered * 2;
-		struct pollfd *p = realloc(loop->pfds, (size_t)cap * sizeof(*p));
-		unsigned *g;
-		if (p == NULL)
-			return -1;
-		loop->pfds = p;
-		g = realloc(loop->pgens, (size_t)cap * sizeof(*g));
-		if (g == NULL)
-			return -1;
-		loop->pgens = g;
+		loop->pfds = xrealloc(loop->pfds, (size_t)cap * sizeof(*loop->pfds));
+		loop->pgens = xrealloc(loop->pgens, (size_t)cap * sizeof(*loop->pgens));
 		loop->pfds_cap = cap;
 	}
 	for (int fd = 0; fd < loop->fds_cap; fd++) {
@@ -242,7 +231,6 @@ static int rebuild_pfds(io_loop *loop)
 	}
 	loop->npfds = n;
 	loop->pfds_dirty = 0;
-	return 0;
 }
 
 /* ---- timers ------------------------------------------------------------- */
@@ -322,10 +310,7 @@ void io_timer_start_at(io_loop *loop, io_timer *t, int64_t when_ms)
 	io_timer_stop(loop, t);
 	if (loop->nheap == loop->heap_cap) {
 		size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-		io_timer **h = realloc(loop->heap, cap * sizeof(*h));
-		if (h == NULL)
-			abort();	/* a lost timer would hang a call forever; fail loudly */
-		loop->heap = h;
+		loop->heap = xrealloc(loop->heap, cap * sizeof(*loop->heap));
 		loop->heap_cap = cap;
 	}
 	t->when = when_ms;
@@ -360,10 +345,7 @@ int io_loop_defer(io_loop *loop, io_defer_cb cb, void *arg)
 {
 	if (loop->ndefers == loop->defers_cap) {
 		size_t cap = loop->defers_cap ? loop->defers_cap * 2 : 32;
-		struct defer_item *d = realloc(loop->defers, cap * sizeof(*d));
-		if (d == NULL)
-			return -1;
-		loop->defers = d;
+		loop->defers = xrealloc(loop->defers, cap * sizeof(*loop->defers));
 		loop->defers_cap = cap;
 	}
 	loop->defers[loop->ndefers].cb = cb;
@@ -457,8 +439,8 @@ int io_loop_run_once(io_loop *loop, int timeout_ms)
 	run_defers(loop);
 	if (loop->stop)
 		return 0;
-	if (loop->pfds_dirty && rebuild_pfds(loop) < 0)
-		return -1;
+	if (loop->pfds_dirty)
+		rebuild_pfds(loop);
 	if (loop->nheap > 0) {
 		int64_t until = loop->heap[0]->when - io_loop_clock_us(loop) / 1000;
 		if (until < 0)

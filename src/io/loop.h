@@ -39,7 +39,7 @@ typedef struct io_timer {
 	void *arg;
 } io_timer;
 
-/* Returns NULL on failure (ENOMEM, pipe). */
+/* Never NULL: allocation failure aborts (base/mem.h). */
 io_loop *io_loop_new(void);
 void io_loop_free(io_loop *loop);
 
@@ -63,7 +63,7 @@ typedef int64_t (*io_clock_fn)(void *arg);
 /* Replaces the loop's clock (NULL restores CLOCK_MONOTONIC) and refreshes io_loop_now(). */
 void io_loop_set_clock(io_loop *loop, io_clock_fn fn, void *arg);
 
-/* fd registration; interest is IO_READ|IO_WRITE.  Returns 0 or -1 (bad fd, ENOMEM, already added). */
+/* fd registration; interest is IO_READ|IO_WRITE.  Returns 0 or -1 (bad fd, already added). */
 int io_loop_add_fd(io_loop *loop, int fd, unsigned interest, io_fd_cb cb, void *arg);
 int io_loop_set_interest(io_loop *loop, int fd, unsigned interest);
 unsigned io_loop_interest(const io_loop *loop, int fd);
@@ -80,7 +80,7 @@ void io_timer_stop(io_loop *loop, io_timer *t);
 static inline int io_timer_active(const io_timer *t) { return t->heap_index != (size_t)-1; }
 size_t io_loop_timer_count(const io_loop *loop);
 
-/* Queues cb(arg) to run once this turn, before sleeping; returns 0 or -1 (ENOMEM). */
+/* Queues cb(arg) to run once this turn, before sleeping; returns 0 (allocation failure aborts: base/mem.h). */
 int io_loop_defer(io_loop *loop, io_defer_cb cb, void *arg);
 /* Removes queued deferred calls matching cb and arg (an object being freed). */
 void io_loop_cancel_defer(io_loop *loop, io_defer_cb cb, void *arg);
