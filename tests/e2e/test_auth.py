@@ -361,3 +361,24 @@ def test_calls_on_one_connection_keep_their_order_across_reviews(sim, tmp_path):
         c.close()
     finally:
         w.stop()
+
+
+def test_different_tokens_on_one_connection_are_told_apart(sim, tmp_path):
+    """The gate remembers what a connection sent last; another token on the same connection is reviewed
+    as itself, every time, whichever came before."""
+    w = start_worker(sim, tmp_path)
+    try:
+        add_user(sim, "ivy-token", "ivy")
+        allow(sim, "ivy", ["get"])
+        add_user(sim, "jon-token", "jon")
+        c = Client(w.target, token=None)
+        req = c.pb.GetClusterRequest(name="x")
+        for i in range(6):
+            for tok, want in (("ivy-token", grpc.StatusCode.NOT_FOUND), ("jon-token", grpc.StatusCode.PERMISSION_DENIED),
+                              ("nobody", grpc.StatusCode.UNAUTHENTICATED)):
+                code, _ = code_of(c._get, req, timeout=30, metadata=[("authorization", bearer(tok))])
+                assert code == want, (i, tok, code)
+        assert reviews(sim) == 3, "one TokenReview per token (the refused one is cached 10 s)"
+        c.close()
+    finally:
+        w.stop()
