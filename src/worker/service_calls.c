@@ -21,8 +21,10 @@
  *   when the cluster changes (evaluate_waiter) or its timer fires.
  *   Asynchronous work (backend requests) carries a pending_op (name and
  *   waiter id), never a pointer to a call or waiter.
- * - Allocation: what the service sizes itself comes from x*alloc
- *   (base/mem.h: abort on failure), so there is no "out of memory" branch.
+ * - Allocation: what the service allocates itself comes from x*alloc
+ *   (base/mem.h: abort on failure) and has no "out of memory" branch; the
+ *   RESOURCE_EXHAUSTED answers left are failures its callees still report
+ *   (table entries, spec views and hashes, the List's text buffer).
  * Calls run one way: this file calls into service.c, never the reverse.
  */
 #include <stdio.h>
