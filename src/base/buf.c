@@ -20,7 +20,7 @@ void buf_set_limit(buf *b, size_t limit)
 	b->limit = limit;
 }
 
-int buf_reserve(buf *b, size_t n)
+int buf_reserve_slow(buf *b, size_t n)
 {
 	size_t len = buf_len(b), want, cap;
 	uint8_t *p;
@@ -57,11 +57,6 @@ int buf_reserve(buf *b, size_t n)
 	b->start = 0;
 	b->end = len;
 	return 0;
-}
-
-void buf_commit(buf *b, size_t n)
-{
-	b->end += n;
 }
 
 int buf_append(buf *b, const void *p, size_t n)
