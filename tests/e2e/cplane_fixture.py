@@ -96,7 +96,7 @@ def wait_port(port, timeout=10.0, proc=None):
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.05)    # polls inside wait_port's bounded loop
     raise TimeoutError("nothing listens on %d" % port)
 
 
@@ -160,7 +160,7 @@ def wait_until(pred, timeout=20.0, what="condition", interval=0.02):
             return v
         if time.monotonic() > end:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
+        time.sleep(interval)    # polls inside wait_until's bounded loop
 
 
 def K8S(verb, code):
@@ -214,7 +214,7 @@ def wait_serving(target, timeout=15.0):
                 return
         except grpc.RpcError:
             pass
-        time.sleep(0.05)
+        time.sleep(0.05)    # polls inside wait_serving's bounded loop
     raise TimeoutError("worker at %s never became SERVING" % target)
 
 

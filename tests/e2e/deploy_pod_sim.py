@@ -83,7 +83,7 @@ def snapshot_binary(path):
         if p.returncode == 0 and p.stdout.startswith("cplane "):
             _snapshots[path] = copy
             return copy
-        time.sleep(0.5)   # being relinked: try again
+        time.sleep(0.5)    # being relinked: try again (polling inside a bounded retry loop)
     raise RuntimeError("%s does not run (cplane --version failed)" % path)
 
 

@@ -295,6 +295,7 @@ class Sim:
 
     def controller_loop(self):
         while True:
+            # paces the controller (the tick_ms knob), not a wait
             time.sleep(max(1.0, float(self.knobs.get('tick_ms', 20))) / 1000.0)
             try:
                 self.ctrl.tick()
@@ -306,7 +307,7 @@ class Sim:
     def expiry_loop(self):
         last = time.time()
         while True:
-            time.sleep(0.1)
+            time.sleep(0.1)    # paces the expiry check (expire_every_s), not a wait
             every = float(self.knobs.get('expire_every_s') or 0)
             if every > 0 and time.time() - last >= every:
                 self.store.compact(kill_watches=bool(self.knobs.get('expire_kills_watches')))
@@ -411,7 +412,7 @@ class Handler(kubesim_admin.AdminMixin, kubesim_api.ApiMixin, BaseHTTPRequestHan
                 self.connection.sendall(data[i:i + n])
                 i += n
                 if dl:
-                    time.sleep(random.uniform(0, dl))
+                    time.sleep(random.uniform(0, dl))    # the split_delay_ms fault (pacing the answer), not a wait
         except (OSError, ssl.SSLError):
             self.close_connection = True
             raise Abort()

@@ -70,7 +70,7 @@ class AdminMixin:
                 if not busy or time.time() >= end:
                     return self.send_json(200, {'settled': not busy, 'busy': busy,
                                                 'resourceVersion': str(store.rv)})
-                time.sleep(0.02)
+                time.sleep(0.02)    # polls inside settle's bounded loop (timeout_s)
         if op == 'compact':
             rv = store.compact(kill_watches=bool(req.get('kill_watches', False)))
             sim.count('fault_compactions')

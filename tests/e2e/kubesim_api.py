@@ -251,7 +251,7 @@ class ApiMixin:
         k = sim.knobs
         d = float(k.get('delay_ms') or 0)
         if d > 0:
-            time.sleep(d / 1000.0)
+            time.sleep(d / 1000.0)    # the delay_ms fault (pacing the answer), not a wait
         if is_discovery and not k.get('faults_on_discovery'):
             return
         if is_watch and not k.get('faults_on_watch'):

@@ -174,7 +174,7 @@ class KubeSim:
                 return v
             if time.time() > end:
                 raise KubeSimError('timed out after %.1fs waiting for %s' % (timeout, what))
-            time.sleep(interval)
+            time.sleep(interval)    # polls inside wait_for's bounded loop
 
     def alive(self):
         return self.proc.poll() is None

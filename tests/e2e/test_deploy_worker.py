@@ -193,7 +193,7 @@ class Worker:
                 pytest.fail("worker exited %d before serving:\n%s" % (self.proc.returncode, out[-3000:]))
             if health_status(self.channel, timeout=1.0) == 1:
                 return
-            time.sleep(0.1)
+            time.sleep(0.1)    # polls inside wait_serving's bounded loop
         pytest.fail("worker not SERVING on grpc.health.v1 after %.0fs:\n%s" % (timeout, self.output()[-3000:]))
 
     def stop(self, grace):

@@ -81,7 +81,7 @@ class Scripted:
         """Keeps a stream open until the client cancels it (bounded)."""
         end = time.monotonic() + limit
         while ctx.is_active() and time.monotonic() < end:
-            time.sleep(0.01)
+            time.sleep(0.01)    # polls inside a bounded loop until the client cancels
 
     def stop(self):
         self.server.stop(0)
@@ -145,7 +145,7 @@ def test_create_in_progress_follows_the_watch_until_ready(svc):
     def watch(req, ctx):
         for ready in range(0, 4):
             yield svc.cluster(req.name, 3, ready, pb.READY if ready == 3 else pb.CREATING)
-            time.sleep(0.02)
+            time.sleep(0.02)    # paces the stream (one update at a time), not a wait
         svc.hold_until_cancelled(ctx)      # READY alone must end it: the stream stays open
 
     svc.create = lambda req, ctx: pb.CreateClusterResponse(result=pb.IN_PROGRESS,
@@ -222,7 +222,7 @@ def test_delete_in_progress_watches_until_the_stream_ends(svc):
                   pb.Cluster(name=req.name, replicas=2, phase=pb.DELETED)):
             sent.append(c.phase)
             yield c
-            time.sleep(0.02)
+            time.sleep(0.02)    # paces the stream (one update at a time), not a wait
 
     svc.delete = lambda req, ctx: pb.DeleteClusterResponse(result=pb.IN_PROGRESS)
     svc.watch = watch
@@ -278,7 +278,7 @@ def test_terminal_shows_live_progress_over_the_create_connection(svc):
     def watch(req, ctx):
         for ready in range(0, 31):
             yield svc.cluster(req.name, 30, ready, pb.READY if ready == 30 else pb.CREATING)
-            time.sleep(0.01)
+            time.sleep(0.01)    # paces the stream (one update at a time), not a wait
         streamed.set()
         svc.hold_until_cancelled(ctx)
 
@@ -300,7 +300,7 @@ def test_terminal_delete_progress_then_in_progress_follows_the_same_watch(svc):
     def watch(req, ctx):
         for ready in (3, 2, 1):
             yield svc.cluster(req.name, 3, ready, pb.DELETING)
-            time.sleep(0.05)
+            time.sleep(0.05)    # paces the stream (one update at a time), not a wait
         yield pb.Cluster(name=req.name, replicas=3, phase=pb.DELETED)
 
     svc.delete = lambda req, ctx: pb.DeleteClusterResponse(result=pb.IN_PROGRESS)

@@ -51,7 +51,7 @@ def wait_metric(port, name, labels, pred, timeout=60, what=None, missing_ok=Fals
             return v
         if v is None and missing_ok:
             return None
-        time.sleep(0.1)
+        time.sleep(0.1)    # polls inside wait_metric's bounded loop
     raise AssertionError("%s: %s%s stayed %r" % (what or "metric", name, labels, v))
 
 
@@ -192,7 +192,7 @@ def test_1000_slow_preface_connections_do_not_lock_out_probes(sim, tmp_path):
                 except OSError:
                     pass
             i += 1
-            stop.wait(1.0)
+            stop.wait(1.0)    # paces the load (one preface byte a second), not a wait
 
     try:
         socks = open_idle(w.port, 1000, PREFACE[:1])
@@ -246,9 +246,9 @@ def test_accept_out_of_descriptors_backs_off_instead_of_spinning(sim, tmp_path):
         end = time.monotonic() + 30
         while "Out of resources to accept" not in open(log_path, errors="replace").read():
             assert time.monotonic() < end, open(log_path).read()
-            time.sleep(0.1)
+            time.sleep(0.1)    # polls inside a bounded wait for the log line
         c0 = cpu_seconds(proc.pid)
-        time.sleep(3)
+        time.sleep(3)    # an observation window for a negative (the loop does not spin), not a wait
         used = cpu_seconds(proc.pid) - c0
         assert used < 1.0, "the loop spins: %.2f s of CPU in 3 s" % used
         log = open(log_path, errors="replace").read()
@@ -333,7 +333,7 @@ def test_metrics_port_slowloris_does_not_starve_healthz(sim, tmp_path):
                     socks.remove(s)
                     cut[0] += 1
             i += 1
-            stop.wait(2.0)
+            stop.wait(2.0)    # paces the load (one head byte every 2 s), not a wait
 
     try:
         for _ in range(70):
@@ -347,12 +347,12 @@ def test_metrics_port_slowloris_does_not_starve_healthz(sim, tmp_path):
         while time.monotonic() < end:
             assert healthz(w.metrics_port, timeout=3) < 3
             answered += 1
-            time.sleep(0.5)
+            time.sleep(0.5)    # paces the probes through the observation window, not a wait
         assert answered >= 5
         # every slow head is gone by now: evicted or past its 10 s head deadline
         end = time.monotonic() + 20
         while socks and time.monotonic() < end:
-            stop.wait(0.5)
+            stop.wait(0.5)    # polls inside a bounded wait for the dribbler to see every cut
         assert not socks, "%d slow heads still open after the head deadline" % len(socks)
         stop.set()
         t.join()
@@ -575,7 +575,7 @@ def wait_log(w, text, timeout=20):
         log = w.log()
         if text in log:
             return log
-        time.sleep(0.1)
+        time.sleep(0.1)    # polls inside wait_log's bounded loop
     raise AssertionError("%r not in the log:\n%s" % (text, w.log()))
 
 
@@ -701,7 +701,7 @@ def test_silent_api_connection_is_noticed_and_the_watch_restarts(tmp_path):
                 assert e.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.DEADLINE_EXCEEDED,
                                     grpc.StatusCode.UNAVAILABLE), e
             assert time.monotonic() < end, open(log_path).read()
-            time.sleep(0.5)
+            time.sleep(0.5)    # polls inside a bounded wait for the silence to be noticed
         assert metric(mport, "cplane_watch_silent_total") >= 1
         log = open(log_path, errors="replace").read()
         assert log.count("Watch silent") == 1, log

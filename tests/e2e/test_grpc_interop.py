@@ -107,7 +107,7 @@ def wait_for(pred, timeout=10.0):
     while time.time() < end:
         if pred():
             return True
-        time.sleep(0.05)
+        time.sleep(0.05)    # polls inside wait_for's bounded loop
     return pred()
 
 
@@ -474,7 +474,7 @@ class PyService(grpc.GenericRpcHandler):
             def sleep(req, ctx):
                 end = time.time() + int(req) / 1000.0
                 while time.time() < end and ctx.is_active():
-                    time.sleep(0.01)
+                    time.sleep(0.01)    # the test service's Sleep method (the load), polling for cancellation
                 return b"slept"
             return grpc.unary_unary_rpc_method_handler(sleep)
         if m == "/py.Test/Stream":

@@ -95,7 +95,7 @@ class Probe:
                 raise AssertionError('probe: no such event; stderr:\n' + ''.join(self.stderr[-30:]))
             if self.p.poll() is not None:
                 raise AssertionError('probe exited; stderr:\n' + ''.join(self.stderr[-30:]))
-            time.sleep(0.05)
+            time.sleep(0.05)    # polls inside a bounded wait for the probe's event
 
     def synced(self, timeout=30):
         return self.event(lambda m: m['ev'] == 'synced', timeout)

@@ -633,7 +633,7 @@ class PyInformer:
             except (OSError, http.client.HTTPException, ssl.SSLError):
                 continue
             if code in (429, 500, 503):
-                time.sleep(0.01)
+                time.sleep(0.01)    # backs off after an injected fault, inside a bounded retry loop
                 continue
             return code, json.loads(body)
         raise AssertionError('kept failing: ' + url)

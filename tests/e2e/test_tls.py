@@ -342,7 +342,7 @@ def test_openssl_s_server(pki):
                 socket.create_connection(('127.0.0.1', port), timeout=1).close()
                 break
             except OSError:
-                time.sleep(0.05)
+                time.sleep(0.05)    # polls inside a bounded wait for the port
         rc, line = probe('--ca', pki['rsa_ca'], '127.0.0.1', port)
         assert rc == 0, line
         f = ok_fields(line)

@@ -275,7 +275,7 @@ def test_metrics_match_what_happened(sim, tmp_path):
             m = parse_metrics(page)
             if m.get(("cplane_events_written_total", '{op="create"}')) == 5 or time.monotonic() > deadline:
                 break
-            time.sleep(0.05)
+            time.sleep(0.05)    # polls inside a bounded wait for the counter
         assert m[("cplane_events_written_total", '{op="create"}')] == 5
         print(page)
         assert m[("cplane_grpc_calls_total", '{method="CreateCluster",code="OK"}')] == 3

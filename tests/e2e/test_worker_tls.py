@@ -108,7 +108,7 @@ def wait_for(pred, timeout=20.0, what='condition'):
         v = pred()
         if v:
             return v
-        time.sleep(0.05)
+        time.sleep(0.05)    # polls inside wait_for's bounded loop
     raise AssertionError('timed out waiting for ' + what)
 
 
