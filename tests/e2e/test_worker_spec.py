@@ -189,15 +189,16 @@ def test_second_worker_compares_specs_by_the_annotation(env):
                     break
             except grpc.RpcError:
                 pass
-            time.sleep(0.02)
+            time.sleep(0.02)    # polls inside a bounded wait for CREATING
+        sim.knobs(controller_paused=True)     # the first Create stays unanswered under the asserts below
         r = c2._create(rich(pb, "shared2", replicas=4), timeout=10)
         assert r.result == pb.IN_PROGRESS and r.cluster.phase == pb.CREATING
         code, _ = code_of(c2._create, rich(pb, "shared2", replicas=4, labels={"team": "web"}), timeout=10)
         assert code == grpc.StatusCode.ALREADY_EXISTS
-        sim.knobs(ready_pace_ms=5)
+        sim.knobs(ready_pace_ms=5, controller_paused=False)
         assert first.result(timeout=60).result == pb.SUCCESS
     finally:
-        sim.knobs(ready_pace_ms=5)
+        sim.knobs(ready_pace_ms=5, controller_paused=False)
         c2.close()
         w2.stop()
 

@@ -58,7 +58,7 @@ def wait_for(pred, timeout=15, what="condition"):
         v = pred()
         if v:
             return v
-        time.sleep(0.02)
+        time.sleep(0.02)    # polls inside wait_for's bounded loop
     raise AssertionError("timed out waiting for " + what)
 
 
@@ -156,6 +156,7 @@ def test_same_target_in_progress_other_target_supersedes(env):
     try:
         first = c.update_future("u-race", replicas=8)
         wait_for(lambda: c.get("u-race").phase == pb.UPDATING, what="UPDATING")
+        sim.knobs(controller_paused=True)     # the rollout stays unfinished under the asserts below
         r = c.update("u-race", replicas=8, timeout=5)
         assert r.result == pb.IN_PROGRESS
         # A Create for the target's spec is IN_PROGRESS too; another spec is ALREADY_EXISTS.
@@ -166,11 +167,11 @@ def test_same_target_in_progress_other_target_supersedes(env):
         with pytest.raises(grpc.RpcError) as e:
             first.result(timeout=30)
         assert e.value.code() == grpc.StatusCode.ABORTED and "superseded" in e.value.details()
-        sim.knobs(ready_pace_ms=20)
+        sim.knobs(ready_pace_ms=20, controller_paused=False)
         r = second.result(timeout=30)
         assert r.result == pb.SUCCESS and r.cluster.replicas == 3
     finally:
-        sim.knobs(ready_pace_ms=20)
+        sim.knobs(ready_pace_ms=20, controller_paused=False)
 
 
 def test_creating_and_deleting_are_failed_precondition(env):
@@ -180,9 +181,10 @@ def test_creating_and_deleting_are_failed_precondition(env):
     try:
         f = c.create_future("u-pre", 5)
         wait_for(lambda: c.get("u-pre").phase == pb.CREATING, what="CREATING")
+        sim.knobs(controller_paused=True)     # still being created while the Update arrives
         code, msg = code_of(c.update, "u-pre", 2, timeout=5)
         assert code == grpc.StatusCode.FAILED_PRECONDITION and "still being created" in msg
-        sim.knobs(ready_pace_ms=5)
+        sim.knobs(ready_pace_ms=5, controller_paused=False)
         f.result(timeout=30)
         sim.knobs(controller_paused=True)
         d = c.delete_future("u-pre")
@@ -243,13 +245,14 @@ def test_restart_mid_rollout_sees_updating_and_a_retry_is_in_progress(env, tmp_p
     try:
         f = c.update_future("u-restart", replicas=6)
         wait_for(lambda: c.get("u-restart").phase == pb.UPDATING, what="UPDATING")
+        sim.knobs(controller_paused=True)     # still rolling out when the second worker lists it
         w2 = start_worker(sim, tmp_path, "--create-timeout", "20s")
         c2 = UClient(w2.target)
         try:
             g = c2.get("u-restart")
             assert g.phase == pb.UPDATING and g.replicas == 6
             assert c2.update("u-restart", replicas=6, timeout=5).result == pb.IN_PROGRESS
-            sim.knobs(ready_pace_ms=5)
+            sim.knobs(ready_pace_ms=5, controller_paused=False)
             assert f.result(timeout=30).result == pb.SUCCESS
             wait_for(lambda: c2.get("u-restart").phase == pb.READY, what="READY on the new worker")
             assert c2.update("u-restart", replicas=6, timeout=5).result == pb.SUCCESS
@@ -257,7 +260,7 @@ def test_restart_mid_rollout_sees_updating_and_a_retry_is_in_progress(env, tmp_p
             c2.close()
             w2.stop()
     finally:
-        sim.knobs(ready_pace_ms=20)
+        sim.knobs(ready_pace_ms=20, controller_paused=False)
 
 
 def test_delete_while_updating_aborts_the_update(env):
@@ -268,14 +271,15 @@ def test_delete_while_updating_aborts_the_update(env):
     try:
         f = c.update_future("u-del", replicas=9)
         wait_for(lambda: c.get("u-del").phase == pb.UPDATING, what="UPDATING")
+        sim.knobs(controller_paused=True)     # the Delete meets an unfinished rollout
         d = c.delete_future("u-del")
         with pytest.raises(grpc.RpcError) as e:
             f.result(timeout=30)
         assert e.value.code() == grpc.StatusCode.ABORTED
-        sim.knobs(ready_pace_ms=5)
+        sim.knobs(ready_pace_ms=5, controller_paused=False)
         assert d.result(timeout=30).result == pb.SUCCESS
     finally:
-        sim.knobs(ready_pace_ms=20)
+        sim.knobs(ready_pace_ms=20, controller_paused=False)
 
 
 def test_patch_refused_by_rbac_is_permission_denied(env):
