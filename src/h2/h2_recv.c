@@ -62,6 +62,12 @@ static int value_ok(const uint8_t *v, size_t n)
 		if (has_zero_byte(x) | has_zero_byte(x ^ cr) | has_zero_byte(x ^ lf))
 			return 0;
 	}
+	if (i < n && n >= 8) {	/* the tail as the last eight bytes, overlapping */
+		uint64_t x;
+
+		memcpy(&x, v + n - 8, 8);
+		return !(has_zero_byte(x) | has_zero_byte(x ^ cr) | has_zero_byte(x ^ lf));
+	}
 	for (; i < n; i++)
 		if (v[i] == 0 || v[i] == '\r' || v[i] == '\n')
 			return 0;

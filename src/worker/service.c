@@ -39,6 +39,7 @@
 #include "base/str.h"
 #include "cplane/v1/cplane.pb-c.h"
 #include "k8s/podspec.h"
+#include "worker/cluster_pb.h"
 #include "worker/spec_proto.h"
 
 const char *const worker_method_names[WM_COUNT] = {
@@ -455,9 +456,16 @@ void svc__reply_error(worker_service *s, grpc_call *call, enum worker_method m, 
 void svc__reply_msg(worker_service *s, grpc_call *call, enum worker_method m, int64_t start_us,
     const ProtobufCMessage *msg)
 {
+	uint8_t fast[1536];	/* a Cluster without spec fields: ~1.1 KB at most */
+	size_t n;
+
 	svc__count_call(s, m, GRPC_OK, start_us);
 	svc__audit(s, call, m, s->caller, GRPC_OK);
-	grpc_call_reply(call, msg);
+	if (msg->descriptor == &cplane__v1__cluster__descriptor &&
+	    (n = cluster_pb_encode((const Cplane__V1__Cluster *)(const void *)msg, fast, sizeof(fast))) > 0)
+		grpc_call_reply_bytes(call, fast, n);
+	else
+		grpc_call_reply(call, msg);
 }
 
 struct waiter *svc__wait_on(worker_service *s, grpc_call *call, struct cluster *c, enum waiter_kind kind,
