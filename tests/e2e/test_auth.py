@@ -382,3 +382,31 @@ def test_different_tokens_on_one_connection_are_told_apart(sim, tmp_path):
         c.close()
     finally:
         w.stop()
+
+
+def test_calls_that_end_while_their_review_is_out(sim, tmp_path):
+    """A call whose deadline passes while its caller is being reviewed ends DEADLINE_EXCEEDED; the review
+    still completes (and is cached), the calls queued behind it on the connection go on, the worker too."""
+    w = start_worker(sim, tmp_path, metrics=True)
+    try:
+        add_user(sim, "slow-token", "kim")
+        allow(sim, "kim", ["get", "list"])
+        sim.knobs(delay_ms=1500)
+        c = Raw(w.target, bearer("slow-token"))
+        assert code_of(c.get, "x", timeout=0.5)[0] == grpc.StatusCode.DEADLINE_EXCEEDED
+        futs = [c.c._list.future(c.c.pb.ListClustersRequest(), timeout=0.3, metadata=c.md) for _ in range(5)]
+        for f in futs:
+            try:
+                f.result()
+                raise AssertionError("answered within 0.3 s while the review takes 1.5 s")
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        sim.knobs(delay_ms=0)
+        sim.wait_for(lambda: metric(metrics(w), 'cplane_auth_reviews_total{kind="token",result="allowed"}') == 1,
+                     timeout=30, what="the token review answered after its callers left")
+        assert code_of(c.get, "x")[0] == grpc.StatusCode.NOT_FOUND
+        assert len(c.list().clusters) == 0
+        assert health_check(w.target) == HEALTH_SERVING
+        c.close()
+    finally:
+        assert w.stop() == 0
