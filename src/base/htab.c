@@ -34,18 +34,24 @@ void htab_init(htab *t, htab_key_fn key)
 void htab_free(htab *t)
 {
 	free(t->rec);
-	free(t->hash);
+	free(t->tag);
 	t->rec = NULL;
-	t->hash = NULL;
+	t->tag = NULL;
 	t->cap = t->count = 0;
+}
+
+static uint16_t tag_of(uint32_t h)
+{
+	return (uint16_t)(h >> 16);
 }
 
 static size_t probe(const htab *t, const char *key, uint32_t h)
 {
 	size_t m = t->cap - 1, i = h & m;
+	uint16_t tag = tag_of(h);
 
 	for (; t->rec[i]; i = (i + 1) & m)
-		if (t->hash[i] == h && strcmp(t->key(t->rec[i]), key) == 0)
+		if (t->tag[i] == tag && strcmp(t->key(t->rec[i]), key) == 0)
 			return i;
 	return i;
 }
@@ -67,33 +73,34 @@ void *htab_find(const htab *t, const char *key)
 	return s ? *s : NULL;
 }
 
-static void place(void **rec, uint32_t *hash, size_t cap, void *r, uint32_t h)
+static void place(void **rec, uint16_t *tag, size_t cap, void *r, uint32_t h)
 {
 	size_t m = cap - 1, i = h & m;
 
 	while (rec[i])
 		i = (i + 1) & m;
 	rec[i] = r;
-	hash[i] = h;
+	tag[i] = tag_of(h);
 }
 
 static int resize(htab *t, size_t cap)
 {
 	void **rec = calloc(cap, sizeof(*rec));
-	uint32_t *hash = malloc(cap * sizeof(*hash));
+	uint16_t *tag = malloc(cap * sizeof(*tag));
 
-	if (rec == NULL || hash == NULL) {
+	if (rec == NULL || tag == NULL) {
 		free(rec);
-		free(hash);
+		free(tag);
 		return -1;
 	}
+	/* The slots keep 16 bits of the hash: the rest comes from the key (rare). */
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->rec[i])
-			place(rec, hash, cap, t->rec[i], t->hash[i]);
+			place(rec, tag, cap, t->rec[i], base_fnv1a_str(t->key(t->rec[i])));
 	free(t->rec);
-	free(t->hash);
+	free(t->tag);
 	t->rec = rec;
-	t->hash = hash;
+	t->tag = tag;
 	t->cap = cap;
 	return 0;
 }
@@ -102,7 +109,7 @@ int htab_insert(htab *t, void *rec)
 {
 	if ((t->count + 1) * 4 > t->cap * 3 && resize(t, t->cap ? t->cap * 2 : 16) < 0)
 		return -1;
-	place(t->rec, t->hash, t->cap, rec, base_fnv1a_str(t->key(rec)));
+	place(t->rec, t->tag, t->cap, rec, base_fnv1a_str(t->key(rec)));
 	t->count++;
 	return 0;
 }
@@ -122,11 +129,11 @@ void *htab_remove(htab *t, const char *key)
 	/* Backward shift: move up each later record of the run whose home is
 	 * not between the hole and it (cyclically). */
 	for (j = (i + 1) & m; t->rec[j]; j = (j + 1) & m) {
-		size_t home = t->hash[j] & m;
+		size_t home = base_fnv1a_str(t->key(t->rec[j])) & m;
 
 		if (((j - home) & m) >= ((j - i) & m)) {
 			t->rec[i] = t->rec[j];
-			t->hash[i] = t->hash[j];
+			t->tag[i] = t->tag[j];
 			i = j;
 		}
 	}

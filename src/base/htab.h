@@ -4,9 +4,9 @@
  *
  * The table holds pointers to the caller's records, never copies: a record
  * stays where the caller put it, and the caller frees it.  Open addressing
- * with linear probing over a power-of-two array kept at most 3/4 full, the
- * hash of each record kept beside its pointer, so a probe touches a record
- * only when the hashes match.  About 16 bytes per record at worst, no
+ * with linear probing over a power-of-two array kept at most 3/4 full, 16
+ * bits of each record's hash kept beside its pointer, so a probe touches a
+ * record only when those match.  10 bytes a slot (13 to 27 per record), no
  * allocation per record.  Not thread-safe; no iteration order.
  */
 #ifndef CPLANE_BASE_HTAB_H
@@ -27,7 +27,7 @@ typedef const char *(*htab_key_fn)(const void *rec);
 
 typedef struct htab {
 	void **rec;		/* cap slots, NULL = empty */
-	uint32_t *hash;		/* hash of rec[i] */
+	uint16_t *tag;		/* top 16 bits of rec[i]'s hash: most probes end here */
 	size_t cap, count;
 	htab_key_fn key;
 } htab;
