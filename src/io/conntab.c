@@ -9,6 +9,7 @@
  * the moment a peer floods, not on steady traffic.
  */
 #include "io/conntab.h"
+#include "base/htab.h"
 
 #include <netinet/in.h>
 #include <string.h>
@@ -176,13 +177,7 @@ size_t conntab_peer_count(const conntab *t, uint32_t peer)
 
 static uint32_t fnv1a(const uint8_t *p, size_t n)
 {
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 16777619u;
-	}
-	return h;
+	return base_fnv1a(BASE_FNV1A_INIT, p, n);
 }
 
 uint32_t conntab_peer_key(const struct sockaddr *sa)

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/htab.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/str.h"
@@ -49,16 +50,13 @@ const double worker_latency_bounds[WORKER_LATENCY_BUCKETS] = { 0.001, 0.005, 0.0
 
 /* ------------------------------------------------------------ utilities */
 
+/* FNV-1a of a, a 0xff byte (in no UTF-8 text, so "ab"+"c" differs from "a"+"bc"), b. */
 static uint32_t hash_text(const char *a, const char *b)
 {
-	uint32_t h = 2166136261u;
+	static const uint8_t sep = 0xff;
+	uint32_t h = base_fnv1a(BASE_FNV1A_INIT, a, strlen(a));
 
-	for (; *a; a++)
-		h = (h ^ (uint8_t)*a) * 16777619u;
-	h = (h ^ 0xff) * 16777619u;
-	for (; *b; b++)
-		h = (h ^ (uint8_t)*b) * 16777619u;
-	return h;
+	return base_fnv1a(base_fnv1a(h, &sep, 1), b, strlen(b));
 }
 
 int32_t svc__cluster_replicas(const struct cluster *c)
