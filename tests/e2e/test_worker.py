@@ -109,11 +109,13 @@ def test_create_deleting_is_failed_precondition(env):
     try:
         d = c.delete_future("t-deleting")
         wait_phase(c, "t-deleting", pb.DELETING)
+        sim.knobs(controller_paused=True)             # still deleting under the two calls below
         code, msg = code_of(c.create, "t-deleting", 40)
         assert code == grpc.StatusCode.FAILED_PRECONDITION and "being deleted" in msg
         r = c.delete("t-deleting", timeout=5)          # a second Delete: IN_PROGRESS at once
         assert r.result == pb.IN_PROGRESS
     finally:
+        sim.knobs(controller_paused=False)
         sim.admin("pace", {"ms": 30})
     assert d.result(timeout=20).result == pb.SUCCESS
 
