@@ -109,8 +109,9 @@ DEFAULT_KNOBS = {
     'retry_after_s': 1,
     'faults_on_watch': True,       # 5xx/429 also hit watch requests
     'faults_on_discovery': False,  # 5xx/429 also hit discovery/version
-    'faults_on_reviews': False,    # 5xx/429 also hit TokenReviews/SubjectAccessReviews (else: POST /kubesim/auth
-                                   # {"unavailable": true} fails them on purpose)
+    'faults_on_reviews': False,    # 5xx/429 and delay_ms also hit TokenReviews/SubjectAccessReviews (else: POST
+                                   # /kubesim/auth {"unavailable": true} fails them on purpose)
+    'review_delay_ms': 0.0,        # hold every TokenReview/SubjectAccessReview answer this long
     'chunked_threshold': 2048,     # bodies larger than this are sent chunked (as Go's net/http does); 0 = never
     'chunk_max': 0,                # split every chunk (watch events too) into chunks of at most N bytes
     'chunk_coalesce': False,       # put all events of a batch into one chunk

@@ -304,8 +304,8 @@ class ApiMixin:
         if path in kubesim_auth.PATHS:
             if sim.knobs.get('faults_on_reviews'):
                 self.inject_faults(False, False)
-            elif float(sim.knobs.get('delay_ms') or 0) > 0:     # latency is not a fault: reviews get it too
-                time.sleep(float(sim.knobs['delay_ms']) / 1000.0)
+            if float(sim.knobs.get('review_delay_ms') or 0) > 0:
+                time.sleep(float(sim.knobs['review_delay_ms']) / 1000.0)
             return sim.auth.review(self, method, path, body)
         m = EVENTS_PATH.match(path)
         if m:

@@ -207,7 +207,7 @@ def test_concurrent_calls_with_a_new_token_share_one_review(sim, tmp_path):
         add_user(sim, "burst-token", "dave")
         allow(sim, "dave", ["get"])
         sim.admin("stats/reset")
-        sim.knobs(delay_ms=400)     # every API answer takes 400 ms: the 100 calls all arrive while it is out
+        sim.knobs(review_delay_ms=400)     # every review takes 400 ms: the 100 calls all arrive while it is out
         c = Raw(w.target, bearer("burst-token"))
         futs = [c.c._get.future(c.c.pb.GetClusterRequest(name="y"), timeout=60, metadata=c.md) for _ in range(100)]
         codes = []
@@ -353,10 +353,10 @@ def test_calls_on_one_connection_keep_their_order_across_reviews(sim, tmp_path):
     try:
         c = Client(w.target)
         assert code_of(c.get, "ord")[0] == grpc.StatusCode.NOT_FOUND      # get on "ord": reviewed, cached
-        sim.knobs(delay_ms=300)                                            # the create's review will take 300 ms
+        sim.knobs(review_delay_ms=300)                                            # the create's review will take 300 ms
         f = c.create_future("ord", 1, timeout=60)
         assert c.get("ord").phase == c.pb.CREATING
-        sim.knobs(delay_ms=0)
+        sim.knobs(review_delay_ms=0)
         assert f.result().result == c.pb.SUCCESS
         c.close()
     finally:
@@ -391,7 +391,7 @@ def test_calls_that_end_while_their_review_is_out(sim, tmp_path):
     try:
         add_user(sim, "slow-token", "kim")
         allow(sim, "kim", ["get", "list"])
-        sim.knobs(delay_ms=1500)
+        sim.knobs(review_delay_ms=1500)
         c = Raw(w.target, bearer("slow-token"))
         assert code_of(c.get, "x", timeout=0.5)[0] == grpc.StatusCode.DEADLINE_EXCEEDED
         futs = [c.c._list.future(c.c.pb.ListClustersRequest(), timeout=0.3, metadata=c.md) for _ in range(5)]
@@ -401,7 +401,7 @@ def test_calls_that_end_while_their_review_is_out(sim, tmp_path):
                 raise AssertionError("answered within 0.3 s while the review takes 1.5 s")
             except grpc.RpcError as e:
                 assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-        sim.knobs(delay_ms=0)
+        sim.knobs(review_delay_ms=0)
         sim.wait_for(lambda: metric(metrics(w), 'cplane_auth_reviews_total{kind="token",result="allowed"}') == 1,
                      timeout=30, what="the token review answered after its callers left")
         assert code_of(c.get, "x")[0] == grpc.StatusCode.NOT_FOUND
