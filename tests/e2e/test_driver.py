@@ -258,7 +258,11 @@ def test_list_empty_and_several_sorted(fresh):
         fresh.sim.admin("pace", {"ms": 200})            # 40 pods at 200 ms: still creating when listed
         first = c.create_future("nu", 40)
         wait_until(lambda: phase_of(c, "nu") == pb2().CREATING, 10, "nu CREATING")
-        rc, out, err = fresh.run("list")
+        fresh.sim.knobs(controller_paused=True)         # and held there while listed
+        try:
+            rc, out, err = fresh.run("list")
+        finally:
+            fresh.sim.knobs(controller_paused=False)
         assert (rc, err) == (0, "")
         rows = norm_table(out).splitlines()
         assert rows[0] == "NAME              REPLICAS   READY   UPDATED   PHASE      AGE"

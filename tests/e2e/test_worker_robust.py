@@ -124,6 +124,7 @@ def test_kill9_during_delete_and_restart(sim, tmp_path):
     f = c.delete_future("doomed", timeout=60)
     sim.wait_for(lambda: deployments(sim).get("doomed", {}).get("metadata", {}).get("deletionTimestamp"),
                  timeout=10, what="deletion started")
+    sim.knobs(controller_paused=True)     # still deleting while the worker restarts and the calls below run
     w.kill9()
     c.close()
     with pytest.raises(grpc.RpcError):
@@ -135,11 +136,13 @@ def test_kill9_during_delete_and_restart(sim, tmp_path):
         assert g.phase == pb.DELETING
         r = c2.delete("doomed", timeout=30)
         assert r.result == pb.IN_PROGRESS
+        sim.knobs(controller_paused=False)
         sim.admin("pace", {"ms": 10})
         phases = [m.phase for m in c2.watch("doomed", timeout=30)]
         assert phases[-1] == pb.DELETED
         assert "doomed" not in deployments(sim)
     finally:
+        sim.knobs(controller_paused=False)
         c2.close()
         w2.stop()
 
