@@ -156,6 +156,7 @@ def test_rbac_is_exactly_what_the_worker_calls(objs):
         ("apps", "deployments"): sorted(["get", "list", "watch", "create", "delete", "patch"]),
         ("", "pods"): sorted(["get", "list"]),
         ("", "services"): sorted(["create"]),
+        ("apps", "deployments/finalizers"): ["update"],   # blockOwnerDeletion on the Service's owner
         ("", "events"): sorted(["create", "patch"]),
     }
     for verbs in got.values():
