@@ -1,5 +1,7 @@
 #include "base/buf.h"
 
+#include "base/mem.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,14 +43,14 @@ int buf_reserve_slow(buf *b, size_t n)
 	while (cap < want)
 		cap *= 2;
 	if (b->start > 0) {
-		p = malloc(cap);
+		p = mem_try_alloc(cap);
 		if (p == NULL)
 			return -1;
 		if (len)
 			memcpy(p, b->base + b->start, len);
 		free(b->base);
 	} else {
-		p = realloc(b->base, cap);
+		p = mem_try_realloc(b->base, cap);
 		if (p == NULL)
 			return -1;
 	}

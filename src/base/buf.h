@@ -9,6 +9,8 @@
  *
  * All growing functions return 0 on success and -1 when memory is exhausted
  * or the buffer would pass its limit (buf_set_limit), leaving it unchanged.
+ * A buf holds what peers send, so it grows through mem_try_realloc (the
+ * checked allocator, base/mem.h) and its callers answer the failure.
  */
 #ifndef CPLANE_BASE_BUF_H
 #define CPLANE_BASE_BUF_H

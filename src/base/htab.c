@@ -4,6 +4,8 @@
  */
 #include "base/htab.h"
 
+#include "base/mem.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,16 +85,11 @@ static void place(void **rec, uint16_t *tag, size_t cap, void *r, uint32_t h)
 	tag[i] = tag_of(h);
 }
 
-static int resize(htab *t, size_t cap)
+static void resize(htab *t, size_t cap)
 {
-	void **rec = calloc(cap, sizeof(*rec));
-	uint16_t *tag = malloc(cap * sizeof(*tag));
+	void **rec = xcalloc(cap, sizeof(*rec));
+	uint16_t *tag = xcalloc(cap, sizeof(*tag));
 
-	if (rec == NULL || tag == NULL) {
-		free(rec);
-		free(tag);
-		return -1;
-	}
 	/* The slots keep 16 bits of the hash: the rest comes from the key (rare). */
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->rec[i])
@@ -102,16 +99,14 @@ static int resize(htab *t, size_t cap)
 	t->rec = rec;
 	t->tag = tag;
 	t->cap = cap;
-	return 0;
 }
 
-int htab_insert(htab *t, void *rec)
+void htab_insert(htab *t, void *rec)
 {
-	if ((t->count + 1) * 4 > t->cap * 3 && resize(t, t->cap ? t->cap * 2 : 16) < 0)
-		return -1;
+	if ((t->count + 1) * 4 > t->cap * 3)
+		resize(t, t->cap ? t->cap * 2 : 16);
 	place(t->rec, t->tag, t->cap, rec, base_fnv1a_str(t->key(rec)));
 	t->count++;
-	return 0;
 }
 
 void *htab_remove(htab *t, const char *key)

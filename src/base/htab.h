@@ -45,9 +45,9 @@ void htab_free(htab *t);
 void **htab_slot(const htab *t, const char *key);
 /* The record named key, or NULL. */
 void *htab_find(const htab *t, const char *key);
-/* Adds rec, whose name must not be in the table yet.  0, or -1 on ENOMEM
- * (the table is unchanged). */
-int htab_insert(htab *t, void *rec);
+/* Adds rec, whose name must not be in the table yet.  Cannot fail: the slot
+ * arrays come from xcalloc (base/mem.h). */
+void htab_insert(htab *t, void *rec);
 /* Takes the record named key out and returns it, or NULL when absent. */
 void *htab_remove(htab *t, const char *key);
 

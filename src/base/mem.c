@@ -53,3 +53,38 @@ char *xstrdup(const char *s)
 
 	return memcpy(xmalloc(n), s, n);
 }
+
+static unsigned long try_fail_after, try_calls;	/* 0 = never */
+
+void mem_try_fail_after_for_test(unsigned long n)
+{
+	try_fail_after = n;
+}
+
+unsigned long mem_try_calls_for_test(void)
+{
+	return try_calls;
+}
+
+/* Once the n-th call failed, the later ones fail too: memory that is gone stays gone. */
+static int try_should_fail(void)
+{
+	try_calls++;
+	if (try_fail_after == 0)
+		return 0;
+	if (try_fail_after > 1) {
+		try_fail_after--;
+		return 0;
+	}
+	return 1;
+}
+
+void *mem_try_alloc(size_t n)
+{
+	return try_should_fail() ? NULL : malloc(n ? n : 1);
+}
+
+void *mem_try_realloc(void *p, size_t n)
+{
+	return try_should_fail() ? NULL : realloc(p, n ? n : 1);
+}

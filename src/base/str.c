@@ -1,5 +1,7 @@
 #include "base/str.h"
 
+#include "base/mem.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,10 +124,8 @@ int str_parse_duration_ms(const char *s, int64_t *ms_out)
 
 char *str_dup(str s)
 {
-	char *p = malloc(s.len + 1);
+	char *p = xmalloc(s.len + 1);
 
-	if (p == NULL)
-		return NULL;
 	if (s.len)
 		memcpy(p, s.p, s.len);
 	p[s.len] = '\0';

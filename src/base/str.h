@@ -28,7 +28,7 @@ bool str_has_prefix(str s, str prefix);
 int str_to_i64(str s, int64_t *out);
 /* Parses a duration such as "5m", "2m30s", "1.5s", "250ms", "10" (seconds); returns 0 or -1. */
 int str_parse_duration_ms(const char *s, int64_t *ms_out);
-/* strdup of a view, NUL-terminated; NULL on ENOMEM. */
+/* strdup of a view, NUL-terminated; never NULL (xmalloc, base/mem.h). */
 char *str_dup(str s);
 /* Copies s into dst of size dstsz, always NUL-terminating; returns strlen(s) (truncation if >= dstsz). */
 size_t str_copy(char *dst, size_t dstsz, const char *s);

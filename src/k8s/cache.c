@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/htab.h"
+#include "base/mem.h"
 
 enum str {
 	S_NAME, S_UID, S_RV, S_LABEL_NAME, S_LABEL_CLUSTER, S_IMAGE, S_SPEC_HASH,
@@ -64,10 +65,9 @@ static const char *rec_key(const void *r)
 
 k8s_cache *k8s_cache_new(void)
 {
-	k8s_cache *c = calloc(1, sizeof(*c));
+	k8s_cache *c = xcalloc(1, sizeof(*c));
 
-	if (c)
-		htab_init(&c->t, rec_key);
+	htab_init(&c->t, rec_key);
 	return c;
 }
 
@@ -331,7 +331,7 @@ const char *k8s_cache_rv(const k8s_cache *c, const char *name)
 	return p + (r->flags & F_UID_BINARY ? 16 : strlen(p) + 1);	/* past the uid */
 }
 
-int k8s_cache_put(k8s_cache *c, const k8s_deployment *d, int *created)
+void k8s_cache_put(k8s_cache *c, const k8s_deployment *d, int *created)
 {
 	union {
 		struct rec r;
@@ -347,29 +347,21 @@ int k8s_cache_put(k8s_cache *c, const k8s_deployment *d, int *created)
 		if (r->size != n) {
 			size_t old = r->size;
 
-			r = realloc(r, n);
-			if (r == NULL)
-				return -1;
+			r = xrealloc(r, n);
 			c->bytes = c->bytes - old + n;
 			*slot = r;
 		}
 		memcpy(r, &u.r, n);
 		if (created)
 			*created = 0;
-		return 0;
+		return;
 	}
-	r = malloc(n);
-	if (r == NULL)
-		return -1;
+	r = xmalloc(n);
 	memcpy(r, &u.r, n);
-	if (htab_insert(&c->t, r) < 0) {
-		free(r);
-		return -1;
-	}
+	htab_insert(&c->t, r);
 	c->bytes += n;
 	if (created)
 		*created = 1;
-	return 0;
 }
 
 int k8s_cache_remove(k8s_cache *c, const char *name, k8s_deployment *last)

@@ -21,6 +21,7 @@
 
 typedef struct k8s_cache k8s_cache;
 
+/* Never NULL (base/mem.h). */
 k8s_cache *k8s_cache_new(void);
 void k8s_cache_free(k8s_cache *c);
 
@@ -32,10 +33,10 @@ int k8s_cache_uid(const k8s_cache *c, const char *name, char *out, size_t outsz)
 /* The resourceVersion stored for name, or NULL when absent; valid until
  * the cache is next modified. */
 const char *k8s_cache_rv(const k8s_cache *c, const char *name);
-/* Inserts or overwrites with d (packed; d->pod is not kept).  0, or -1 on
- * ENOMEM (the old record stays).  *created (may be NULL) says whether the
- * name was new.  A replaced record keeps its mark. */
-int k8s_cache_put(k8s_cache *c, const k8s_deployment *d, int *created);
+/* Inserts or overwrites with d (packed; d->pod is not kept); cannot fail
+ * (base/mem.h).  *created (may be NULL) says whether the name was new.  A
+ * replaced record keeps its mark. */
+void k8s_cache_put(k8s_cache *c, const k8s_deployment *d, int *created);
 /* Removes name, unpacking its last record into *last (may be NULL); 1 if it was there, else 0. */
 int k8s_cache_remove(k8s_cache *c, const char *name, k8s_deployment *last);
 /* Bytes the records take (packed, before the allocator's rounding). */

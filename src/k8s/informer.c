@@ -75,10 +75,7 @@ static int apply_upsert(k8s_informer *inf, const k8s_deployment *d)
 	}
 	if (had)
 		k8s_cache_get(inf->cache, d->name, &inf->old);
-	if (k8s_cache_put(inf->cache, d, NULL) < 0) {
-		log_error("Out of memory caching a Deployment", "name", d->name, NULL);
-		return 0;
-	}
+	k8s_cache_put(inf->cache, d, NULL);
 	k8s_cache_set_mark(inf->cache, d->name, inf->mark);
 	if (inf->cbs.on_upsert)
 		inf->cbs.on_upsert(inf->ctx, d, had ? &inf->old : NULL);
@@ -518,7 +515,7 @@ k8s_informer *k8s_informer_new(k8s_client *c, const k8s_informer_opts *opts, con
 	inf->cache = k8s_cache_new();
 	inf->list_dec = k8s_deploy_decoder_new(K8S_DECODE_LIST, on_list_item, inf);
 	inf->watch_dec = k8s_deploy_decoder_new(K8S_DECODE_WATCH, on_watch_event, inf);
-	if (inf->cache == NULL || inf->list_dec == NULL || inf->watch_dec == NULL) {
+	if (inf->list_dec == NULL || inf->watch_dec == NULL) {
 		k8s_informer_free(inf);
 		return NULL;
 	}

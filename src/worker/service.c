@@ -187,10 +187,13 @@ int svc__cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspe
 	c->spec_blob = blob;
 	c->spec_len = (uint32_t)len;
 	snprintf(c->spec_hash, sizeof(c->spec_hash), "%s", hash);
-	if (!service)
-		return cluster_set_text(&c->service_dns, NULL);
+	if (!service) {
+		cluster_set_text(&c->service_dns, NULL);
+		return 0;
+	}
 	snprintf(dns, sizeof(dns), "%s.%s.svc", c->name, s->backend.namespace_ ? s->backend.namespace_ : "default");
-	return cluster_set_text(&c->service_dns, dns);
+	cluster_set_text(&c->service_dns, dns);
+	return 0;
 }
 
 static struct snapshot snapshot_of(const struct cluster *c, enum cluster_phase phase)
@@ -936,8 +939,7 @@ void worker_service_on_upsert(worker_service *s, const k8s_deployment *d)
 	if (c == NULL)
 		return;
 	observe(&c->obs, d);
-	/* Strings change rarely; cluster_set_text() allocates only when they do.  On ENOMEM
-	 * the old text stays, which only makes a message stale. */
+	/* Strings change rarely; cluster_set_text() allocates only when they do. */
 	cluster_set_text(&c->image, d->image);
 	cluster_set_text(&c->failure, c->obs.progress_deadline_exceeded ? d->progressing.message : NULL);
 	/* The spec is read back only when its hash moves (not on every status event).  A

@@ -300,7 +300,8 @@ static void create_with_spec(worker_service *s, grpc_call *call, int64_t start_u
 	c->delete_after_post = 0;
 	c->want_replicas = req->replicas;
 	cluster_set_text(&c->image, NULL);	/* a name used again: forget the old Deployment's image */
-	if (cluster_set_text(&c->want_image, image) < 0 || svc__cluster_set_spec(s, c, pod, hash, pod->service) < 0)
+	cluster_set_text(&c->want_image, image);
+	if (svc__cluster_set_spec(s, c, pod, hash, pod->service) < 0)
 		goto nomem;
 	c->obs.service_pending = pod->service;
 	w = svc__wait_on(s, call, c, W_CREATE, WM_CREATE, start_us, s->opts.create_timeout_ms);
@@ -608,8 +609,6 @@ worker_service *worker_service_new(io_loop *loop, grpc_server *server, const str
 	for (int m = 0; m < WM_COUNT; m++)
 		s->admit[m] = (struct admit_slot){ s, (enum worker_method)m };
 	s->table = cluster_table_new();
-	if (s->table == NULL)
-		goto fail;
 	if (register_methods(s) < 0)
 		goto fail;
 	return s;

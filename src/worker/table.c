@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/htab.h"
+#include "base/mem.h"
 
 struct cluster_table {
 	htab t;
@@ -69,7 +70,7 @@ static void shared_release(char *s)
 		htab_free(&shared_texts);
 }
 
-int cluster_set_text(char **slot, const char *v)
+void cluster_set_text(char **slot, const char *v)
 {
 	struct shared *e;
 	size_t n;
@@ -77,37 +78,30 @@ int cluster_set_text(char **slot, const char *v)
 	if (v == NULL || v[0] == '\0') {
 		shared_release(*slot);
 		*slot = NULL;
-		return 0;
+		return;
 	}
 	if (*slot && strcmp(*slot, v) == 0)
-		return 0;
+		return;
 	if (shared_texts.key == NULL)
 		htab_init(&shared_texts, shared_key);
 	e = htab_find(&shared_texts, v);
 	if (e == NULL) {
 		n = strlen(v);
-		e = malloc(sizeof(*e) + n + 1);
-		if (e == NULL)
-			return -1;
+		e = xmalloc(sizeof(*e) + n + 1);
 		e->refs = 0;
 		memcpy(e->s, v, n + 1);
-		if (htab_insert(&shared_texts, e) < 0) {
-			free(e);
-			return -1;
-		}
+		htab_insert(&shared_texts, e);
 	}
 	e->refs++;
 	shared_release(*slot);
 	*slot = e->s;
-	return 0;
 }
 
 cluster_table *cluster_table_new(void)
 {
-	cluster_table *t = calloc(1, sizeof(*t));
+	cluster_table *t = xcalloc(1, sizeof(*t));
 
-	if (t)
-		htab_init(&t->t, cluster_key);
+	htab_init(&t->t, cluster_key);
 	return t;
 }
 
@@ -140,16 +134,11 @@ struct cluster *cluster_table_get_or_add(cluster_table *t, const char *name)
 	if (len > CLUSTER_NAME_MAX)
 		return NULL;
 	/* The name starts right after spec_hash, in what would be padding. */
-	c = calloc(1, offsetof(struct cluster, name) + len + 1 > sizeof(*c) ?
+	c = xcalloc(1, offsetof(struct cluster, name) + len + 1 > sizeof(*c) ?
 	    offsetof(struct cluster, name) + len + 1 : sizeof(*c));
-	if (c == NULL)
-		return NULL;
 	memcpy(c->name, name, len + 1);
 	c->phase = PHASE_ABSENT;
-	if (htab_insert(&t->t, c) < 0) {
-		free(c);
-		return NULL;
-	}
+	htab_insert(&t->t, c);
 	return c;
 }
 

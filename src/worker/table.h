@@ -46,11 +46,12 @@ struct cluster {
 
 typedef struct cluster_table cluster_table;
 
+/* Never NULL (allocation failure aborts, base/mem.h). */
 cluster_table *cluster_table_new(void);
 /* Frees the table and every entry (not their user pointers). */
 void cluster_table_free(cluster_table *t);
 struct cluster *cluster_table_find(const cluster_table *t, const char *name);
-/* Finds or adds (zeroed, phase ABSENT).  NULL on ENOMEM or a name longer than CLUSTER_NAME_MAX. */
+/* Finds or adds (zeroed, phase ABSENT).  NULL only for a name longer than CLUSTER_NAME_MAX. */
 struct cluster *cluster_table_get_or_add(cluster_table *t, const char *name);
 void cluster_table_remove(cluster_table *t, struct cluster *c);
 size_t cluster_table_count(const cluster_table *t);
@@ -67,8 +68,8 @@ void cluster_table_foreach(const cluster_table *t, void (*fn)(struct cluster *c,
  * the process, so clusters running the same image keep it once.  The slot's
  * text must never be written through, nor freed but by this function.  Does
  * nothing when the value is unchanged, so steady events do not allocate.
- * Returns 0, or -1 on ENOMEM (the old value stays).
+ * Cannot fail (base/mem.h).
  */
-int cluster_set_text(char **slot, const char *v);
+void cluster_set_text(char **slot, const char *v);
 
 #endif

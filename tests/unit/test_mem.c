@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/mem.h"
 
 static void test_ordinary_use(void)
@@ -79,8 +80,58 @@ static void test_failure_aborts(void)
 	CHECK_EQ_STR(err, "");
 }
 
+/* The checked allocator: the n-th call and every later one fail until reset; x*alloc meanwhile do not. */
+static void test_try_fails_from_nth(void)
+{
+	unsigned long before = mem_try_calls_for_test();
+	void *a, *b, *c, *x;
+
+	mem_try_fail_after_for_test(2);
+	a = mem_try_alloc(8);
+	b = mem_try_alloc(8);
+	x = xmalloc(8);		/* unaffected */
+	c = mem_try_realloc(a, 64);
+	CHECK(a != NULL);
+	CHECK(b == NULL);
+	CHECK(c == NULL);	/* a stays valid, as realloc leaves it */
+	CHECK(x != NULL);
+	CHECK_EQ_INT(mem_try_calls_for_test() - before, 3);
+	mem_try_fail_after_for_test(0);
+	c = mem_try_realloc(a, 64);
+	CHECK(c != NULL);
+	free(c);
+	free(x);
+}
+
+/* A buf that cannot grow says -1 and keeps what it had. */
+static void test_buf_growth_fails(void)
+{
+	buf b = BUF_INIT;
+
+	CHECK_EQ_INT(buf_append(&b, "abc", 3), 0);
+	mem_try_fail_after_for_test(1);
+	CHECK_EQ_INT(buf_reserve(&b, 4096), -1);
+	CHECK_EQ_INT(buf_append(&b, "x", 1), 0);	/* room it already had needs no allocation */
+	CHECK_EQ_INT(buf_len(&b), 4);
+	CHECK(memcmp(buf_data(&b), "abcx", 4) == 0);
+	buf_consume(&b, 1);
+	CHECK_EQ_INT(buf_append(&b, "", 0), 0);
+	{
+		static uint8_t big[8192];
+
+		CHECK_EQ_INT(buf_append(&b, big, sizeof(big)), -1);	/* a fresh block (start > 0) fails too */
+	}
+	CHECK_EQ_INT(buf_len(&b), 3);
+	CHECK(memcmp(buf_data(&b), "bcx", 3) == 0);
+	mem_try_fail_after_for_test(0);
+	CHECK_EQ_INT(buf_reserve(&b, 4096), 0);
+	buf_free(&b);
+}
+
 int main(void)
 {
+	RUN(test_try_fails_from_nth);
+	RUN(test_buf_growth_fails);
 	RUN(test_ordinary_use);
 	RUN(test_failure_aborts);
 	return harness_finish();
