@@ -66,17 +66,10 @@ unsigned long mem_try_calls_for_test(void)
 	return try_calls;
 }
 
-/* Once the n-th call failed, the later ones fail too: memory that is gone stays gone. */
 static int try_should_fail(void)
 {
 	try_calls++;
-	if (try_fail_after == 0)
-		return 0;
-	if (try_fail_after > 1) {
-		try_fail_after--;
-		return 0;
-	}
-	return 1;
+	return try_fail_after != 0 && --try_fail_after == 0;
 }
 
 void *mem_try_alloc(size_t n)

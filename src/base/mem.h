@@ -30,9 +30,9 @@ void *mem_try_alloc(size_t n);
 /* realloc: NULL on failure, p left as it was. */
 void *mem_try_realloc(void *p, size_t n);
 
-/* Tests: the n-th mem_try_* call from now (1 = the next) returns NULL, and
- * every one after it until the next call here; 0 = never.  Independent of
- * mem_fail_after_for_test, so x*alloc keep working meanwhile. */
+/* Tests: the n-th mem_try_* call from now (1 = the next) returns NULL, the
+ * others succeed (so the answer to the peer that follows can be written);
+ * 0 = never.  Independent of mem_fail_after_for_test: x*alloc keep working. */
 void mem_try_fail_after_for_test(unsigned long n);
 /* How many mem_try_* calls have been made (tests size their sweeps with it). */
 unsigned long mem_try_calls_for_test(void);

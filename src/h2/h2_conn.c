@@ -15,6 +15,7 @@
  *   gives; without ticks they degrade to plain counters.
  */
 #include "h2/h2_int.h"
+#include "base/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -126,13 +127,11 @@ h2_stream *h2__find(const h2_conn *c, uint32_t id)
 	return NULL;
 }
 
-static int tab_grow(h2_conn *c)
+static void tab_grow(h2_conn *c)
 {
 	size_t cap = c->tab_cap ? c->tab_cap * 2 : 16, i, j;
-	h2_stream **old = c->tab, **tab = calloc(cap, sizeof(*tab));
+	h2_stream **old = c->tab, **tab = xcalloc(cap, sizeof(*tab));
 
-	if (tab == NULL)
-		return -1;
 	c->tab = tab;
 	for (i = 0; i < c->tab_cap; i++) {
 		if (old[i] == NULL)
@@ -143,7 +142,6 @@ static int tab_grow(h2_conn *c)
 	}
 	c->tab_cap = cap;
 	free(old);
-	return 0;
 }
 
 static void tab_remove(h2_conn *c, h2_stream *s)
@@ -173,13 +171,13 @@ h2_stream *h2__stream_new(h2_conn *c, uint32_t id)
 	h2_stream *s;
 	size_t i;
 
-	if ((c->nstreams + 1) * 2 > c->tab_cap && tab_grow(c) != 0)
-		return NULL;
+	if ((c->nstreams + 1) * 2 > c->tab_cap)
+		tab_grow(c);
 	if ((s = c->free_list) != NULL) {
 		c->free_list = s->next;
 		c->nfree--;
-	} else if ((s = calloc(1, sizeof(*s))) == NULL) {
-		return NULL;
+	} else {
+		s = xcalloc(1, sizeof(*s));
 	}
 	{
 		buf q = s->sendq, t = s->trailers;
@@ -456,10 +454,8 @@ static int send_local_settings(h2_conn *c)
 
 h2_conn *h2_conn_new(enum h2_role role, const h2_settings *local, const h2_callbacks *cb, void *user)
 {
-	h2_conn *c = calloc(1, sizeof(*c));
+	h2_conn *c = xcalloc(1, sizeof(*c));
 
-	if (c == NULL)
-		return NULL;
 	c->role = role;
 	if (local)
 		c->local = *local;

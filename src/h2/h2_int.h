@@ -180,6 +180,7 @@ struct h2_conn {
 
 /* h2_conn.c */
 h2_stream *h2__find(const h2_conn *c, uint32_t id);
+/* Never NULL (base/mem.h: a stream is an object we size). */
 h2_stream *h2__stream_new(h2_conn *c, uint32_t id);
 /* Removes and frees s; runs on_stream_close if the app knew it. */
 void h2__stream_close(h2_conn *c, h2_stream *s, uint32_t code, int remote, int how);

@@ -16,6 +16,7 @@
  *   decoded to its end and then answered with a stream error.
  */
 #include "h2/h2_int.h"
+#include "base/mem.h"
 #include "base/str.h"
 
 #include <stdlib.h>
@@ -214,15 +215,9 @@ static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *
 	}
 	if (hb->nfields == c->frec_cap) {
 		size_t cap = c->frec_cap ? c->frec_cap * 2 : 16;
-		h2_frec *r = realloc(c->frec, cap * sizeof(*r));
-		h2_field *f;
-
-		if (r == NULL)
-			return -1;
-		c->frec = r;
-		if ((f = realloc(c->fields, cap * sizeof(*f))) == NULL)
-			return -1;
-		c->fields = f;
+		/* The count is the peer's, but max_header_list_size bounds it: ours to size. */
+		c->frec = xrealloc(c->frec, cap * sizeof(*c->frec));
+		c->fields = xrealloc(c->fields, cap * sizeof(*c->fields));
 		c->frec_cap = cap;
 	}
 	{
@@ -399,11 +394,12 @@ static int end_block(h2_conn *c, const uint8_t *data, size_t len)
 			h2__closed_remember(c, sid, CLOSED_RESET_BY_US);
 			return decode_block(c, HB_DISCARD, data, len);
 		}
-		if (c->n_remote >= c->local.max_concurrent_streams || (s = h2__stream_new(c, sid)) == NULL) {
+		if (c->n_remote >= c->local.max_concurrent_streams) {
 			if ((rc = decode_block(c, HB_DISCARD, data, len)) != 0)
 				return rc;
 			return h2__stream_error(c, sid, H2_REFUSED_STREAM);
 		}
+		s = h2__stream_new(c, sid);
 		c->stats.streams_opened++;
 		if ((rc = decode_block(c, HB_REQUEST, data, len)) != 0)
 			return rc;

@@ -15,6 +15,7 @@
  *   plain fields and encoded only when they are framed.
  */
 #include "h2/h2_int.h"
+#include "base/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -140,11 +141,9 @@ static int put_header_block(h2_conn *c, uint32_t sid, int end_stream, const char
 		h2_frame_hdr_put(buf_data(&c->out) + start, (uint32_t)blen, H2_FT_HEADERS,
 		    (uint8_t)(flags | H2_FLAG_END_HEADERS), sid);
 	} else {
-		uint8_t *tmp = malloc(blen);
+		uint8_t *tmp = xmalloc(blen);
 		int rc;
 
-		if (tmp == NULL)
-			goto fail;
 		memcpy(tmp, buf_data(&c->out) + start + H2_FRAME_HDR_LEN, blen);
 		c->out.end = c->out.start + start;
 		rc = h2_frame_put_headers(&c->out, sid, flags, tmp, blen, c->peer_max_frame, 0, NULL);
@@ -179,8 +178,7 @@ int32_t h2_submit_request(h2_conn *c, const char *method, const char *scheme, co
 	if (c->n_local >= (c->got_settings ? c->peer_max_concurrent : 100))
 		return H2_ERR_CONCURRENCY;
 	id = c->next_local_id;
-	if ((s = h2__stream_new(c, id)) == NULL)
-		return H2_ERR_NOMEM;
+	s = h2__stream_new(c, id);
 	c->next_local_id += 2;
 	c->stats.streams_opened++;
 	s->user = stream_user;
@@ -356,10 +354,8 @@ static int put_queued_trailers(h2_conn *c, h2_stream *s)
 
 	while (p < end) {
 		if (n == cap) {
-			h2_field *nf = malloc(cap * 2 * sizeof(*nf));
+			h2_field *nf = xmalloc(cap * 2 * sizeof(*nf));
 
-			if (nf == NULL)
-				return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
 			memcpy(nf, f, n * sizeof(*nf));
 			if (f != fs)
 				free(f);

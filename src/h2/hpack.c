@@ -18,12 +18,16 @@
  * - The encoder writes a field straight into the caller's buf after one
  *   reserve of its worst-case size, and updates its table before committing
  *   so that a failed allocation leaves both unchanged.
+ * - Allocation (base/mem.h): the table's entries are bounded by its size
+ *   limit and come from x*alloc; only the bufs (the Huffman scratch, the
+ *   caller's output) can fail, as HPACK_ERR_NOMEM.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "h2/hpack.h"
+#include "base/mem.h"
 #include "base/str.h"
 
 #define ENTRY_OVERHEAD 32	/* RFC 7541 4.1 */
@@ -127,24 +131,19 @@ static void table_set_max(hpack_table *t, size_t max_size)
 	table_shrink(t, max_size);
 }
 
-/* Makes room for one more entry in the ring; oldest ends up at 0. */
-static int table_grow(hpack_table *t)
+/* Makes room for one more entry in the ring; oldest ends up at 0.  The
+ * table's byte size bounds its count, so the array is ours to size. */
+static void table_grow(hpack_table *t)
 {
 	size_t cap = t->entries_cap ? t->entries_cap * 2 : 16, i;
-	struct hpack_entry *n;
+	struct hpack_entry *n = xcalloc(cap, sizeof(*n));
 
-	if (cap > SIZE_MAX / sizeof(*n))
-		return HPACK_ERR_NOMEM;
-	n = malloc(cap * sizeof(*n));
-	if (n == NULL)
-		return HPACK_ERR_NOMEM;
 	for (i = 0; i < t->count; i++)
 		n[t->count - 1 - i] = *table_get(t, i);
 	free(t->entries);
 	t->entries = n;
 	t->entries_cap = cap;
 	t->head = t->count - 1;	/* wraps to SIZE_MAX when empty; insert adds 1 */
-	return HPACK_OK;
 }
 
 /*
@@ -162,11 +161,10 @@ static int table_add(hpack_table *t, const uint8_t *name, size_t nl,
 		table_shrink(t, 0);
 		return HPACK_OK;
 	}
-	if (t->count == t->entries_cap && table_grow(t) < 0)
-		return HPACK_ERR_NOMEM;
-	data = malloc(nl + vl + 1);
-	if (data == NULL)
-		return HPACK_ERR_NOMEM;
+	if (t->count == t->entries_cap)
+		table_grow(t);
+	/* sz <= max_size, a limit we set (or accepted, capped, from SETTINGS). */
+	data = xmalloc(nl + vl + 1);
 	if (nl)
 		memcpy(data, name, nl);
 	if (vl)

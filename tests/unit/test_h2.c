@@ -6,6 +6,7 @@
  */
 #include "h2_test_util.h"
 #include "h2_grpcio_client.h"
+#include "base/mem.h"
 
 /* ---- pairs ---- */
 
@@ -341,6 +342,101 @@ static void test_grpcio_recording_every_split(void)
 	buf_free(&out0);
 }
 
+/* ---- checked allocation failures (base/mem.h) ---- */
+
+enum { OUT_DONE, OUT_GOAWAY, OUT_LOCAL };
+
+/*
+ * A unary call with a 20,000-byte answer between a fresh pair, the n-th
+ * checked allocation after the handshake failing (0: none).  Returns how it
+ * ended; *calls counts the checked allocations it made.
+ */
+static int unary_failing(unsigned long n, unsigned long *calls)
+{
+	static const h2_field f[] = {H2_FIELD_LIT("content-type", "application/grpc"), H2_FIELD_LIT("te", "trailers"),
+	    H2_FIELD_LIT("x-note", "a value long enough to be Huffman-coded by the encoder")};
+	static const h2_field hdrs[] = {H2_FIELD_LIT("content-type", "application/grpc")};
+	static const h2_field trl[] = {H2_FIELD_LIT("grpc-status", "0")};
+	static uint8_t body[20000];
+	side cl, sv;
+	unsigned long before;
+	int32_t id;
+	int local = 0, out;
+
+	side_init(&cl, H2_ROLE_CLIENT, NULL);
+	side_init(&sv, H2_ROLE_SERVER, NULL);
+	pump(&cl, &sv);
+	/* The logs are the test's: give them their room before anything may fail. */
+	CHECK_EQ_INT(buf_reserve(&cl.log, 4096), 0);
+	CHECK_EQ_INT(buf_reserve(&sv.log, 4096), 0);
+	before = mem_try_calls_for_test();
+	mem_try_fail_after_for_test(n);
+	id = h2_submit_request(cl.c, "POST", "http", "localhost", "/svc/M", f, 3, 0, NULL);
+	if (id < 0 || h2_submit_data(cl.c, id, (const uint8_t *)"\0\0\0\0\6abcdef", 11, 1) != 0)
+		local = 1;
+	pump(&cl, &sv);
+	if (strstr(logstr(&sv), "D 1 11 END\n")) {
+		if (h2_submit_response(sv.c, 1, 200, hdrs, 1, 0) != 0 || h2_submit_data(sv.c, 1, body, sizeof(body), 0) != 0 ||
+		    h2_submit_trailers(sv.c, 1, trl, 1) != 0)
+			local = 1;
+		pump(&cl, &sv);
+	}
+	mem_try_fail_after_for_test(0);
+	*calls = mem_try_calls_for_test() - before;
+	if (strstr(logstr(&cl), "H 1 grpc-status=0 END TRAILERS\nC 1 NO_ERROR\n") && !cl.goaways && !sv.goaways) {
+		out = OUT_DONE;
+	} else if ((h2_conn_want_close(cl.c) && h2_conn_error_code(cl.c) == H2_INTERNAL_ERROR && sv.goaways &&
+	    sv.goaway_code == H2_INTERNAL_ERROR) || (h2_conn_want_close(sv.c) &&
+	    h2_conn_error_code(sv.c) == H2_INTERNAL_ERROR && cl.goaways && cl.goaway_code == H2_INTERNAL_ERROR)) {
+		out = OUT_GOAWAY;	/* the side that could not grow told its peer, which closed the call */
+		/* A GOAWAY naming stream 1 leaves it to the transport closing; one naming 0 closes it now. */
+		CHECK(cl.goaways || strstr(logstr(&cl), "C 1 ") != NULL);
+	} else {
+		out = OUT_LOCAL;	/* a submit said so to its caller */
+		CHECK(local);
+	}
+	side_free(&cl);
+	side_free(&sv);
+	return out;
+}
+
+/*
+ * Every checked allocation of a unary call fails in turn, client and server
+ * side (the frame bufs, HPACK's Huffman scratch, the field store): each
+ * either ends in GOAWAY(INTERNAL_ERROR) that the peer sees, or an error to
+ * the submitting caller; none crashes, and ASan finds nothing leaked.
+ */
+static void test_checked_allocations_fail(void)
+{
+	unsigned long total, calls, n;
+	int seen[3] = {0, 0, 0};
+
+	CHECK_EQ_INT(unary_failing(0, &total), OUT_DONE);
+	CHECK(total >= 5);
+	for (n = 1; n <= total; n++) {
+		int out = unary_failing(n, &calls);
+
+		CHECK(calls >= n);	/* the n-th one was made, and failed */
+		seen[out]++;
+	}
+	CHECK(seen[OUT_GOAWAY] > 0);
+	/* The connection itself: its preface and SETTINGS go into a buf too. */
+	for (n = 1;; n++) {
+		h2_conn *c;
+
+		mem_try_fail_after_for_test(n);
+		c = h2_conn_new(H2_ROLE_CLIENT, NULL, &test_cb, NULL);
+		mem_try_fail_after_for_test(0);
+		if (c) {
+			h2_conn_free(c);
+			break;
+		}
+	}
+	CHECK(n > 1);
+	printf("h2: %lu checked allocations per call failed in turn: %d done, %d GOAWAY, %d local errors\n",
+	    total, seen[OUT_DONE], seen[OUT_GOAWAY], seen[OUT_LOCAL]);
+}
+
 
 int main(void)
 {
@@ -353,5 +449,6 @@ int main(void)
 	RUN(test_settings_timeout_and_stall);
 	RUN(test_every_split);
 	RUN(test_grpcio_recording_every_split);
+	RUN(test_checked_allocations_fail);
 	return harness_finish();
 }

@@ -80,7 +80,7 @@ static void test_failure_aborts(void)
 	CHECK_EQ_STR(err, "");
 }
 
-/* The checked allocator: the n-th call and every later one fail until reset; x*alloc meanwhile do not. */
+/* The checked allocator: the n-th call fails, the others do not, nor do x*alloc. */
 static void test_try_fails_from_nth(void)
 {
 	unsigned long before = mem_try_calls_for_test();
@@ -93,11 +93,14 @@ static void test_try_fails_from_nth(void)
 	c = mem_try_realloc(a, 64);
 	CHECK(a != NULL);
 	CHECK(b == NULL);
-	CHECK(c == NULL);	/* a stays valid, as realloc leaves it */
+	CHECK(c != NULL);
 	CHECK(x != NULL);
 	CHECK_EQ_INT(mem_try_calls_for_test() - before, 3);
-	mem_try_fail_after_for_test(0);
-	c = mem_try_realloc(a, 64);
+	a = c;
+	mem_try_fail_after_for_test(1);
+	c = mem_try_realloc(a, 128);
+	CHECK(c == NULL);	/* a stays valid, as realloc leaves it */
+	c = mem_try_realloc(a, 128);
 	CHECK(c != NULL);
 	free(c);
 	free(x);
@@ -112,6 +115,7 @@ static void test_buf_growth_fails(void)
 	mem_try_fail_after_for_test(1);
 	CHECK_EQ_INT(buf_reserve(&b, 4096), -1);
 	CHECK_EQ_INT(buf_append(&b, "x", 1), 0);	/* room it already had needs no allocation */
+	mem_try_fail_after_for_test(1);
 	CHECK_EQ_INT(buf_len(&b), 4);
 	CHECK(memcmp(buf_data(&b), "abcx", 4) == 0);
 	buf_consume(&b, 1);
