@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "grpc/server_int.h"
+#include "base/mem.h"
 #include "base/str.h"
 
 /* ---- arena allocator for protobuf-c ---------------------------------------- */
@@ -23,7 +24,8 @@ static void *arena_alloc(void *ad, size_t size)
 		a->used += size;
 		return p;
 	}
-	b = malloc(sizeof(*b) + size);
+	/* protobuf-c unpacking a request: the peer picks the size, so it may fail (checked). */
+	b = mem_try_alloc(sizeof(*b) + size);
 	if (b == NULL)
 		return NULL;
 	b->next = a->big;
@@ -49,12 +51,9 @@ void grpc__arena_reset(grpc__arena *a)
 	}
 	/* Grow the block to what the last request needed, so the next one fits. */
 	if (a->big_total && want <= ARENA_MAX) {
-		uint8_t *p = malloc(want);
-		if (p) {
-			free(a->base);
-			a->base = p;
-			a->cap = want;
-		}
+		free(a->base);
+		a->base = xmalloc(want);
+		a->cap = want;
 	}
 	a->big_total = 0;
 	a->used = 0;
@@ -72,9 +71,7 @@ grpc_call *grpc__call_get(grpc_server *s)
 		s->free_calls = c->next;
 		s->nfree--;
 	} else {
-		c = calloc(1, sizeof(*c));
-		if (c == NULL)
-			return NULL;
+		c = xcalloc(1, sizeof(*c));
 		grpc_reader_init(&c->rd, s->opts.max_recv_msg);
 		c->alloc.alloc = arena_alloc;
 		c->alloc.free = arena_free;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "grpc/transport.h"
+#include "base/mem.h"
 #include "h2/h2.h"
 #include "io/net.h"
 
@@ -308,12 +309,10 @@ static int tls_setup(grpc_client *cl, struct cconn *cc)
 
 static struct cconn *conn_new(grpc_client *cl)
 {
-	struct cconn *cc = calloc(1, sizeof(*cc));
+	struct cconn *cc = xcalloc(1, sizeof(*cc));
 	h2_settings st;
 	int fd;
 
-	if (cc == NULL)
-		return NULL;
 	cc->cl = cl;
 	h2_settings_default(&st);
 	st.auto_consume = 1;	/* responses are bounded by max_recv_msg per message */
@@ -666,9 +665,7 @@ grpc_client *grpc_client_new(io_loop *loop, const struct sockaddr *sa, socklen_t
 
 	if (salen > sizeof(cl->sa))
 		return NULL;
-	cl = calloc(1, sizeof(*cl));
-	if (cl == NULL)
-		return NULL;
+	cl = xcalloc(1, sizeof(*cl));
 	cl->loop = loop;
 	memcpy(&cl->sa, sa, salen);
 	cl->salen = salen;
@@ -708,9 +705,7 @@ static grpc_ccall *start(grpc_client *cl, const char *path, const uint8_t *req, 
 
 	if (o && o->nmd > MAX_MD)
 		return NULL;
-	k = calloc(1, sizeof(*k));
-	if (k == NULL)
-		return NULL;
+	k = xcalloc(1, sizeof(*k));
 	k->cl = cl;
 	k->stream = stream;
 	k->deadline = -1;
@@ -719,9 +714,7 @@ static grpc_ccall *start(grpc_client *cl, const char *path, const uint8_t *req, 
 	k->arg = arg;
 	grpc_reader_init(&k->rd, cl->opts.max_recv_msg);
 	io_timer_init(&k->timer, call_timer_cb, k);
-	k->path = strdup(path);
-	if (k->path == NULL)
-		goto fail;
+	k->path = xstrdup(path);
 	if (prefixed ? buf_append(&k->req, req, len) < 0 : grpc_msg_append(&k->req, req, len) < 0)
 		goto fail;
 	for (size_t i = 0; o && i < o->nmd; i++) {
@@ -761,13 +754,12 @@ grpc_ccall *grpc_client_call_pb(grpc_client *c, const char *path, const Protobuf
     void *arg)
 {
 	size_t len = protobuf_c_message_get_packed_size(msg);
-	uint8_t *p = malloc(GRPC_PREFIX_LEN + len);
+	uint8_t *p;
 	grpc_ccall *k;
 
-	if (p == NULL || len > UINT32_MAX) {
-		free(p);
+	if (len > UINT32_MAX)
 		return NULL;
-	}
+	p = xmalloc(GRPC_PREFIX_LEN + len);
 	grpc_prefix_write(p, (uint32_t)len);
 	protobuf_c_message_pack(msg, p + GRPC_PREFIX_LEN);
 	k = start(c, path, p, GRPC_PREFIX_LEN + len, 1, stream, opts, on_msg, on_done, arg);

@@ -68,7 +68,7 @@ typedef int (*grpc_client_msg_cb)(grpc_ccall *call, void *arg, const uint8_t *ms
 /* The call ended.  message is NUL-terminated ("" when none), valid only during the call. */
 typedef void (*grpc_client_done_cb)(grpc_ccall *call, void *arg, int status, const char *message);
 
-/* sa is copied.  opts may be NULL.  No I/O happens until the first call.  NULL on ENOMEM. */
+/* sa is copied.  opts may be NULL.  No I/O happens until the first call.  NULL only when salen is larger than a sockaddr_storage. */
 grpc_client *grpc_client_new(io_loop *loop, const struct sockaddr *sa, socklen_t salen,
     const grpc_client_opts *opts);
 /* Ends every call (on_done with CANCELLED "client closed") and closes the connections. */

@@ -6,6 +6,8 @@
  */
 #include "grpc/health.h"
 
+#include "base/mem.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,13 +96,9 @@ static void watch(grpc_call *c, void *arg)
 	const Grpc__Health__V1__HealthCheckRequest *req =
 	    (const Grpc__Health__V1__HealthCheckRequest *)grpc_call_request_msg(c);
 	const char *svc = req->service ? req->service : "";
-	struct watcher *w = calloc(1, sizeof(*w));
+	struct watcher *w = xcalloc(1, sizeof(*w));
 
-	if (w == NULL || (w->service = strdup(svc)) == NULL) {
-		free(w);
-		grpc_call_finish(c, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
+	w->service = xstrdup(svc);	/* bounded by the request's size limit */
 	w->call = c;
 	w->last = status_of(h, svc);
 	w->next = h->watchers;
@@ -149,9 +147,7 @@ int grpc_health_register(grpc_server *s)
 
 	if (grpc_server_ext(s))
 		return GRPC_ERR_INVALID;
-	h = calloc(1, sizeof(*h));
-	if (h == NULL)
-		return GRPC_ERR_NOMEM;
+	h = xcalloc(1, sizeof(*h));
 	grpc_server_set_ext(s, h, health_free);
 	grpc_server_set_shutdown_hook(s, on_shutdown);
 	rc = grpc_server_add_method(s, "/grpc.health.v1.Health/Check",
@@ -173,16 +169,9 @@ int grpc_health_set(grpc_server *s, const char *service, int status)
 		return GRPC_ERR_INVALID;
 	st = find(h, service);
 	if (st == NULL) {
-		struct service_status *v = realloc(h->svc, (h->nsvc + 1) * sizeof(*v));
-		char *name = strdup(service);
-		if (v)
-			h->svc = v;
-		if (v == NULL || name == NULL) {
-			free(name);
-			return GRPC_ERR_NOMEM;
-		}
+		h->svc = xrealloc(h->svc, (h->nsvc + 1) * sizeof(*h->svc));
 		st = &h->svc[h->nsvc++];
-		st->name = name;
+		st->name = xstrdup(service);
 		st->status = -1;
 	}
 	if (st->status == status)

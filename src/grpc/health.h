@@ -23,8 +23,8 @@ enum grpc_health_status {
 int grpc_health_register(grpc_server *s);
 /*
  * Sets a service's status (service copied; "" = overall) and notifies its
- * watchers when it changed.  Returns 0, GRPC_ERR_INVALID (not registered,
- * bad status), GRPC_ERR_NOMEM.
+ * watchers when it changed.  Returns 0 or GRPC_ERR_INVALID (not registered,
+ * bad status).
  */
 int grpc_health_set(grpc_server *s, const char *service, int status);
 /* A service's status, or GRPC_HEALTH_SERVICE_UNKNOWN when never set. */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "grpc/reflection/v1/reflection.pb-c.h"
+#include "base/mem.h"
 
 /* Nested message depth we index; deeper declarations are refused as malformed. */
 #define MAX_NESTING 32
@@ -115,10 +116,8 @@ static int next_field(pb_walk *w, uint32_t *field, const uint8_t **val, size_t *
 static char *join_name(const char *prefix, const uint8_t *name, size_t len)
 {
 	size_t pl = prefix && *prefix ? strlen(prefix) : 0;
-	char *s = malloc(pl + 1 + len + 1);
+	char *s = xmalloc(pl + 1 + len + 1);
 
-	if (s == NULL)
-		return NULL;
 	if (pl) {
 		memcpy(s, prefix, pl);
 		s[pl++] = '.';
@@ -133,26 +132,17 @@ static char *dup_bytes(const uint8_t *p, size_t len)
 	return join_name(NULL, p, len);
 }
 
-/* Takes ownership of name (freed on failure). */
-static int add_symbol(grpc_reflection *r, char *name, size_t file, int is_message)
+/* Takes ownership of name. */
+static void add_symbol(grpc_reflection *r, char *name, size_t file, int is_message)
 {
-	if (name == NULL)
-		return -1;
 	if (r->nsyms == r->syms_cap) {
-		size_t cap = r->syms_cap ? r->syms_cap * 2 : 64;
-		struct refl_symbol *v = realloc(r->syms, cap * sizeof(*v));
-		if (v == NULL) {
-			free(name);
-			return -1;
-		}
-		r->syms = v;
-		r->syms_cap = cap;
+		r->syms_cap = r->syms_cap ? r->syms_cap * 2 : 64;
+		r->syms = xrealloc(r->syms, r->syms_cap * sizeof(*r->syms));
 	}
 	r->syms[r->nsyms].name = name;
 	r->syms[r->nsyms].file = file;
 	r->syms[r->nsyms].is_message = is_message;
 	r->nsyms++;
-	return 0;
 }
 
 /* The name (field 1) of a declaration; -1 when absent or malformed. */
@@ -180,7 +170,8 @@ static int index_enum(grpc_reflection *r, const char *scope, const uint8_t *p, s
 
 	if (decl_name(p, len, &name, &nlen) < 0)
 		return -1;
-	return add_symbol(r, join_name(scope, name, nlen), file, 0);
+	add_symbol(r, join_name(scope, name, nlen), file, 0);
+	return 0;
 }
 
 /* A DescriptorProto: itself, nested_type (3) and enum_type (4). */
@@ -197,8 +188,7 @@ static int index_message(grpc_reflection *r, const char *scope, const uint8_t *p
 	if (depth > MAX_NESTING || decl_name(p, len, &name, &nlen) < 0)
 		return -1;
 	full = join_name(scope, name, nlen);
-	if (full == NULL || add_symbol(r, full, file, 1) < 0)
-		return -1;
+	add_symbol(r, full, file, 1);
 	while ((rc = next_field(&w, &f, &v, &vl)) > 0) {
 		if (f == 3 && v && index_message(r, full, v, vl, file, depth + 1) < 0)
 			return -1;
@@ -215,32 +205,26 @@ static int index_service(grpc_reflection *r, const char *scope, const uint8_t *p
 	const uint8_t *name, *v;
 	size_t nlen, vl;
 	uint32_t f;
-	char *full, *listed;
+	char *full;
 	int rc;
 
 	if (decl_name(p, len, &name, &nlen) < 0)
 		return -1;
 	full = join_name(scope, name, nlen);
-	if (full == NULL || add_symbol(r, full, file, 0) < 0)
-		return -1;
+	add_symbol(r, full, file, 0);
 	if (r->nservices == r->services_cap) {
-		size_t cap = r->services_cap ? r->services_cap * 2 : 8;
-		char **sv = realloc(r->services, cap * sizeof(*sv));
-		if (sv == NULL)
-			return -1;
-		r->services = sv;
-		r->services_cap = cap;
+		r->services_cap = r->services_cap ? r->services_cap * 2 : 8;
+		r->services = xrealloc(r->services, r->services_cap * sizeof(*r->services));
 	}
-	if ((listed = strdup(full)) == NULL)
-		return -1;
-	r->services[r->nservices++] = listed;
+	r->services[r->nservices++] = xstrdup(full);
 	while ((rc = next_field(&w, &f, &v, &vl)) > 0) {
 		const uint8_t *mname;
 		size_t mlen;
 		if (f != 2 || v == NULL)
 			continue;
-		if (decl_name(v, vl, &mname, &mlen) < 0 || add_symbol(r, join_name(full, mname, mlen), file, 0) < 0)
+		if (decl_name(v, vl, &mname, &mlen) < 0)
 			return -1;
+		add_symbol(r, join_name(full, mname, mlen), file, 0);
 	}
 	return rc;
 }
@@ -258,10 +242,10 @@ static int index_file(grpc_reflection *r, size_t fi, char *err, size_t errsz)
 	while ((rc = next_field(&w, &f, &v, &vl)) > 0) {
 		if (v == NULL)
 			continue;
-		if (f == 1 && fl->name == NULL && (fl->name = dup_bytes(v, vl)) == NULL)
-			goto nomem;
-		if (f == 2 && fl->package == NULL && (fl->package = dup_bytes(v, vl)) == NULL)
-			goto nomem;
+		if (f == 1 && fl->name == NULL)
+			fl->name = dup_bytes(v, vl);
+		if (f == 2 && fl->package == NULL)
+			fl->package = dup_bytes(v, vl);
 	}
 	if (rc < 0 || fl->name == NULL || fl->name[0] == '\0') {
 		snprintf(err, errsz, "file %zu of the descriptor set is malformed or has no name", fi);
@@ -274,14 +258,11 @@ static int index_file(grpc_reflection *r, size_t fi, char *err, size_t errsz)
 		if ((f == 4 && index_message(r, fl->package, v, vl, fi, 0) < 0) ||
 		    (f == 5 && index_enum(r, fl->package, v, vl, fi) < 0) ||
 		    (f == 6 && index_service(r, fl->package, v, vl, fi) < 0)) {
-			snprintf(err, errsz, "%s: malformed declaration (or out of memory)", fl->name);
+			snprintf(err, errsz, "%s: malformed declaration", fl->name);
 			return -1;
 		}
 	}
 	return 0;
-nomem:
-	snprintf(err, errsz, "out of memory");
-	return -1;
 }
 
 static long find_file(const grpc_reflection *r, const char *name, size_t len)
@@ -304,10 +285,7 @@ static int link_deps(grpc_reflection *r, size_t fi, char *err, size_t errsz)
 		n += f == 3 && v;
 	if (n == 0)
 		return 0;
-	if ((fl->deps = calloc(n, sizeof(*fl->deps))) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
+	fl->deps = xcalloc(n, sizeof(*fl->deps));
 	w.p = fl->bytes;
 	while (next_field(&w, &f, &v, &vl) > 0) {
 		long d;
@@ -335,27 +313,21 @@ static int cmp_str(const void *a, const void *b)
 
 grpc_reflection *grpc_reflection_new(const uint8_t *set, size_t len, char *err, size_t errsz)
 {
-	grpc_reflection *r = calloc(1, sizeof(*r));
+	grpc_reflection *r = xcalloc(1, sizeof(*r));
 	pb_walk w = {set, set + len};
 	const uint8_t *v;
 	size_t vl, n = 0, i;
 	uint32_t f;
 	int rc;
 
-	if (r == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return NULL;
-	}
 	while ((rc = next_field(&w, &f, &v, &vl)) > 0)
 		n += f == 1 && v;
 	if (rc < 0) {
 		snprintf(err, errsz, "the descriptor set is malformed");
 		goto fail;
 	}
-	if (n && (r->files = calloc(n, sizeof(*r->files))) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		goto fail;
-	}
+	if (n)
+		r->files = xcalloc(n, sizeof(*r->files));
 	w.p = set;
 	while (next_field(&w, &f, &v, &vl) > 0) {
 		if (f == 1 && v) {
@@ -490,14 +462,12 @@ static int answer_error(refl_resp *resp, int code, const char *msg, buf *out)
 static int answer_files(const grpc_reflection *r, refl_resp *resp, size_t fi, buf *out)
 {
 	Grpc__Reflection__V1__FileDescriptorResponse fd = GRPC__REFLECTION__V1__FILE_DESCRIPTOR_RESPONSE__INIT;
-	uint8_t *seen = calloc(r->nfiles, 1);
-	size_t *order = calloc(r->nfiles, sizeof(*order));
-	ProtobufCBinaryData *blobs = calloc(r->nfiles, sizeof(*blobs));
+	uint8_t *seen = xcalloc(r->nfiles, 1);
+	size_t *order = xcalloc(r->nfiles, sizeof(*order));
+	ProtobufCBinaryData *blobs = xcalloc(r->nfiles, sizeof(*blobs));
 	size_t n;
-	int rc = GRPC_ERR_NOMEM;
+	int rc;
 
-	if (seen == NULL || order == NULL || blobs == NULL)
-		goto out;
 	n = collect_files(r, fi, seen, order, 0);
 	for (size_t i = 0; i < n; i++) {
 		blobs[i].data = (uint8_t *)r->files[order[i]].bytes;
@@ -508,7 +478,6 @@ static int answer_files(const grpc_reflection *r, refl_resp *resp, size_t fi, bu
 	resp->message_response_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
 	resp->file_descriptor_response = &fd;
 	rc = pack_resp(resp, out);
-out:
 	free(seen);
 	free(order);
 	free(blobs);
@@ -518,12 +487,10 @@ out:
 static int answer_services(const grpc_reflection *r, refl_resp *resp, buf *out)
 {
 	Grpc__Reflection__V1__ListServiceResponse ls = GRPC__REFLECTION__V1__LIST_SERVICE_RESPONSE__INIT;
-	Grpc__Reflection__V1__ServiceResponse *items = calloc(r->nservices + 1, sizeof(*items));
-	Grpc__Reflection__V1__ServiceResponse **ptrs = calloc(r->nservices + 1, sizeof(*ptrs));
-	int rc = GRPC_ERR_NOMEM;
+	Grpc__Reflection__V1__ServiceResponse *items = xcalloc(r->nservices + 1, sizeof(*items));
+	Grpc__Reflection__V1__ServiceResponse **ptrs = xcalloc(r->nservices + 1, sizeof(*ptrs));
+	int rc;
 
-	if (items == NULL || ptrs == NULL)
-		goto out;
 	for (size_t i = 0; i < r->nservices; i++) {
 		grpc__reflection__v1__service_response__init(&items[i]);
 		items[i].name = r->services[i];
@@ -534,16 +501,30 @@ static int answer_services(const grpc_reflection *r, refl_resp *resp, buf *out)
 	resp->message_response_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
 	resp->list_services_response = &ls;
 	rc = pack_resp(resp, out);
-out:
 	free(items);
 	free(ptrs);
 	return rc;
 }
 
+/* A request is the peer's to size: protobuf-c unpacks it through the checked allocator. */
+static void *pb_try_alloc(void *data, size_t size)
+{
+	(void)data;
+	return mem_try_alloc(size);
+}
+
+static void pb_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+static ProtobufCAllocator pb_checked = {pb_try_alloc, pb_free, NULL};
+
 int grpc_reflection_answer(const grpc_reflection *r, const uint8_t *req_bytes, size_t len, buf *out)
 {
 	refl_resp resp = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__INIT;
-	refl_req *req = grpc__reflection__v1__server_reflection_request__unpack(NULL, len, req_bytes);
+	refl_req *req = grpc__reflection__v1__server_reflection_request__unpack(&pb_checked, len, req_bytes);
 	const struct refl_symbol *sym;
 	char msg[320];
 	size_t nunknown;
@@ -605,7 +586,7 @@ int grpc_reflection_answer(const grpc_reflection *r, const uint8_t *req_bytes, s
 		break;
 	}
 	req->base.n_unknown_fields = nunknown;
-	grpc__reflection__v1__server_reflection_request__free_unpacked(req, NULL);
+	grpc__reflection__v1__server_reflection_request__free_unpacked(req, &pb_checked);
 	return rc;
 }
 

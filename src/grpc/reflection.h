@@ -40,7 +40,7 @@ typedef struct grpc_reflection grpc_reflection;
  * Indexes a serialized FileDescriptorSet once (files, symbols, services).
  * set must stay valid and unchanged for the object's life (answers point
  * into it).  Every import must be in the set.  NULL with a reason in err
- * when the set is malformed or memory runs out.
+ * when the set is malformed (allocation failure aborts, base/mem.h).
  */
 grpc_reflection *grpc_reflection_new(const uint8_t *set, size_t len, char *err, size_t errsz);
 void grpc_reflection_free(grpc_reflection *r);

@@ -28,6 +28,7 @@
 
 #include "grpc/server_int.h"
 #include "io/net.h"
+#include "base/mem.h"
 #include "base/str.h"
 
 #ifndef CPLANE_VERSION
@@ -140,10 +141,8 @@ static int collect_metadata(grpc_call *c, const h2_headers *h)
 	if (n == 0)
 		return 0;
 	if (n > c->md_cap) {
-		grpc_metadata *md = realloc(c->md, n * sizeof(*md));
-		if (md == NULL)
-			return -1;
-		c->md = md;
+		/* The count is bounded by the header list limit: ours to size. */
+		c->md = xrealloc(c->md, n * sizeof(*c->md));
 		c->md_cap = n;
 	}
 	buf_reset(&c->md_store);
@@ -301,9 +300,8 @@ static void new_stream(grpc_sconn *sc, int32_t sid, const h2_headers *h)
 		return;
 	}
 	c = grpc__call_get(s);
-	if (c == NULL || collect_metadata(c, h) < 0) {
-		if (c)
-			grpc__call_release(c);
+	if (collect_metadata(c, h) < 0) {
+		grpc__call_release(c);
 		reject_stream(sc, sid, GRPC_RESOURCE_EXHAUSTED, "out of memory", h->end_stream, 0);
 		return;
 	}
@@ -536,11 +534,9 @@ static void conn_timer_cb(io_loop *loop, void *arg)
 
 static grpc_sconn *sconn_new(grpc_server *s, int fd)
 {
-	grpc_sconn *sc = calloc(1, sizeof(*sc));
+	grpc_sconn *sc = xcalloc(1, sizeof(*sc));
 	h2_settings st;
 
-	if (sc == NULL)
-		return NULL;
 	h2_settings_default(&st);
 	st.max_concurrent_streams = s->opts.max_concurrent_streams;
 	/* One largest message fits a stream's window; the connection window bounds them all. */
@@ -642,10 +638,8 @@ static void hard_cb(io_loop *loop, void *arg);
 
 grpc_server *grpc_server_new(io_loop *loop, const grpc_server_opts *opts)
 {
-	grpc_server *s = calloc(1, sizeof(*s));
+	grpc_server *s = xcalloc(1, sizeof(*s));
 
-	if (s == NULL)
-		return NULL;
 	s->loop = loop;
 	if (opts)
 		s->opts = *opts;
@@ -702,15 +696,9 @@ static int add_method(grpc_server *s, const char *path, const ProtobufCMessageDe
 
 	if (n < 2 || path[0] != '/' || fn == NULL || find_method(s, path, n))
 		return GRPC_ERR_INVALID;
-	m = realloc(s->methods, (s->nmethods + 1) * sizeof(*m));
-	if (m == NULL)
-		return GRPC_ERR_NOMEM;
-	s->methods = m;
+	s->methods = xrealloc(s->methods, (s->nmethods + 1) * sizeof(*s->methods));
 	m = &s->methods[s->nmethods];
-	m->path = malloc(n + 1);
-	if (m->path == NULL)
-		return GRPC_ERR_NOMEM;
-	memcpy(m->path, path, n + 1);
+	m->path = xstrdup(path);
 	m->path_len = n;
 	m->req = req;
 	m->fn = fn;

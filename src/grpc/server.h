@@ -92,7 +92,7 @@ typedef void (*grpc_writable_cb)(grpc_call *call, void *arg);
 /* Shutdown finished: every connection is closed. */
 typedef void (*grpc_shutdown_cb)(grpc_server *s, void *arg);
 
-/* opts may be NULL (defaults).  NULL on ENOMEM. */
+/* opts may be NULL (defaults).  Never NULL (base/mem.h). */
 grpc_server *grpc_server_new(io_loop *loop, const grpc_server_opts *opts);
 /*
  * Closes the listener and every connection at once; calls still held by
@@ -105,8 +105,7 @@ void grpc_server_free(grpc_server *s);
  * Registers a method.  path is copied ("/pkg.Service/Method").  req: the
  * request message's descriptor (the request is unpacked into per-call
  * storage and offered by grpc_call_request_msg()), or NULL to take raw bytes
- * only.  Returns 0, GRPC_ERR_INVALID (duplicate or not starting with '/'),
- * GRPC_ERR_NOMEM.
+ * only.  Returns 0 or GRPC_ERR_INVALID (duplicate or not starting with '/').
  */
 int grpc_server_add_method(grpc_server *s, const char *path, const ProtobufCMessageDescriptor *req,
     grpc_handler fn, void *arg);

@@ -130,6 +130,7 @@ struct grpc_server {
 
 /* call.c */
 void grpc__arena_reset(grpc__arena *a);
+/* Never NULL (base/mem.h). */
 grpc_call *grpc__call_get(grpc_server *s);
 void grpc__call_unlink(grpc_call *c);
 void grpc__call_destroy(grpc_call *c);

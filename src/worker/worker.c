@@ -413,7 +413,7 @@ static int setup(struct worker *w)
 			    log_i64(n1, (int64_t)gopts.max_conns), "nofile", log_i64(n2, (int64_t)nofile), NULL);
 	}
 	w->server = grpc_server_new(w->loop, &gopts);
-	if (w->client == NULL || w->server == NULL || grpc_health_register(w->server) < 0)
+	if (w->client == NULL || grpc_health_register(w->server) < 0)
 		goto nomem;
 	w->reflection = grpc_reflection_new(cplane_descriptor_set, cplane_descriptor_set_len, err, sizeof(err));
 	if (w->reflection == NULL) {

@@ -6,6 +6,8 @@
  */
 #include "harness.h"
 
+#include "base/mem.h"
+#include "grpc/health/v1/health.pb-c.h"
 #include "grpc/server.h"
 #include "h2/h2.h"
 #include "io/loop.h"
@@ -27,6 +29,7 @@ typedef struct resp {
 
 static resp resps[16];
 static int no_consume;	/* the client stops returning window: a slow reader */
+static int feed_may_fail;	/* an allocation made to fail may fail a connection */
 
 static void copy_field(char *dst, size_t dsz, const h2_field *f)
 {
@@ -227,7 +230,7 @@ static void shuttle(h2_conn *cl, grpc_sconn *sc, size_t step)
 		if (n) {
 			for (size_t off = 0; off < n;) {
 				size_t k = step && n - off > step ? step : n - off;
-				CHECK(grpc_server_conn_feed(sc, p + off, k) >= 0);
+				CHECK(grpc_server_conn_feed(sc, p + off, k) >= 0 || feed_may_fail);
 				off += k;
 			}
 			h2_conn_consumed(cl, n);
@@ -235,7 +238,7 @@ static void shuttle(h2_conn *cl, grpc_sconn *sc, size_t step)
 		}
 		p = grpc_server_conn_pending(sc, &n);
 		if (n) {
-			CHECK(h2_conn_feed(cl, p, n) >= 0);
+			CHECK(h2_conn_feed(cl, p, n) >= 0 || feed_may_fail);
 			grpc_server_conn_consumed(sc, n);
 			moved += n;
 		}
@@ -514,6 +517,120 @@ static void test_deadline_resets_a_stuck_stream(void)
 	grpc_server_free(s);
 }
 
+/* ---- checked allocation failures (base/mem.h) ---- */
+
+static void h_check_echo(grpc_call *c, void *arg)
+{
+	const Grpc__Health__V1__HealthCheckRequest *req = (const Grpc__Health__V1__HealthCheckRequest *)grpc_call_request_msg(c);
+	size_t len;
+	const uint8_t *p = grpc_call_request(c, &len);
+
+	(void)arg;
+	CHECK(req != NULL && strlen(req->service) == 40);
+	grpc_call_reply_bytes(c, p, len);
+}
+
+enum { G_DONE, G_EXHAUSTED, G_UNPARSED, G_CLIENT, G_RESET, G_N };
+
+static long goaway_code = -1;
+
+static void cl_goaway(h2_conn *c, void *user, uint32_t last, uint32_t code, const uint8_t *dbg, size_t n)
+{
+	(void)c;
+	(void)user;
+	(void)last;
+	(void)dbg;
+	(void)n;
+	goaway_code = code;
+}
+
+static const h2_callbacks cl_cbs_goaway = {.on_headers = cl_headers, .on_data = cl_data, .on_stream_close = cl_close,
+	.on_goaway = cl_goaway};
+
+/*
+ * One call with metadata and a protobuf request (unpacked into the call's
+ * arena) between a client h2 connection and a detached server connection,
+ * the n-th checked allocation after the handshake failing (0: none).
+ */
+static int call_failing(unsigned long n, unsigned long *calls)
+{
+	static const h2_field md[] = {H2_FIELD_LIT("x-in", "a value for the metadata store")};
+	uint8_t body[64] = {0, 0, 0, 0, 42, 0x0a, 40};
+	grpc_server_opts o;
+	grpc_server *s;
+	grpc_sconn *sc;
+	h2_conn *cl;
+	unsigned long before;
+	int out;
+
+	memset(body + 7, 'a', 40);
+	grpc_server_opts_default(&o);
+	s = grpc_server_new(loop, &o);
+	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Check", &grpc__health__v1__health_check_request__descriptor,
+	    h_check_echo, NULL), 0);
+	sc = grpc_server_conn_new_detached(s);
+	cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs_goaway, NULL);
+	memset(resps, 0, sizeof(resps));
+	goaway_code = -1;
+	shuttle(cl, sc, 0);
+	before = mem_try_calls_for_test();
+	mem_try_fail_after_for_test(n);
+	feed_may_fail = 1;
+	if (request(cl, "/t.T/Check", md, 1, body, 47) == 1)
+		shuttle(cl, sc, 0);
+	feed_may_fail = 0;
+	mem_try_fail_after_for_test(0);
+	*calls = mem_try_calls_for_test() - before;
+	if (strcmp(resps[0].grpc_status, "0") == 0) {
+		CHECK_EQ_MEM(resps[0].data, resps[0].len, body, 47);
+		out = G_DONE;
+	} else if (strcmp(resps[0].grpc_status, "8") == 0) {
+		CHECK(strcmp(resps[0].grpc_message, "out of memory") == 0 ||
+		    strcmp(resps[0].grpc_message, "cannot send the response") == 0);
+		out = G_EXHAUSTED;
+	} else if (strcmp(resps[0].grpc_status, "13") == 0) {
+		CHECK_EQ_STR(resps[0].grpc_message, "cannot parse the request message");
+		out = G_UNPARSED;
+	} else if (h2_conn_want_close(cl)) {
+		CHECK_EQ_INT(h2_conn_error_code(cl), H2_INTERNAL_ERROR);	/* the client's own buf */
+		out = G_CLIENT;
+	} else {
+		/* The server's h2 connection failed: the client holds its GOAWAY. */
+		CHECK_EQ_INT(goaway_code, H2_INTERNAL_ERROR);
+		out = G_RESET;
+	}
+	h2_conn_free(cl);
+	grpc_server_conn_free(sc);
+	grpc_server_free(s);
+	return out;
+}
+
+/*
+ * Every checked allocation of a call fails in turn: the peer gets
+ * RESOURCE_EXHAUSTED (metadata, request or response bufs), INTERNAL "cannot
+ * parse" (the protobuf-c arena), or the h2 connection's GOAWAY; ASan sees no
+ * leak, and no call is left behind.
+ */
+static void test_checked_allocations_fail(void)
+{
+	unsigned long total, calls;
+	int seen[G_N] = {0};
+
+	CHECK_EQ_INT(call_failing(0, &total), G_DONE);
+	for (unsigned long n = 1; n <= total; n++) {
+		int out = call_failing(n, &calls);
+
+		CHECK(calls >= n);
+		seen[out]++;
+	}
+	CHECK(seen[G_EXHAUSTED] > 0);
+	CHECK(seen[G_UNPARSED] > 0);
+	CHECK(seen[G_RESET] + seen[G_CLIENT] > 0);
+	printf("grpc: %lu checked allocations per call failed in turn: %d done, %d RESOURCE_EXHAUSTED, "
+	    "%d INTERNAL, %d client h2, %d server h2\n", total, seen[G_DONE], seen[G_EXHAUSTED], seen[G_UNPARSED],
+	    seen[G_CLIENT], seen[G_RESET]);
+}
+
 int main(void)
 {
 	loop = io_loop_new();
@@ -528,6 +645,7 @@ int main(void)
 	RUN(test_pool_reuse);
 	RUN(test_timeout_and_te_validation);
 	RUN(test_deadline_resets_a_stuck_stream);
+	RUN(test_checked_allocations_fail);
 	io_loop_free(loop);
 	return harness_finish();
 }

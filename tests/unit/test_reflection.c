@@ -3,6 +3,7 @@
  * with byte-exact answers, malformed ones, and the set compiled into the
  * binary) and answering ServerReflectionRequests.
  */
+#include "base/mem.h"
 #include "harness.h"
 
 #include "grpc/reflection.h"
@@ -257,6 +258,57 @@ static void test_embedded_set(void)
 	grpc_reflection_free(r);
 }
 
+/*
+ * The request is the peer's to size, so protobuf-c unpacks it through the
+ * checked allocator: each of its allocations failing in turn gives the
+ * peer INVALID_ARGUMENT (as an unparsable request does), and the answer's
+ * own buf failing gives GRPC_ERR_NOMEM (the stream answers
+ * RESOURCE_EXHAUSTED); nothing leaks.
+ */
+static void test_checked_allocations_fail(void)
+{
+	uint8_t set[128];
+	size_t len = small_set(set);
+	char err[256] = "";
+	grpc_reflection *r = grpc_reflection_new(set, len, err, sizeof(err));
+	static const uint8_t by_symbol[] = {0x0a, 1, 'h', 0x22, 5, 'p', '.', 'M', '.', 'N'};
+	unsigned long before = mem_try_calls_for_test(), total;
+	int invalid = 0, nomem = 0;
+	buf out = BUF_INIT;
+
+	CHECK_EQ_INT(grpc_reflection_answer(r, by_symbol, sizeof(by_symbol), &out), 0);
+	total = mem_try_calls_for_test() - before;
+	CHECK(total >= 2);
+	for (unsigned long n = 1; n <= total; n++) {
+		Grpc__Reflection__V1__ServerReflectionResponse *resp;
+		int rc;
+
+		buf_free(&out);
+		mem_try_fail_after_for_test(n);
+		rc = grpc_reflection_answer(r, by_symbol, sizeof(by_symbol), &out);
+		mem_try_fail_after_for_test(0);
+		if (rc == GRPC_ERR_NOMEM) {
+			CHECK_EQ_INT(buf_len(&out), 0);
+			nomem++;
+			continue;
+		}
+		CHECK_EQ_INT(rc, 0);
+		resp = grpc__reflection__v1__server_reflection_response__unpack(NULL, buf_len(&out), buf_data(&out));
+		CHECK(resp != NULL);
+		if (resp && resp->message_response_case ==
+		    GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE) {
+			CHECK_EQ_INT(resp->error_response->error_code, GRPC_INVALID_ARGUMENT);
+			invalid++;
+		}
+		if (resp)
+			grpc__reflection__v1__server_reflection_response__free_unpacked(resp, NULL);
+	}
+	CHECK(invalid > 0);
+	CHECK(nomem > 0);
+	buf_free(&out);
+	grpc_reflection_free(r);
+}
+
 int main(void)
 {
 	RUN(test_small_set_index);
@@ -264,5 +316,6 @@ int main(void)
 	RUN(test_errors_and_extensions);
 	RUN(test_malformed_sets);
 	RUN(test_embedded_set);
+	RUN(test_checked_allocations_fail);
 	return harness_finish();
 }
