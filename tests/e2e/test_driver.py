@@ -32,6 +32,29 @@ def drv(*args, target=None, env=None, timeout=60):
     return p.returncode, p.stdout, p.stderr
 
 
+def drv_until(text, then, *args, target=None, timeout=60):
+    """Runs the driver until its stderr shows text, calls then(), and lets it finish; returns
+    (exit status, stdout, stderr).  Fails after timeout seconds."""
+    p = subprocess.Popen([BIN, "--driver"] + list(args), env={"CPLANE_TOKEN": DRIVER_TOKEN, "CPLANE_TARGET": target},
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        err, end = b"", time.monotonic() + timeout
+        while text.encode() not in err:
+            left = end - time.monotonic()
+            assert left > 0, "no %r from the driver: %s" % (text, err.decode())
+            if select.select([p.stderr], [], [], min(left, 0.2))[0]:    # polls inside a bounded wait
+                chunk = os.read(p.stderr.fileno(), 65536)
+                assert chunk, "the driver ended before %r: %s" % (text, err.decode())
+                err += chunk
+        then()
+        out, rest = p.communicate(timeout=timeout)
+        return p.returncode, out.decode(), (err + rest).decode()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def norm_log(s):
     """Log lines: the timestamp and took= durations vary; everything else is compared."""
     for t in re.findall(r'time="([^"]*)"', s):
@@ -188,28 +211,36 @@ def wait_phase(env, name, phase, timeout=15):
 def test_second_create_and_delete_follow_the_first(env):
     """Two drivers at once: the second is answered IN_PROGRESS and follows the watch to the same end."""
     pb = pb2()
-    env.sim.admin("pace", {"ms": 100})            # 20 pods: two seconds each way
+    env.sim.admin("pace", {"ms": 100})            # 20 pods: two seconds to see CREATING, DELETING
     try:
         cmd = [BIN, "--driver", "--target", env.target]
         first = subprocess.Popen(cmd + ["create", "twin", "--replicas", "20"], env=dict(TOKEN_ENV),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_phase(env, "twin", pb.CREATING)
-        rc, out, err = env.run("create", "twin", "--replicas", "20")
+        env.sim.knobs(controller_paused=True)       # still creating when the second driver's call arrives
+        rc, out, err = drv_until("being created by another call",
+                                 lambda: env.sim.knobs(controller_paused=False, ready_pace_ms=20),
+                                 "create", "twin", "--replicas", "20", target=env.target)
         assert (rc, out) == (0, ""), err
         assert norm_log(err) == (log("Creating cluster", name="twin", replicas=20) +
                                  log("Cluster is being created by another call; following it", name="twin") +
                                  log("Created cluster", name="twin", replicas=20, took="<dur>"))
         assert first.wait(30) == 0
+        env.sim.admin("pace", {"ms": 100})
         first = subprocess.Popen(cmd + ["delete", "twin"], env=dict(TOKEN_ENV),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_phase(env, "twin", pb.DELETING)
-        rc, out, err = env.run("delete", "twin")
+        env.sim.knobs(controller_paused=True)       # still deleting when the second driver's call arrives
+        rc, out, err = drv_until("being deleted by another call",
+                                 lambda: env.sim.knobs(controller_paused=False, ready_pace_ms=20),
+                                 "delete", "twin", target=env.target)
         assert (rc, out) == (0, ""), err
         assert norm_log(err) == (log("Deleting cluster", name="twin") +
                                  log("Cluster is being deleted by another call; following it", name="twin") +
                                  log("Deleted cluster", name="twin", took="<dur>"))
         assert first.wait(30) == 0
     finally:
+        env.sim.knobs(controller_paused=False)
         env.sim.admin("pace", {"ms": 20})
         if first.poll() is None:
             first.kill()
