@@ -25,7 +25,7 @@
 
 enum http1_error {
 	HTTP1_OK = 0,
-	HTTP1_E_NOMEM = -1,		/* header storage could not grow */
+	HTTP1_E_NOMEM = -1,		/* header storage could not grow (the checked allocator, base/mem.h) */
 	HTTP1_E_STATUS_LINE = -2,	/* malformed status line or request line */
 	HTTP1_E_VERSION = -3,		/* not HTTP/1.0 or HTTP/1.1 */
 	HTTP1_E_HEADER = -4,		/* malformed header line (incl. obs-fold, space before ':') */
@@ -120,7 +120,7 @@ typedef struct http1_resp_cbs {
 
 typedef struct http1_resp http1_resp;	/* opaque */
 
-/* Returns NULL on ENOMEM.  limits may be NULL (defaults). */
+/* Never NULL (base/mem.h).  limits may be NULL (defaults). */
 http1_resp *http1_resp_new(const http1_limits *limits, const http1_resp_cbs *cbs, void *arg);
 void http1_resp_free(http1_resp *p);
 

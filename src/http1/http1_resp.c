@@ -12,6 +12,7 @@
  * size being accumulated (overflow-checked) and the extension length.
  */
 #include "http1/http1_int.h"
+#include "base/mem.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -55,10 +56,8 @@ struct http1_resp {
 
 http1_resp *http1_resp_new(const http1_limits *limits, const http1_resp_cbs *cbs, void *arg)
 {
-	http1_resp *p = calloc(1, sizeof(*p));
+	http1_resp *p = xcalloc(1, sizeof(*p));
 
-	if (p == NULL)
-		return NULL;
 	if (limits != NULL)
 		p->lim = *limits;
 	if (p->lim.max_header_bytes == 0)
@@ -76,12 +75,8 @@ http1_resp *http1_resp_new(const http1_limits *limits, const http1_resp_cbs *cbs
 	buf_init(&p->trl);
 	buf_set_limit(&p->head, p->lim.max_header_bytes);
 	buf_set_limit(&p->trl, p->lim.max_trailer_bytes);
-	p->hdrs = calloc(p->lim.max_headers, sizeof(*p->hdrs));
-	p->trls = calloc(p->lim.max_headers, sizeof(*p->trls));
-	if (p->hdrs == NULL || p->trls == NULL) {
-		http1_resp_free(p);
-		return NULL;
-	}
+	p->hdrs = xcalloc(p->lim.max_headers, sizeof(*p->hdrs));
+	p->trls = xcalloc(p->lim.max_headers, sizeof(*p->trls));
 	http1_resp_reset(p, 0);
 	return p;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "k8s/client.h"
 #include "k8s/client_int.h"
 #include "k8s/pods.h"
@@ -80,22 +81,16 @@ static void deploy_done(void *ctx, const k8s_error *err, int status, const uint8
 
 static struct call *call_new(void *ctx)
 {
-	struct call *cl = calloc(1, sizeof(*cl));
+	struct call *cl = xcalloc(1, sizeof(*cl));
 
-	if (cl)
-		cl->ctx = ctx;
+	cl->ctx = ctx;
 	return cl;
 }
 
 static k8s_req *submit(k8s_client *c, struct call *cl, k8s_request *q)
 {
-	k8s_req *r;
-
 	q->ctx = cl;
-	r = k8s__submit(c, q, call_free);
-	if (r == NULL)
-		call_free(cl);
-	return r;
+	return k8s__submit(c, q, call_free);
 }
 
 /* Writes a body with write(arg, out, cap) into the stack buffer, or a heap
@@ -113,9 +108,7 @@ static int write_body(int (*write)(const void *arg, uint8_t *out, size_t cap), c
 	while ((len = write(arg, *body, cap)) == JSON_ENOSPC && cap < BODY_MAX) {
 		free(*heap);
 		cap *= 4;
-		*body = *heap = malloc(cap);
-		if (*heap == NULL)
-			return -1;
+		*body = *heap = xmalloc(cap);	/* at most BODY_MAX */
 	}
 	return len;
 }
@@ -138,8 +131,9 @@ k8s_req *k8s_create_deployment(k8s_client *c, const k8s_deploy_spec *spec, k8s_d
 	struct call *cl;
 	k8s_req *r = NULL;
 
-	if (len < 0 || deploy_path(c, path, sizeof(path), NULL) < 0 || (cl = call_new(ctx)) == NULL)
+	if (len < 0 || deploy_path(c, path, sizeof(path), NULL) < 0)
 		goto out;
+	cl = call_new(ctx);
 	cl->fn.deploy = fn;
 	r = submit(c, cl, &(k8s_request){ .verb = K8S_VERB_CREATE, .method = "POST", .path = path,
 	    .body = body, .body_len = (size_t)len, .on_done = deploy_done });
@@ -157,8 +151,9 @@ k8s_req *k8s_patch_deployment(k8s_client *c, const char *name, const k8s_deploy_
 	struct call *cl;
 	k8s_req *r = NULL;
 
-	if (len < 0 || deploy_path(c, path, sizeof(path), name) < 0 || (cl = call_new(ctx)) == NULL)
+	if (len < 0 || deploy_path(c, path, sizeof(path), name) < 0)
 		goto out;
+	cl = call_new(ctx);
 	cl->fn.deploy = fn;
 	/* A merge patch gives the same object however often it is applied: retried like a GET. */
 	r = submit(c, cl, &(k8s_request){ .verb = K8S_VERB_PATCH, .method = "PATCH", .path = path,
@@ -201,8 +196,9 @@ k8s_req *k8s_create_service(k8s_client *c, const char *name, const k8s_podspec *
 	k8s_req *r = NULL;
 
 	if (len < 0 || snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services",
-	    k8s_client_config(c)->namespace_) >= (int)sizeof(path) || (cl = call_new(ctx)) == NULL)
+	    k8s_client_config(c)->namespace_) >= (int)sizeof(path))
 		goto out;
+	cl = call_new(ctx);
 	cl->fn.del = fn;
 	r = submit(c, cl, &(k8s_request){ .verb = K8S_VERB_CREATE, .method = "POST", .path = path,
 	    .body = body, .body_len = (size_t)len, .on_done = service_done });
@@ -216,8 +212,9 @@ k8s_req *k8s_get_deployment(k8s_client *c, const char *name, k8s_deploy_done_fn 
 	char path[512];
 	struct call *cl;
 
-	if (deploy_path(c, path, sizeof(path), name) < 0 || (cl = call_new(ctx)) == NULL)
+	if (deploy_path(c, path, sizeof(path), name) < 0)
 		return NULL;
+	cl = call_new(ctx);
 	cl->fn.deploy = fn;
 	return submit(c, cl, &(k8s_request){ .verb = K8S_VERB_GET, .method = "GET", .path = path,
 	    .on_done = deploy_done });
@@ -239,8 +236,9 @@ k8s_req *k8s_delete_deployment(k8s_client *c, const char *name, k8s_delete_done_
 	char path[512];
 	struct call *cl;
 
-	if (deploy_path(c, path, sizeof(path), name) < 0 || (cl = call_new(ctx)) == NULL)
+	if (deploy_path(c, path, sizeof(path), name) < 0)
 		return NULL;
+	cl = call_new(ctx);
 	cl->fn.del = fn;
 	return submit(c, cl, &(k8s_request){ .verb = K8S_VERB_DELETE, .method = "DELETE", .path = path,
 	    .body = body, .body_len = sizeof(body) - 1, .on_done = delete_done });
@@ -283,8 +281,9 @@ k8s_req *k8s_diagnose(k8s_client *c, const char *name, int32_t available, int32_
 	int n = snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=cplane.dev%%2Fcluster%%3D%s"
 	    "&limit=500", k8s_client_config(c)->namespace_, name);
 
-	if (n < 0 || (size_t)n >= sizeof(path) || (cl = call_new(ctx)) == NULL)
+	if (n < 0 || (size_t)n >= sizeof(path))
 		return NULL;
+	cl = call_new(ctx);
 	cl->fn.diag = fn;
 	cl->diag = k8s_diag_new(available, replicas);
 	if (cl->diag == NULL) {

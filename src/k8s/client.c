@@ -23,6 +23,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/str.h"
 #include "http1/http1.h"
 #include "io/conn.h"
@@ -421,22 +422,13 @@ static const http1_resp_cbs resp_cbs = { h_headers, h_body, NULL };
 
 static struct kconn *conn_new(k8s_client *c, int stream, char *err, size_t errsz)
 {
-	struct kconn *k = calloc(1, sizeof(*k));
+	struct kconn *k = xcalloc(1, sizeof(*k));
 	io_conn_opts o;
 
-	if (k == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return NULL;
-	}
 	k->c = c;
 	k->stream = stream;
 	io_timer_init(&k->idle, idle_expired, k);
 	k->resp = http1_resp_new(NULL, &resp_cbs, k);
-	if (k->resp == NULL) {
-		snprintf(err, errsz, "out of memory");
-		free(k);
-		return NULL;
-	}
 	if (c->addrlen == 0) {
 		/* Not resolved yet: no blocking lookup here; the attempt fails like a refused connect. */
 		struct sockaddr_storage ss;
@@ -615,8 +607,8 @@ static int write_request(k8s_client *c, struct kconn *k, k8s_req *r)
 	int rc;
 
 	/* Paths carry continue tokens: they may be long. */
-	if (tlen > sizeof(tbuf) && (target = malloc(tlen)) == NULL)
-		return -1;
+	if (tlen > sizeof(tbuf))
+		target = xmalloc(tlen);
 	snprintf(target, tlen, "%s%s", c->cfg->prefix, r->path);
 	h[nh++] = (http1_header){ STR_LIT("Host"), str_from_cstr(c->cfg->host_header) };
 	h[nh++] = (http1_header){ STR_LIT("User-Agent"), STR_LIT("cplane/" CPLANE_VERSION) };
@@ -627,12 +619,7 @@ static int write_request(k8s_client *c, struct kconn *k, k8s_req *r)
 		    (http1_header){ STR_LIT("Content-Type"), STR_LIT("application/json") };
 	if (c->cfg->token) {
 		size_t tl = strlen(c->cfg->token);
-		authv = tl + 8 < sizeof(auth) ? auth : malloc(tl + 8);
-		if (authv == NULL) {
-			if (target != tbuf)
-				free(target);
-			return -1;
-		}
+		authv = tl + 8 < sizeof(auth) ? auth : xmalloc(tl + 8);
 		memcpy(authv, "Bearer ", 7);
 		memcpy(authv + 7, c->cfg->token, tl + 1);
 		h[nh++] = (http1_header){ STR_LIT("Authorization"), str_make(authv, tl + 7) };
@@ -756,10 +743,8 @@ static void token_tick(io_loop *loop, void *arg)
 
 k8s_client *k8s_client_new(io_loop *loop, k8s_config *cfg, const k8s_client_opts *opts)
 {
-	k8s_client *c = calloc(1, sizeof(*c));
+	k8s_client *c = xcalloc(1, sizeof(*c));
 
-	if (c == NULL)
-		return NULL;
 	c->loop = loop;
 	c->cfg = cfg;
 	if (opts)
@@ -823,20 +808,14 @@ const k8s_config *k8s_client_config(const k8s_client *c)
 
 k8s_req *k8s__submit(k8s_client *c, const k8s_request *q, void (*free_ctx)(void *))
 {
-	k8s_req *r = calloc(1, sizeof(*r));
+	k8s_req *r = xcalloc(1, sizeof(*r));
 
-	if (r == NULL)
-		return NULL;
 	r->c = c;
 	r->verb = q->verb;
 	str_copy(r->method, sizeof(r->method), q->method);
 	r->path = str_dup(str_from_cstr(q->path));
-	if (r->path == NULL || (q->body && (r->body = malloc(q->body_len ? q->body_len : 1)) == NULL)) {
-		free(r->path);
-		free(r);
-		return NULL;
-	}
 	if (q->body) {
+		r->body = xmalloc(q->body_len);
 		memcpy(r->body, q->body, q->body_len);
 		r->body_len = q->body_len;
 	}

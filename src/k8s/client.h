@@ -56,7 +56,7 @@ typedef struct k8s_client_opts {
 
 /*
  * cfg must stay valid (and unmoved) for the client's life; the client re-reads
- * its token file.  opts may be NULL.  Returns NULL on ENOMEM.
+ * its token file.  opts may be NULL.  NULL when the resolver's pipe cannot be made.
  */
 k8s_client *k8s_client_new(io_loop *loop, k8s_config *cfg, const k8s_client_opts *opts);
 void k8s_client_free(k8s_client *c);
@@ -107,7 +107,7 @@ typedef struct k8s_request {
 	void *ctx;
 } k8s_request;
 
-/* Queues a request.  Returns its handle, or NULL on ENOMEM (no callback then). */
+/* Queues a request and returns its handle; cannot fail (base/mem.h). */
 k8s_req *k8s_submit(k8s_client *c, const k8s_request *r);
 /* Forgets a request: its callbacks will not run.  NULL is ignored. */
 void k8s_req_cancel(k8s_req *r);

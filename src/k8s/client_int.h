@@ -5,7 +5,7 @@
 #include "k8s/client.h"
 
 /* As k8s_submit; free_ctx(ctx) runs when the request is freed (completed or
- * cancelled), after on_done.  On NULL (ENOMEM) free_ctx is not called. */
+ * cancelled), after on_done.  Never NULL. */
 k8s_req *k8s__submit(k8s_client *c, const k8s_request *q, void (*free_ctx)(void *ctx));
 
 #endif

@@ -317,8 +317,6 @@ static void start_list(k8s_informer *inf, int fresh)
 	    cfg->namespace_, inf->o.label_selector, inf->o.page_limit, cont[0] ? "&continue=" : "", cont);
 	inf->req = k8s_submit(inf->c, &(k8s_request){ .verb = K8S_VERB_LIST, .method = "GET", .path = path,
 	    .on_data = list_data, .on_done = list_done, .ctx = inf });
-	if (inf->req == NULL)
-		wait_then(inf, NEXT_RELIST, 1000);
 }
 
 /* ---------------------------------------------------------------- WATCH */
@@ -477,8 +475,6 @@ static void start_watch(k8s_informer *inf)
 	inf->req = k8s_submit(inf->c, &(k8s_request){ .verb = K8S_VERB_WATCH, .method = "GET", .path = path,
 	    .flags = K8S_REQ_STREAM | K8S_REQ_NO_RETRY, .timeout_ms = (t + 30) * 1000, .on_data = watch_data,
 	    .on_done = watch_done, .ctx = inf });
-	if (inf->req == NULL)
-		wait_then(inf, NEXT_REWATCH, 1000);
 }
 
 /* ---------------------------------------------------------------- public */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "base/str.h"
 #include "k8s/client_int.h"
 
@@ -520,17 +521,15 @@ k8s_req *k8s_review_token(k8s_client *c, const char *token, size_t token_len, co
     k8s_token_review_fn fn, void *ctx)
 {
 	size_t cap = k8s_token_review_size(token, token_len, audience);
-	uint8_t *body = malloc(cap ? cap : 1);
-	struct review_call *rc = calloc(1, sizeof(*rc));
+	uint8_t *body = xmalloc(cap);
+	struct review_call *rc = xcalloc(1, sizeof(*rc));
 	k8s_req *r = NULL;
 	int len;
 
-	if (body == NULL || rc == NULL)
-		goto out;
 	rc->token_fn = fn;
 	rc->ctx = ctx;
-	if (audience && audience[0] && (rc->audience = str_dup(str_from_cstr(audience))) == NULL)
-		goto out;
+	if (audience && audience[0])
+		rc->audience = str_dup(str_from_cstr(audience));
 	len = k8s_token_review_write(token, token_len, audience, body, cap);
 	if (len < 0)
 		goto out;
@@ -538,13 +537,10 @@ k8s_req *k8s_review_token(k8s_client *c, const char *token, size_t token_len, co
 	    .path = "/apis/authentication.k8s.io/v1/tokenreviews", .body = body, .body_len = (size_t)len,
 	    .flags = K8S_REQ_IDEMPOTENT | K8S_REQ_SECRET, .timeout_ms = REVIEW_TIMEOUT_MS,
 	    .on_done = token_done, .ctx = rc }, review_call_free);
-	if (r != NULL)
-		rc = NULL;	/* the request owns it now */
+	rc = NULL;	/* the request owns it now */
 out:
-	if (body) {
-		explicit_bzero(body, cap);
-		free(body);
-	}
+	explicit_bzero(body, cap);
+	free(body);
 	if (rc)
 		review_call_free(rc);
 	return r;
@@ -554,13 +550,11 @@ k8s_req *k8s_review_access(k8s_client *c, const k8s_user_info *user, const k8s_a
     k8s_access_review_fn fn, void *ctx)
 {
 	size_t cap = k8s_access_review_size(user, a);
-	uint8_t *body = malloc(cap ? cap : 1);
-	struct review_call *rc = calloc(1, sizeof(*rc));
+	uint8_t *body = xmalloc(cap);
+	struct review_call *rc = xcalloc(1, sizeof(*rc));
 	k8s_req *r = NULL;
 	int len;
 
-	if (body == NULL || rc == NULL)
-		goto out;
 	rc->access_fn = fn;
 	rc->ctx = ctx;
 	len = k8s_access_review_write(user, a, body, cap);
@@ -570,8 +564,7 @@ k8s_req *k8s_review_access(k8s_client *c, const k8s_user_info *user, const k8s_a
 	    .path = "/apis/authorization.k8s.io/v1/subjectaccessreviews", .body = body, .body_len = (size_t)len,
 	    .flags = K8S_REQ_IDEMPOTENT, .timeout_ms = REVIEW_TIMEOUT_MS, .on_done = access_done, .ctx = rc },
 	    review_call_free);
-	if (r != NULL)
-		rc = NULL;
+	rc = NULL;
 out:
 	free(body);
 	if (rc)

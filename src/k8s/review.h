@@ -96,7 +96,7 @@ int k8s_access_review_decode(const void *body, size_t len, k8s_access_review *ou
 typedef void (*k8s_token_review_fn)(void *ctx, const k8s_error *err, const k8s_token_review *r);
 typedef void (*k8s_access_review_fn)(void *ctx, const k8s_error *err, const k8s_access_review *r);
 
-/* Sends the reviews.  NULL on ENOMEM (no callback then). */
+/* Sends the reviews.  NULL only when the body cannot be written (no callback then). */
 k8s_req *k8s_review_token(k8s_client *c, const char *token, size_t token_len, const char *audience,
     k8s_token_review_fn fn, void *ctx);
 k8s_req *k8s_review_access(k8s_client *c, const k8s_user_info *user, const k8s_access_attrs *a,

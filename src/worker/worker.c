@@ -301,7 +301,6 @@ static void write_event(void *impl, int patch, const char *path, const uint8_t *
     void *arg)
 {
 	k8s_request r;
-	k8s_error e;
 
 	memset(&r, 0, sizeof(r));
 	r.verb = patch ? K8S_VERB_PATCH : K8S_VERB_CREATE;
@@ -313,11 +312,7 @@ static void write_event(void *impl, int patch, const char *path, const uint8_t *
 	r.timeout_ms = 10000;
 	r.on_done = done;
 	r.ctx = arg;
-	if (k8s_submit(impl, &r) == NULL) {
-		k8s_error_clear(&e);
-		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory");
-		done(arg, &e, 0, NULL, 0);
-	}
+	k8s_submit(impl, &r);
 }
 
 static void record_event(void *impl, const char *name, const char *uid, int warning, const char *reason,

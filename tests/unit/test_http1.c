@@ -1,6 +1,7 @@
 /* HTTP/1.1: every response vector fed whole, byte by byte and split at every point. */
 #include <limits.h>
 
+#include "base/mem.h"
 #include "harness.h"
 #include "http1/http1.h"
 
@@ -427,6 +428,38 @@ static void test_callback_abort(void)
 	http1_resp_free(p);
 }
 
+/*
+ * The head and trailer stores hold what the peer sends, so they grow through
+ * the checked allocator: each of a chunked response's allocations failing
+ * in turn ends the parse with HTTP1_E_NOMEM (sticky until reset), and the
+ * same parser then reads the next response whole.
+ */
+static void test_checked_allocations_fail(void)
+{
+	static const char in[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n";
+	http1_resp *p = http1_resp_new(NULL, NULL, NULL);
+	unsigned long before = mem_try_calls_for_test(), total;
+
+	http1_resp_reset(p, 0);
+	CHECK_EQ_INT(http1_resp_feed(p, (const uint8_t *)in, sizeof(in) - 1), sizeof(in) - 1);
+	CHECK(http1_resp_done(p));
+	total = mem_try_calls_for_test() - before;
+	http1_resp_free(p);
+	CHECK(total >= 2);	/* the head and the trailers */
+	for (unsigned long n = 1; n <= total; n++) {
+		p = http1_resp_new(NULL, NULL, NULL);
+		http1_resp_reset(p, 0);
+		mem_try_fail_after_for_test(n);
+		CHECK_EQ_INT(http1_resp_feed(p, (const uint8_t *)in, sizeof(in) - 1), HTTP1_E_NOMEM);
+		mem_try_fail_after_for_test(0);
+		CHECK_EQ_INT(http1_resp_feed(p, (const uint8_t *)"x", 1), HTTP1_E_NOMEM);
+		http1_resp_reset(p, 0);
+		CHECK_EQ_INT(http1_resp_feed(p, (const uint8_t *)in, sizeof(in) - 1), sizeof(in) - 1);
+		CHECK(http1_resp_done(p));
+		http1_resp_free(p);
+	}
+}
+
 static void test_write_request(void)
 {
 	buf b = BUF_INIT;
@@ -554,6 +587,7 @@ int main(void)
 	RUN(test_default_header_limit);
 	RUN(test_streaming_and_reuse);
 	RUN(test_callback_abort);
+	RUN(test_checked_allocations_fail);
 	RUN(test_write_request);
 	RUN(test_write_response);
 	RUN(test_parse_request);
