@@ -24,7 +24,8 @@ import h2.settings
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "build", "e2e", "h2_responder")
 SRCS = ["tests/h2_responder.c", "src/h2/frame.c", "src/h2/h2_conn.c", "src/h2/h2_recv.c",
-        "src/h2/h2_send.c", "src/h2/hpack.c", "src/h2/hpack_huffman.c", "src/base/buf.c"]
+        "src/h2/h2_send.c", "src/h2/hpack.c", "src/h2/hpack_huffman.c", "src/base/buf.c",
+        "src/base/mem.c"]
 
 
 @pytest.fixture(scope="module")
