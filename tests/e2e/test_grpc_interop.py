@@ -421,14 +421,28 @@ def test_graceful_shutdown(pb2):
         s.stop()
 
 
+def read_until_settings_ack(x):
+    """Reads frames from x until the server's SETTINGS ACK: it has handled our preface by then."""
+    buf = b""
+    while True:
+        while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+            chunk = x.recv(4096)
+            assert chunk, "closed before the SETTINGS ACK"
+            buf += chunk
+        n, typ, flags = int.from_bytes(buf[:3], "big"), buf[3], buf[4]
+        buf = buf[9 + n:]
+        if typ == 4 and flags & 1:
+            return
+
+
 def test_connection_limit():
     _build()
     s = Server("--max-conns", "2")
     try:
         socks = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(2)]
-        for x in socks:     # both served: each gets the server's SETTINGS
+        for x in socks:     # both served, one after the other: each has its SETTINGS acknowledged
             x.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-            assert len(x.recv(9)) > 0
+            read_until_settings_ack(x)
         extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
         extra.settimeout(5)
         # issue 18: the newcomer is served (our SETTINGS) and the connection idle the longest goes
