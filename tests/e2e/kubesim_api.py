@@ -305,7 +305,7 @@ class ApiMixin:
             if sim.knobs.get('faults_on_reviews'):
                 self.inject_faults(False, False)
             if float(sim.knobs.get('review_delay_ms') or 0) > 0:
-                time.sleep(float(sim.knobs['review_delay_ms']) / 1000.0)
+                time.sleep(float(sim.knobs['review_delay_ms']) / 1000.0)    # the review_delay_ms knob (pacing the answer), not a wait
             return sim.auth.review(self, method, path, body)
         m = EVENTS_PATH.match(path)
         if m:
