@@ -60,11 +60,6 @@ static void deploy_done(void *ctx, const k8s_error *err, int status, const uint8
 		return;
 	}
 	k8s_deploy_decoder *dec = k8s_deploy_decoder_new(K8S_DECODE_OBJECT, got_object, cl);
-	if (dec == NULL) {
-		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory decoding a Deployment");
-		cl->fn.deploy(cl->ctx, &e, NULL);
-		return;
-	}
 	int rc = k8s_deploy_decoder_feed(dec, body, len);
 	if (rc >= 0)
 		rc = k8s_deploy_decoder_finish(dec);
@@ -286,10 +281,6 @@ k8s_req *k8s_diagnose(k8s_client *c, const char *name, int32_t available, int32_
 	cl = call_new(ctx);
 	cl->fn.diag = fn;
 	cl->diag = k8s_diag_new(available, replicas);
-	if (cl->diag == NULL) {
-		free(cl);
-		return NULL;
-	}
 	return submit(c, cl, &(k8s_request){ .verb = K8S_VERB_LIST, .method = "GET", .path = path,
 	    .on_data = diag_data, .on_done = diag_done });
 }

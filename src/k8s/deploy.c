@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/mem.h"
 #include "base/str.h"
 
 /* ----------------------------------------------------------------- record */
@@ -180,9 +181,7 @@ static uint32_t pod_str(struct pod_acc *a, const char *s, size_t len)
 
 		while (cap < a->alen + len + 1)
 			cap *= 2;
-		p = realloc(a->arena, cap);
-		if (p == NULL)
-			goto fail;
+		p = xrealloc(a->arena, cap);	/* at most 2 * POD_ARENA_MAX */
 		a->arena = p;
 		a->acap = cap;
 	}
@@ -203,13 +202,11 @@ static uint32_t *pod_push(struct pod_acc *a, struct pairs *p)
 		return NULL;
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 8;
-		void *v = cap > POD_ARENA_MAX / 8 ? NULL : realloc(p->v, cap * sizeof(*p->v));
-
-		if (v == NULL) {
+		if (cap > POD_ARENA_MAX / 8) {
 			a->overflow = 1;
 			return NULL;
 		}
-		p->v = v;
+		p->v = xrealloc(p->v, cap * sizeof(*p->v));
 		p->cap = cap;
 	}
 	p->v[p->n][0] = p->v[p->n][1] = NONE32;
@@ -235,11 +232,8 @@ static const k8s_podspec *pod_view(struct pod_acc *a)
 	if (a->overflow)
 		return NULL;
 	if (need > a->view_cap) {
-		void *v = realloc(a->view, need);
-
-		if (v == NULL)
-			return NULL;
-		a->view = v;
+		/* Bounded by the entries POD_ARENA_MAX allows. */
+		a->view = xrealloc(a->view, need);
 		a->view_cap = need;
 	}
 	memset(&a->pod, 0, sizeof(a->pod));
@@ -624,20 +618,17 @@ static int compile_paths(k8s_deploy_decoder *dec)
 
 k8s_deploy_decoder *k8s_deploy_decoder_new(int mode, k8s_deploy_fn fn, void *ctx)
 {
-	k8s_deploy_decoder *dec = malloc(sizeof(*dec));
+	k8s_deploy_decoder *dec = xmalloc(sizeof(*dec));
 
-	if (dec == NULL)
-		return NULL;
 	memset(dec, 0, offsetof(k8s_deploy_decoder, sbuf));
 	for (int i = 0; i < 4; i++)
 		dec->pa.res[i] = NONE32;
 	dec->mode = mode;
 	dec->fn = fn;
 	dec->ctx = ctx;
-	if (compile_paths(dec) < 0) {
-		k8s_deploy_decoder_free(dec);
-		return NULL;
-	}
+	/* The paths are constants: failing to compile them is a bug every unit run would show. */
+	if (compile_paths(dec) < 0)
+		abort();
 	k8s_deploy_decoder_reset(dec);
 	return dec;
 }

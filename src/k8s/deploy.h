@@ -172,7 +172,7 @@ enum k8s_decode_mode {
 
 typedef struct k8s_deploy_decoder k8s_deploy_decoder;
 
-/* Allocates a decoder (about 300 KiB, most of it the string buffer, touched only as long strings need it); NULL on ENOMEM. */
+/* Allocates a decoder (about 300 KiB, most of it the string buffer, touched only as long strings need it); never NULL (base/mem.h). */
 k8s_deploy_decoder *k8s_deploy_decoder_new(int mode, k8s_deploy_fn fn, void *ctx);
 void k8s_deploy_decoder_free(k8s_deploy_decoder *dec);
 /* Back to the start of a new stream/document, same mode and callback. */

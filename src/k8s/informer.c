@@ -14,6 +14,8 @@
  */
 #include "k8s/informer.h"
 
+#include "base/mem.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,12 +163,8 @@ static void collect_unmarked(void *ctx, const char *name)
 	struct sweep *s = ctx;
 
 	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		void *p = realloc(s->names, cap * sizeof(*s->names));
-		if (p == NULL)
-			return;	/* swept on the next relist */
-		s->names = p;
-		s->cap = cap;
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->names = xrealloc(s->names, s->cap * sizeof(*s->names));
 	}
 	snprintf(s->names[s->n++], K8S_NAME_MAX, "%s", name);
 }
@@ -482,10 +480,8 @@ static void start_watch(k8s_informer *inf)
 k8s_informer *k8s_informer_new(k8s_client *c, const k8s_informer_opts *opts, const k8s_informer_cbs *cbs,
     void *ctx)
 {
-	k8s_informer *inf = calloc(1, sizeof(*inf));
+	k8s_informer *inf = xcalloc(1, sizeof(*inf));
 
-	if (inf == NULL)
-		return NULL;
 	inf->c = c;
 	inf->loop = k8s_client_loop(c);
 	if (opts)
@@ -511,10 +507,6 @@ k8s_informer *k8s_informer_new(k8s_client *c, const k8s_informer_opts *opts, con
 	inf->cache = k8s_cache_new();
 	inf->list_dec = k8s_deploy_decoder_new(K8S_DECODE_LIST, on_list_item, inf);
 	inf->watch_dec = k8s_deploy_decoder_new(K8S_DECODE_WATCH, on_watch_event, inf);
-	if (inf->list_dec == NULL || inf->watch_dec == NULL) {
-		k8s_informer_free(inf);
-		return NULL;
-	}
 	return inf;
 }
 

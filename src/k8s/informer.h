@@ -83,7 +83,7 @@ typedef struct k8s_informer_stats {
 	uint64_t throttled;		/* 429 answers */
 } k8s_informer_stats;
 
-/* Returns NULL on ENOMEM.  opts may be NULL.  Nothing happens until start. */
+/* Never NULL (base/mem.h).  opts may be NULL.  Nothing happens until start. */
 k8s_informer *k8s_informer_new(k8s_client *c, const k8s_informer_opts *opts, const k8s_informer_cbs *cbs,
     void *ctx);
 /* Begins the first LIST (from the loop, not inside this call: a timer, nothing allocated). */

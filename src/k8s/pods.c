@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "json/json.h"
 #include "k8s/deploy.h"
 
@@ -297,10 +298,8 @@ static int on_pod_event(void *ctx, const json_event *ev)
 
 k8s_diag *k8s_diag_new(int32_t available, int32_t replicas)
 {
-	k8s_diag *d = calloc(1, sizeof(*d));
+	k8s_diag *d = xcalloc(1, sizeof(*d));
 
-	if (d == NULL)
-		return NULL;
 	d->available = available;
 	d->replicas = replicas;
 	if (json_pathset_compile(&d->ps, pod_paths, Q_N) < 0) {

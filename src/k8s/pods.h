@@ -35,7 +35,7 @@ typedef struct k8s_pod_info {
 
 typedef struct k8s_diag k8s_diag;
 
-/* available/replicas are quoted at the start of the line.  NULL on ENOMEM. */
+/* available/replicas are quoted at the start of the line.  Never NULL (base/mem.h). */
 k8s_diag *k8s_diag_new(int32_t available, int32_t replicas);
 void k8s_diag_free(k8s_diag *d);
 

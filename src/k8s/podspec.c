@@ -8,6 +8,8 @@
  */
 #include "k8s/podspec.h"
 
+#include "base/mem.h"
+
 #include <bearssl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,15 +38,13 @@ static int kv_cmp(const void *a, const void *b)
 	return strcmp(x->key ? x->key : "", y->key ? y->key : "");
 }
 
-static int map_items(br_sha256_context *h, int ktag, const k8s_kv *kv, size_t n)
+static void map_items(br_sha256_context *h, int ktag, const k8s_kv *kv, size_t n)
 {
 	const k8s_kv **idx;
 
 	if (n == 0)
-		return 0;
-	idx = malloc(n * sizeof(*idx));
-	if (idx == NULL)
-		return -1;
+		return;
+	idx = xmalloc(n * sizeof(*idx));
 	for (size_t i = 0; i < n; i++)
 		idx[i] = &kv[i];
 	qsort(idx, n, sizeof(*idx), kv_cmp);
@@ -53,10 +53,9 @@ static int map_items(br_sha256_context *h, int ktag, const k8s_kv *kv, size_t n)
 		str_item(h, ktag + 1, idx[i]->value);
 	}
 	free(idx);
-	return 0;
 }
 
-int k8s_podspec_hash(const k8s_podspec *p, char out[K8S_SPEC_HASH_LEN + 1])
+void k8s_podspec_hash(const k8s_podspec *p, char out[K8S_SPEC_HASH_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	static const k8s_podspec empty;
@@ -85,9 +84,8 @@ int k8s_podspec_hash(const k8s_podspec *p, char out[K8S_SPEC_HASH_LEN + 1])
 		str_item(&h, T_PORT_NAME, p->ports[i].name);
 		item(&h, T_PORT, port, sizeof(port));
 	}
-	if (map_items(&h, T_LABEL_KEY, p->labels, p->n_labels) < 0 ||
-	    map_items(&h, T_ANN_KEY, p->annotations, p->n_annotations) < 0)
-		return -1;
+	map_items(&h, T_LABEL_KEY, p->labels, p->n_labels);
+	map_items(&h, T_ANN_KEY, p->annotations, p->n_annotations);
 	if (p->service)
 		item(&h, T_SERVICE, "1", 1);
 	br_sha256_out(&h, sum);
@@ -96,5 +94,4 @@ int k8s_podspec_hash(const k8s_podspec *p, char out[K8S_SPEC_HASH_LEN + 1])
 		out[2 * i + 1] = hex[sum[i] & 15];
 	}
 	out[K8S_SPEC_HASH_LEN] = '\0';
-	return 0;
 }

@@ -48,8 +48,8 @@ typedef struct k8s_podspec {
  * as 16 lower-case hex digits and a NUL in out.  Replicas and image are not
  * in it: they are compared with the Deployment's own fields, which an
  * Update or `kubectl scale` changes.  p may be NULL (an empty spec).
- * Returns 0, or -1 on ENOMEM.
+ * Cannot fail (base/mem.h).
  */
-int k8s_podspec_hash(const k8s_podspec *p, char out[K8S_SPEC_HASH_LEN + 1]);
+void k8s_podspec_hash(const k8s_podspec *p, char out[K8S_SPEC_HASH_LEN + 1]);
 
 #endif

@@ -924,8 +924,8 @@ static void empty_spec_hash(char out[K8S_SPEC_HASH_LEN + 1])
 	static const k8s_podspec empty;
 	static char h[K8S_SPEC_HASH_LEN + 1];
 
-	if (h[0] == '\0' && k8s_podspec_hash(&empty, h) < 0)
-		h[0] = '\0';
+	if (h[0] == '\0')
+		k8s_podspec_hash(&empty, h);
 	memcpy(out, h, sizeof(h));
 }
 
@@ -954,8 +954,8 @@ void worker_service_on_upsert(worker_service *s, const k8s_deployment *d)
 			snprintf(hash, sizeof(hash), "%s", d->spec_hash);
 		else if (spec_is_empty(&pod))
 			empty_spec_hash(hash);
-		else if (k8s_podspec_hash(&pod, hash) < 0)
-			hash[0] = '\0';
+		else
+			k8s_podspec_hash(&pod, hash);
 		if (strcmp(hash, c->spec_hash) != 0 || (c->spec_blob == NULL && !spec_is_empty(&pod)))
 			svc__cluster_set_spec(s, c, &pod, hash, d->service);
 	}

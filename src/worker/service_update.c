@@ -82,7 +82,7 @@ static const char *nz(const char *s)
 }
 
 /* The target spec: the cluster's, with resources replaced when the request sets them. */
-static int update_target(const struct cluster *c, const Cplane__V1__UpdateClusterRequest *req, k8s_podspec *pod,
+static void update_target(const struct cluster *c, const Cplane__V1__UpdateClusterRequest *req, k8s_podspec *pod,
     char hash[K8S_SPEC_HASH_LEN + 1])
 {
 	if (req->resources) {
@@ -92,7 +92,7 @@ static int update_target(const struct cluster *c, const Cplane__V1__UpdateCluste
 		pod->memory_limit = nz(req->resources->memory_limit);
 	}
 	pod->service = c->service_dns != NULL;
-	return k8s_podspec_hash(pod, hash);
+	k8s_podspec_hash(pod, hash);
 }
 
 static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
@@ -103,10 +103,7 @@ static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
 	const char *image = req->image && req->image[0] ? req->image : svc__cluster_image(c);
 	struct waiter *w;
 
-	if (update_target(c, req, pod, hash) < 0) {
-		svc__reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
+	update_target(c, req, pod, hash);
 	for (w = c->user; w; w = w->next)
 		if (w->kind == W_UPDATE && w->want_replicas == replicas && strcmp(w->want_image, image) == 0 &&
 		    strcmp(w->want_hash, hash) == 0) {

@@ -443,8 +443,6 @@ static int setup(struct worker *w)
 	icb.on_delete = on_delete;
 	icb.on_synced = on_synced;
 	w->informer = k8s_informer_new(w->client, NULL, &icb, w);
-	if (w->informer == NULL)
-		goto nomem;
 	k8s_informer_on_listed(w->informer, on_listed, w);
 
 	if (grpc_server_listen(w->server, w->cfg.listen, err, sizeof(err)) < 0) {

