@@ -34,10 +34,7 @@ int driver_tls_load(struct driver_tls *t, const struct driver_tls_flags *f, cons
 		}
 		ca = DRIVER_SYSTEM_CA;
 	}
-	if ((t->anchors = tls_anchors_new()) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
+	t->anchors = tls_anchors_new();
 	switch (tls_anchors_load_file(t->anchors, ca, why, sizeof(why))) {
 	case -1:
 		snprintf(err, errsz, "--ca-file: %s", why);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/mem.h"
 #include "base/str.h"
 #include "io/net.h"
 
@@ -391,10 +392,7 @@ io_conn *io_conn_connect(io_loop *loop, const io_conn_opts *opts, const io_conn_
 	} else if (io_resolve(host, opts->port, &ss, &sslen, err, errsz) < 0) {
 		return NULL;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return NULL;
-	}
+	c = xcalloc(1, sizeof(*c));
 	c->loop = loop;
 	c->cbs = *cbs;
 	c->arg = arg;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/mem.h"
 #include "io/tls.h"
 
 /* One decoded object may be this large (a certificate or a key). */
@@ -191,10 +192,9 @@ typedef struct key_ctx {
 
 static pem_key *key_alloc(size_t len)
 {
-	pem_key *k = calloc(1, sizeof(*k) + len);
+	pem_key *k = xcalloc(1, sizeof(*k) + len);
 
-	if (k != NULL)
-		k->len = len;
+	k->len = len;
 	return k;
 }
 
@@ -221,11 +221,8 @@ static int key_object(void *ctx, const char *name, const uint8_t *der, size_t le
 		const br_rsa_private_key *s = br_skey_decoder_get_rsa(&dc);
 		size_t total = s->plen + s->qlen + s->dplen + s->dqlen + s->iqlen;
 		pem_key *k = key_alloc(total);
-		uint8_t *m;
+		uint8_t *m = k->mem;
 
-		if (k == NULL)
-			goto nomem;
-		m = k->mem;
 		k->type = BR_KEYTYPE_RSA;
 		k->rsa.n_bitlen = s->n_bitlen;
 #define COPY(f) do { memcpy(m, s->f, s->f##len); k->rsa.f = m; k->rsa.f##len = s->f##len; m += s->f##len; } while (0)
@@ -244,8 +241,7 @@ static int key_object(void *ctx, const char *name, const uint8_t *der, size_t le
 			seterr(kc->err, kc->errsz, "%s", "EC private key on an unsupported curve (want P-256, P-384 or P-521)");
 			goto out;
 		}
-		if ((k = key_alloc(s->xlen)) == NULL)
-			goto nomem;
+		k = key_alloc(s->xlen);
 		k->type = BR_KEYTYPE_EC;
 		k->ec.curve = s->curve;
 		memcpy(k->mem, s->x, s->xlen);
@@ -257,9 +253,6 @@ static int key_object(void *ctx, const char *name, const uint8_t *der, size_t le
 		goto out;
 	}
 	rc = 1;	/* the first key is the one */
-	goto out;
-nomem:
-	seterr(kc->err, kc->errsz, "%s", "out of memory loading a private key");
 out:
 	explicit_bzero(&dc, sizeof(dc));
 	return rc;
@@ -351,24 +344,15 @@ static int chain_object(void *ctx, const char *name, const uint8_t *der, size_t 
 		return -1;
 	}
 	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 4;
-		br_x509_certificate *nv = realloc(c->certs, ncap * sizeof(*nv));
-
-		if (nv == NULL)
-			goto nomem;
-		c->certs = nv;
-		c->cap = ncap;
+		c->cap = c->cap ? c->cap * 2 : 4;
+		c->certs = xrealloc(c->certs, c->cap * sizeof(*c->certs));
 	}
-	if ((copy = malloc(len)) == NULL)
-		goto nomem;
+	copy = xmalloc(len);
 	memcpy(copy, der, len);
 	c->certs[c->n].data = copy;
 	c->certs[c->n].data_len = len;
 	c->n++;
 	return 0;
-nomem:
-	seterr(cc->err, cc->errsz, "%s", "out of memory loading certificates");
-	return -1;
 }
 
 static void discard(void *ctx, const void *p, size_t n)
@@ -396,36 +380,26 @@ static int decode_leaf(pem_chain *c, char *err, size_t errsz)
 	if (pk->key_type == BR_KEYTYPE_RSA) {
 		c->pub1_len = pk->key.rsa.nlen;
 		c->pub2_len = pk->key.rsa.elen;
-		c->pub1 = malloc(c->pub1_len + c->pub2_len + 1);
-		if (c->pub1 == NULL)
-			goto nomem;
+		c->pub1 = xmalloc(c->pub1_len + c->pub2_len + 1);
 		memcpy(c->pub1, pk->key.rsa.n, c->pub1_len);
 		c->pub2 = c->pub1 + c->pub1_len;
 		memcpy(c->pub2, pk->key.rsa.e, c->pub2_len);
 	} else if (pk->key_type == BR_KEYTYPE_EC) {
 		c->curve = pk->key.ec.curve;
 		c->pub1_len = pk->key.ec.qlen;
-		if ((c->pub1 = malloc(c->pub1_len + 1)) == NULL)
-			goto nomem;
+		c->pub1 = xmalloc(c->pub1_len + 1);
 		memcpy(c->pub1, pk->key.ec.q, c->pub1_len);
 	} else {
 		seterr(err, errsz, "%s", "certificate key is neither RSA nor EC");
 		return -1;
 	}
 	return 0;
-nomem:
-	seterr(err, errsz, "%s", "out of memory loading certificates");
-	return -1;
 }
 
 pem_chain *pem_chain_parse(const void *pem, size_t len, char *err, size_t errsz)
 {
-	chain_ctx cc = {calloc(1, sizeof(pem_chain)), err, errsz};
+	chain_ctx cc = {xcalloc(1, sizeof(pem_chain)), err, errsz};
 
-	if (cc.c == NULL) {
-		seterr(err, errsz, "%s", "out of memory loading certificates");
-		return NULL;
-	}
 	if (pem_walk(pem, len, chain_object, &cc, err, errsz) < 0)
 		goto fail;
 	if (cc.c->n == 0) {
@@ -484,13 +458,9 @@ bool pem_chain_matches_key(const pem_chain *c, const pem_key *k, char *err, size
 		static const uint8_t hash[32] = "cplane: does the key match?";
 		br_rsa_public_key pub = {c->pub1, c->pub1_len, c->pub2, c->pub2_len};
 		size_t slen = (k->rsa.n_bitlen + 7) / 8;
-		uint8_t out[32], *sig = malloc(slen ? slen : 1);
+		uint8_t out[32], *sig = xmalloc(slen);
 		bool same;
 
-		if (sig == NULL) {
-			seterr(err, errsz, "%s", "out of memory checking the key");
-			return false;
-		}
 		same = br_rsa_pkcs1_sign_get_default()(BR_HASH_OID_SHA256, hash, sizeof(hash), &k->rsa, sig) &&
 		    br_rsa_pkcs1_vrfy_get_default()(sig, slen, BR_HASH_OID_SHA256, sizeof(out), &pub, out) &&
 		    memcmp(out, hash, sizeof(out)) == 0;

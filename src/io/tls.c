@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/mem.h"
 #include "io/pem_key.h"
 
 /* ---- errors in words ---------------------------------------------------------- */
@@ -141,7 +142,7 @@ struct tls_anchors {
 
 tls_anchors *tls_anchors_new(void)
 {
-	return calloc(1, sizeof(tls_anchors));
+	return xcalloc(1, sizeof(tls_anchors));
 }
 
 void tls_anchors_free(tls_anchors *ta)
@@ -261,16 +262,10 @@ static int add_der(tls_anchors *ta, const uint8_t *der, size_t len, char *err, s
 	}
 	total = buf_len(&dn.b) + k1 + k2;
 	if (ta->n == ta->cap) {
-		size_t ncap = ta->cap ? ta->cap * 2 : 4;
-		br_x509_trust_anchor *nv = realloc(ta->v, ncap * sizeof(*nv));
-
-		if (nv == NULL)
-			goto nomem;
-		ta->v = nv;
-		ta->cap = ncap;
+		ta->cap = ta->cap ? ta->cap * 2 : 4;
+		ta->v = xrealloc(ta->v, ta->cap * sizeof(*ta->v));
 	}
-	if ((blk = malloc(total ? total : 1)) == NULL)
-		goto nomem;
+	blk = xmalloc(total);	/* a certificate's parts, from a file we read whole (at most 4 MiB) */
 	if (buf_len(&dn.b) > 0)
 		memcpy(blk, buf_data(&dn.b), buf_len(&dn.b));
 	a.dn.data = blk;
@@ -289,9 +284,6 @@ static int add_der(tls_anchors *ta, const uint8_t *der, size_t len, char *err, s
 	}
 	ta->v[ta->n++] = a;
 	rc = 0;
-	goto out;
-nomem:
-	seterr(err, errsz, "%s", "out of memory loading trust anchors");
 out:
 	buf_free(&dn.b);
 	return rc;
@@ -485,10 +477,7 @@ tls_client *tls_client_new(const tls_anchors *anchors, const char *server_name,
 		seterr(err, errsz, "%s", "tls: no server name to verify");
 		return NULL;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		seterr(err, errsz, "%s", "tls: out of memory");
-		return NULL;
-	}
+	c = xcalloc(1, sizeof(*c));
 	eng = &c->sc.eng;
 	br_ssl_client_zero(&c->sc);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);

@@ -35,7 +35,7 @@ const char *tls_error_string(int br_err);
 
 typedef struct tls_anchors tls_anchors;	/* opaque; owns every anchor's bytes */
 
-/* Returns NULL on ENOMEM. */
+/* Never NULL (base/mem.h). */
 tls_anchors *tls_anchors_new(void);
 void tls_anchors_free(tls_anchors *ta);
 
@@ -86,7 +86,7 @@ typedef struct tls_client tls_client;	/* opaque; holds the BearSSL contexts and 
  * client, and not be added to while a client uses them (adding may move the
  * array the engine points into; to reload a CA file, build a new tls_anchors
  * and free the old one once its connections are gone).  Returns NULL with a reason in err (no anchors, empty name,
- * ENOMEM, engine reset failure).
+ * engine reset failure).
  */
 tls_client *tls_client_new(const tls_anchors *anchors, const char *server_name,
     char *err, size_t errsz);

@@ -25,6 +25,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "base/mem.h"
 #include "io/pem_key.h"
 #include "io/tls.h"
 
@@ -118,13 +119,9 @@ static bool same_ids(const file_id *a, const file_id *b)
 /* Reads the files into a new pair; NULL with a reason. */
 static tls_pair *load_pair(const tls_server_config *cfg, char *err, size_t errsz)
 {
-	tls_pair *p = calloc(1, sizeof(*p));
+	tls_pair *p = xcalloc(1, sizeof(*p));
 	char why[384];
 
-	if (p == NULL) {
-		seterr(err, errsz, "%s", "out of memory loading the TLS certificate");
-		return NULL;
-	}
 	p->refs = 1;
 	if ((p->chain = pem_chain_load_file(cfg->path[F_CERT], err, errsz)) == NULL)
 		goto fail;
@@ -137,10 +134,7 @@ static tls_pair *load_pair(const tls_server_config *cfg, char *err, size_t errsz
 	if (cfg->path[F_CA] != NULL) {
 		int n;
 
-		if ((p->cas = tls_anchors_new()) == NULL) {
-			seterr(err, errsz, "%s", "out of memory loading the client CA bundle");
-			goto fail;
-		}
+		p->cas = tls_anchors_new();
 		n = tls_anchors_load_file(p->cas, cfg->path[F_CA], err, errsz);
 		if (n < 0)
 			goto fail;
@@ -174,18 +168,14 @@ tls_server_config *tls_server_config_new(const tls_server_files *files, int64_t 
 		seterr(err, errsz, "%s", "TLS needs both a certificate file and a key file");
 		return NULL;
 	}
-	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
-		goto nomem;
+	cfg = xcalloc(1, sizeof(*cfg));
 	cfg->refs = 1;
 	cfg->interval = files->check_interval_ms > 0 ? files->check_interval_ms : TLS_SERVER_CHECK_INTERVAL_MS;
 	cfg->next_check = now + cfg->interval;
-	cfg->path[F_CERT] = strdup(files->cert_file);
-	cfg->path[F_KEY] = strdup(files->key_file);
+	cfg->path[F_CERT] = xstrdup(files->cert_file);
+	cfg->path[F_KEY] = xstrdup(files->key_file);
 	if (files->client_ca_file != NULL && files->client_ca_file[0] != '\0')
-		if ((cfg->path[F_CA] = strdup(files->client_ca_file)) == NULL)
-			goto nomem;
-	if (cfg->path[F_CERT] == NULL || cfg->path[F_KEY] == NULL)
-		goto nomem;
+		cfg->path[F_CA] = xstrdup(files->client_ca_file);
 	/* identity first: a change between stat and read shows at the next check */
 	stat_files(cfg, cfg->id);
 	if ((cfg->cur = load_pair(cfg, err, errsz)) == NULL) {
@@ -193,10 +183,6 @@ tls_server_config *tls_server_config_new(const tls_server_files *files, int64_t 
 		return NULL;
 	}
 	return cfg;
-nomem:
-	seterr(err, errsz, "%s", "out of memory");
-	config_unref(cfg);
-	return NULL;
 }
 
 void tls_server_config_free(tls_server_config *cfg)
@@ -428,10 +414,7 @@ tls_server *tls_server_new(tls_server_config *cfg, char *err, size_t errsz)
 	unsigned char seed[32];
 	tls_server *s;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		seterr(err, errsz, "%s", "tls: out of memory");
-		return NULL;
-	}
+	s = xcalloc(1, sizeof(*s));
 	eng = &s->sc.eng;
 	br_ssl_server_zero(&s->sc);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
@@ -478,11 +461,7 @@ tls_server *tls_server_new(tls_server_config *cfg, char *err, size_t errsz)
 		free(s);
 		return NULL;
 	}
-	if ((s->tap = calloc(1, sizeof(*s->tap))) == NULL) {
-		seterr(err, errsz, "%s", "tls: out of memory");
-		free(s);
-		return NULL;
-	}
+	s->tap = xcalloc(1, sizeof(*s->tap));
 	s->cfg = cfg;
 	cfg->refs++;
 	s->pair = cfg->cur;

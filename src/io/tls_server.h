@@ -86,7 +86,8 @@ const tls_server_stats *tls_server_config_stats(const tls_server_config *cfg);
 
 typedef struct tls_server tls_server;	/* opaque */
 
-/* A server engine with the config's current pair, ready for a ClientHello.  NULL on ENOMEM. */
+/* A server engine with the config's current pair, ready for a ClientHello.  NULL with a
+ * reason when BearSSL cannot reset the engine. */
 tls_server *tls_server_new(tls_server_config *cfg, char *err, size_t errsz);
 /* Counts the handshake as aborted if it never ended; NULL is ignored. */
 void tls_server_free(tls_server *s);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/mem.h"
 #include "io/tls.h"
 
 /* The engine calls, whichever side it is. */
@@ -52,28 +53,24 @@ int io_tls_flush(io_tls *t, int fd)
  */
 static uint8_t stage[32768];
 
-static int keep_rest(io_tls *t, const uint8_t *in, size_t n)
+/* n is at most one read into stage (ours to size), so this cannot fail. */
+static void keep_rest(io_tls *t, const uint8_t *in, size_t n)
 {
-	uint8_t *np;
-
 	if (n == 0) {
 		io_tls_release(t);
-		return 0;
+		return;
 	}
 	if (t->pend != NULL && in >= t->pend && in < t->pend + t->pend_cap) {
 		memmove(t->pend, in, n);	/* the rest of pend itself */
 		t->pend_len = n;
-		return 0;
+		return;
 	}
 	if (n > t->pend_cap) {
-		if ((np = realloc(t->pend, n)) == NULL)
-			return -1;
-		t->pend = np;
+		t->pend = xrealloc(t->pend, n);
 		t->pend_cap = n;
 	}
 	memcpy(t->pend, in, n);
 	t->pend_len = n;
-	return 0;
 }
 
 ssize_t io_tls_recv(io_tls *t, int fd, void *out, size_t cap)
@@ -149,10 +146,7 @@ done:
 	{
 		int e = errno;
 
-		if (keep_rest(t, in, in_len) < 0) {
-			errno = ENOMEM;
-			return -1;
-		}
+		keep_rest(t, in, in_len);
 		errno = e;
 	}
 	return rc;

@@ -241,11 +241,6 @@ int k8s_config_load(k8s_config *cfg, const k8s_config_opts *o_in, char *err, siz
 	}
 	if (cfg->tls) {
 		cfg->anchors = tls_anchors_new();
-		if (cfg->anchors == NULL) {
-			snprintf(err, errsz, "out of memory");
-			k8s_config_free(cfg);
-			return -1;
-		}
 		char e2[256];
 		int n = cfg->ca_file[0] ? tls_anchors_load_file(cfg->anchors, cfg->ca_file, e2, sizeof(e2)) :
 		    tls_anchors_add_pem(cfg->anchors, kc->ca_pem, kc->ca_pem_len, e2, sizeof(e2));

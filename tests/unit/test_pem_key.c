@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/mem.h"
 #include "harness.h"
 #include "base/buf.h"
 #include "io/pem_key.h"
@@ -182,6 +183,41 @@ static void test_chain_errors(void)
 	CHECK(strstr(err, "not terminated") != NULL);
 }
 
+/*
+ * The file and DER stores are bufs, which grow through the checked
+ * allocator: each of a chain's and a key's allocations failing in turn
+ * gives NULL and an error that says so; nothing leaks.
+ */
+static void test_checked_allocations_fail(void)
+{
+	const char *files[] = {"chain.pem", "ec384.sec1", "rsa.p1"};
+
+	for (size_t f = 0; f < 3; f++) {
+		char err[256] = "";
+		unsigned long before = mem_try_calls_for_test(), total;
+		void *ok = f == 0 ? (void *)pem_chain_load_file(path(files[f]), err, sizeof(err)) :
+		    (void *)pem_key_load_file(path(files[f]), err, sizeof(err));
+
+		CHECK(ok != NULL);
+		f == 0 ? pem_chain_free(ok) : pem_key_free(ok);
+		total = mem_try_calls_for_test() - before;
+		CHECK(total >= 2);	/* the file, the DER */
+		for (unsigned long n = 1; n <= total; n++) {
+			void *got;
+
+			err[0] = '\0';
+			mem_try_fail_after_for_test(n);
+			got = f == 0 ? (void *)pem_chain_load_file(path(files[f]), err, sizeof(err)) :
+			    (void *)pem_key_load_file(path(files[f]), err, sizeof(err));
+			mem_try_fail_after_for_test(0);
+			CHECK(got == NULL);
+			CHECK(strstr(err, "out of memory") != NULL);
+			if (got)
+				f == 0 ? pem_chain_free(got) : pem_key_free(got);
+		}
+	}
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -196,6 +232,7 @@ int main(void)
 	RUN(test_key_errors);
 	RUN(test_chain);
 	RUN(test_chain_errors);
+	RUN(test_checked_allocations_fail);
 	rc = harness_finish();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
