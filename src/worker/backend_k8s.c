@@ -1,14 +1,15 @@
 /*
  * The service's completions share the client's signatures (service.h), so
  * each operation is one call; only a request that could not even be
- * submitted is answered here, at once, as the client would have.
+ * built (a body past 8 MiB, a path too long: allocation itself aborts,
+ * base/mem.h) is answered here, at once, as the client would have.
  */
 #include "worker/backend_k8s.h"
 
 static void submit_failed(k8s_error *e)
 {
 	k8s_error_clear(e);
-	k8s_error_set(e, K8S_ERR_NOMEM, "out of memory");
+	k8s_error_set(e, K8S_ERR_NOMEM, "the request could not be built (body or path too large)");
 }
 
 static void backend_create(void *impl, const k8s_deploy_spec *spec, k8s_deploy_done_fn done, void *arg)

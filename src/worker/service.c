@@ -179,7 +179,8 @@ int svc__cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspe
 	size_t len;
 	char dns[CLUSTER_NAME_MAX + 80];
 
-	if (spec_blob_pack(pod ? pod : &empty, &blob, &len) < 0 || len > UINT32_MAX) {
+	spec_blob_pack(pod ? pod : &empty, &blob, &len);
+	if (len > UINT32_MAX) {
 		free(blob);
 		return -1;
 	}

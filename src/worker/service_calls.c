@@ -22,9 +22,11 @@
  *   Asynchronous work (backend requests) carries a pending_op (name and
  *   waiter id), never a pointer to a call or waiter.
  * - Allocation: what the service allocates itself comes from x*alloc
- *   (base/mem.h: abort on failure) and has no "out of memory" branch; the
- *   RESOURCE_EXHAUSTED answers left are failures its callees still report
- *   (table entries, spec views and hashes, the List's text buffer).
+ *   (base/mem.h: abort on failure) and has no "out of memory" branch, nor do
+ *   its callees' table entries, spec views, blobs and hashes.  The
+ *   RESOURCE_EXHAUSTED answers left: the List's text buffer (a checked buf)
+ *   and Create's ladder, for a name past CLUSTER_NAME_MAX or a blob past
+ *   4 GiB, which validation and the message size limit rule out.
  * Calls run one way: this file calls into service.c, never the reverse.
  */
 #include <stdio.h>
@@ -81,12 +83,8 @@ static void create_service(worker_service *s, struct cluster *c, const char *own
 
 	memset(&v, 0, sizeof(v));
 	op = svc__op_new(s, c->name);
-	if (spec && spec_view_of_cluster(&v, spec) < 0) {
-		k8s_error_clear(&e);
-		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory");
-		on_service_done(op, &e);
-		goto out;
-	}
+	if (spec)
+		spec_view_of_cluster(&v, spec);
 	if (s->backend.create_service == NULL) {
 		k8s_error_clear(&e);
 		on_service_done(op, &e);
@@ -331,10 +329,7 @@ static void handle_create(worker_service *s, grpc_call *call, int64_t start_us)
 	const Cplane__V1__CreateClusterRequest *req = (const void *)grpc_call_request_msg(call);
 	spec_view v;
 
-	if (spec_view_of_request(&v, req) < 0) {
-		svc__reply_error(s, call, WM_CREATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
+	spec_view_of_request(&v, req);
 	create_with_spec(s, call, start_us, req, &v.pod);
 	spec_view_free(&v);
 }

@@ -97,7 +97,7 @@ const char *svc__cluster_image(const struct cluster *c);
 /* Fills m; returns the unpacked spec m borrows from (NULL when none): spec_blob_free() it after m is sent. */
 Cplane__V1__Cluster *svc__cluster_to_msg(const struct cluster *c, enum cluster_phase phase, Cplane__V1__Cluster *m,
     char *msgbuf, size_t msgsz);
-/* Keeps the spec of pod (NULL: empty) and hash on the entry.  0 or -1 (ENOMEM: the old one stays). */
+/* Keeps the spec of pod (NULL: empty) and hash on the entry.  0, or -1 for a blob past 4 GiB (the old one stays). */
 int svc__cluster_set_spec(worker_service *s, struct cluster *c, const k8s_podspec *pod, const char *hash, int service);
 void svc__count_call(worker_service *s, enum worker_method m, int code, int64_t start_us);
 /* The audit line of a call that changes something (Create, Update, Delete): who, what, which cluster, how it

@@ -124,10 +124,7 @@ static void update_with(worker_service *s, grpc_call *call, int64_t start_us,
 	w->want_replicas = replicas;
 	memcpy(w->want_hash, hash, sizeof(w->want_hash));
 	w->want_image = xstrdup(image);
-	if (spec_blob_pack(pod, &w->want_blob, &w->want_blob_len) < 0) {
-		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
+	spec_blob_pack(pod, &w->want_blob, &w->want_blob_len);
 	log_info("Updating cluster", "name", c->name, "replicas", log_i64(rep, replicas), "image", image, NULL);
 	if (!c->patching)
 		send_patch(s, c, w, 0);	/* else it goes when the one in flight is answered */
@@ -148,12 +145,8 @@ static void send_patch(worker_service *s, struct cluster *c, struct waiter *w, i
 	int new_container;
 
 	memset(&v, 0, sizeof(v));
-	if (spec && spec_view_of_cluster(&v, spec) < 0) {
-		svc__op_free(op);
-		spec_blob_free(spec);
-		svc__waiter_finish(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
+	if (spec)
+		spec_view_of_cluster(&v, spec);
 	pod = spec ? v.pod : empty;
 	pod.service = c->service_dns != NULL;
 	op->waiter_id = w->id;
@@ -234,11 +227,8 @@ void svc__handle_update(worker_service *s, grpc_call *call, int64_t start_us)
 	}
 	spec = spec_blob_unpack(c->spec_blob, c->spec_len);
 	memset(&v, 0, sizeof(v));
-	if (spec && spec_view_of_cluster(&v, spec) < 0) {
-		spec_blob_free(spec);
-		svc__reply_error(s, call, WM_UPDATE, start_us, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
+	if (spec)
+		spec_view_of_cluster(&v, spec);
 	pod = spec ? v.pod : empty;
 	update_with(s, call, start_us, req, c, phase, &pod);
 	spec_view_free(&v);

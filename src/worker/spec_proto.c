@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
+
 static const char *nz(const char *s)
 {
 	return s && s[0] ? s : NULL;
@@ -27,7 +29,7 @@ struct parts {
 /* Both entry types are { ProtobufCMessage base; char *key; char *value; }. */
 typedef struct { ProtobufCMessage base; char *key; char *value; } map_entry;
 
-static int view_of(spec_view *v, const struct parts *s)
+static void view_of(spec_view *v, const struct parts *s)
 {
 	size_t nkv = s->n_env + s->n_labels + s->n_annotations;
 	k8s_kv *kv;
@@ -35,9 +37,8 @@ static int view_of(spec_view *v, const struct parts *s)
 
 	memset(v, 0, sizeof(*v));
 	if (nkv + s->n_ports > 0) {
-		v->mem = malloc(nkv * sizeof(k8s_kv) + s->n_ports * sizeof(k8s_port));
-		if (v->mem == NULL)
-			return -1;
+		/* Counts from a request already bounded by the message size limit, or our own blob. */
+		v->mem = xmalloc(nkv * sizeof(k8s_kv) + s->n_ports * sizeof(k8s_port));
 	}
 	kv = v->mem;
 	ports = kv ? (k8s_port *)(void *)(kv + nkv) : NULL;
@@ -67,36 +68,31 @@ static int view_of(spec_view *v, const struct parts *s)
 	v->pod.n_ports = s->n_ports;
 	for (size_t i = 0; i < s->n_ports; i++)
 		ports[i] = (k8s_port){ s->ports[i]->name, s->ports[i]->port };
-	return 0;
 }
 
-int spec_view_of_request(spec_view *v, const Cplane__V1__CreateClusterRequest *r)
+void spec_view_of_request(spec_view *v, const Cplane__V1__CreateClusterRequest *r)
 {
 	struct parts s = { r->resources, r->n_env, r->n_ports, r->n_labels, r->n_annotations, r->env, r->ports,
 	    (void *const *)r->labels, (void *const *)r->annotations };
 
-	if (view_of(v, &s) < 0)
-		return -1;
+	view_of(v, &s);
 	v->pod.command = (const char *const *)r->command;
 	v->pod.n_command = r->n_command;
 	v->pod.args = (const char *const *)r->args;
 	v->pod.n_args = r->n_args;
 	v->pod.service = r->service != 0;
-	return 0;
 }
 
-int spec_view_of_cluster(spec_view *v, const Cplane__V1__Cluster *c)
+void spec_view_of_cluster(spec_view *v, const Cplane__V1__Cluster *c)
 {
 	struct parts s = { c->resources, c->n_env, c->n_ports, c->n_labels, c->n_annotations, c->env, c->ports,
 	    (void *const *)c->labels, (void *const *)c->annotations };
 
-	if (view_of(v, &s) < 0)
-		return -1;
+	view_of(v, &s);
 	v->pod.command = (const char *const *)c->command;
 	v->pod.n_command = c->n_command;
 	v->pod.args = (const char *const *)c->args;
 	v->pod.n_args = c->n_args;
-	return 0;
 }
 
 void spec_view_free(spec_view *v)
@@ -110,7 +106,7 @@ static char *s_(const char *s)
 	return (char *)(s ? s : "");
 }
 
-int spec_blob_pack(const k8s_podspec *p, uint8_t **out, size_t *len)
+void spec_blob_pack(const k8s_podspec *p, uint8_t **out, size_t *len)
 {
 	Cplane__V1__Cluster c = CPLANE__V1__CLUSTER__INIT;
 	Cplane__V1__Resources res = CPLANE__V1__RESOURCES__INIT;
@@ -120,15 +116,11 @@ int spec_blob_pack(const k8s_podspec *p, uint8_t **out, size_t *len)
 	    p->n_ports * sizeof(Cplane__V1__Port) + (p->n_labels + p->n_annotations) * sizeof(Cplane__V1__Cluster__LabelsEntry);
 	void **ptrs = NULL;
 	uint8_t *mem = NULL, *cur;
-	int rc = -1;
 
 	*out = NULL;
 	*len = 0;
-	if (need) {
-		mem = malloc(need);
-		if (mem == NULL)
-			return -1;
-	}
+	if (need)
+		mem = xmalloc(need);
 	ptrs = (void **)(void *)mem;
 	cur = mem ? mem + n * sizeof(void *) : NULL;
 	if (nz(p->cpu_request) || nz(p->memory_request) || nz(p->cpu_limit) || nz(p->memory_limit)) {
@@ -179,33 +171,39 @@ int spec_blob_pack(const k8s_podspec *p, uint8_t **out, size_t *len)
 	c.n_args = p->n_args;
 	c.args = (char **)p->args;
 	*len = cplane__v1__cluster__get_packed_size(&c);
-	if (*len == 0) {
-		rc = 0;
-		goto out;
+	if (*len) {
+		*out = xmalloc(*len);
+		cplane__v1__cluster__pack(&c, *out);
 	}
-	*out = malloc(*len);
-	if (*out == NULL) {
-		*len = 0;
-		goto out;
-	}
-	cplane__v1__cluster__pack(&c, *out);
-	rc = 0;
-out:
 	free(mem);
-	return rc;
 }
+
+/* Our own blob, packed by spec_blob_pack: its sizes are ours (base/mem.h). */
+static void *pb_xalloc(void *data, size_t size)
+{
+	(void)data;
+	return xmalloc(size);
+}
+
+static void pb_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+static ProtobufCAllocator pb_x = {pb_xalloc, pb_free, NULL};
 
 Cplane__V1__Cluster *spec_blob_unpack(const uint8_t *blob, size_t len)
 {
 	if (blob == NULL || len == 0)
 		return NULL;
-	return cplane__v1__cluster__unpack(NULL, len, blob);
+	return cplane__v1__cluster__unpack(&pb_x, len, blob);
 }
 
 void spec_blob_free(Cplane__V1__Cluster *from)
 {
 	if (from)
-		cplane__v1__cluster__free_unpacked(from, NULL);
+		cplane__v1__cluster__free_unpacked(from, &pb_x);
 }
 
 void spec_blob_lend(Cplane__V1__Cluster *m, const Cplane__V1__Cluster *from)

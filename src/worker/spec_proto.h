@@ -20,18 +20,18 @@ typedef struct spec_view {
 	void *mem;		/* one allocation for the arrays */
 } spec_view;
 
-/* Views r's spec (r must outlive v).  0, or -1 on ENOMEM.  spec_view_free after. */
-int spec_view_of_request(spec_view *v, const Cplane__V1__CreateClusterRequest *r);
+/* Views r's spec (r must outlive v); cannot fail (base/mem.h).  spec_view_free after. */
+void spec_view_of_request(spec_view *v, const Cplane__V1__CreateClusterRequest *r);
 /* The same for a Cluster's fields 8-14 (service is left 0). */
-int spec_view_of_cluster(spec_view *v, const Cplane__V1__Cluster *c);
+void spec_view_of_cluster(spec_view *v, const Cplane__V1__Cluster *c);
 void spec_view_free(spec_view *v);
 
 /* Packs p's fields into a new heap blob (*out, *len; *out NULL and *len 0
- * for an empty spec).  0, or -1 on ENOMEM. */
-int spec_blob_pack(const k8s_podspec *p, uint8_t **out, size_t *len);
+ * for an empty spec); cannot fail (base/mem.h). */
+void spec_blob_pack(const k8s_podspec *p, uint8_t **out, size_t *len);
 /*
  * Unpacks a blob into a Cluster holding only fields 8-14 (NULL for an empty
- * blob or on error); free it with spec_blob_free.  spec_blob_lend moves
+ * blob or one that does not parse); free it with spec_blob_free.  spec_blob_lend moves
  * those fields into m (pointers shared with from) and spec_blob_unlend takes
  * them back before from is freed.
  */
