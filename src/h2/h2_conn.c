@@ -490,6 +490,7 @@ h2_conn *h2_conn_new(enum h2_role role, const h2_settings *local, const h2_callb
 	/* The peer may use 4096 until it has seen our SETTINGS; a smaller limit applies on ACK. */
 	if (hpack_decoder_init(&c->dec, c->local.header_table_size > 4096 ? c->local.header_table_size : 4096) != 0)
 		goto fail_dec;
+	hpack_decoder_set_value_check(&c->dec, h2__value_ok);
 	if (hpack_encoder_init(&c->enc, 4096) != 0)
 		goto fail_enc;
 	if (role == H2_ROLE_CLIENT && buf_append(&c->out, H2_PREFACE, H2_PREFACE_LEN) != 0)

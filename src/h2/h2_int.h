@@ -202,6 +202,9 @@ void h2__goaway_final(h2_conn *c);
 
 /* h2_recv.c */
 int h2__process_frame(h2_conn *c, const h2_frame_hdr *hdr, const uint8_t *payload);
+/* RFC 9113 §8.2.1 field value: no NUL, CR or LF; no leading or trailing SP/HTAB.  Also the
+ * HPACK decoder's value check, so fields it marks HPACK_FIELD_VALUE_CHECKED passed it. */
+int h2__value_ok(const uint8_t *v, size_t n);
 
 /* h2_send.c */
 void h2__link_pending(h2_conn *c, h2_stream *s);

@@ -38,6 +38,7 @@ struct hpack_entry {
 	uint8_t *data;		/* name bytes then value bytes */
 	uint32_t name_len;
 	uint32_t value_len;
+	int checked;		/* decoder: its value check passed on the value at insert */
 };
 
 /* ---- static table (RFC 7541 Appendix A) -------------------------------- */
@@ -151,7 +152,7 @@ static void table_grow(hpack_table *t)
  * entry that this insert evicts: both are copied first.
  */
 static int table_add(hpack_table *t, const uint8_t *name, size_t nl,
-    const uint8_t *value, size_t vl)
+    const uint8_t *value, size_t vl, int checked)
 {
 	size_t sz = nl + vl + ENTRY_OVERHEAD;
 	uint8_t *data;
@@ -174,6 +175,7 @@ static int table_add(hpack_table *t, const uint8_t *name, size_t nl,
 	t->entries[t->head].data = data;
 	t->entries[t->head].name_len = (uint32_t)nl;
 	t->entries[t->head].value_len = (uint32_t)vl;
+	t->entries[t->head].checked = checked;
 	t->count++;
 	t->size += sz;
 	return HPACK_OK;
@@ -264,8 +266,17 @@ int hpack_decoder_init(hpack_decoder *d, size_t settings_max)
 
 void hpack_decoder_free(hpack_decoder *d)
 {
+	size_t i;
+
 	table_free(&d->table);
 	buf_free(&d->scratch);
+	for (i = 0; i < HPACK_HUFF_MEMO_SLOTS; i++)
+		buf_free(&d->memo[i].data);
+}
+
+void hpack_decoder_set_value_check(hpack_decoder *d, hpack_value_check check)
+{
+	d->value_check = check;
 }
 
 void hpack_decoder_set_settings_max(hpack_decoder *d, size_t settings_max)
@@ -280,6 +291,7 @@ struct dstr {
 	const uint8_t *p;	/* NULL: at scratch + off (or not kept at all) */
 	size_t off;
 	size_t len;
+	int checked;		/* the decoder's value check passed on these bytes before */
 };
 
 static const uint8_t *dstr_ptr(const hpack_decoder *d, const struct dstr *s)
@@ -300,6 +312,7 @@ static int lookup(const hpack_decoder *d, uint32_t idx, struct dstr *name, struc
 		name->len = s->name_len;
 		value->p = (const uint8_t *)s->value;
 		value->len = s->value_len;
+		value->checked = 0;
 		return HPACK_OK;
 	}
 	idx -= STATIC_COUNT + 1;
@@ -310,6 +323,7 @@ static int lookup(const hpack_decoder *d, uint32_t idx, struct dstr *name, struc
 	name->len = e->name_len;
 	value->p = e->data + e->name_len;
 	value->len = e->value_len;
+	value->checked = e->checked;
 	return HPACK_OK;
 }
 
@@ -322,6 +336,43 @@ struct dctx {
 	size_t max_list;
 	int over;		/* list limit passed: stop calling back, stop copying */
 };
+
+/* The slot holding exactly these encoded octets, or NULL. */
+static const struct hpack_huff_memo *memo_find(const hpack_decoder *d, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < HPACK_HUFF_MEMO_SLOTS; i++) {
+		const struct hpack_huff_memo *m = &d->memo[i];
+
+		if (m->enc_len == n && mem_eq(buf_data(&m->data), p, n))
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * Remembers a string that decoded without error; a failed allocation only
+ * means no memo.  Returns whether the value check passed on dec (0 when the
+ * decoder has no check or the string was not remembered).
+ */
+static int memo_put(hpack_decoder *d, const uint8_t *enc, size_t n, const uint8_t *dec, size_t dn)
+{
+	struct hpack_huff_memo *m = &d->memo[d->memo_next];
+
+	d->memo_next = (d->memo_next + 1) % HPACK_HUFF_MEMO_SLOTS;
+	m->enc_len = 0;		/* n >= HPACK_HUFF_MEMO_MIN: matches nothing until filled */
+	buf_reset(&m->data);
+	if (buf_reserve(&m->data, n + dn) < 0)
+		return 0;
+	memcpy(buf_tail(&m->data), enc, n);
+	memcpy(buf_tail(&m->data) + n, dec, dn);
+	buf_commit(&m->data, n + dn);
+	m->dec_len = (uint32_t)dn;
+	m->checked = d->value_check != NULL && d->value_check(dec, dn);
+	m->enc_len = (uint32_t)n;
+	return m->checked;
+}
 
 /*
  * Reads one string literal at c->pos.  `used` is what the field already
@@ -352,6 +403,7 @@ static int read_string(hpack_decoder *d, struct dctx *c, size_t used, int keep, 
 	if (!c->over && (used > c->max_list - c->list || lower > c->max_list - c->list - used))
 		c->over = 1;
 	c->pos += (size_t)n + v;
+	s->checked = 0;
 	if (!huff) {
 		s->p = p;
 		s->len = v;
@@ -366,12 +418,26 @@ static int read_string(hpack_decoder *d, struct dctx *c, size_t used, int keep, 
 		s->len = (size_t)r;
 		return HPACK_OK;
 	}
+	if (v >= HPACK_HUFF_MEMO_MIN && v <= HPACK_HUFF_MEMO_MAX) {
+		const struct hpack_huff_memo *m = memo_find(d, p, v);
+
+		/* copied, not pointed at: a later string of this field may replace the slot */
+		if (m != NULL) {
+			if (buf_append(&d->scratch, buf_data(&m->data) + m->enc_len, m->dec_len) < 0)
+				return HPACK_ERR_NOMEM;
+			s->len = m->dec_len;
+			s->checked = m->checked;
+			return HPACK_OK;
+		}
+	}
 	cap = (size_t)v / 5 * 8 + 8;	/* >= v * 8 / 5 + 1 without overflow */
 	if (buf_reserve(&d->scratch, cap) < 0)
 		return HPACK_ERR_NOMEM;
 	r = hpack_huffman_decode(p, v, buf_tail(&d->scratch), cap);
 	if (r < 0)
 		return r;
+	if (v >= HPACK_HUFF_MEMO_MIN && v <= HPACK_HUFF_MEMO_MAX)
+		s->checked = memo_put(d, p, v, buf_tail(&d->scratch), (size_t)r);
 	buf_commit(&d->scratch, (size_t)r);
 	s->len = (size_t)r;
 	return HPACK_OK;
@@ -425,11 +491,17 @@ static int decode_literal(hpack_decoder *d, struct dctx *c, uint8_t b, hpack_fie
 		return r;
 	if (c->over && !indexing)
 		return HPACK_OK;	/* strings were only validated */
+	if (value.checked)
+		flags |= HPACK_FIELD_VALUE_CHECKED;
 	r = emit(c, cb, ctx, dstr_ptr(d, &name), name.len, dstr_ptr(d, &value), value.len, flags);
 	if (r < 0)
 		return r;
-	if (indexing)
-		return table_add(&d->table, dstr_ptr(d, &name), name.len, dstr_ptr(d, &value), value.len);
+	if (indexing) {
+		const uint8_t *vp = dstr_ptr(d, &value);
+		int checked = value.checked || (d->value_check != NULL && d->value_check(vp, value.len));
+
+		return table_add(&d->table, dstr_ptr(d, &name), name.len, vp, value.len, checked);
+	}
 	return HPACK_OK;
 }
 
@@ -472,7 +544,8 @@ int hpack_decode_block(hpack_decoder *d, const uint8_t *in, size_t len,
 			c.pos += (size_t)n;
 			if ((r = lookup(d, v, &name, &value)) < 0)
 				return r;
-			r = emit(&c, cb, ctx, name.p, name.len, value.p, value.len, 0);
+			r = emit(&c, cb, ctx, name.p, name.len, value.p, value.len,
+			    value.checked ? HPACK_FIELD_VALUE_CHECKED : 0);
 		} else {
 			r = decode_literal(d, &c, b, cb, ctx);
 		}
@@ -671,7 +744,7 @@ int hpack_encode_field(hpack_encoder *e, buf *out, const uint8_t *name, size_t n
 		p += put_int(p, 0x10, 4, name_idx);
 	} else if (!(flags & HPACK_FIELD_NO_INDEX) && worth_indexing(e, name, name_len, value_len)) {
 		/* index first: nothing is written if this fails */
-		if ((r = table_add(&e->table, name, name_len, value, value_len)) < 0)
+		if ((r = table_add(&e->table, name, name_len, value, value_len, 0)) < 0)
 			return r;
 		p += put_int(p, 0x40, 6, name_idx);
 	} else {

@@ -390,6 +390,64 @@ static void test_raw_malformed_requests(void)
 	}
 }
 
+/* One request whose field "x" goes with the given HPACK representation flags. */
+static void raw_request_x(raw *r, uint32_t sid, const char *value, unsigned hflags)
+{
+	buf blk = BUF_INIT;
+
+	hpack_encode_begin(&r->enc, &blk);
+	hpack_encode_field(&r->enc, &blk, (const uint8_t *)":method", 7, (const uint8_t *)"GET", 3, 0);
+	hpack_encode_field(&r->enc, &blk, (const uint8_t *)":scheme", 7, (const uint8_t *)"http", 4, 0);
+	hpack_encode_field(&r->enc, &blk, (const uint8_t *)":path", 5, (const uint8_t *)"/", 1, 0);
+	hpack_encode_field(&r->enc, &blk, (const uint8_t *)"x", 1, (const uint8_t *)value, strlen(value), hflags);
+	h2_frame_put_headers(&r->in, sid, H2_FLAG_END_STREAM, buf_data(&blk), buf_len(&blk), 16384, 0, NULL);
+	buf_free(&blk);
+}
+
+/* A value the decoder kept (a dynamic table entry, a remembered Huffman
+ * string) is refused or accepted exactly as the same value in a fresh
+ * literal: every time it comes, whichever representation brings it. */
+static void test_raw_kept_values_checked(void)
+{
+	static const char *const bad[] = {
+		"0123456789abcdef\r0123456789", "0123456789abcdef\n0123456789", " leading-space-and-long",
+		"trailing-tab-and-long\t", "a\nb",
+	};
+	static const char *const good[] = {
+		"Bearer 0123456789abcdefghijklmnopqrstuvwxyz\x0b\x7f\x80", "Bearer eyJhbGciOiJSUzI1NiJ9.aaaa.sig", "",
+	};
+	static const unsigned reps[] = {0, HPACK_FIELD_NEVER_INDEXED, HPACK_FIELD_NO_INDEX};
+	size_t i, k, t;
+
+	for (k = 0; k < sizeof(reps) / sizeof(reps[0]); k++) {
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]) + sizeof(good) / sizeof(good[0]); i++) {
+			int is_bad = i < sizeof(bad) / sizeof(bad[0]);
+			const char *val = is_bad ? bad[i] : good[i - sizeof(bad) / sizeof(bad[0])];
+			raw r;
+
+			raw_init(&r, NULL);
+			for (t = 0; t < 3; t++) {
+				uint32_t sid = (uint32_t)(1 + 2 * t);
+				verdict v;
+
+				raw_request_x(&r, sid, val, reps[k]);
+				v = raw_run(&r);
+				if (is_bad) {
+					EXPECT_STREAM_ERROR(v, sid, H2_PROTOCOL_ERROR);
+				} else {
+					EXPECT_OK(v);
+					CHECK_EQ_INT(v.headers, 0);	/* no answer yet: the request was delivered */
+				}
+			}
+			if (!is_bad)
+				CHECK(strstr(logstr(&r.sv), "H 5 GET http / ") != NULL);
+			else
+				CHECK_EQ_INT(buf_len(&r.sv.log), 0);
+			raw_free(&r);
+		}
+	}
+}
+
 static void test_raw_wellformed_requests(void)
 {
 	static const char *const cases[][12] = {
@@ -909,6 +967,7 @@ int main(void)
 	RUN(test_raw_settings_errors);
 	RUN(test_raw_stream_states);
 	RUN(test_raw_malformed_requests);
+	RUN(test_raw_kept_values_checked);
 	RUN(test_raw_wellformed_requests);
 	RUN(test_raw_trailers_and_content_length);
 	RUN(test_raw_flow_control_errors);

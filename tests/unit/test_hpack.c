@@ -723,6 +723,150 @@ static void test_static_table_lookup(void)
 }
 
 /* Random lists from a small pool (so fields repeat) through encoder and decoder; tables stay equal. */
+/* ---- value check marks and the Huffman memo --------------------------- */
+
+static size_t check_calls;
+
+static int no_capital_x(const uint8_t *v, size_t n)
+{
+	check_calls++;
+	return memchr(v, 'X', n) == NULL;
+}
+
+static int field_is(const struct flist *l, size_t i, const char *name, const char *value)
+{
+	return i < l->n && l->f[i].nl == strlen(name) && memcmp(l->arena + l->f[i].no, name, l->f[i].nl) == 0 &&
+	    l->f[i].vl == strlen(value) && memcmp(l->arena + l->f[i].vo, value, l->f[i].vl) == 0;
+}
+
+/* Huffman literals sent again and again (never indexed, without indexing) come
+ * out byte for byte the same, marked checked only when the check passed, and
+ * the check runs once per kept string, not per block. */
+static void test_value_checked_huffman_memo(void)
+{
+	static const char good[] = "Bearer eyJhbGciOiJSUzI1NiJ9.0123456789abcdefghij.sig";
+	static const char bad[] = "Bearer eyJhbGciOiJSUzI1NiJ9.0123456789Xbcdefghij.sig";
+	hpack_encoder e;
+	hpack_decoder d;
+	buf out = BUF_INIT;
+	size_t calls_after_first = 0;
+	int round, with_check;
+
+	for (with_check = 0; with_check < 2; with_check++) {
+		hpack_encoder_init(&e, 4096);
+		hpack_decoder_init(&d, 4096);
+		if (with_check)
+			hpack_decoder_set_value_check(&d, no_capital_x);
+		check_calls = 0;
+		for (round = 0; round < 4; round++) {
+			buf_reset(&out);
+			CHECK_EQ_INT(hpack_encode_begin(&e, &out), HPACK_OK);
+			CHECK_EQ_INT(enc(&e, &out, "authorization", good, HPACK_FIELD_NEVER_INDEXED), HPACK_OK);
+			CHECK_EQ_INT(enc(&e, &out, ":path", "/cplane.v1.ClusterService/GetCluster", HPACK_FIELD_NO_INDEX),
+			    HPACK_OK);
+			CHECK_EQ_INT(enc(&e, &out, "x-other", bad, HPACK_FIELD_NEVER_INDEXED), HPACK_OK);
+			CHECK_EQ_INT(e.table.count, 0);
+			flist_reset(&L1);
+			CHECK_EQ_INT(hpack_decode_block(&d, buf_data(&out), buf_len(&out), 1 << 20, collect, &L1),
+			    HPACK_OK);
+			CHECK_EQ_INT(L1.n, 3);
+			CHECK(field_is(&L1, 0, "authorization", good));
+			CHECK(field_is(&L1, 1, ":path", "/cplane.v1.ClusterService/GetCluster"));
+			CHECK(field_is(&L1, 2, "x-other", bad));
+			CHECK_EQ_INT(L1.f[0].flags, HPACK_FIELD_NEVER_INDEXED | (with_check ? HPACK_FIELD_VALUE_CHECKED : 0));
+			CHECK_EQ_INT(L1.f[1].flags, with_check ? HPACK_FIELD_VALUE_CHECKED : 0);
+			CHECK_EQ_INT(L1.f[2].flags, HPACK_FIELD_NEVER_INDEXED);	/* failed: never marked */
+			if (round == 0)
+				calls_after_first = check_calls;
+		}
+		CHECK_EQ_INT(check_calls, calls_after_first);
+		CHECK(with_check ? calls_after_first >= 3 : calls_after_first == 0);
+		hpack_decoder_free(&d);
+		hpack_encoder_free(&e);
+	}
+	buf_free(&out);
+}
+
+/* A name that came from a memo slot stays right when its own value's
+ * decoding replaces that slot; more strings than slots cycle through them. */
+static void test_huffman_memo_replacement(void)
+{
+	char names[9][32], values[9][64];
+	hpack_encoder e;
+	hpack_decoder d;
+	buf out = BUF_INIT;
+	int round, i;
+
+	for (i = 0; i < 9; i++) {
+		snprintf(names[i], sizeof(names[i]), "x-long-header-name-%d", i);
+		snprintf(values[i], sizeof(values[i]), "value-%d-0123456789abcdefghijklmnopqrstuvwxyz", i);
+	}
+	hpack_encoder_init(&e, 4096);
+	hpack_decoder_init(&d, 4096);
+	hpack_decoder_set_value_check(&d, no_capital_x);
+	for (round = 0; round < 3; round++) {
+		/* one field per block: name N0 then values that step through the slots */
+		for (i = 0; i < 9; i++) {
+			const char *name = names[i % 2 ? 0 : i];
+
+			buf_reset(&out);
+			CHECK_EQ_INT(hpack_encode_begin(&e, &out), HPACK_OK);
+			CHECK_EQ_INT(enc(&e, &out, name, values[i], HPACK_FIELD_NO_INDEX), HPACK_OK);
+			flist_reset(&L1);
+			CHECK_EQ_INT(hpack_decode_block(&d, buf_data(&out), buf_len(&out), 1 << 20, collect, &L1),
+			    HPACK_OK);
+			CHECK(field_is(&L1, 0, name, values[i]));
+			CHECK_EQ_INT(L1.f[0].flags, HPACK_FIELD_VALUE_CHECKED);
+		}
+		/* all nine in one block: twice the slots */
+		buf_reset(&out);
+		CHECK_EQ_INT(hpack_encode_begin(&e, &out), HPACK_OK);
+		for (i = 0; i < 9; i++)
+			CHECK_EQ_INT(enc(&e, &out, names[i], values[8 - i], HPACK_FIELD_NO_INDEX), HPACK_OK);
+		flist_reset(&L1);
+		CHECK_EQ_INT(hpack_decode_block(&d, buf_data(&out), buf_len(&out), 1 << 20, collect, &L1), HPACK_OK);
+		CHECK_EQ_INT(L1.n, 9);
+		for (i = 0; i < 9; i++)
+			CHECK(field_is(&L1, (size_t)i, names[i], values[8 - i]));
+	}
+	hpack_decoder_free(&d);
+	hpack_encoder_free(&e);
+	buf_free(&out);
+}
+
+/* Dynamic table entries carry the check's verdict from insert: a referenced
+ * entry is marked only if its value passed. */
+static void test_value_checked_table(void)
+{
+	hpack_decoder d;
+	static const char two[] = "\x40\x03x-a\x04good" "\x40\x03x-b\x04" "baXd", one[] = "\x40\x03x-a\x04good";
+
+	hpack_decoder_init(&d, 4096);
+	hpack_decoder_set_value_check(&d, no_capital_x);
+	/* raw literals with incremental indexing: not marked (the callback checks) */
+	CHECK_EQ_INT(decode_bytes(&d, two, sizeof(two) - 1, 1 << 20), HPACK_OK);
+	CHECK_EQ_INT(L1.n, 2);
+	CHECK_EQ_INT(L1.f[0].flags, 0);
+	CHECK_EQ_INT(L1.f[1].flags, 0);
+	/* 62 is x-b (newest), 63 x-a; 2 is static :method GET (never marked) */
+	CHECK_EQ_INT(decode_bytes(&d, "\xbe\xbf\x82", 3, 1 << 20), HPACK_OK);
+	CHECK_EQ_INT(L1.n, 3);
+	CHECK(field_is(&L1, 0, "x-b", "baXd"));
+	CHECK_EQ_INT(L1.f[0].flags, 0);
+	CHECK(field_is(&L1, 1, "x-a", "good"));
+	CHECK_EQ_INT(L1.f[1].flags, HPACK_FIELD_VALUE_CHECKED);
+	CHECK_EQ_INT(L1.f[2].flags, 0);
+	hpack_decoder_free(&d);
+
+	/* without a check nothing is ever marked */
+	hpack_decoder_init(&d, 4096);
+	CHECK_EQ_INT(decode_bytes(&d, one, sizeof(one) - 1, 1 << 20), HPACK_OK);
+	CHECK_EQ_INT(decode_bytes(&d, "\xbe", 1, 1 << 20), HPACK_OK);
+	CHECK(field_is(&L1, 0, "x-a", "good"));
+	CHECK_EQ_INT(L1.f[0].flags, 0);
+	hpack_decoder_free(&d);
+}
+
 static void test_roundtrip_random(void)
 {
 	static const char *const names[] = {":method", ":path", ":status", "content-type", "x-a",
@@ -800,6 +944,9 @@ int main(void)
 	RUN(test_decode_errors);
 	RUN(test_need_update);
 	RUN(test_callback_stop);
+	RUN(test_value_checked_huffman_memo);
+	RUN(test_huffman_memo_replacement);
+	RUN(test_value_checked_table);
 	RUN(test_evicted_name_reference);
 	RUN(test_list_limit_keeps_sync);
 	RUN(test_hpack_bomb);
