@@ -11,6 +11,8 @@
  */
 #include "auth/cache.h"
 
+#include "base/mem.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,14 +44,8 @@ auth_cache *auth_cache_new(size_t cap, void (*free_value)(void *value))
 		cap = 1;
 	while (n < 2 * cap && n < ((size_t)1 << 30))
 		n <<= 1;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return NULL;
-	c->bucket = calloc(n, sizeof(*c->bucket));
-	if (c->bucket == NULL) {
-		free(c);
-		return NULL;
-	}
+	c = xcalloc(1, sizeof(*c));
+	c->bucket = xcalloc(n, sizeof(*c->bucket));
 	c->mask = n - 1;
 	c->cap = cap;
 	c->free_value = free_value;
@@ -150,23 +146,20 @@ int auth_cache_get(auth_cache *c, const uint8_t key[AUTH_KEY_LEN], int64_t now_m
 	return AUTH_CACHE_HIT;
 }
 
-int auth_cache_begin(auth_cache *c, const uint8_t key[AUTH_KEY_LEN])
+void auth_cache_begin(auth_cache *c, const uint8_t key[AUTH_KEY_LEN])
 {
 	struct auth_cache_entry **pp = find_slot(c, key), *e;
 
 	if (*pp && (*pp)->pending)
-		return 0;
+		return;
 	if (*pp)
 		drop(c, pp);
-	e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return -1;
+	e = xcalloc(1, sizeof(*e));
 	memcpy(e->key, key, AUTH_KEY_LEN);
 	e->pending = 1;
 	e->hnext = c->bucket[bucket_of(c, key)];
 	c->bucket[bucket_of(c, key)] = e;
 	c->st.in_flight++;
-	return 0;
 }
 
 int auth_cache_wait(auth_cache *c, const uint8_t key[AUTH_KEY_LEN], auth_wait *w)

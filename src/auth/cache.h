@@ -39,15 +39,15 @@ enum auth_cache_state {
 	AUTH_CACHE_PENDING = 2,	/* a review is in flight: join it (auth_cache_wait) */
 };
 
-/* cap >= 1 answers.  free_value may be NULL.  NULL on ENOMEM. */
+/* cap >= 1 answers.  free_value may be NULL.  Never NULL (base/mem.h). */
 auth_cache *auth_cache_new(size_t cap, void (*free_value)(void *value));
 /* Frees every value; waiters still linked are forgotten (their nodes untouched). */
 void auth_cache_free(auth_cache *c);
 
 /* Looks key up at now_ms.  A hit becomes the most recently used; an expired answer is dropped (MISS). */
 int auth_cache_get(auth_cache *c, const uint8_t key[AUTH_KEY_LEN], int64_t now_ms, void **value);
-/* Marks a review of key in flight (after a MISS; an answer still there is dropped).  0, or -1 on ENOMEM. */
-int auth_cache_begin(auth_cache *c, const uint8_t key[AUTH_KEY_LEN]);
+/* Marks a review of key in flight (after a MISS; an answer still there is dropped).  Cannot fail. */
+void auth_cache_begin(auth_cache *c, const uint8_t key[AUTH_KEY_LEN]);
 /* Joins w to key's review in flight.  0, or -1 when none is in flight (w untouched). */
 int auth_cache_wait(auth_cache *c, const uint8_t key[AUTH_KEY_LEN], auth_wait *w);
 /* Takes w off the review it waits on (its caller went away).  A w not waiting is fine. */

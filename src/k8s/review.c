@@ -50,46 +50,28 @@ static char *dup_or_empty(const char *s)
 
 static char **dup_strv(char *const *v, size_t n)
 {
-	char **out = calloc(n ? n : 1, sizeof(*out));
+	char **out = xcalloc(n ? n : 1, sizeof(*out));
 
-	if (out == NULL)
-		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if ((out[i] = dup_or_empty(v[i])) == NULL) {
-			free_strv(out, i);
-			return NULL;
-		}
+		out[i] = dup_or_empty(v[i]);
 	return out;
 }
 
-int k8s_user_info_copy(k8s_user_info *dst, const k8s_user_info *src)
+void k8s_user_info_copy(k8s_user_info *dst, const k8s_user_info *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->username = dup_or_empty(src->username);
 	dst->uid = dup_or_empty(src->uid);
 	dst->groups = dup_strv(src->groups, src->ngroups);
-	dst->extra = calloc(src->nextra ? src->nextra : 1, sizeof(*dst->extra));
-	if (!dst->username || !dst->uid || !dst->groups || !dst->extra)
-		goto fail;
 	dst->ngroups = src->ngroups;
+	dst->extra = xcalloc(src->nextra ? src->nextra : 1, sizeof(*dst->extra));
 	for (size_t i = 0; i < src->nextra; i++) {
-		k8s_user_extra *e = &dst->extra[dst->nextra];
+		k8s_user_extra *e = &dst->extra[dst->nextra++];
+
 		e->key = dup_or_empty(src->extra[i].key);
 		e->values = dup_strv(src->extra[i].values, src->extra[i].nvalues);
-		if (!e->key || !e->values) {
-			free(e->key);
-			free(e->values);
-			e->key = NULL;
-			e->values = NULL;
-			goto fail;
-		}
 		e->nvalues = src->extra[i].nvalues;
-		dst->nextra++;
 	}
-	return 0;
-fail:
-	k8s_user_info_clear(dst);
-	return -1;
 }
 
 /* -------------------------------------------------------------- writers */
@@ -268,17 +250,11 @@ static char *tok_dup(const json_token *t)
 
 static int push_str(char ***v, size_t *n, size_t max, const json_token *t)
 {
-	char **nv;
-
 	if (*n >= max)
 		return -1;
-	nv = realloc(*v, (*n + 1) * sizeof(**v));
-	if (nv == NULL)
-		return -1;
-	*v = nv;
-	if ((nv[*n] = tok_dup(t)) == NULL)
-		return -1;
-	(*n)++;
+	/* Counts capped by max, strings already in the body we hold: ours to size. */
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = tok_dup(t);
 	return 0;
 }
 
@@ -286,7 +262,7 @@ static int set_str(char **dst, const json_token *t)
 {
 	free(*dst);
 	*dst = tok_dup(t);
-	return *dst ? 0 : -1;
+	return 0;
 }
 
 static int token_value(struct walk *wk, const char *path, size_t plen, const json_token *t)
@@ -311,7 +287,7 @@ static int token_value(struct walk *wk, const char *path, size_t plen, const jso
 		return set_str(&u->uid, t);
 	if (strcmp(path, "status.user.groups[]") == 0) {
 		if (push_str(&u->groups, &u->ngroups, K8S_REVIEW_MAX_GROUPS, t) < 0)
-			return wk->why = "too many groups, or out of memory", -1;
+			return wk->why = "too many groups", -1;
 		return 0;
 	}
 	if (strcmp(path, "status.audiences[]") == 0) {
@@ -327,18 +303,15 @@ static int token_value(struct walk *wk, const char *path, size_t plen, const jso
 			if (strlen(u->extra[i].key) == klen && memcmp(u->extra[i].key, k, klen) == 0)
 				break;
 		if (i == u->nextra) {
-			k8s_user_extra *ne;
-			if (u->nextra >= K8S_REVIEW_MAX_EXTRA ||
-			    (ne = realloc(u->extra, (u->nextra + 1) * sizeof(*ne))) == NULL)
-				return wk->why = "too many extra keys, or out of memory", -1;
-			u->extra = ne;
-			memset(&ne[i], 0, sizeof(ne[i]));
-			if ((ne[i].key = str_dup(str_make(k, klen))) == NULL)
-				return wk->why = "out of memory", -1;
+			if (u->nextra >= K8S_REVIEW_MAX_EXTRA)
+				return wk->why = "too many extra keys", -1;
+			u->extra = xrealloc(u->extra, (u->nextra + 1) * sizeof(*u->extra));
+			memset(&u->extra[i], 0, sizeof(u->extra[i]));
+			u->extra[i].key = str_dup(str_make(k, klen));
 			u->nextra++;
 		}
 		if (push_str(&u->extra[i].values, &u->extra[i].nvalues, K8S_REVIEW_MAX_EXTRA, t) < 0)
-			return wk->why = "too many extra values, or out of memory", -1;
+			return wk->why = "too many extra values", -1;
 	}
 	return 0;
 }
@@ -407,13 +380,9 @@ static int walk(struct walk *wk, const void *body, size_t len)
 int k8s_token_review_decode(const void *body, size_t len, const char *audience, k8s_token_review *out,
     k8s_error *err)
 {
-	struct walk *wk = calloc(1, sizeof(*wk));
+	struct walk *wk = xcalloc(1, sizeof(*wk));
 
 	memset(out, 0, sizeof(*out));
-	if (wk == NULL) {
-		k8s_error_set(err, K8S_ERR_NOMEM, "out of memory decoding a TokenReview");
-		return -1;
-	}
 	wk->value = token_value;
 	wk->out = out;
 	wk->audience = audience && audience[0] ? audience : NULL;
@@ -438,13 +407,9 @@ int k8s_token_review_decode(const void *body, size_t len, const char *audience, 
 
 int k8s_access_review_decode(const void *body, size_t len, k8s_access_review *out, k8s_error *err)
 {
-	struct walk *wk = calloc(1, sizeof(*wk));
+	struct walk *wk = xcalloc(1, sizeof(*wk));
 
 	memset(out, 0, sizeof(*out));
-	if (wk == NULL) {
-		k8s_error_set(err, K8S_ERR_NOMEM, "out of memory decoding a SubjectAccessReview");
-		return -1;
-	}
 	wk->value = access_value;
 	wk->out = out;
 	if (walk(wk, body, len) < 0) {

@@ -47,8 +47,8 @@ typedef struct k8s_user_info {
 } k8s_user_info;
 
 void k8s_user_info_clear(k8s_user_info *u);
-/* Deep copy into dst (which is overwritten).  0, or -1 on ENOMEM (dst then empty). */
-int k8s_user_info_copy(k8s_user_info *dst, const k8s_user_info *src);
+/* Deep copy into dst (which is overwritten); cannot fail (base/mem.h). */
+void k8s_user_info_copy(k8s_user_info *dst, const k8s_user_info *src);
 
 typedef struct k8s_token_review {
 	int authenticated;	/* status.authenticated, and (when an audience was asked for) it is among status.audiences */

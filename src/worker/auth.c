@@ -43,6 +43,7 @@
 #include "auth/cache.h"
 #include "auth/siphash.h"
 #include "base/log.h"
+#include "base/mem.h"
 #include "k8s/review.h"
 
 #define NAME_MAX_LEN 253
@@ -146,10 +147,8 @@ static void free_token_answer(void *v)
 
 worker_auth *worker_auth_new(io_loop *loop, k8s_client *client, const struct worker_auth_opts *opts)
 {
-	worker_auth *a = calloc(1, sizeof(*a));
+	worker_auth *a = xcalloc(1, sizeof(*a));
 
-	if (a == NULL)
-		return NULL;
 	a->loop = loop;
 	a->client = client;
 	a->o = *opts;
@@ -160,14 +159,10 @@ worker_auth *worker_auth_new(io_loop *loop, k8s_client *client, const struct wor
 	if (a->o.cache_entries == 0)
 		a->o.cache_entries = 4096;
 	a->memo_on = getrandom(a->memo_key, sizeof(a->memo_key), GRND_NONBLOCK) == (ssize_t)sizeof(a->memo_key);
-	a->audience = strdup(opts->audience ? opts->audience : "");
-	a->namespace_ = strdup(opts->namespace_ ? opts->namespace_ : "");
+	a->audience = xstrdup(opts->audience ? opts->audience : "");
+	a->namespace_ = xstrdup(opts->namespace_ ? opts->namespace_ : "");
 	a->tokens = auth_cache_new(a->o.cache_entries, free_token_answer);
 	a->access = auth_cache_new(a->o.cache_entries, free);
-	if (!a->audience || !a->namespace_ || !a->tokens || !a->access) {
-		worker_auth_free(a);
-		return NULL;
-	}
 	return a;
 }
 
@@ -363,20 +358,16 @@ static void on_call_cancelled(grpc_call *call, void *arg);
 static void on_token_reviewed(void *ctx, const k8s_error *err, const k8s_token_review *r);
 static void on_access_reviewed(void *ctx, const k8s_error *err, const k8s_access_review *r);
 
-/* A record for a call that has to wait; NULL on ENOMEM (the call was answered). */
+/* A record for a call that has to wait (base/mem.h: never NULL). */
 static struct pending *make_pending(worker_auth *a, grpc_call *call, const uint8_t tkey[AUTH_KEY_LEN],
     const char *verb, const char *name, worker_auth_done done, void *arg)
 {
-	struct pending *p = calloc(1, sizeof(*p));
+	struct pending *p = xcalloc(1, sizeof(*p));
 	const void *conn = grpc_call_conn_id(call);
 	struct conn_q *q = find_queue(a, conn);
 
-	if (p == NULL || (q == NULL && (q = calloc(1, sizeof(*q))) == NULL)) {
-		free(p);
-		/* Out of memory: answered at once, even out of order. */
-		deliver(a, NULL, call, done, arg, GRPC_RESOURCE_EXHAUSTED, "out of memory", "");
-		return NULL;
-	}
+	if (q == NULL)
+		q = xcalloc(1, sizeof(*q));
 	if (q->conn == NULL && q->head == NULL) {
 		q->conn = conn;
 		q->next = a->queues;
@@ -406,10 +397,8 @@ static struct pending *make_pending(worker_auth *a, grpc_call *call, const uint8
 
 static struct review *start_review(worker_auth *a, int kind, const uint8_t key[AUTH_KEY_LEN])
 {
-	struct review *rv = calloc(1, sizeof(*rv));
+	struct review *rv = xcalloc(1, sizeof(*rv));
 
-	if (rv == NULL)
-		return NULL;
 	rv->a = a;
 	rv->kind = kind;
 	memcpy(rv->key, key, AUTH_KEY_LEN);
@@ -473,29 +462,25 @@ static void check_access(worker_auth *a, struct pending *p, grpc_call *call, con
 		return;
 	}
 	case AUTH_CACHE_PENDING:
-		if (p == NULL && (p = make_pending(a, call, tkey, verb, name, done, arg)) == NULL)
-			return;
+		if (p == NULL)
+			p = make_pending(a, call, tkey, verb, name, done, arg);
 		a->st.shared++;
 		auth_cache_wait(a->access, akey, &p->w);
 		return;
 	default:
 		break;
 	}
-	if (p == NULL && (p = make_pending(a, call, tkey, verb, name, done, arg)) == NULL)
-		return;
+	if (p == NULL)
+		p = make_pending(a, call, tkey, verb, name, done, arg);
 	rv = start_review(a, KIND_ACCESS, akey);
-	if (rv == NULL || (rv->username = strdup(ans->user.username)) == NULL || auth_cache_begin(a->access, akey) < 0) {
-		if (rv)
-			end_review(a, rv);
-		deliver(a, p, call, done, arg, GRPC_RESOURCE_EXHAUSTED, "out of memory", "");
-		return;
-	}
+	rv->username = xstrdup(ans->user.username);
+	auth_cache_begin(a->access, akey);
 	auth_cache_wait(a->access, akey, &p->w);
 	rv->req = k8s_review_access(a->client, &ans->user, &(k8s_access_attrs){ .namespace_ = a->namespace_,
 	    .verb = verb, .group = "cplane.dev", .resource = "clusters", .name = name }, on_access_reviewed, rv);
 	if (rv->req == NULL) {
 		k8s_error e;
-		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory");
+		k8s_error_set(&e, K8S_ERR_NOMEM, "the review request could not be built");
 		on_access_reviewed(rv, &e, NULL);
 	}
 }
@@ -524,8 +509,6 @@ void worker_auth_check(worker_auth *a, grpc_call *call, const char *verb, const 
 	/* Calls of this connection are still in the gate: this one queues behind them, answer at hand or not. */
 	p = a->queues && find_queue(a, grpc_call_conn_id(call)) ? make_pending(a, call, (const uint8_t[AUTH_KEY_LEN]){ 0 },
 	    verb, name, done, arg) : NULL;
-	if (a->queues && p == NULL && find_queue(a, grpc_call_conn_id(call)))
-		return;		/* out of memory: answered */
 	value = grpc_call_metadata_get(call, "authorization", &vlen);
 	conn = grpc_call_conn_id(call);
 	if (a->memo_on && value && conn) {
@@ -565,8 +548,8 @@ have_digest:
 		check_access(a, p, call, tkey, v, verb, name, done, arg, mm);
 		return;
 	case AUTH_CACHE_PENDING:
-		if (p == NULL && (p = make_pending(a, call, tkey, verb, name, done, arg)) == NULL)
-			return;
+		if (p == NULL)
+			p = make_pending(a, call, tkey, verb, name, done, arg);
 		a->st.shared++;
 		auth_cache_wait(a->tokens, tkey, &p->w);
 		return;
@@ -578,20 +561,15 @@ have_digest:
 		deliver(a, p, call, done, arg, GRPC_UNAUTHENTICATED, "missing bearer token", "");
 		return;
 	}
-	if (p == NULL && (p = make_pending(a, call, tkey, verb, name, done, arg)) == NULL)
-		return;
+	if (p == NULL)
+		p = make_pending(a, call, tkey, verb, name, done, arg);
 	rv = start_review(a, KIND_TOKEN, tkey);
-	if (rv == NULL || auth_cache_begin(a->tokens, tkey) < 0) {
-		if (rv)
-			end_review(a, rv);
-		deliver(a, p, call, done, arg, GRPC_RESOURCE_EXHAUSTED, "out of memory", "");
-		return;
-	}
+	auth_cache_begin(a->tokens, tkey);
 	auth_cache_wait(a->tokens, tkey, &p->w);
 	rv->req = k8s_review_token(a->client, tok, tlen, a->audience, on_token_reviewed, rv);
 	if (rv->req == NULL) {
 		k8s_error e;
-		k8s_error_set(&e, K8S_ERR_NOMEM, "out of memory");
+		k8s_error_set(&e, K8S_ERR_NOMEM, "the review request could not be built");
 		on_token_reviewed(rv, &e, NULL);
 	}
 }
@@ -608,20 +586,13 @@ static void on_token_reviewed(void *ctx, const k8s_error *err, const k8s_token_r
 
 	memcpy(key, rv->key, AUTH_KEY_LEN);
 	end_review(a, rv);
-	if (err->kind == K8S_OK && (ans = calloc(1, sizeof(*ans))) != NULL) {
+	if (err->kind == K8S_OK) {
+		ans = xcalloc(1, sizeof(*ans));
 		ans->authenticated = r->authenticated;
 		snprintf(ans->error, sizeof(ans->error), "%s", r->error);
-		if (k8s_user_info_copy(&ans->user, &r->user) < 0) {
-			free(ans);
-			ans = NULL;
-		}
+		k8s_user_info_copy(&ans->user, &r->user);
 	}
 	if (ans == NULL) {
-		k8s_error nomem;
-		if (err->kind == K8S_OK) {
-			k8s_error_set(&nomem, K8S_ERR_NOMEM, "out of memory");
-			err = &nomem;
-		}
 		a->st.reviews[KIND_TOKEN][RES_ERROR]++;
 		review_error_message(err, KIND_TOKEN, msg, sizeof(msg));
 		log_warn("Token review failed", "error", msg, NULL);
@@ -655,17 +626,13 @@ static void on_access_reviewed(void *ctx, const k8s_error *err, const k8s_access
 	size_t ulen = strlen(rv->username);
 
 	memcpy(key, rv->key, AUTH_KEY_LEN);
-	if (err->kind == K8S_OK && (ans = malloc(sizeof(*ans) + ulen + 1)) != NULL) {
+	if (err->kind == K8S_OK) {
+		ans = xmalloc(sizeof(*ans) + ulen + 1);
 		ans->allowed = r->allowed;
 		memcpy(ans->username, rv->username, ulen + 1);
 	}
 	end_review(a, rv);
 	if (ans == NULL) {
-		k8s_error nomem;
-		if (err->kind == K8S_OK) {
-			k8s_error_set(&nomem, K8S_ERR_NOMEM, "out of memory");
-			err = &nomem;
-		}
 		a->st.reviews[KIND_ACCESS][RES_ERROR]++;
 		review_error_message(err, KIND_ACCESS, msg, sizeof(msg));
 		log_warn("Access review failed", "error", msg, NULL);

@@ -44,7 +44,7 @@ struct worker_auth_opts {
 	size_t cache_entries;		/* 0 = 4096, per cache */
 };
 
-/* client may be NULL only with WORKER_AUTH_NONE.  Strings are copied.  NULL on ENOMEM. */
+/* client may be NULL only with WORKER_AUTH_NONE.  Strings are copied.  Never NULL (base/mem.h). */
 worker_auth *worker_auth_new(io_loop *loop, k8s_client *client, const struct worker_auth_opts *opts);
 /* Cancels reviews in flight; calls still waiting are forgotten (their cancel hooks are cleared). Before k8s_client_free. */
 void worker_auth_free(worker_auth *a);

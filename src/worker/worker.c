@@ -355,8 +355,6 @@ static int setup_auth(struct worker *w)
 	o.deny_ttl_ms = w->cfg.auth_deny_ttl_ms;
 	o.namespace_ = w->kcfg.namespace_;
 	w->auth = worker_auth_new(w->loop, w->client, &o);
-	if (w->auth == NULL)
-		return -1;
 	if (o.mode == WORKER_AUTH_NONE)
 		log_warn("Authentication is off (--auth none): anyone who reaches the gRPC port may create and "
 		    "delete clusters with the worker's rights", NULL);
