@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/mem.h"
 #include "base/str.h"
 #include "io/net.h"
 #include "io/pem_key.h"
@@ -28,12 +29,7 @@ static char *read_trimmed(const char *path, size_t max, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	p = malloc(max + 1);
-	if (p == NULL) {
-		close(fd);
-		snprintf(err, errsz, "%s: out of memory", path);
-		return NULL;
-	}
+	p = xmalloc(max + 1);	/* max: the caller's cap */
 	while (len < max && (n = read(fd, p + len, max - len)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -230,11 +226,8 @@ int k8s_config_load(k8s_config *cfg, const k8s_config_opts *o_in, char *err, siz
 		k8s_config_free(cfg);
 		return -1;
 	}
-	if (kc && cfg->token_file[0] == '\0' && kc->token && (cfg->token = strdup(kc->token)) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		k8s_config_free(cfg);
-		return -1;
-	}
+	if (kc && cfg->token_file[0] == '\0' && kc->token)
+		cfg->token = xstrdup(kc->token);
 	if (kc && cfg->tls && (kc->cert_file[0] || kc->cert_pem) && load_client_identity(cfg, kc, err, errsz) < 0) {
 		k8s_config_free(cfg);
 		return -1;

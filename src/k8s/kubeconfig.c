@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "base/buf.h"
+#include "base/mem.h"
 #include "io/pem_key.h"
 #include "yaml/yaml.h"
 
@@ -37,12 +38,10 @@ static int b64_value(char c)
 
 uint8_t *k8s_base64_decode(const char *in, size_t len, size_t *outlen)
 {
-	uint8_t *out = malloc(len / 4 * 3 + 3);
+	uint8_t *out = xmalloc(len / 4 * 3 + 3);	/* a field of a kubeconfig read under a cap */
 	uint32_t acc = 0;
 	size_t n = 0, bits = 0, pad = 0;
 
-	if (out == NULL)
-		return NULL;
 	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
 		int v;
@@ -285,8 +284,8 @@ static int read_user(kc_ctx *c, yaml_node root)
 	    get_path(c, u, "client-key", kc->key_file, sizeof(kc->key_file), "user") < 0 ||
 	    get_data(c, u, "client-key-data", &kc->key_pem, &kc->key_pem_len, "user") < 0)
 		return -1;
-	if (token[0] && (kc->token = strdup(token)) == NULL)
-		return kfail(c, "out of memory");
+	if (token[0])
+		kc->token = xstrdup(token);
 	if ((kc->cert_file[0] || kc->cert_pem) != (kc->key_file[0] || kc->key_pem))
 		return kfail(c, "user \"%s\" has a client %s without its %s", kc->user,
 		    kc->cert_file[0] || kc->cert_pem ? "certificate" : "key",
@@ -308,10 +307,6 @@ int k8s_kubeconfig_parse(k8s_kubeconfig *kc, const char *path, const void *text,
 	slash = strrchr(kc->path, '/');
 	if (slash)
 		snprintf(c.dir, sizeof(c.dir), "%.*s", slash == kc->path ? 1 : (int)(slash - kc->path), kc->path);
-	if (y == NULL) {
-		kfail(&c, "out of memory");
-		goto out;
-	}
 	c.y = y;
 	if (yaml_feed(y, text, len) < 0 || yaml_finish(y) < 0) {
 		kfail(&c, "%s", yaml_error(y, NULL));

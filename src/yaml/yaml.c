@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/mem.h"
 
 #define MAX_DEPTH 64
 
@@ -81,9 +82,9 @@ static int new_node(yaml_parser *p, int kind, int line)
 
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 32;
-		if (cap > 1000000 || (v = realloc(p->nodes, cap * sizeof(*v))) == NULL)
-			return fail(p, line, "out of memory");
-		p->nodes = v;
+		if (cap > 1000000)
+			return fail(p, line, "too many nodes");
+		p->nodes = xrealloc(p->nodes, cap * sizeof(*p->nodes));
 		p->cap = cap;
 	}
 	v = &p->nodes[p->n];
@@ -137,12 +138,10 @@ static int set_scalar(yaml_parser *p, int node, char *text, size_t len)
 
 static char *dup_n(const char *s, size_t n)
 {
-	char *d = malloc(n + 1);
+	char *d = xmalloc(n + 1);
 
-	if (d) {
-		memcpy(d, s, n);
-		d[n] = '\0';
-	}
+	memcpy(d, s, n);
+	d[n] = '\0';
 	return d;
 }
 
@@ -206,11 +205,9 @@ static int hex_digits(const char *s, size_t n, uint32_t *v)
 static int read_dq(yaml_parser *p, cursor *c, char **out, size_t *outlen)
 {
 	const char *s = c->s;
-	char *d = malloc(c->len - c->pos + 1);
+	char *d = xmalloc(c->len - c->pos + 1);	/* a line of a document capped at YAML_MAX_BYTES */
 	size_t i = c->pos + 1, n = 0;
 
-	if (d == NULL)
-		return fail(p, c->line, "out of memory");
 	for (;;) {
 		char ch;
 		if (i >= c->len || s[i] == '\n' || s[i] == '\r') {
@@ -269,11 +266,9 @@ static int read_dq(yaml_parser *p, cursor *c, char **out, size_t *outlen)
 static int read_sq(yaml_parser *p, cursor *c, char **out, size_t *outlen)
 {
 	const char *s = c->s;
-	char *d = malloc(c->len - c->pos + 1);
+	char *d = xmalloc(c->len - c->pos + 1);	/* a line of a document capped at YAML_MAX_BYTES */
 	size_t i = c->pos + 1, n = 0;
 
-	if (d == NULL)
-		return fail(p, c->line, "out of memory");
 	for (;;) {
 		if (i >= c->len || s[i] == '\n' || s[i] == '\r') {
 			free(d);
@@ -330,7 +325,7 @@ static int flow_scalar(yaml_parser *p, cursor *c, char **out, size_t *outlen)
 		return fail(p, cur_line(c), "expected a value in a flow collection");
 	*out = dup_n(c->s + start, c->pos - start);
 	*outlen = c->pos - start;
-	return *out ? 0 : fail(p, c->line, "out of memory");
+	return 0;
 }
 
 static int flow_value(yaml_parser *p, cursor *c, int depth);
@@ -468,8 +463,9 @@ static int block_value(yaml_parser *p, const char *t)
 		while (end > t && (end[-1] == ' ' || end[-1] == '\t'))
 			end--;
 		node = new_node(p, YAML_SCALAR, p->lineno);
-		if (node < 0 || (text = dup_n(t, (size_t)(end - t))) == NULL)
-			return node < 0 ? -1 : fail(p, p->lineno, "out of memory");
+		if (node < 0)
+			return -1;
+		text = dup_n(t, (size_t)(end - t));
 		set_scalar(p, node, text, (size_t)(end - t));
 		return node;
 	}
@@ -509,8 +505,7 @@ static int entry_key(yaml_parser *p, const char *t, char **key, const char **aft
 				n--;
 			if (n == 0)
 				return fail(p, p->lineno, "empty key");
-			if ((*key = dup_n(t, n)) == NULL)
-				return fail(p, p->lineno, "out of memory");
+			*key = dup_n(t, n);
 			*after = t + i + 1;
 			return 0;
 		}
@@ -702,12 +697,10 @@ static int handle_line(yaml_parser *p, char *s, size_t len)
 
 yaml_parser *yaml_parser_new(void)
 {
-	yaml_parser *p = calloc(1, sizeof(*p));
+	yaml_parser *p = xcalloc(1, sizeof(*p));
 
-	if (p) {
-		p->root = -1;
-		p->pending = -1;
-	}
+	p->root = -1;
+	p->pending = -1;
 	return p;
 }
 

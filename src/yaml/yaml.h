@@ -41,7 +41,7 @@ enum yaml_kind {
 /* A node handle: >= 0, or -1 for none. */
 typedef int yaml_node;
 
-/* NULL on ENOMEM. */
+/* Never NULL (base/mem.h). */
 yaml_parser *yaml_parser_new(void);
 void yaml_parser_free(yaml_parser *p);
 

@@ -3,6 +3,7 @@
  * every point, and its tree printed in one canonical form must match the
  * expected text exactly; refused input must name the line.
  */
+#include "base/mem.h"
 #include "harness.h"
 
 #include "base/buf.h"
@@ -231,6 +232,45 @@ static void test_accessors(void)
 	yaml_parser_free(p);
 }
 
+/*
+ * The line and JSON stores are bufs, which grow through the checked
+ * allocator: each of their allocations failing in turn, for a block
+ * document and a JSON one, ends the parse with "out of memory"; nothing
+ * leaks.
+ */
+static void test_checked_allocations_fail(void)
+{
+	static const char *const docs[] = {
+		"apiVersion: v1\nclusters:\n- name: a\n  cluster:\n    server: https://10.0.0.1:6443\n",
+		"{\"apiVersion\": \"v1\",\n \"clusters\": [{\"name\": \"a\"}]}\n",
+	};
+
+	for (size_t d = 0; d < 2; d++) {
+		size_t len = strlen(docs[d]);
+		unsigned long before = mem_try_calls_for_test(), total;
+		yaml_parser *p = yaml_parser_new();
+
+		CHECK_EQ_INT(yaml_feed(p, docs[d], len), 0);
+		CHECK_EQ_INT(yaml_finish(p), 0);
+		yaml_parser_free(p);
+		total = mem_try_calls_for_test() - before;
+		CHECK(total >= 1);
+		for (unsigned long n = 1; n <= total; n++) {
+			int rc;
+
+			p = yaml_parser_new();
+			mem_try_fail_after_for_test(n);
+			rc = yaml_feed(p, docs[d], len);
+			if (rc == 0)
+				rc = yaml_finish(p);
+			mem_try_fail_after_for_test(0);
+			CHECK_EQ_INT(rc, -1);
+			CHECK(strstr(yaml_error(p, NULL), "out of memory") != NULL);
+			yaml_parser_free(p);
+		}
+	}
+}
+
 int main(void)
 {
 	RUN(test_kubectl_output);
@@ -240,5 +280,6 @@ int main(void)
 	RUN(test_flow_and_json);
 	RUN(test_refused_with_line);
 	RUN(test_accessors);
+	RUN(test_checked_allocations_fail);
 	return harness_finish();
 }
