@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/mem.h"
 #include "http1/http1.h"
 #include "io/conntab.h"
 #include "io/listener.h"
@@ -265,11 +266,7 @@ static void on_accept(int cfd, const struct sockaddr *peer, void *arg)
 	case CONNTAB_ADMIT:
 		break;
 	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		close(cfd);
-		return;
-	}
+	c = xcalloc(1, sizeof(*c));
 	c->m = m;
 	c->fd = cfd;
 	if (io_loop_add_fd(m->loop, cfd, IO_READ, on_conn, c) < 0) {
@@ -294,13 +291,9 @@ static int on_exhausted(void *arg)
 
 metrics_server *metrics_server_new(io_loop *loop, const char *addr, char *err, size_t errsz)
 {
-	metrics_server *m = calloc(1, sizeof(*m));
+	metrics_server *m = xcalloc(1, sizeof(*m));
 	int fd;
 
-	if (m == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return NULL;
-	}
 	m->loop = loop;
 	conntab_init(&m->tab, METRICS_MAX_CONNS, 0);
 	m->tab.timeout_ms[M_WAIT] = METRICS_IDLE_MS;

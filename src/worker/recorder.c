@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/mem.h"
 #include "k8s/events.h"
 
 #define BODY_MAX 8192
@@ -66,32 +67,26 @@ static void timer_cb(io_loop *loop, void *arg);
 
 static char *dup_or_empty(const char *s)
 {
-	return strdup(s ? s : "");
+	return xstrdup(s ? s : "");
 }
 
 recorder *recorder_new(io_loop *loop, const struct recorder_sink *sink, const struct recorder_opts *o)
 {
-	recorder *r = calloc(1, sizeof(*r));
+	recorder *r = xcalloc(1, sizeof(*r));
 	size_t n = o->max_entries ? o->max_entries : 256;
 
-	if (r == NULL)
-		return NULL;
 	r->loop = loop;
 	r->sink = *sink;
 	r->max_per_s = o->max_per_s > 0 ? o->max_per_s : 10;
 	r->window_ms = o->window_ms > 0 ? o->window_ms : 10 * 60 * 1000;
 	r->wall_ms = o->wall_ms ? o->wall_ms : clock_wall_ms;
 	r->namespace_ = dup_or_empty(o->namespace_);
-	r->instance = o->instance ? strdup(o->instance) : NULL;
-	r->e = calloc(n, sizeof(*r->e));
+	r->instance = o->instance ? xstrdup(o->instance) : NULL;
+	r->e = xcalloc(n, sizeof(*r->e));
 	r->ne = n;
 	r->tokens_milli = (int64_t)r->max_per_s * 1000;
 	r->refill_ms = io_loop_now(loop);
 	io_timer_init(&r->timer, timer_cb, r);
-	if (r->namespace_ == NULL || r->e == NULL || (o->instance && r->instance == NULL)) {
-		recorder_free(r);
-		return NULL;
-	}
 	return r;
 }
 
@@ -156,24 +151,17 @@ void recorder_observe(recorder *r, const char *name, const char *uid)
 		return;
 	}
 	if (u) {
-		if (strcmp(u->uid, uid) != 0 && (copy = strdup(uid)) != NULL) {
+		if (strcmp(u->uid, uid) != 0) {
+			copy = xstrdup(uid);
 			free(u->uid);
 			u->uid = copy;
 		}
 		return;
 	}
-	u = realloc(r->uids, (r->nuids + 1) * sizeof(*u));
-	if (u == NULL)
-		return;
-	r->uids = u;
+	r->uids = xrealloc(r->uids, (r->nuids + 1) * sizeof(*r->uids));
 	u = &r->uids[r->nuids];
-	u->name = strdup(name);
-	u->uid = strdup(uid);
-	if (u->name == NULL || u->uid == NULL) {
-		free(u->name);
-		free(u->uid);
-		return;
-	}
+	u->name = xstrdup(name);
+	u->uid = xstrdup(uid);
 	r->nuids++;
 }
 
@@ -368,15 +356,10 @@ void recorder_record(recorder *r, const char *object, const char *uid, int warni
 	entry_clear(e);
 	e->used = 1;
 	e->r = r;
-	e->object = strdup(object);
-	e->uid = strdup(uid);
-	e->reason = strdup(reason);
-	e->message = strdup(message);
-	if (!e->object || !e->uid || !e->reason || !e->message) {
-		entry_clear(e);
-		r->st.failed++;
-		return;
-	}
+	e->object = xstrdup(object);
+	e->uid = xstrdup(uid);
+	e->reason = xstrdup(reason);
+	e->message = xstrdup(message);
 	e->warning = warning;
 	e->count = 1;
 	e->first_wall = e->last_wall = wall;

@@ -58,7 +58,7 @@ struct recorder_stats {
 	uint64_t recorded;		/* recorder_record() calls */
 };
 
-/* sink is copied.  NULL on ENOMEM. */
+/* sink is copied.  Never NULL (base/mem.h). */
 recorder *recorder_new(io_loop *loop, const struct recorder_sink *sink, const struct recorder_opts *opts);
 /* Writes still in flight must not complete afterwards (free the client first). */
 void recorder_free(recorder *r);

@@ -334,10 +334,7 @@ static int setup_events(struct worker *w, struct worker_backend *b)
 		ro.instance = host;
 	}
 	w->events = recorder_new(w->loop, &sink, &ro);
-	if (w->events)
-		recorder_set_uid_lookup(w->events, uid_from_cache, w);
-	if (w->events == NULL)
-		return -1;
+	recorder_set_uid_lookup(w->events, uid_from_cache, w);
 	b->event = record_event;
 	b->event_impl = w->events;
 	return 0;
