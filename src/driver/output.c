@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "json/json.h"
 
 const char *output_phase_name(int phase)
@@ -227,8 +228,9 @@ int output_json(buf *out, const Cplane__V1__Cluster *c)
 	if (len < 0) {
 		/* A long message (a pod diagnosis): the writer counted what it needs. */
 		size_t need = json_writer_len(&w);
-		if (need == 0 || (big = malloc(need)) == NULL)
+		if (need == 0)
 			return -1;
+		big = xmalloc(need);
 		json_writer_init(&w, big, need);
 		len = write_cluster(&w, c);
 	}

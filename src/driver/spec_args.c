@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
+
 void driver_spec_free(struct driver_spec_req *r)
 {
 	free(r->env);
@@ -49,20 +51,15 @@ int driver_spec_build(struct driver_spec_req *r, const struct driver_spec_flags 
 			total += strlen(kvs[k]->v[i]) + 1;
 	for (size_t i = 0; i < f->port.n; i++)
 		total += strlen(f->port.v[i]) + 1;
-	r->strs = malloc(total);
-	r->env = calloc(f->env.n + 1, sizeof(*r->env));
-	r->envp = calloc(f->env.n + 1, sizeof(*r->envp));
-	r->ports = calloc(f->port.n + 1, sizeof(*r->ports));
-	r->portp = calloc(f->port.n + 1, sizeof(*r->portp));
-	r->labels = calloc(f->label.n + 1, sizeof(*r->labels));
-	r->labelp = calloc(f->label.n + 1, sizeof(*r->labelp));
-	r->anns = calloc(f->annotation.n + 1, sizeof(*r->anns));
-	r->annp = calloc(f->annotation.n + 1, sizeof(*r->annp));
-	if (!r->strs || !r->env || !r->envp || !r->ports || !r->portp || !r->labels || !r->labelp || !r->anns ||
-	    !r->annp) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
+	r->strs = xmalloc(total);
+	r->env = xcalloc(f->env.n + 1, sizeof(*r->env));
+	r->envp = xcalloc(f->env.n + 1, sizeof(*r->envp));
+	r->ports = xcalloc(f->port.n + 1, sizeof(*r->ports));
+	r->portp = xcalloc(f->port.n + 1, sizeof(*r->portp));
+	r->labels = xcalloc(f->label.n + 1, sizeof(*r->labels));
+	r->labelp = xcalloc(f->label.n + 1, sizeof(*r->labelp));
+	r->anns = xcalloc(f->annotation.n + 1, sizeof(*r->anns));
+	r->annp = xcalloc(f->annotation.n + 1, sizeof(*r->annp));
 	cur = r->strs;
 	for (int k = 0; k < 3; k++) {
 		for (size_t i = 0; i < kvs[k]->n; i++) {

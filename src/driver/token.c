@@ -14,18 +14,15 @@
 #include <unistd.h>
 
 #include "auth/bearer.h"
+#include "base/mem.h"
 
 static int set_token(struct driver_token *t, const char *tok, size_t len, const char *source, char *err,
     size_t errsz)
 {
 	const char *view;
 	size_t vlen;
-	char *h = malloc(7 + len + 1);
+	char *h = xmalloc(7 + len + 1);
 
-	if (h == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
 	memcpy(h, "Bearer ", 7);
 	memcpy(h + 7, tok, len);
 	h[7 + len] = '\0';

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 
 #include "base/clock.h"
+#include "base/mem.h"
 #include "grpc/client.h"
 #include "grpc/server.h"
 #include "io/loop.h"
@@ -324,6 +325,38 @@ static void test_reconnect_after_goaway(void)
 	grpc_server_free(b);
 }
 
+/*
+ * A call's request and metadata are copied into bufs, which grow through
+ * the checked allocator: each of those allocations failing in turn makes
+ * grpc_client_unary return NULL with no callback (the driver then answers
+ * RESOURCE_EXHAUSTED itself); nothing leaks.
+ */
+static void test_checked_allocations_fail(void)
+{
+	static const grpc_metadata md[] = {{"authorization", 13, "Bearer t", 8}};
+	grpc_call_opts o = {0};
+	grpc_client *cl = client_for(1);	/* never connected: no I/O happens before the loop runs */
+	unsigned long before = mem_try_calls_for_test(), total;
+	outcome r = {0};
+
+	o.md = md;
+	o.nmd = 1;
+	CHECK(grpc_client_unary(cl, "/t.T/Echo", (const uint8_t *)"abc", 3, &o, on_msg, on_done, &r) != NULL);
+	total = mem_try_calls_for_test() - before;
+	CHECK(total >= 2);	/* the request, the metadata */
+	for (unsigned long n = 1; n <= total; n++) {
+		outcome f = {0};
+
+		mem_try_fail_after_for_test(n);
+		CHECK(grpc_client_unary(cl, "/t.T/Echo", (const uint8_t *)"abc", 3, &o, on_msg, on_done, &f) == NULL);
+		mem_try_fail_after_for_test(0);
+		CHECK(!f.done);
+	}
+	grpc_client_free(cl);
+	CHECK(r.done);
+	CHECK_EQ_INT(r.status, GRPC_CANCELLED);
+}
+
 int main(void)
 {
 	loop = io_loop_new();
@@ -331,6 +364,7 @@ int main(void)
 	RUN(test_deadline_and_cancel);
 	RUN(test_connect_refused_and_free_with_calls);
 	RUN(test_reconnect_after_goaway);
+	RUN(test_checked_allocations_fail);
 	io_loop_free(loop);
 	return harness_finish();
 }
