@@ -4,6 +4,7 @@
  * (connection or stream, and the code), and each flood limit trips
  * ENHANCE_YOUR_CALM.
  */
+#include "base/mem.h"
 #include "h2_test_util.h"
 
 static void test_raw_handshake_and_request(void)
@@ -958,6 +959,64 @@ static void test_hpack_bomb(void)
 }
 
 
+/*
+ * A client's frames fed 7 bytes at a time (the partial-frame store), a
+ * header block split over CONTINUATION (the block store), PINGs and a
+ * SETTINGS to answer, DATA to acknowledge and a stream refused past the
+ * limit (RST_STREAM): each checked allocation (base/mem.h) the server makes
+ * failing in turn ends in GOAWAY(INTERNAL_ERROR) to the client; ASan sees
+ * no leak.
+ */
+static void test_checked_allocations_fail(void)
+{
+	static const uint8_t opaque[8] = "pingpong";
+	static uint8_t body[40000];
+	unsigned long total = 0, before;
+	int goaways = 0;
+	h2_settings st;
+
+	h2_settings_default(&st);
+	st.max_concurrent_streams = 1;
+	for (unsigned long n = 0; n == 0 || n <= total; n++) {
+		raw r;
+		verdict v;
+		buf blk = BUF_INIT, empty = BUF_INIT;
+
+		raw_init(&r, &st);
+		v = raw_run(&r);	/* the handshake, both SETTINGS */
+		CHECK_EQ_INT(buf_reserve(&r.sv.log, 4096), 0);	/* the test's own log: not what is tested */
+		raw_block(&r, &blk, req_post);
+		h2_frame_put_headers(&r.in, 1, 0, buf_data(&blk), buf_len(&blk), 4, 0, NULL);
+		h2_frame_put_ping(&r.in, opaque, 0);
+		h2_frame_put_settings(&r.in, NULL, NULL, 0);
+		h2_frame_put_data(&r.in, 1, 0, body, 16384, 0);
+		h2_frame_put_data(&r.in, 1, 0, body, 16384, 0);
+		raw_headers(&r, 3, H2_FLAG_END_STREAM, req_post);	/* past max_concurrent_streams: refused */
+		h2_frame_put_ping(&r.in, opaque, 0);
+		before = mem_try_calls_for_test();
+		mem_try_fail_after_for_test(n);
+		for (size_t off = 0; off < buf_len(&r.in); off += 7)
+			h2_conn_feed(r.sv.c, buf_data(&r.in) + off, buf_len(&r.in) - off < 7 ? buf_len(&r.in) - off : 7);
+		buf_reset(&r.in);
+		mem_try_fail_after_for_test(0);
+		v = conn_run(r.sv.c, &empty);
+		if (n == 0) {
+			total = mem_try_calls_for_test() - before;
+			CHECK(!v.goaway);
+			CHECK(v.ping_acks == 2 && v.acks == 1);
+			CHECK(total >= 3);
+		} else if (v.goaway) {
+			CHECK_EQ_INT(v.goaway_code, H2_INTERNAL_ERROR);
+			goaways++;
+		}
+		buf_free(&blk);
+		buf_free(&empty);
+		raw_free(&r);
+	}
+	CHECK_EQ_INT(goaways, total);
+	printf("h2 raw: %lu checked allocations failed in turn, %d answered with GOAWAY\n", total, goaways);
+}
+
 int main(void)
 {
 	RUN(test_raw_handshake_and_request);
@@ -982,5 +1041,6 @@ int main(void)
 	RUN(test_flood_ping_not_reading);
 	RUN(test_flood_empty_data_and_settings);
 	RUN(test_hpack_bomb);
+	RUN(test_checked_allocations_fail);
 	return harness_finish();
 }
