@@ -240,12 +240,19 @@ static void test_accessors(void)
  */
 static void test_checked_allocations_fail(void)
 {
-	static const char *const docs[] = {
+	/* A line of exactly 256 bytes (the store's first size) makes its NUL grow it, with and
+	 * without a newline after it; a long second JSON line grows the JSON store. */
+	static char exact[300], exact_nl[300], long_json[700];
+	const char *const docs[] = {
 		"apiVersion: v1\nclusters:\n- name: a\n  cluster:\n    server: https://10.0.0.1:6443\n",
 		"{\"apiVersion\": \"v1\",\n \"clusters\": [{\"name\": \"a\"}]}\n",
+		exact, exact_nl, long_json,
 	};
 
-	for (size_t d = 0; d < 2; d++) {
+	snprintf(exact, sizeof(exact), "k: %253s", "v");
+	snprintf(exact_nl, sizeof(exact_nl), "k: %253s\n", "v");
+	snprintf(long_json, sizeof(long_json), "{\"a\":\n\"%600s\"}\n", "x");
+	for (size_t d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
 		size_t len = strlen(docs[d]);
 		unsigned long before = mem_try_calls_for_test(), total;
 		yaml_parser *p = yaml_parser_new();
