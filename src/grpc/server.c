@@ -374,6 +374,10 @@ static int cb_data(h2_conn *h2, void *user, int32_t sid, void *stream_user, cons
 			c->flags |= end_stream ? C_REQ_DONE : 0;
 			grpc__call_abort(c, GRPC_UNIMPLEMENTED, "compressed messages are not supported (identity only)");
 			return 0;
+		case GRPC_ERR_NOMEM:	/* a message split over DATA frames could not be gathered */
+			c->flags |= end_stream ? C_REQ_DONE : 0;
+			grpc__call_abort(c, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			return 0;
 		case GRPC_ERR_CALLBACK:
 			c->flags |= end_stream ? C_REQ_DONE : 0;
 			grpc__call_abort(c, c->nreq > 1 ? GRPC_INTERNAL : GRPC_RESOURCE_EXHAUSTED,
