@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "base/buf.h"
 #include "io/pem_key.h"
+#include "io/tls.h"
 
 static char dir[64];
 
@@ -214,6 +215,26 @@ static void test_checked_allocations_fail(void)
 			CHECK(strstr(err, "out of memory") != NULL);
 			if (got)
 				f == 0 ? pem_chain_free(got) : pem_key_free(got);
+		}
+	}
+	/* Trust anchors: the file, the PEM object and each certificate's DN store. */
+	{
+		char err[256] = "";
+		tls_anchors *ta = tls_anchors_new();
+		unsigned long before = mem_try_calls_for_test(), total;
+
+		CHECK_EQ_INT(tls_anchors_load_file(ta, path("chain.pem"), err, sizeof(err)), 3);
+		tls_anchors_free(ta);
+		total = mem_try_calls_for_test() - before;
+		CHECK(total >= 3);
+		for (unsigned long n = 1; n <= total; n++) {
+			ta = tls_anchors_new();
+			err[0] = '\0';
+			mem_try_fail_after_for_test(n);
+			CHECK(tls_anchors_load_file(ta, path("chain.pem"), err, sizeof(err)) < 0);
+			mem_try_fail_after_for_test(0);
+			CHECK(strstr(err, "out of memory") != NULL);
+			tls_anchors_free(ta);
 		}
 	}
 }
