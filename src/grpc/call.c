@@ -124,6 +124,7 @@ void grpc__call_destroy(grpc_call *c)
 	buf_free(&c->md_store);
 	buf_free(&c->out_store);
 	free(c->md);
+	free(c->md_ids);
 	free(c);
 }
 
@@ -143,7 +144,9 @@ void grpc__call_release(grpc_call *c)
 	}
 	if (c->md_cap > 32) {
 		free(c->md);
+		free(c->md_ids);
 		c->md = NULL;
+		c->md_ids = NULL;
 		c->md_cap = 0;
 	}
 	if (c->ar.cap > KEEP_BUF_BYTES) {
@@ -350,7 +353,7 @@ const grpc_metadata *grpc_call_metadata_at(const grpc_call *c, size_t i)
 	return i < c->nmd ? &c->md[i] : NULL;
 }
 
-const char *grpc_call_metadata_get(const grpc_call *c, const char *name, size_t *len)
+const char *grpc_call_metadata_get_id(const grpc_call *c, const char *name, size_t *len, uint64_t *value_id)
 {
 	size_t n = strlen(name);
 
@@ -358,10 +361,19 @@ const char *grpc_call_metadata_get(const grpc_call *c, const char *name, size_t 
 		if (c->md[i].name_len == n && mem_eq(c->md[i].name, name, n)) {
 			if (len)
 				*len = c->md[i].value_len;
+			if (value_id)
+				*value_id = c->md_ids[i];
 			return c->md[i].value;
 		}
 	}
+	if (value_id)
+		*value_id = 0;
 	return NULL;
+}
+
+const char *grpc_call_metadata_get(const grpc_call *c, const char *name, size_t *len)
+{
+	return grpc_call_metadata_get_id(c, name, len, NULL);
 }
 
 int grpc_call_add_metadata(grpc_call *c, int trailing, const char *name, const char *value,

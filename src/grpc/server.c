@@ -143,6 +143,7 @@ static int collect_metadata(grpc_call *c, const h2_headers *h)
 	if (n > c->md_cap) {
 		/* The count is bounded by the header list limit: ours to size. */
 		c->md = xrealloc(c->md, n * sizeof(*c->md));
+		c->md_ids = xrealloc(c->md_ids, n * sizeof(*c->md_ids));
 		c->md_cap = n;
 	}
 	buf_reset(&c->md_store);
@@ -164,6 +165,7 @@ static int collect_metadata(grpc_call *c, const h2_headers *h)
 		p[f->value_len] = '\0';
 		m->value = p;
 		m->value_len = f->value_len;
+		c->md_ids[c->nmd - 1] = h->value_ids ? h->value_ids[i] : 0;
 		p += f->value_len + 1;
 	}
 	buf_commit(&c->md_store, total);

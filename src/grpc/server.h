@@ -169,6 +169,12 @@ size_t grpc_call_metadata_count(const grpc_call *c);
 const grpc_metadata *grpc_call_metadata_at(const grpc_call *c, size_t i);
 /* First value of name (lower-case), or NULL; *len gets its length (may be NULL). */
 const char *grpc_call_metadata_get(const grpc_call *c, const char *name, size_t *len);
+/*
+ * The same, and *value_id gets a nonzero id when the value is bytes the
+ * HPACK decoder kept (h2_headers.value_ids): the same nonzero id means the
+ * same bytes, on any connection, for the life of the process; 0 says nothing.
+ */
+const char *grpc_call_metadata_get_id(const grpc_call *c, const char *name, size_t *len, uint64_t *value_id);
 
 /*
  * Response metadata: trailing 0 adds a response header (only before the

@@ -72,6 +72,7 @@ struct grpc_call {
 	io_timer timer;
 	buf md_store;
 	grpc_metadata *md;
+	uint64_t *md_ids;	/* per md: grpc_call_metadata_get_id's id */
 	size_t nmd, md_cap;
 	buf out_store;
 	struct out_md out[MAX_OUT_MD];

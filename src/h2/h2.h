@@ -148,6 +148,8 @@ typedef struct h2_headers {
 	int64_t content_length;	/* parsed content-length, -1 if absent */
 	int end_stream;		/* END_STREAM was set: no data follows */
 	int is_trailers;	/* a trailing block (always end_stream) */
+	/* Per field: nonzero names the value bytes process-wide (hpack_decoder_value_id). */
+	const uint64_t *value_ids;
 } h2_headers;
 
 typedef struct h2_conn h2_conn;

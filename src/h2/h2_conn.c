@@ -532,6 +532,7 @@ void h2_conn_free(h2_conn *c)
 	buf_free(&c->out);
 	free(c->frec);
 	free(c->fields);
+	free(c->value_ids);
 	free(c);
 }
 

@@ -58,6 +58,7 @@ enum { CLOSED_NORMAL = 1, CLOSED_RESET_BY_US = 2, CLOSED_RESET_BY_PEER = 3 };
 typedef struct h2_frec {
 	uint32_t name_off, name_len, value_off, value_len;
 	unsigned flags;
+	uint64_t value_id;
 } h2_frec;
 
 /* What a header block is, for validation. */
@@ -126,6 +127,7 @@ struct h2_conn {
 	buf fstore;
 	h2_frec *frec;
 	h2_field *fields;
+	uint64_t *value_ids;	/* h2_headers.value_ids */
 	size_t frec_cap;
 	h2_hblock hb;
 

@@ -219,6 +219,7 @@ static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *
 		/* The count is the peer's, but max_header_list_size bounds it: ours to size. */
 		c->frec = xrealloc(c->frec, cap * sizeof(*c->frec));
 		c->fields = xrealloc(c->fields, cap * sizeof(*c->fields));
+		c->value_ids = xrealloc(c->value_ids, cap * sizeof(*c->value_ids));
 		c->frec_cap = cap;
 	}
 	{
@@ -227,6 +228,7 @@ static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *
 		r->name_len = (uint32_t)nlen;
 		r->value_len = (uint32_t)vlen;
 		r->flags = flags & HPACK_FIELD_NEVER_INDEXED ? H2_FIELD_SENSITIVE : 0;
+		r->value_id = hpack_decoder_value_id(&c->dec);
 		if (store2(c, name, nlen, &r->name_off, value, vlen, &r->value_off) != 0)
 			return -1;
 	}
@@ -338,8 +340,10 @@ static int deliver_headers(h2_conn *c, h2_stream *s, int end_stream, int is_trai
 		c->fields[i].value = (const char *)base + c->frec[i].value_off;
 		c->fields[i].value_len = c->frec[i].value_len;
 		c->fields[i].flags = c->frec[i].flags;
+		c->value_ids[i] = c->frec[i].value_id;
 	}
 	h.fields = c->fields;
+	h.value_ids = c->value_ids;
 	h.nfields = hb->nfields;
 	h.content_length = is_trailers ? s->content_length : hb->content_length;
 	h.end_stream = end_stream;

@@ -22,6 +22,7 @@
  *   limit and come from x*alloc; only the bufs (the Huffman scratch, the
  *   caller's output) can fail, as HPACK_ERR_NOMEM.
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,16 @@ struct hpack_entry {
 	uint32_t name_len;
 	uint32_t value_len;
 	int checked;		/* decoder: its value check passed on the value at insert */
+	uint64_t id;		/* decoder: names the value bytes (hpack_decoder_value_id) */
 };
+
+/* Never reused: an id names one byte string for the life of the process. */
+static _Atomic uint64_t last_value_id;
+
+static uint64_t new_value_id(void)
+{
+	return atomic_fetch_add(&last_value_id, 1) + 1;
+}
 
 /* ---- static table (RFC 7541 Appendix A) -------------------------------- */
 
@@ -152,7 +162,7 @@ static void table_grow(hpack_table *t)
  * entry that this insert evicts: both are copied first.
  */
 static int table_add(hpack_table *t, const uint8_t *name, size_t nl,
-    const uint8_t *value, size_t vl, int checked)
+    const uint8_t *value, size_t vl, int checked, uint64_t id)
 {
 	size_t sz = nl + vl + ENTRY_OVERHEAD;
 	uint8_t *data;
@@ -176,6 +186,7 @@ static int table_add(hpack_table *t, const uint8_t *name, size_t nl,
 	t->entries[t->head].name_len = (uint32_t)nl;
 	t->entries[t->head].value_len = (uint32_t)vl;
 	t->entries[t->head].checked = checked;
+	t->entries[t->head].id = id;
 	t->count++;
 	t->size += sz;
 	return HPACK_OK;
@@ -279,6 +290,11 @@ void hpack_decoder_set_value_check(hpack_decoder *d, hpack_value_check check)
 	d->value_check = check;
 }
 
+uint64_t hpack_decoder_value_id(const hpack_decoder *d)
+{
+	return d->value_id;
+}
+
 void hpack_decoder_set_settings_max(hpack_decoder *d, size_t settings_max)
 {
 	d->settings_max = settings_max;
@@ -292,6 +308,7 @@ struct dstr {
 	size_t off;
 	size_t len;
 	int checked;		/* the decoder's value check passed on these bytes before */
+	uint64_t id;		/* nonzero: kept bytes (hpack_decoder_value_id) */
 };
 
 static const uint8_t *dstr_ptr(const hpack_decoder *d, const struct dstr *s)
@@ -313,6 +330,7 @@ static int lookup(const hpack_decoder *d, uint32_t idx, struct dstr *name, struc
 		value->p = (const uint8_t *)s->value;
 		value->len = s->value_len;
 		value->checked = 0;
+		value->id = 0;
 		return HPACK_OK;
 	}
 	idx -= STATIC_COUNT + 1;
@@ -324,6 +342,7 @@ static int lookup(const hpack_decoder *d, uint32_t idx, struct dstr *name, struc
 	value->p = e->data + e->name_len;
 	value->len = e->value_len;
 	value->checked = e->checked;
+	value->id = e->id;
 	return HPACK_OK;
 }
 
@@ -356,12 +375,14 @@ static const struct hpack_huff_memo *memo_find(const hpack_decoder *d, const uin
  * means no memo.  Returns whether the value check passed on dec (0 when the
  * decoder has no check or the string was not remembered).
  */
-static int memo_put(hpack_decoder *d, const uint8_t *enc, size_t n, const uint8_t *dec, size_t dn)
+static int memo_put(hpack_decoder *d, const uint8_t *enc, size_t n, const uint8_t *dec, size_t dn,
+    uint64_t *id)
 {
 	struct hpack_huff_memo *m = &d->memo[d->memo_next];
 
 	d->memo_next = (d->memo_next + 1) % HPACK_HUFF_MEMO_SLOTS;
 	m->enc_len = 0;		/* n >= HPACK_HUFF_MEMO_MIN: matches nothing until filled */
+	*id = 0;
 	buf_reset(&m->data);
 	if (buf_reserve(&m->data, n + dn) < 0)
 		return 0;
@@ -371,6 +392,7 @@ static int memo_put(hpack_decoder *d, const uint8_t *enc, size_t n, const uint8_
 	m->dec_len = (uint32_t)dn;
 	m->checked = d->value_check != NULL && d->value_check(dec, dn);
 	m->enc_len = (uint32_t)n;
+	m->id = *id = new_value_id();
 	return m->checked;
 }
 
@@ -404,6 +426,7 @@ static int read_string(hpack_decoder *d, struct dctx *c, size_t used, int keep, 
 		c->over = 1;
 	c->pos += (size_t)n + v;
 	s->checked = 0;
+	s->id = 0;
 	if (!huff) {
 		s->p = p;
 		s->len = v;
@@ -427,6 +450,7 @@ static int read_string(hpack_decoder *d, struct dctx *c, size_t used, int keep, 
 				return HPACK_ERR_NOMEM;
 			s->len = m->dec_len;
 			s->checked = m->checked;
+			s->id = m->id;
 			return HPACK_OK;
 		}
 	}
@@ -437,7 +461,7 @@ static int read_string(hpack_decoder *d, struct dctx *c, size_t used, int keep, 
 	if (r < 0)
 		return r;
 	if (v >= HPACK_HUFF_MEMO_MIN && v <= HPACK_HUFF_MEMO_MAX)
-		s->checked = memo_put(d, p, v, buf_tail(&d->scratch), (size_t)r);
+		s->checked = memo_put(d, p, v, buf_tail(&d->scratch), (size_t)r, &s->id);
 	buf_commit(&d->scratch, (size_t)r);
 	s->len = (size_t)r;
 	return HPACK_OK;
@@ -493,6 +517,7 @@ static int decode_literal(hpack_decoder *d, struct dctx *c, uint8_t b, hpack_fie
 		return HPACK_OK;	/* strings were only validated */
 	if (value.checked)
 		flags |= HPACK_FIELD_VALUE_CHECKED;
+	d->value_id = value.id;
 	r = emit(c, cb, ctx, dstr_ptr(d, &name), name.len, dstr_ptr(d, &value), value.len, flags);
 	if (r < 0)
 		return r;
@@ -500,7 +525,8 @@ static int decode_literal(hpack_decoder *d, struct dctx *c, uint8_t b, hpack_fie
 		const uint8_t *vp = dstr_ptr(d, &value);
 		int checked = value.checked || (d->value_check != NULL && d->value_check(vp, value.len));
 
-		return table_add(&d->table, dstr_ptr(d, &name), name.len, vp, value.len, checked);
+		return table_add(&d->table, dstr_ptr(d, &name), name.len, vp, value.len, checked,
+		    value.id ? value.id : new_value_id());
 	}
 	return HPACK_OK;
 }
@@ -544,6 +570,7 @@ int hpack_decode_block(hpack_decoder *d, const uint8_t *in, size_t len,
 			c.pos += (size_t)n;
 			if ((r = lookup(d, v, &name, &value)) < 0)
 				return r;
+			d->value_id = value.id;
 			r = emit(&c, cb, ctx, name.p, name.len, value.p, value.len,
 			    value.checked ? HPACK_FIELD_VALUE_CHECKED : 0);
 		} else {
@@ -744,7 +771,7 @@ int hpack_encode_field(hpack_encoder *e, buf *out, const uint8_t *name, size_t n
 		p += put_int(p, 0x10, 4, name_idx);
 	} else if (!(flags & HPACK_FIELD_NO_INDEX) && worth_indexing(e, name, name_len, value_len)) {
 		/* index first: nothing is written if this fails */
-		if ((r = table_add(&e->table, name, name_len, value, value_len, 0)) < 0)
+		if ((r = table_add(&e->table, name, name_len, value, value_len, 0, 0)) < 0)
 			return r;
 		p += put_int(p, 0x40, 6, name_idx);
 	} else {

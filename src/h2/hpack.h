@@ -73,6 +73,7 @@ struct hpack_huff_memo {
 	uint32_t enc_len;
 	uint32_t dec_len;
 	int checked;		/* the value check passed on the decoded octets */
+	uint64_t id;		/* names the decoded octets (hpack_decoder_value_id) */
 };
 
 typedef struct hpack_decoder {
@@ -83,6 +84,7 @@ typedef struct hpack_decoder {
 	hpack_value_check value_check;	/* optional */
 	struct hpack_huff_memo memo[HPACK_HUFF_MEMO_SLOTS];
 	unsigned memo_next;	/* slot the next new string replaces */
+	uint64_t value_id;	/* the current field's (hpack_decoder_value_id) */
 } hpack_decoder;
 
 typedef struct hpack_encoder {
@@ -111,6 +113,15 @@ void hpack_decoder_free(hpack_decoder *d);
  * literals read from the block, come unmarked.  Set before the first block.
  */
 void hpack_decoder_set_value_check(hpack_decoder *d, hpack_value_check check);
+/*
+ * Inside the callback: an id for the current field's value bytes when they
+ * are bytes the decoder keeps (a dynamic table entry, a remembered Huffman
+ * string), else 0.  Ids are drawn from one process-wide counter and never
+ * reused, so two fields with the same nonzero id, on any connection, have
+ * byte-identical values: a consumer may recognise a repeated value (the same
+ * token on every call) without reading it.
+ */
+uint64_t hpack_decoder_value_id(const hpack_decoder *d);
 /*
  * Our SETTINGS_HEADER_TABLE_SIZE changed (call when the peer acknowledged it).
  * If it fell below the current table size, the peer's next block must start

@@ -27,7 +27,9 @@
  * random bytes drawn at start, so nobody can aim a different value at it)
  * with the digest it had, and the last (verb, name) with its access key: a
  * repeat costs a SipHash and two lookups.  The memo holds digests and names,
- * never the token.
+ * never the token.  When the HPACK decoder kept the value (its Huffman memo
+ * or dynamic table) it comes with an id that names those bytes for the life
+ * of the process; the same id as last time skips even the SipHash.
  */
 #include "worker/auth.h"
 
@@ -104,6 +106,7 @@ struct conn_q {
 struct memo {
 	const void *conn;		/* NULL = empty */
 	uint64_t vhash;			/* SipHash of the authorization value */
+	uint64_t vid;			/* its grpc_call_metadata_get_id id, 0 = none */
 	size_t vlen;
 	uint8_t tkey[AUTH_KEY_LEN];	/* its token digest */
 	const char *verb;		/* last access key's verb (a static string), NULL = none */
@@ -490,6 +493,7 @@ void worker_auth_check(worker_auth *a, grpc_call *call, const char *verb, const 
 {
 	const char *value, *tok = NULL;
 	size_t vlen = 0, tlen = 0;
+	uint64_t vid = 0;
 	uint8_t tkey[AUTH_KEY_LEN];
 	char msg[160];
 	br_sha256_context h;
@@ -509,12 +513,20 @@ void worker_auth_check(worker_auth *a, grpc_call *call, const char *verb, const 
 	/* Calls of this connection are still in the gate: this one queues behind them, answer at hand or not. */
 	p = a->queues && find_queue(a, grpc_call_conn_id(call)) ? make_pending(a, call, (const uint8_t[AUTH_KEY_LEN]){ 0 },
 	    verb, name, done, arg) : NULL;
-	value = grpc_call_metadata_get(call, "authorization", &vlen);
+	value = grpc_call_metadata_get_id(call, "authorization", &vlen, &vid);
 	conn = grpc_call_conn_id(call);
 	if (a->memo_on && value && conn) {
-		uint64_t vh = auth_siphash24(a->memo_key, value, vlen);
+		uint64_t vh;
+
 		mm = &a->memo[((uintptr_t)conn >> 4 ^ (uintptr_t)conn >> 12) & (MEMO_SLOTS - 1)];
+		/* the same id is the same bytes: the memo's digest is this value's */
+		if (vid != 0 && mm->conn == conn && mm->vid == vid && mm->vlen == vlen) {
+			memcpy(tkey, mm->tkey, AUTH_KEY_LEN);
+			goto have_digest;
+		}
+		vh = auth_siphash24(a->memo_key, value, vlen);
 		if (mm->conn == conn && mm->vlen == vlen && mm->vhash == vh) {
+			mm->vid = vid;
 			memcpy(tkey, mm->tkey, AUTH_KEY_LEN);	/* the value this connection sent last time */
 			goto have_digest;
 		}
@@ -522,6 +534,7 @@ void worker_auth_check(worker_auth *a, grpc_call *call, const char *verb, const 
 		mm->verb = NULL;
 		mm->vhash = vh;
 		mm->vlen = vlen;
+		mm->vid = vid;
 	}
 	rc = auth_bearer_parse(value, vlen, &tok, &tlen);
 	if (rc < 0) {

@@ -384,6 +384,84 @@ def test_different_tokens_on_one_connection_are_told_apart(sim, tmp_path):
         w.stop()
 
 
+def test_long_tokens_differing_in_one_byte_on_one_connection(sim, tmp_path):
+    """Projected-token sized values that the HPACK decoder keeps (its Huffman memo, its table) and the
+    gate recognises by the decoder's id: tokens that differ only in their last byte, in runs and
+    alternating on one connection, are each reviewed and answered as themselves."""
+    w = start_worker(sim, tmp_path)
+    try:
+        base = "eyJhbGciOiJSUzI1NiJ9." + "k" * 960 + "."
+        add_user(sim, base + "1", "kim")
+        allow(sim, "kim", ["get"])
+        add_user(sim, base + "2", "lee")
+        c = Client(w.target, token=None)
+        req = c.pb.GetClusterRequest(name="x")
+        want = {"1": grpc.StatusCode.NOT_FOUND, "2": grpc.StatusCode.PERMISSION_DENIED,
+                "3": grpc.StatusCode.UNAUTHENTICATED}
+        for last in "1112223331213213":
+            code, _ = code_of(c._get, req, timeout=30, metadata=[("authorization", bearer(base + last))])
+            assert code == want[last], (last, code)
+        assert reviews(sim) == 3, "one TokenReview per token"
+        c.close()
+    finally:
+        w.stop()
+
+
+def test_long_tokens_on_one_raw_connection_indexed_and_never_indexed(sim, tmp_path):
+    """The same as above on one HTTP/2 connection whose HPACK encoder indexes (python-hpack) or sends
+    never-indexed Huffman literals: the values the worker's decoder keeps and the gate recognises by
+    the decoder's id, not by reading them."""
+    import socket
+    import struct
+    import h2.config
+    import h2.connection
+    import h2.events
+    from hpack import HeaderTuple, NeverIndexedHeaderTuple
+
+    w = start_worker(sim, tmp_path)
+    try:
+        base = "eyJhbGciOiJSUzI1NiJ9." + "m" * 960 + "."
+        add_user(sim, base + "1", "mae")
+        allow(sim, "mae", ["get"])
+        add_user(sim, base + "2", "ned")
+        want = {"1": "5", "2": "7", "3": "16"}      # NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED
+        body = b"\x0a\x01x"                         # GetClusterRequest{name: "x"}
+        msg = struct.pack(">BI", 0, len(body)) + body
+        host, port = w.target.rsplit(":", 1)
+        for tup in (HeaderTuple, NeverIndexedHeaderTuple):
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True,
+                                                                               header_encoding="utf-8"))
+            conn.initiate_connection()
+            try:
+                for last in "1112223331213213":
+                    sid = conn.get_next_available_stream_id()
+                    conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                                            (":path", "/cplane.v1.ClusterService/GetCluster"), (":authority", "t"),
+                                            ("content-type", "application/grpc"), ("te", "trailers"),
+                                            tup("authorization", "Bearer " + base + last)])
+                    conn.send_data(sid, msg, end_stream=True)
+                    sock.sendall(conn.data_to_send())
+                    status, done = None, False
+                    while not done:
+                        chunk = sock.recv(65536)
+                        assert chunk, "worker closed the connection"
+                        for ev in conn.receive_data(chunk):
+                            if isinstance(ev, (h2.events.ResponseReceived, h2.events.TrailersReceived)):
+                                status = dict(ev.headers).get("grpc-status", status)
+                            elif isinstance(ev, h2.events.DataReceived):
+                                conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                            elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)) and ev.stream_id == sid:
+                                done = True
+                        sock.sendall(conn.data_to_send())
+                    assert status == want[last], (tup.__name__, last, status)
+            finally:
+                sock.close()
+        assert reviews(sim) == 3, "one TokenReview per token"
+    finally:
+        w.stop()
+
+
 def test_calls_that_end_while_their_review_is_out(sim, tmp_path):
     """A call whose deadline passes while its caller is being reviewed ends DEADLINE_EXCEEDED; the review
     still completes (and is cached), the calls queued behind it on the connection go on, the worker too."""

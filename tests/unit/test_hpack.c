@@ -867,6 +867,73 @@ static void test_value_checked_table(void)
 	hpack_decoder_free(&d);
 }
 
+/* Value ids: the same nonzero id exactly when the decoder hands out bytes it kept and they are the same. */
+static uint64_t ids[8];
+static size_t nids;
+
+static int collect_ids(void *ctx, const uint8_t *name, size_t nl, const uint8_t *value, size_t vl,
+    unsigned flags)
+{
+	if (nids < 8)
+		ids[nids++] = hpack_decoder_value_id(ctx);
+	return collect(&L1, name, nl, value, vl, flags);
+}
+
+static void test_value_ids(void)
+{
+	static const char tok_a[] = "Bearer eyJhbGciOiJSUzI1NiJ9.0123456789abcdefghij.sig1";
+	static const char tok_b[] = "Bearer eyJhbGciOiJSUzI1NiJ9.0123456789abcdefghij.sig2";
+	static const char raw[] = "\x40\x03x-a\x04good";
+	hpack_encoder e;
+	hpack_decoder d, d2;
+	buf out = BUF_INIT;
+	uint64_t first_a = 0, first_b = 0;
+	int round;
+
+	hpack_encoder_init(&e, 4096);
+	hpack_decoder_init(&d, 4096);
+	hpack_decoder_init(&d2, 4096);
+	for (round = 0; round < 3; round++) {
+		/* never indexed: the memo's id; a, b, a */
+		buf_reset(&out);
+		CHECK_EQ_INT(hpack_encode_begin(&e, &out), HPACK_OK);
+		CHECK_EQ_INT(enc(&e, &out, "authorization", tok_a, HPACK_FIELD_NEVER_INDEXED), HPACK_OK);
+		CHECK_EQ_INT(enc(&e, &out, "authorization", tok_b, HPACK_FIELD_NEVER_INDEXED), HPACK_OK);
+		CHECK_EQ_INT(enc(&e, &out, "authorization", tok_a, HPACK_FIELD_NEVER_INDEXED), HPACK_OK);
+		flist_reset(&L1);
+		nids = 0;
+		CHECK_EQ_INT(hpack_decode_block(&d, buf_data(&out), buf_len(&out), 1 << 20, collect_ids, &d), HPACK_OK);
+		CHECK_EQ_INT(nids, 3);
+		CHECK(field_is(&L1, 0, "authorization", tok_a));
+		CHECK(field_is(&L1, 1, "authorization", tok_b));
+		CHECK(ids[0] != 0 && ids[1] != 0 && ids[0] != ids[1] && ids[2] == ids[0]);
+		if (round == 0) {
+			first_a = ids[0];
+			first_b = ids[1];
+		}
+		CHECK(ids[0] == first_a && ids[1] == first_b);
+	}
+	/* another decoder decoding the same bytes draws its own ids */
+	flist_reset(&L1);
+	nids = 0;
+	CHECK_EQ_INT(hpack_decode_block(&d2, buf_data(&out), buf_len(&out), 1 << 20, collect_ids, &d2), HPACK_OK);
+	CHECK(ids[0] != 0 && ids[0] != first_a && ids[1] != first_b);
+	/* a raw literal: 0; indexed, then referenced twice: the entry's id both times */
+	flist_reset(&L1);
+	nids = 0;
+	CHECK_EQ_INT(hpack_decode_block(&d, (const uint8_t *)raw, sizeof(raw) - 1, 1 << 20, collect_ids, &d), HPACK_OK);
+	CHECK_EQ_INT(ids[0], 0);
+	flist_reset(&L1);
+	nids = 0;
+	CHECK_EQ_INT(hpack_decode_block(&d, (const uint8_t *)"\xbe\xbe\x82", 3, 1 << 20, collect_ids, &d), HPACK_OK);
+	CHECK(field_is(&L1, 0, "x-a", "good"));
+	CHECK(ids[0] != 0 && ids[1] == ids[0] && ids[2] == 0);
+	hpack_decoder_free(&d);
+	hpack_decoder_free(&d2);
+	hpack_encoder_free(&e);
+	buf_free(&out);
+}
+
 static void test_roundtrip_random(void)
 {
 	static const char *const names[] = {":method", ":path", ":status", "content-type", "x-a",
@@ -947,6 +1014,7 @@ int main(void)
 	RUN(test_value_checked_huffman_memo);
 	RUN(test_huffman_memo_replacement);
 	RUN(test_value_checked_table);
+	RUN(test_value_ids);
 	RUN(test_evicted_name_reference);
 	RUN(test_list_limit_keeps_sync);
 	RUN(test_hpack_bomb);
