@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
 sys.path.insert(0, HERE)
 
 import grpc  # noqa: E402
-from cplane_fixture import Client, POOL, pb2, start_worker  # noqa: E402
+from cplane_fixture import Client, POOL, authorized, pb2, start_worker  # noqa: E402
 from kubesim_fixture import start_kubesim  # noqa: E402
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
@@ -146,8 +146,9 @@ def channels(target, n):
     pb = pb2()
     chans, creates, watches = [], [], []
     for i in range(n):
-        ch = grpc.insecure_channel(target, options=[('grpc.use_local_subchannel_pool', 1),
-                                                    ('cplane.bench.channel', i)])
+        # each call carries the bearer token kubesim grants (auth is on, as in production)
+        ch = authorized(grpc.insecure_channel(target, options=[('grpc.use_local_subchannel_pool', 1),
+                                                               ('cplane.bench.channel', i)]), target)
         chans.append(ch)
         creates.append(ch.unary_unary('/cplane.v1.ClusterService/CreateCluster',
                                       request_serializer=pb.CreateClusterRequest.SerializeToString,
