@@ -154,6 +154,8 @@ static int put_header_block(h2_conn *c, uint32_t sid, int end_stream, const char
 	c->stats.frames_out++;
 	return 0;
 fail:
+	/* Drop the half-written frame: the GOAWAY must follow whole frames. */
+	c->out.end = c->out.start + start;
 	return h2__conn_error(c, H2_INTERNAL_ERROR, "header encoding failed");
 }
 

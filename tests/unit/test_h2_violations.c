@@ -986,7 +986,7 @@ static void test_checked_allocations_fail(void)
 		v = raw_run(&r);	/* the handshake, both SETTINGS */
 		CHECK_EQ_INT(buf_reserve(&r.sv.log, 4096), 0);	/* the test's own log: not what is tested */
 		raw_block(&r, &blk, req_post);
-		h2_frame_put_headers(&r.in, 1, 0, buf_data(&blk), buf_len(&blk), 4, 0, NULL);
+		h2_frame_put_headers(&r.in, 1, 0, buf_data(&blk), buf_len(&blk), 1, 0, NULL);	/* 3 bytes: HEADERS + 2 CONTINUATION */
 		h2_frame_put_ping(&r.in, opaque, 0);
 		h2_frame_put_settings(&r.in, NULL, NULL, 0);
 		h2_frame_put_data(&r.in, 1, 0, body, 16384, 0);
@@ -1017,6 +1017,234 @@ static void test_checked_allocations_fail(void)
 	printf("h2 raw: %lu checked allocations failed in turn, %d answered with GOAWAY\n", total, goaways);
 }
 
+/*
+ * Each frame the server owes (or is asked to send) written when `out` must
+ * grow to hold it: PING and SETTINGS ACKs, WINDOW_UPDATEs, a RST_STREAM,
+ * the graceful GOAWAY pair and the final GOAWAY, a response's HEADERS (one
+ * past the 256 bytes reserved for it, and one re-split into HEADERS + 2
+ * CONTINUATION past the peer's frame size, too) and a bare END_STREAM; trailers
+ * queued behind flow-controlled DATA; and a header block (trailers) split
+ * over CONTINUATION, kept in the block store.  `pings` PING ACKs are queued undrained first so
+ * that, over the range, every one of those writes meets the buffer full.
+ */
+enum ctl_case {
+	CC_PING_ACK, CC_SETTINGS_ACK, CC_WINDOW_UPDATE, CC_RST_STREAM, CC_GOAWAY_FINAL, CC_GOAWAY_GRACEFUL,
+	CC_RESPONSE_HEADERS, CC_BIG_RESPONSE_HEADERS, CC_HUGE_RESPONSE_HEADERS, CC_END_STREAM, CC_QUEUED_TRAILERS, CC_CONTINUATION, CC_COUNT
+};
+
+/* One run with the n-th checked allocation of the case failing: 1 when it failed (and was answered as promised). */
+static int ctl_case_run(enum ctl_case cc, int pings, unsigned long n)
+{
+	static const uint8_t opaque[8] = "pingpong";
+	static const uint8_t graceful[8] = {'c', 'p', 'l', 'g', 'o', 'a', 'w', 'y'};
+	static const h2_field hdrs[] = {H2_FIELD_LIT("content-type", "application/grpc")};
+	static uint8_t body[16384];
+	static char pad[601];
+	static uint8_t big[70000];
+	static char huge[65536];
+	h2_field bighdrs[2] = {H2_FIELD_LIT("content-type", "application/grpc")};
+	const char *const trailers[] = {"x-pad", pad, NULL};
+	unsigned long before, calls;
+	h2_settings st;
+	buf blk = BUF_INIT;
+	verdict v;
+	raw r;
+	int rc = 0, failed;
+
+	memset(pad, 'p', sizeof(pad) - 1);
+	bighdrs[1].name = "x-pad";
+	bighdrs[1].name_len = 5;
+	bighdrs[1].value = pad;
+	bighdrs[1].value_len = sizeof(pad) - 1;
+	if (cc == CC_HUGE_RESPONSE_HEADERS) {
+		/*
+		 * '#' is not shorter in Huffman.  Three frames' headers need 6 bytes more
+		 * than the field's encoding reserved: value lengths 65456..65496 (no
+		 * PINGs queued) put that reservation at every offset around 64 KiB.
+		 */
+		memset(huge, '#', sizeof(huge));
+		bighdrs[1].value = huge;
+		bighdrs[1].value_len = 65456 + (size_t)pings;
+		pings = 0;
+	}
+	h2_settings_default(&st);
+	st.max_concurrent_streams = 1;
+	st.initial_window_size = st.connection_window = H2_DEFAULT_WINDOW;
+	raw_init(&r, &st);
+	raw_headers(&r, 1, 0, req_post);
+	v = raw_run(&r);
+	EXPECT_OK(v);
+	if (cc == CC_GOAWAY_FINAL)
+		CHECK_EQ_INT(h2_submit_goaway(r.sv.c, H2_NO_ERROR, 1, NULL), 0);
+	if (cc == CC_END_STREAM || cc == CC_QUEUED_TRAILERS)
+		CHECK_EQ_INT(h2_submit_response(r.sv.c, 1, 200, hdrs, 1, 0), 0);
+	if (cc == CC_QUEUED_TRAILERS)	/* past the peer's window: the rest waits in the stream's queue */
+		CHECK_EQ_INT(h2_submit_data(r.sv.c, 1, big, sizeof(big), 0), 0);
+	v = raw_run(&r);
+	CHECK(!v.goaway || cc == CC_GOAWAY_FINAL);
+	CHECK_EQ_INT(buf_reserve(&r.sv.log, 4096), 0);	/* the test's own log: not what is tested */
+	for (int i = 0; i < pings; i++)
+		h2_frame_put_ping(&r.in, opaque, 0);
+	h2_conn_feed(r.sv.c, buf_data(&r.in), buf_len(&r.in));	/* their ACKs stay queued */
+	buf_reset(&r.in);
+	switch (cc) {
+	case CC_PING_ACK:
+		h2_frame_put_ping(&r.in, opaque, 0);
+		break;
+	case CC_SETTINGS_ACK:
+		h2_frame_put_settings(&r.in, NULL, NULL, 0);
+		break;
+	case CC_WINDOW_UPDATE:	/* half of both windows consumed: a connection and a stream WINDOW_UPDATE */
+		h2_frame_put_data(&r.in, 1, 0, body, sizeof(body), 0);
+		h2_frame_put_data(&r.in, 1, 0, body, sizeof(body), 0);
+		break;
+	case CC_RST_STREAM:	/* past max_concurrent_streams: refused */
+		raw_headers(&r, 3, H2_FLAG_END_STREAM, req_post);
+		break;
+	case CC_GOAWAY_FINAL:
+		h2_frame_put_ping(&r.in, graceful, 1);
+		break;
+	case CC_CONTINUATION:
+		raw_block(&r, &blk, trailers);
+		h2_frame_put_headers(&r.in, 1, H2_FLAG_END_STREAM, buf_data(&blk), buf_len(&blk), 100, 0, NULL);
+		break;
+	default:
+		break;
+	}
+	before = mem_try_calls_for_test();
+	mem_try_fail_after_for_test(n);
+	if (cc == CC_GOAWAY_GRACEFUL)
+		rc = h2_submit_goaway(r.sv.c, H2_NO_ERROR, 1, NULL);
+	else if (cc == CC_RESPONSE_HEADERS)
+		rc = h2_submit_response(r.sv.c, 1, 200, hdrs, 1, 0);
+	else if (cc == CC_BIG_RESPONSE_HEADERS || cc == CC_HUGE_RESPONSE_HEADERS)
+		rc = h2_submit_response(r.sv.c, 1, 200, bighdrs, 2, 0);
+	else if (cc == CC_END_STREAM)
+		rc = h2_submit_data(r.sv.c, 1, NULL, 0, 1);
+	else if (cc == CC_QUEUED_TRAILERS)
+		rc = h2_submit_trailers(r.sv.c, 1, hdrs, 1);
+	else
+		h2_conn_feed(r.sv.c, buf_data(&r.in), buf_len(&r.in));
+	calls = mem_try_calls_for_test() - before;
+	mem_try_fail_after_for_test(0);
+	failed = calls >= n;
+	buf_reset(&r.in);
+	v = raw_run(&r);
+	if (failed && cc == CC_GOAWAY_GRACEFUL) {
+		CHECK_EQ_INT(rc, H2_ERR_NOMEM);
+	} else if (failed && cc == CC_QUEUED_TRAILERS) {
+		CHECK_EQ_INT(rc, H2_ERR_NOMEM);	/* the stream's own error: the connection goes on */
+		EXPECT_OK(v);
+		CHECK(h2_conn_want_read(r.sv.c));
+	} else if (failed) {
+		EXPECT_CONN_ERROR(v, H2_INTERNAL_ERROR);
+		CHECK(!h2_conn_want_read(r.sv.c));
+		CHECK_EQ_INT(rc, cc == CC_RESPONSE_HEADERS || cc == CC_BIG_RESPONSE_HEADERS ||
+		    cc == CC_HUGE_RESPONSE_HEADERS || cc == CC_END_STREAM ? H2_ERR_CONN : 0);
+	} else {
+		CHECK_EQ_INT(rc, 0);
+		CHECK_EQ_INT(v.ping_acks, pings + (cc == CC_PING_ACK));
+		if (cc == CC_GOAWAY_FINAL || cc == CC_GOAWAY_GRACEFUL)
+			EXPECT_CONN_ERROR(v, H2_NO_ERROR);
+		else if (cc == CC_RST_STREAM)
+			EXPECT_STREAM_ERROR(v, 3, H2_REFUSED_STREAM);
+		else
+			EXPECT_OK(v);
+		if (cc == CC_SETTINGS_ACK)
+			CHECK_EQ_INT(v.acks, 1);
+		if (cc == CC_RESPONSE_HEADERS || cc == CC_BIG_RESPONSE_HEADERS || cc == CC_HUGE_RESPONSE_HEADERS)
+			CHECK_EQ_INT(v.headers, 1);
+		if (cc == CC_CONTINUATION)
+			CHECK(strstr(logstr(&r.sv), "H 1 x-pad=pppp") != NULL);
+	}
+	buf_free(&blk);
+	raw_free(&r);
+	return failed;
+}
+
+static void test_control_frames_when_out_cannot_grow(void)
+{
+	static const char *const names[CC_COUNT] = {
+		"PING ACK", "SETTINGS ACK", "WINDOW_UPDATE", "RST_STREAM", "final GOAWAY", "graceful GOAWAY",
+		"response HEADERS", "response HEADERS past 256 bytes",
+		"response HEADERS past the frame size", "END_STREAM", "queued trailers",
+		"CONTINUATION block",
+	};
+
+	for (int cc = 0; cc < CC_COUNT; cc++) {
+		int failures = 0;
+
+		/* 17-byte ACKs: 0..40 of them put the write at every offset around the 256 and 512 byte boundaries. */
+		for (int pings = 0; pings <= 40; pings++)
+			for (unsigned long n = 1; n <= 3; n++)
+				failures += ctl_case_run((enum ctl_case)cc, pings, n);
+		CHECK(failures > 0);
+		printf("h2 %s: %d runs failed a checked allocation, each answered as promised\n", names[cc], failures);
+	}
+}
+
+/* A client's request whose :path does not fit the 256 bytes reserved for its HEADERS: GOAWAY(INTERNAL_ERROR). */
+static void test_request_headers_when_out_cannot_grow(void)
+{
+	static char path[601];
+	int failures = 0;
+
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	for (unsigned long n = 1; n <= 3; n++) {
+		rawc r;
+		verdict v;
+		unsigned long before, calls;
+		int32_t id;
+
+		rawc_init(&r);
+		CHECK_EQ_INT(buf_reserve(&r.cl.log, 4096), 0);
+		before = mem_try_calls_for_test();
+		mem_try_fail_after_for_test(n);
+		id = h2_submit_request(r.cl.c, "GET", "http", "x", path, NULL, 0, 1, NULL);
+		calls = mem_try_calls_for_test() - before;
+		mem_try_fail_after_for_test(0);
+		v = conn_run(r.cl.c, &r.in);
+		if (calls >= n) {
+			failures++;
+			CHECK_EQ_INT(id, H2_ERR_CONN);
+			EXPECT_CONN_ERROR(v, H2_INTERNAL_ERROR);
+		} else {
+			CHECK(id > 0);
+			CHECK_EQ_INT(v.headers, 1);
+		}
+		rawc_free(&r);
+	}
+	CHECK(failures > 0);
+}
+
+/* Queuing the preface or our SETTINGS fails: h2_conn_new() answers NULL, nothing leaks. */
+static void test_conn_new_out_of_memory(void)
+{
+	for (int role = H2_ROLE_CLIENT; role <= H2_ROLE_SERVER; role++) {
+		int failures = 0;
+
+		for (unsigned long n = 1; n <= 3; n++) {
+			unsigned long before = mem_try_calls_for_test(), calls;
+			h2_conn *c;
+
+			mem_try_fail_after_for_test(n);
+			c = h2_conn_new((enum h2_role)role, NULL, NULL, NULL);
+			calls = mem_try_calls_for_test() - before;
+			mem_try_fail_after_for_test(0);
+			if (calls >= n) {
+				CHECK(c == NULL);
+				failures++;
+			} else {
+				CHECK(c != NULL);
+			}
+			if (c)
+				h2_conn_free(c);
+		}
+		CHECK(failures > 0);
+	}
+}
+
 int main(void)
 {
 	RUN(test_raw_handshake_and_request);
@@ -1042,5 +1270,8 @@ int main(void)
 	RUN(test_flood_empty_data_and_settings);
 	RUN(test_hpack_bomb);
 	RUN(test_checked_allocations_fail);
+	RUN(test_control_frames_when_out_cannot_grow);
+	RUN(test_request_headers_when_out_cannot_grow);
+	RUN(test_conn_new_out_of_memory);
 	return harness_finish();
 }
