@@ -8,9 +8,12 @@
 
 #include "base/mem.h"
 #include "grpc/health/v1/health.pb-c.h"
+#include "grpc/reflection.h"
+#include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc/server.h"
 #include "h2/h2.h"
 #include "io/loop.h"
+#include "worker/descriptor_set.h"
 
 typedef struct resp {
 	int status;		/* :status */
@@ -519,6 +522,8 @@ static void test_deadline_resets_a_stuck_stream(void)
 
 /* ---- checked allocation failures (base/mem.h) ---- */
 
+static int check_reply_msg;	/* answer with grpc_call_reply (packs the message) instead of the bytes */
+
 static void h_check_echo(grpc_call *c, void *arg)
 {
 	const Grpc__Health__V1__HealthCheckRequest *req = (const Grpc__Health__V1__HealthCheckRequest *)grpc_call_request_msg(c);
@@ -527,7 +532,10 @@ static void h_check_echo(grpc_call *c, void *arg)
 
 	(void)arg;
 	CHECK(req != NULL && strlen(req->service) == 40);
-	grpc_call_reply_bytes(c, p, len);
+	if (check_reply_msg)
+		grpc_call_reply(c, &req->base);	/* the same 42 bytes, packed again */
+	else
+		grpc_call_reply_bytes(c, p, len);
 }
 
 enum { G_DONE, G_EXHAUSTED, G_UNPARSED, G_CLIENT, G_RESET, G_N };
@@ -617,26 +625,120 @@ static int call_failing(unsigned long n, unsigned long *calls)
  * two DATA frames, request or response bufs), INTERNAL "cannot parse" (the
  * protobuf-c arena), or the h2 connection's GOAWAY; a failed HPACK Huffman
  * memo only costs the memo, and that call completes.  ASan sees no leak,
- * and no call is left behind.
+ * and no call is left behind.  Twice: the handler answering with the
+ * request's bytes, then with the message packed (grpc_call_reply).
  */
 static void test_checked_allocations_fail(void)
 {
-	unsigned long total, calls;
-	int seen[G_N] = {0};
+	for (check_reply_msg = 0; check_reply_msg <= 1; check_reply_msg++) {
+		unsigned long total, calls;
+		int seen[G_N] = {0};
 
-	CHECK_EQ_INT(call_failing(0, &total), G_DONE);
-	for (unsigned long n = 1; n <= total; n++) {
-		int out = call_failing(n, &calls);
+		CHECK_EQ_INT(call_failing(0, &total), G_DONE);
+		for (unsigned long n = 1; n <= total; n++) {
+			int out = call_failing(n, &calls);
 
-		CHECK(calls >= n);
-		seen[out]++;
+			CHECK(calls >= n);
+			seen[out]++;
+		}
+		CHECK(seen[G_EXHAUSTED] > 0);
+		CHECK(seen[G_UNPARSED] > 0);
+		CHECK(seen[G_RESET] + seen[G_CLIENT] > 0);
+		printf("grpc (%s): %lu checked allocations per call failed in turn: %d done, %d RESOURCE_EXHAUSTED, "
+		    "%d INTERNAL, %d client h2, %d server h2\n", check_reply_msg ? "packed" : "bytes", total,
+		    seen[G_DONE], seen[G_EXHAUSTED], seen[G_UNPARSED], seen[G_CLIENT], seen[G_RESET]);
 	}
-	CHECK(seen[G_EXHAUSTED] > 0);
-	CHECK(seen[G_UNPARSED] > 0);
-	CHECK(seen[G_RESET] + seen[G_CLIENT] > 0);
-	printf("grpc: %lu checked allocations per call failed in turn: %d done, %d RESOURCE_EXHAUSTED, "
-	    "%d INTERNAL, %d client h2, %d server h2\n", total, seen[G_DONE], seen[G_EXHAUSTED], seen[G_UNPARSED],
-	    seen[G_CLIENT], seen[G_RESET]);
+	check_reply_msg = 0;
+}
+
+/*
+ * A reflection stream asking list_services (then ending), the n-th checked
+ * allocation after the handshake failing (0: none): 1 = answered, 2 =
+ * RESOURCE_EXHAUSTED "out of memory" (the answer could not be built), 3 =
+ * RESOURCE_EXHAUSTED "cannot send the response", 0 = an h2 connection failed.
+ */
+static int reflection_failing(grpc_reflection *r, unsigned long n, unsigned long *calls)
+{
+	static const h2_field hdrs[] = {H2_FIELD_LIT("content-type", "application/grpc"), H2_FIELD_LIT("te", "trailers")};
+	static const uint8_t ask[] = {0, 0, 0, 0, 2, 0x3a, 0};	/* list_services: "" */
+	static const char health[] = "grpc.health.v1.Health";
+	grpc_server_opts o;
+	grpc_server *s;
+	grpc_sconn *sc;
+	h2_conn *cl;
+	unsigned long before;
+	int out = 0;
+
+	grpc_server_opts_default(&o);
+	s = grpc_server_new(loop, &o);
+	CHECK_EQ_INT(grpc_reflection_register(r, s), 0);
+	sc = grpc_server_conn_new_detached(s);
+	cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs_goaway, NULL);
+	memset(resps, 0, sizeof(resps));
+	goaway_code = -1;
+	shuttle(cl, sc, 0);
+	before = mem_try_calls_for_test();
+	mem_try_fail_after_for_test(n);
+	feed_may_fail = 1;
+	if (h2_submit_request(cl, "POST", "http", "x", GRPC_REFLECTION_V1_PATH, hdrs, 2, 0, NULL) == 1 &&
+	    h2_submit_data(cl, 1, ask, sizeof(ask), 1) == 0)
+		shuttle(cl, sc, 0);
+	feed_may_fail = 0;
+	mem_try_fail_after_for_test(0);
+	*calls = mem_try_calls_for_test() - before;
+	if (strcmp(resps[0].grpc_status, "0") == 0) {
+		Grpc__Reflection__V1__ServerReflectionResponse *rr = NULL;
+
+		CHECK(resps[0].len > 5);
+		if (resps[0].len > 5)
+			rr = grpc__reflection__v1__server_reflection_response__unpack(NULL, resps[0].len - 5,
+			    resps[0].data + 5);
+		CHECK(rr != NULL);
+		/* The request's unpacking failed (pb_checked): answered as the test_reflection sweep says, INVALID_ARGUMENT. */
+		if (rr && rr->message_response_case ==
+		    GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE)
+			CHECK_EQ_INT(rr->error_response->error_code, GRPC_INVALID_ARGUMENT);
+		else
+			CHECK(memmem(resps[0].data, resps[0].len, health, strlen(health)) != NULL);
+		if (rr)
+			grpc__reflection__v1__server_reflection_response__free_unpacked(rr, NULL);
+		out = 1;
+	} else if (strcmp(resps[0].grpc_status, "8") == 0) {
+		out = strcmp(resps[0].grpc_message, "out of memory") == 0 ? 2 : 3;
+		if (out == 3)
+			CHECK_EQ_STR(resps[0].grpc_message, "cannot send the response");
+	} else if (h2_conn_want_close(cl)) {
+		CHECK_EQ_INT(h2_conn_error_code(cl), H2_INTERNAL_ERROR);
+	} else {
+		CHECK_EQ_INT(goaway_code, H2_INTERNAL_ERROR);
+	}
+	h2_conn_free(cl);
+	grpc_server_conn_free(sc);
+	grpc_server_free(s);
+	return out;
+}
+
+/* Every checked allocation of a reflection stream fails in turn: both of the stream's answers are reached. */
+static void test_reflection_stream_allocations_fail(void)
+{
+	char err[256] = "";
+	grpc_reflection *r = grpc_reflection_new(cplane_descriptor_set, cplane_descriptor_set_len, err, sizeof(err));
+	unsigned long total, calls;
+	int seen[4] = {0};
+
+	CHECK(r != NULL);
+	if (r == NULL)
+		return;
+	CHECK_EQ_INT(reflection_failing(r, 0, &total), 1);
+	for (unsigned long n = 1; n <= total; n++) {
+		seen[reflection_failing(r, n, &calls)]++;
+		CHECK(calls >= n);
+	}
+	CHECK(seen[2] > 0);
+	CHECK(seen[3] > 0);
+	printf("reflection stream: %lu checked allocations failed in turn: %d answered, %d \"out of memory\", "
+	    "%d \"cannot send the response\", %d h2 failed\n", total, seen[1], seen[2], seen[3], seen[0]);
+	grpc_reflection_free(r);
 }
 
 int main(void)
@@ -654,6 +756,7 @@ int main(void)
 	RUN(test_timeout_and_te_validation);
 	RUN(test_deadline_resets_a_stuck_stream);
 	RUN(test_checked_allocations_fail);
+	RUN(test_reflection_stream_allocations_fail);
 	io_loop_free(loop);
 	return harness_finish();
 }
