@@ -1,9 +1,11 @@
 #include "base/str.h"
 
-#include "base/mem.h"
-
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/mem.h"
 
 str str_from_cstr(const char *s)
 {
@@ -142,4 +144,15 @@ size_t str_copy(char *dst, size_t dstsz, const char *s)
 		dst[c] = '\0';
 	}
 	return n;
+}
+
+void str_errf(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
 }

@@ -32,6 +32,8 @@ int str_parse_duration_ms(const char *s, int64_t *ms_out);
 char *str_dup(str s);
 /* Copies s into dst of size dstsz, always NUL-terminating; returns strlen(s) (truncation if >= dstsz). */
 size_t str_copy(char *dst, size_t dstsz, const char *s);
+/* Formats into err (errsz bytes, truncating); err == NULL or errsz == 0 writes nothing. */
+void str_errf(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * a[0..n) == b[0..n).  For the short names and values of the per-call path

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,22 +18,12 @@
 #include <unistd.h>
 
 #include "base/mem.h"
+#include "base/str.h"
 #include "io/tls.h"
 
 /* One decoded object may be this large (a certificate or a key). */
 #define MAX_OBJECT (1u << 20)
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 int pem_read_file(const char *path, size_t max, buf *out, char *err, size_t errsz)
 {
@@ -43,21 +32,21 @@ int pem_read_file(const char *path, size_t max, buf *out, char *err, size_t errs
 	int rc = -1;
 
 	if (fd < 0) {
-		seterr(err, errsz, "%s: %s", path, strerror(errno));
+		str_errf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
 		ssize_t n;
 
 		if (buf_len(out) - start >= max || buf_reserve(out, 16384) < 0) {
-			seterr(err, errsz, "%s: file too large or out of memory", path);
+			str_errf(err, errsz, "%s: file too large or out of memory", path);
 			goto out;
 		}
 		n = read(fd, buf_tail(out), buf_tail_room(out));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errsz, "%s: %s", path, strerror(errno));
+			str_errf(err, errsz, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -65,7 +54,7 @@ int pem_read_file(const char *path, size_t max, buf *out, char *err, size_t errs
 		buf_commit(out, (size_t)n);
 	}
 	if (buf_len(out) - start > max) {
-		seterr(err, errsz, "%s: file too large", path);
+		str_errf(err, errsz, "%s: file too large", path);
 		goto out;
 	}
 	rc = 0;
@@ -117,14 +106,14 @@ static void walk_push(walk *w, const uint8_t *p, size_t len)
 		case BR_PEM_END_OBJ:
 			w->in_obj = false;
 			if (w->der_failed) {
-				seterr(w->err, w->errsz, "PEM object \"%s\" too large or out of memory", w->name);
+				str_errf(w->err, w->errsz, "PEM object \"%s\" too large or out of memory", w->name);
 				w->stop = -1;
 				break;
 			}
 			w->stop = w->fn(w->ctx, w->name, buf_data(&w->der), buf_len(&w->der));
 			break;
 		case BR_PEM_ERROR:
-			seterr(w->err, w->errsz, "%s", "malformed PEM (bad base64 or framing)");
+			str_errf(w->err, w->errsz, "%s", "malformed PEM (bad base64 or framing)");
 			w->stop = -1;
 			break;
 		default:
@@ -161,7 +150,7 @@ static int pem_walk(const void *pem, size_t len, object_fn fn, void *ctx, char *
 	if (w.stop == 0)
 		walk_push(&w, (const uint8_t *)"\n", 1);
 	if (w.stop == 0 && w.in_obj) {
-		seterr(err, errsz, "%s", "malformed PEM (object not terminated)");
+		str_errf(err, errsz, "%s", "malformed PEM (object not terminated)");
 		w.stop = -1;
 	}
 	rc = w.stop < 0 ? -1 : 0;
@@ -214,7 +203,7 @@ static int key_object(void *ctx, const char *name, const uint8_t *der, size_t le
 	br_skey_decoder_init(&dc);
 	br_skey_decoder_push(&dc, der, len);
 	if (br_skey_decoder_last_error(&dc) != 0) {
-		seterr(kc->err, kc->errsz, "bad private key in PEM (%s): not an RSA or EC key (P-256, P-384, P-521)", name);
+		str_errf(kc->err, kc->errsz, "bad private key in PEM (%s): not an RSA or EC key (P-256, P-384, P-521)", name);
 		goto out;
 	}
 	if (br_skey_decoder_key_type(&dc) == BR_KEYTYPE_RSA) {
@@ -238,7 +227,7 @@ static int key_object(void *ctx, const char *name, const uint8_t *der, size_t le
 		pem_key *k;
 
 		if (s->curve != BR_EC_secp256r1 && s->curve != BR_EC_secp384r1 && s->curve != BR_EC_secp521r1) {
-			seterr(kc->err, kc->errsz, "%s", "EC private key on an unsupported curve (want P-256, P-384 or P-521)");
+			str_errf(kc->err, kc->errsz, "%s", "EC private key on an unsupported curve (want P-256, P-384 or P-521)");
 			goto out;
 		}
 		k = key_alloc(s->xlen);
@@ -249,7 +238,7 @@ static int key_object(void *ctx, const char *name, const uint8_t *der, size_t le
 		k->ec.xlen = s->xlen;
 		kc->key = k;
 	} else {
-		seterr(kc->err, kc->errsz, "%s", "unsupported private key type");
+		str_errf(kc->err, kc->errsz, "%s", "unsupported private key type");
 		goto out;
 	}
 	rc = 1;	/* the first key is the one */
@@ -267,7 +256,7 @@ pem_key *pem_key_parse(const void *pem, size_t len, char *err, size_t errsz)
 		return NULL;
 	}
 	if (kc.key == NULL)
-		seterr(err, errsz, "%s", kc.encrypted ? "encrypted private keys are not supported" :
+		str_errf(err, errsz, "%s", kc.encrypted ? "encrypted private keys are not supported" :
 		    "no private key in PEM (want RSA PRIVATE KEY, EC PRIVATE KEY or PRIVATE KEY)");
 	return kc.key;
 }
@@ -281,7 +270,7 @@ pem_key *pem_key_load_file(const char *path, char *err, size_t errsz)
 	if (pem_read_file(path, PEM_MAX_FILE, &b, err, errsz) == 0) {
 		k = pem_key_parse(buf_data(&b), buf_len(&b), why, sizeof(why));
 		if (k == NULL)
-			seterr(err, errsz, "%s: %s", path, why);
+			str_errf(err, errsz, "%s: %s", path, why);
 	}
 	if (b.base != NULL)
 		explicit_bzero(b.base, b.cap);
@@ -340,7 +329,7 @@ static int chain_object(void *ctx, const char *name, const uint8_t *der, size_t 
 	if (strcmp(name, "CERTIFICATE") != 0 && strcmp(name, "X509 CERTIFICATE") != 0)
 		return 0;
 	if (len == 0) {
-		seterr(cc->err, cc->errsz, "%s", "bad certificate in PEM: empty");
+		str_errf(cc->err, cc->errsz, "%s", "bad certificate in PEM: empty");
 		return -1;
 	}
 	if (c->n == c->cap) {
@@ -372,7 +361,7 @@ static int decode_leaf(pem_chain *c, char *err, size_t errsz)
 	if (pk == NULL) {
 		int e = br_x509_decoder_last_error(&dc);
 
-		seterr(err, errsz, "bad certificate in PEM: %s", e ? tls_error_string(e) : "truncated");
+		str_errf(err, errsz, "bad certificate in PEM: %s", e ? tls_error_string(e) : "truncated");
 		return -1;
 	}
 	c->key_type = pk->key_type;
@@ -390,7 +379,7 @@ static int decode_leaf(pem_chain *c, char *err, size_t errsz)
 		c->pub1 = xmalloc(c->pub1_len + 1);
 		memcpy(c->pub1, pk->key.ec.q, c->pub1_len);
 	} else {
-		seterr(err, errsz, "%s", "certificate key is neither RSA nor EC");
+		str_errf(err, errsz, "%s", "certificate key is neither RSA nor EC");
 		return -1;
 	}
 	return 0;
@@ -403,7 +392,7 @@ pem_chain *pem_chain_parse(const void *pem, size_t len, char *err, size_t errsz)
 	if (pem_walk(pem, len, chain_object, &cc, err, errsz) < 0)
 		goto fail;
 	if (cc.c->n == 0) {
-		seterr(err, errsz, "%s", "no certificate in PEM");
+		str_errf(err, errsz, "%s", "no certificate in PEM");
 		goto fail;
 	}
 	if (decode_leaf(cc.c, err, errsz) < 0)
@@ -423,7 +412,7 @@ pem_chain *pem_chain_load_file(const char *path, char *err, size_t errsz)
 	if (pem_read_file(path, PEM_MAX_FILE, &b, err, errsz) == 0) {
 		c = pem_chain_parse(buf_data(&b), buf_len(&b), why, sizeof(why));
 		if (c == NULL)
-			seterr(err, errsz, "%s: %s", path, why);
+			str_errf(err, errsz, "%s: %s", path, why);
 	}
 	buf_free(&b);
 	return c;
@@ -448,7 +437,7 @@ int pem_chain_issuer_key_type(const pem_chain *c) { return c->issuer_key_type; }
 bool pem_chain_matches_key(const pem_chain *c, const pem_key *k, char *err, size_t errsz)
 {
 	if (c->key_type != k->type) {
-		seterr(err, errsz, "%s key but %s certificate", k->type == BR_KEYTYPE_RSA ? "RSA" : "EC",
+		str_errf(err, errsz, "%s key but %s certificate", k->type == BR_KEYTYPE_RSA ? "RSA" : "EC",
 		    c->key_type == BR_KEYTYPE_RSA ? "RSA" : "EC");
 		return false;
 	}
@@ -466,7 +455,7 @@ bool pem_chain_matches_key(const pem_chain *c, const pem_key *k, char *err, size
 		    memcmp(out, hash, sizeof(out)) == 0;
 		free(sig);
 		if (!same)
-			seterr(err, errsz, "%s", "private key does not match the certificate");
+			str_errf(err, errsz, "%s", "private key does not match the certificate");
 		return same;
 	} else {
 		uint8_t q[BR_EC_KBUF_PUB_MAX_SIZE];
@@ -475,7 +464,7 @@ bool pem_chain_matches_key(const pem_chain *c, const pem_key *k, char *err, size
 
 		if (qlen == 0 || k->ec.curve != c->curve || qlen != c->pub1_len ||
 		    memcmp(q, c->pub1, qlen) != 0) {
-			seterr(err, errsz, "%s", "private key does not match the certificate");
+			str_errf(err, errsz, "%s", "private key does not match the certificate");
 			return false;
 		}
 		return true;

@@ -19,7 +19,6 @@
 #include <bearssl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 
 #include "base/buf.h"
 #include "base/mem.h"
+#include "base/str.h"
 #include "io/pem_key.h"
 
 /* ---- errors in words ---------------------------------------------------------- */
@@ -198,17 +198,6 @@ int tls_anchors_describe(const tls_anchors *ta, size_t i, const char **key_type,
 	return 0;
 }
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 /* Where the decoders' output goes; a failed append is remembered, not lost. */
 typedef struct sink {
@@ -243,7 +232,7 @@ static int add_der(tls_anchors *ta, const uint8_t *der, size_t len, char *err, s
 	if (pk == NULL || dn.failed) {
 		int e = br_x509_decoder_last_error(&dc);
 
-		seterr(err, errsz, "bad certificate in PEM: %s",
+		str_errf(err, errsz, "bad certificate in PEM: %s",
 		    e ? tls_error_string(e) : "truncated or out of memory");
 		goto out;
 	}
@@ -257,7 +246,7 @@ static int add_der(tls_anchors *ta, const uint8_t *der, size_t len, char *err, s
 		p1 = pk->key.ec.q, k1 = pk->key.ec.qlen;
 		p2 = NULL, k2 = 0;
 	} else {
-		seterr(err, errsz, "%s", "unsupported certificate key type");
+		str_errf(err, errsz, "%s", "unsupported certificate key type");
 		goto out;
 	}
 	total = buf_len(&dn.b) + k1 + k2;
@@ -321,11 +310,11 @@ static int pem_push(pem_state *st, const uint8_t *p, size_t len)
 		case BR_PEM_END_OBJ:
 			if (st->in_cert) {
 				if (st->der.failed) {
-					seterr(st->err, st->errsz, "%s", "certificate in PEM too large or out of memory");
+					str_errf(st->err, st->errsz, "%s", "certificate in PEM too large or out of memory");
 					return -1;
 				}
 				if (buf_len(&st->der.b) == 0) {
-					seterr(st->err, st->errsz, "%s", "bad certificate in PEM: empty");
+					str_errf(st->err, st->errsz, "%s", "bad certificate in PEM: empty");
 					return -1;
 				}
 				if (add_der(st->ta, buf_data(&st->der.b), buf_len(&st->der.b), st->err, st->errsz) < 0)
@@ -335,7 +324,7 @@ static int pem_push(pem_state *st, const uint8_t *p, size_t len)
 			st->in_obj = st->in_cert = false;
 			break;
 		case BR_PEM_ERROR:
-			seterr(st->err, st->errsz, "%s", "malformed PEM (bad base64 or framing)");
+			str_errf(st->err, st->errsz, "%s", "malformed PEM (bad base64 or framing)");
 			return -1;
 		default:
 			break;
@@ -372,7 +361,7 @@ int tls_anchors_add_pem(tls_anchors *ta, const void *pem, size_t len, char *err,
 	if (pem_push(&st, (const uint8_t *)"\n", 1) < 0)
 		goto out;
 	if (st.in_obj) {
-		seterr(err, errsz, "%s", "malformed PEM (object not terminated)");
+		str_errf(err, errsz, "%s", "malformed PEM (object not terminated)");
 		goto out;
 	}
 	rc = st.added;
@@ -388,7 +377,7 @@ int tls_anchors_load_file(tls_anchors *ta, const char *path, char *err, size_t e
 	char why[256];
 
 	if (fd < 0) {
-		seterr(err, errsz, "%s: %s", path, strerror(errno));
+		str_errf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	buf_set_limit(&b, 4u << 20);
@@ -396,14 +385,14 @@ int tls_anchors_load_file(tls_anchors *ta, const char *path, char *err, size_t e
 		ssize_t n;
 
 		if (buf_reserve(&b, 16384) < 0) {
-			seterr(err, errsz, "%s: file too large (over 4 MiB) or out of memory", path);
+			str_errf(err, errsz, "%s: file too large (over 4 MiB) or out of memory", path);
 			goto out;
 		}
 		n = read(fd, buf_tail(&b), buf_tail_room(&b));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errsz, "%s: %s", path, strerror(errno));
+			str_errf(err, errsz, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -412,7 +401,7 @@ int tls_anchors_load_file(tls_anchors *ta, const char *path, char *err, size_t e
 	}
 	rc = tls_anchors_add_pem(ta, buf_data(&b), buf_len(&b), why, sizeof(why));
 	if (rc < 0)
-		seterr(err, errsz, "%s: %s", path, why);
+		str_errf(err, errsz, "%s: %s", path, why);
 out:
 	close(fd);
 	buf_free(&b);
@@ -469,12 +458,12 @@ tls_client *tls_client_new(const tls_anchors *anchors, const char *server_name,
 	tls_client *c;
 
 	if (anchors == NULL || anchors->n == 0) {
-		seterr(err, errsz, "%s", "tls: no trust anchors (empty CA bundle)");
+		str_errf(err, errsz, "%s", "tls: no trust anchors (empty CA bundle)");
 		return NULL;
 	}
 	if (server_name == NULL || server_name[0] == '\0') {
 		/* BearSSL would skip the name check altogether */
-		seterr(err, errsz, "%s", "tls: no server name to verify");
+		str_errf(err, errsz, "%s", "tls: no server name to verify");
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -501,7 +490,7 @@ tls_client *tls_client_new(const tls_anchors *anchors, const char *server_name,
 	if (getrandom(seed, sizeof(seed), 0) == (ssize_t)sizeof(seed))
 		br_ssl_engine_inject_entropy(eng, seed, sizeof(seed));
 	if (!br_ssl_client_reset(&c->sc, server_name, 0)) {
-		seterr(err, errsz, "tls: %s", tls_error_string(br_ssl_engine_last_error(eng)));
+		str_errf(err, errsz, "tls: %s", tls_error_string(br_ssl_engine_last_error(eng)));
 		free(c);
 		return NULL;
 	}
@@ -523,7 +512,7 @@ int tls_client_set_identity(tls_client *c, const pem_chain *chain, const pem_key
 		    (unsigned)pem_chain_issuer_key_type(chain), br_ec_get_default(), br_ecdsa_sign_asn1_get_default());
 		return 0;
 	}
-	seterr(err, errsz, "%s", "tls: client key is neither RSA nor EC");
+	str_errf(err, errsz, "%s", "tls: client key is neither RSA nor EC");
 	return -1;
 }
 
@@ -593,9 +582,12 @@ int tls_client_error(const tls_client *c)
 
 const char *tls_client_suite(const tls_client *c)
 {
-	if (!tls_client_handshake_done(c))
-		return "";
-	switch (c->sc.eng.session.cipher_suite) {
+	return tls_client_handshake_done(c) ? tls_suite_name(c->sc.eng.session.cipher_suite) : "";
+}
+
+const char *tls_suite_name(unsigned suite)
+{
+	switch (suite) {
 	case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
 	case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: return "ECDHE-RSA-AES128-GCM-SHA256";
 	case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: return "ECDHE-ECDSA-AES256-GCM-SHA384";

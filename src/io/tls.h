@@ -150,5 +150,7 @@ int tls_client_error(const tls_client *c);
 
 /* Negotiated suite name, e.g. "ECDHE-ECDSA-AES128-GCM-SHA256" (after handshake), or "". */
 const char *tls_client_suite(const tls_client *c);
+/* The name of a TLS 1.2 suite we offer or accept (OpenSSL's spelling), or "" for any other. */
+const char *tls_suite_name(unsigned suite);
 
 #endif

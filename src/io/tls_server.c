@@ -18,7 +18,6 @@
 
 #include <bearssl.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,20 +25,10 @@
 #include <sys/stat.h>
 
 #include "base/mem.h"
+#include "base/str.h"
 #include "io/pem_key.h"
 #include "io/tls.h"
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 const char *tls_hs_result_name(enum tls_hs_result r)
 {
@@ -128,7 +117,7 @@ static tls_pair *load_pair(const tls_server_config *cfg, char *err, size_t errsz
 	if ((p->key = pem_key_load_file(cfg->path[F_KEY], err, errsz)) == NULL)
 		goto fail;
 	if (!pem_chain_matches_key(p->chain, p->key, why, sizeof(why))) {
-		seterr(err, errsz, "%s and %s: %s", cfg->path[F_KEY], cfg->path[F_CERT], why);
+		str_errf(err, errsz, "%s and %s: %s", cfg->path[F_KEY], cfg->path[F_CERT], why);
 		goto fail;
 	}
 	if (cfg->path[F_CA] != NULL) {
@@ -139,7 +128,7 @@ static tls_pair *load_pair(const tls_server_config *cfg, char *err, size_t errsz
 		if (n < 0)
 			goto fail;
 		if (n == 0) {
-			seterr(err, errsz, "%s: no certificate in the client CA bundle", cfg->path[F_CA]);
+			str_errf(err, errsz, "%s: no certificate in the client CA bundle", cfg->path[F_CA]);
 			goto fail;
 		}
 	}
@@ -165,7 +154,7 @@ tls_server_config *tls_server_config_new(const tls_server_files *files, int64_t 
 
 	if (files->cert_file == NULL || files->cert_file[0] == '\0' || files->key_file == NULL ||
 	    files->key_file[0] == '\0') {
-		seterr(err, errsz, "%s", "TLS needs both a certificate file and a key file");
+		str_errf(err, errsz, "%s", "TLS needs both a certificate file and a key file");
 		return NULL;
 	}
 	cfg = xcalloc(1, sizeof(*cfg));
@@ -457,7 +446,7 @@ tls_server *tls_server_new(tls_server_config *cfg, char *err, size_t errsz)
 	if (getrandom(seed, sizeof(seed), 0) == (ssize_t)sizeof(seed))
 		br_ssl_engine_inject_entropy(eng, seed, sizeof(seed));
 	if (!br_ssl_server_reset(&s->sc)) {
-		seterr(err, errsz, "tls: %s", tls_error_string(br_ssl_engine_last_error(eng)));
+		str_errf(err, errsz, "tls: %s", tls_error_string(br_ssl_engine_last_error(eng)));
 		free(s);
 		return NULL;
 	}
@@ -644,17 +633,7 @@ int tls_server_error(const tls_server *s)
 
 const char *tls_server_suite(const tls_server *s)
 {
-	if (!tls_server_handshake_done(s))
-		return "";
-	switch (s->sc.eng.session.cipher_suite) {
-	case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
-	case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: return "ECDHE-RSA-AES128-GCM-SHA256";
-	case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: return "ECDHE-ECDSA-AES256-GCM-SHA384";
-	case BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: return "ECDHE-RSA-AES256-GCM-SHA384";
-	case BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: return "ECDHE-ECDSA-CHACHA20-POLY1305";
-	case BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: return "ECDHE-RSA-CHACHA20-POLY1305";
-	}
-	return "";
+	return tls_server_handshake_done(s) ? tls_suite_name(s->sc.eng.session.cipher_suite) : "";
 }
 
 const char *tls_server_protocol(const tls_server *s)

@@ -97,6 +97,21 @@ static void test_str_helpers(void)
 	CHECK_EQ_INT(str_to_i64(STR_LIT("12a"), &v), -1);
 }
 
+static void test_str_errf(void)
+{
+	char err[8];
+
+	memset(err, 'x', sizeof(err));
+	str_errf(err, sizeof(err), "%s %d", "bad", 42);
+	CHECK(strcmp(err, "bad 42") == 0);
+	str_errf(err, sizeof(err), "key %s too long", "k");	/* truncated, still terminated */
+	CHECK(strcmp(err, "key k t") == 0);
+	str_errf(NULL, 10, "%s", "ignored");
+	err[0] = 'z';
+	str_errf(err, 0, "%s", "ignored");
+	CHECK(err[0] == 'z');
+}
+
 static void test_durations(void)
 {
 	static const struct { const char *in; int64_t ms; } ok[] = {
@@ -334,6 +349,7 @@ int main(void)
 	RUN(test_buf_grow_compacts);
 	RUN(test_buf_limit_and_detach);
 	RUN(test_str_helpers);
+	RUN(test_str_errf);
 	RUN(test_durations);
 	RUN(test_rfc3339);
 	RUN(test_flags);
