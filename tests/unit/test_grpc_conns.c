@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "loop_test_util.h"
 #include "base/log.h"
 #include "grpc/server.h"
 #include "io/loop.h"
@@ -18,39 +19,11 @@
 #define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define HELLO PREFACE "\x00\x00\x00\x04\x00\x00\x00\x00\x00" "\x00\x00\x00\x04\x01\x00\x00\x00\x00"
 
-static int64_t fake_us;
-
-static int64_t fake_clock(void *arg)
-{
-	(void)arg;
-	return fake_us;
-}
-
-static void turns(io_loop *loop, int n)
-{
-	for (int i = 0; i < n; i++)
-		io_loop_run_once(loop, 1);
-}
 
 static void advance(io_loop *loop, int64_t ms)
 {
 	fake_us += ms * 1000;
 	turns(loop, 4);
-}
-
-static int dial(int port)
-{
-	struct sockaddr_in a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		CHECK(!"connect");
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	return fd;
 }
 
 /* Reads what is there; 1 = still open, 0 = closed.  *goaway gets the GOAWAY error code seen, if any. */

@@ -11,19 +11,13 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "loop_test_util.h"
 #include "base/log.h"
 #include "io/listener.h"
 #include "io/net.h"
 
-static int64_t fake_us;
 static int accepted, asked;
 static int spare_fd = -1;	/* what on_exhausted may give back */
-
-static int64_t fake_clock(void *arg)
-{
-	(void)arg;
-	return fake_us;
-}
 
 static void on_accept(int fd, const struct sockaddr *peer, void *arg)
 {
@@ -42,12 +36,6 @@ static int on_exhausted(void *arg)
 	close(spare_fd);
 	spare_fd = -1;
 	return 1;
-}
-
-static void turns(io_loop *loop, int n)
-{
-	for (int i = 0; i < n; i++)
-		io_loop_run_once(loop, 1);
 }
 
 static void test_emfile_pauses_and_backs_off(void)

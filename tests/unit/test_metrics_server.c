@@ -12,43 +12,16 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "loop_test_util.h"
 #include "base/log.h"
 #include "io/loop.h"
 #include "worker/metrics.h"
 
-static int64_t fake_us;
-
-static int64_t fake_clock(void *arg)
-{
-	(void)arg;
-	return fake_us;
-}
-
-static void turns(io_loop *loop, int n)
-{
-	for (int i = 0; i < n; i++)
-		io_loop_run_once(loop, 1);
-}
 
 static void advance(io_loop *loop, int64_t ms)
 {
 	fake_us += ms * 1000;
 	turns(loop, 3);
-}
-
-static int dial(int port)
-{
-	struct sockaddr_in a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		CHECK(!"connect");
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	return fd;
 }
 
 /* 1 = still open (nothing or data to read), 0 = the server closed it. */

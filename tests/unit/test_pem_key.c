@@ -12,40 +12,10 @@
 
 #include "base/mem.h"
 #include "harness.h"
+#include "openssl_util.h"
 #include "base/buf.h"
 #include "io/pem_key.h"
 #include "io/tls.h"
-
-static char dir[64];
-
-static bool sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int n;
-
-	n = snprintf(cmd, sizeof(cmd), "cd %s && ( ", dir);
-	va_start(ap, fmt);
-	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-	va_end(ap);
-	strncat(cmd, " ) >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "command failed: %s\n", cmd);
-		return false;
-	}
-	return true;
-}
-
-static char *path(const char *name)
-{
-	static char p[4][128];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
-	return p[i];
-}
 
 static bool make_material(void)
 {
@@ -244,8 +214,8 @@ int main(void)
 	char cmd[128];
 	int rc;
 
-	snprintf(dir, sizeof(dir), "/tmp/cplane-pem-XXXXXX");
-	if (mkdtemp(dir) == NULL || !make_material()) {
+	snprintf(openssl_dir, sizeof(openssl_dir), "/tmp/cplane-pem-XXXXXX");
+	if (mkdtemp(openssl_dir) == NULL || !make_material()) {
 		fprintf(stderr, "cannot make test keys with openssl\n");
 		return 1;
 	}
@@ -255,8 +225,8 @@ int main(void)
 	RUN(test_chain_errors);
 	RUN(test_checked_allocations_fail);
 	rc = harness_finish();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", openssl_dir);
 	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+		fprintf(stderr, "could not remove %s\n", openssl_dir);
 	return rc;
 }

@@ -13,34 +13,9 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "openssl_util.h"
 #include "io/pem_key.h"
 #include "io/tls.h"
-
-static char dir[64];
-
-static bool sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int n = snprintf(cmd, sizeof(cmd), "cd %s && ( ", dir);
-
-	va_start(ap, fmt);
-	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-	va_end(ap);
-	strncat(cmd, " ) >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	return system(cmd) == 0;
-}
-
-static const char *path(const char *name)
-{
-	static char p[4][128];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
-	return p[i];
-}
 
 #define EC "-newkey ec -pkeyopt ec_paramgen_curve:P-256"
 #define CA(name) "openssl req -x509 " EC " -nodes -keyout " name ".key -out " name ".pem -days 2 -subj /CN=" name \
@@ -165,8 +140,8 @@ static void test_client_identity(void)
 
 int main(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/cplane-tlsca-XXXXXX");
-	if (mkdtemp(dir) == NULL || !sh(CA("ca")) || !sh(CA("other")) ||
+	snprintf(openssl_dir, sizeof(openssl_dir), "/tmp/cplane-tlsca-XXXXXX");
+	if (mkdtemp(openssl_dir) == NULL || !sh(CA("ca")) || !sh(CA("other")) ||
 	    !sh(LEAF("server", EC, "ca", "serverAuth")) ||
 	    !sh(LEAF("client-rsa", "-newkey rsa:2048", "ca", "clientAuth")) ||
 	    !sh(LEAF("client-ec", EC, "ca", "clientAuth")) ||
@@ -175,6 +150,6 @@ int main(void)
 		return 1;
 	}
 	RUN(test_client_identity);
-	sh("rm -rf %s", dir);
+	sh("rm -rf %s", openssl_dir);
 	return harness_finish();
 }

@@ -17,41 +17,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "openssl_util.h"
 #include "io/pem_key.h"
 #include "io/tls.h"
 #include "io/tls_server.h"
 #include "io/tls_stream.h"
-
-static char dir[64];
-
-static bool sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int n;
-
-	n = snprintf(cmd, sizeof(cmd), "cd %s && ( ", dir);
-	va_start(ap, fmt);
-	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-	va_end(ap);
-	strncat(cmd, " ) >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "command failed: %s\n", cmd);
-		return false;
-	}
-	return true;
-}
-
-static char *path(const char *name)
-{
-	static char p[8][128];
-	static int i;
-
-	i = (i + 1) % 8;
-	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
-	return p[i];
-}
 
 #define LEAF(name, newkey, ca, eku) \
 	"openssl req " newkey " -nodes -keyout " name ".key -out " name ".csr -subj /CN=" name " && " \
@@ -503,8 +473,8 @@ int main(void)
 	char cmd[128];
 	int rc;
 
-	snprintf(dir, sizeof(dir), "/tmp/cplane-tlss-XXXXXX");
-	if (mkdtemp(dir) == NULL || !make_material()) {
+	snprintf(openssl_dir, sizeof(openssl_dir), "/tmp/cplane-tlss-XXXXXX");
+	if (mkdtemp(openssl_dir) == NULL || !make_material()) {
 		fprintf(stderr, "cannot make test certificates with openssl\n");
 		return 1;
 	}
@@ -516,8 +486,8 @@ int main(void)
 	RUN(test_config_errors);
 	RUN(test_stream_socketpair);
 	rc = harness_finish();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", openssl_dir);
 	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+		fprintf(stderr, "could not remove %s\n", openssl_dir);
 	return rc;
 }
