@@ -534,7 +534,12 @@ void tls_client_set_alpn(tls_client *c, const char *const *names, size_t n)
 
 unsigned tls_client_state(const tls_client *c)
 {
-	unsigned st = br_ssl_engine_current_state(&c->sc.eng), r = 0;
+	return tls_state_bits(br_ssl_engine_current_state(&c->sc.eng));
+}
+
+unsigned tls_state_bits(unsigned st)
+{
+	unsigned r = 0;
 
 	if (st & BR_SSL_CLOSED)
 		r |= TLS_CLOSED;

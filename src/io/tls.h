@@ -119,6 +119,8 @@ enum {
 	TLS_RECVAPP = 16u,	/* decrypted application data ready */
 };
 unsigned tls_client_state(const tls_client *c);
+/* tls_client_state's mapping, for any engine: BearSSL's br_ssl_engine_current_state() bits to the TLS_* above. */
+unsigned tls_state_bits(unsigned br_state);
 
 /*
  * Buffer/acknowledge pairs, exactly BearSSL's semantics: *_buf returns a

@@ -513,22 +513,10 @@ void tls_server_free(tls_server *s)
 
 unsigned tls_server_state(tls_server *s)
 {
-	unsigned st = br_ssl_engine_current_state(&s->sc.eng), r = 0;
-
 	note(s);
 	if (s->alerting)
 		return s->alert_sent < sizeof(s->alert) ? TLS_SENDREC : TLS_CLOSED;
-	if (st & BR_SSL_CLOSED)
-		r |= TLS_CLOSED;
-	if (st & BR_SSL_SENDREC)
-		r |= TLS_SENDREC;
-	if (st & BR_SSL_RECVREC)
-		r |= TLS_RECVREC;
-	if (st & BR_SSL_SENDAPP)
-		r |= TLS_SENDAPP;
-	if (st & BR_SSL_RECVAPP)
-		r |= TLS_RECVAPP;
-	return r;
+	return tls_state_bits(br_ssl_engine_current_state(&s->sc.eng));
 }
 
 uint8_t *tls_server_sendrec_buf(tls_server *s, size_t *len)
