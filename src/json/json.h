@@ -261,6 +261,9 @@ typedef struct json_pathset {
 		uint16_t elem_child;	/* the "[*]" child, 0 = none */
 		uint16_t any_child;	/* the "*" child, 0 = none */
 		uint16_t parent;
+		/* bit min(len, 63) set for the length of each named key child:
+		 * most unwanted keys are turned away on their length alone */
+		uint64_t key_lens;
 	} node[JSON_PATHS_MAX_NODES];
 	uint16_t hash[JSON_PATHS_HASH];	/* (parent, key) -> key node, 0 = empty */
 	char pool[JSON_PATHS_POOL];

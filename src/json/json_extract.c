@@ -77,6 +77,7 @@ static int add_child(json_pathset *ps, unsigned parent, const char *key, size_t 
 		n->key_len = (uint16_t)len;
 		ps->pool_len += (unsigned)len;
 		ps->node[parent].has_key = 1;
+		ps->node[parent].key_lens |= (uint64_t)1 << (len < 63 ? len : 63);
 	} else {
 		ps->node[parent].has_elem = 1;
 		ps->node[parent].elem_child = (uint16_t)i;
@@ -382,7 +383,12 @@ static int on_token(json_extract *x, json_token *t)
 static int key_filter(void *ctx, const char *key, size_t len, unsigned depth)
 {
 	json_extract *x = ctx;
-	unsigned v = match_key(x, x->node[depth - 1], key, len);
+	unsigned parent = x->node[depth - 1], v;
+	const struct json_pnode *pn = &x->ps->node[parent];
+
+	if (!(pn->key_lens >> (len < 63 ? len : 63) & 1) && !pn->any_child)
+		return 0;
+	v = match_key(x, parent, key, len);
 
 	if (v == NONE)
 		return 0;

@@ -203,7 +203,7 @@ static const uint8_t plain_tab[256] = {
 /* First byte in [c, e) that is not plain string content, or e.  Every
  * SIMD path uses SSE2 here: strings are short, and a call into an AVX2
  * function per string would cost more than it saves. */
-static const uint8_t *scan_plain(const json_parser *p, const uint8_t *c, const uint8_t *e)
+HOT const uint8_t *scan_plain(const json_parser *p, const uint8_t *c, const uint8_t *e)
 {
 #if defined(__SSE2__)
 	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);

@@ -38,10 +38,10 @@ typedef struct masks {
 	uint64_t quote, bs, open, close, brace_open, brace_close, ctl, high;
 } masks;
 
-/* What the fast loop needs: "special" is backslash, control or non-ASCII,
- * any of which sends the block to the general code. */
+/* What the fast loop needs: "special" is control or non-ASCII, either of
+ * which sends the block to the general code; backslashes it walks. */
 typedef struct fmasks {
-	uint64_t quote, open, close, brace_open, brace_close, special;
+	uint64_t quote, bs, open, close, brace_open, brace_close, special;
 } fmasks;
 
 static void classify_scalar(const uint8_t *s, masks *m)
@@ -74,7 +74,8 @@ static void classify_fast_scalar(const uint8_t *s, fmasks *f)
 	f->close = m.close;
 	f->brace_open = m.brace_open;
 	f->brace_close = m.brace_close;
-	f->special = m.bs | m.ctl | m.high;
+	f->bs = m.bs;
+	f->special = m.ctl | m.high;
 }
 
 #if defined(__SSE2__)
@@ -116,12 +117,12 @@ ALWAYS void classify_fast_sse2(const uint8_t *s, fmasks *f)
 	for (i = 0; i < 4; i++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * i));
 		__m128i vl = _mm_or_si128(v, lc);
-		/* High bit set: non-ASCII, or a control character, or a backslash. */
-		__m128i sp = _mm_or_si128(v, _mm_or_si128(_mm_cmpeq_epi8(v, bs),
-		    _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v)));
+		/* High bit set: non-ASCII, or a control character. */
+		__m128i sp = _mm_or_si128(v, _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
 		unsigned sh = 16u * (unsigned)i;
 
 		f->quote |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, q)) << sh;
+		f->bs |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bs)) << sh;
 		f->open |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(vl, ob)) << sh;
 		f->close |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(vl, cb)) << sh;
 		f->brace_open |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, ob)) << sh;
@@ -169,14 +170,13 @@ static inline void classify_fast_avx2(const uint8_t *s, fmasks *f)
 	__m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)s);
 	__m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(s + 32));
 	__m256i l0 = _mm256_or_si256(v0, lc), l1 = _mm256_or_si256(v1, lc);
-	__m256i sp0 = _mm256_or_si256(v0, _mm256_or_si256(_mm256_cmpeq_epi8(v0, bs),
-	    _mm256_cmpeq_epi8(_mm256_min_epu8(v0, c1f), v0)));
-	__m256i sp1 = _mm256_or_si256(v1, _mm256_or_si256(_mm256_cmpeq_epi8(v1, bs),
-	    _mm256_cmpeq_epi8(_mm256_min_epu8(v1, c1f), v1)));
+	__m256i sp0 = _mm256_or_si256(v0, _mm256_cmpeq_epi8(_mm256_min_epu8(v0, c1f), v0));
+	__m256i sp1 = _mm256_or_si256(v1, _mm256_cmpeq_epi8(_mm256_min_epu8(v1, c1f), v1));
 
 #define M2(a, b) ((uint64_t)(uint32_t)_mm256_movemask_epi8(a) | \
 	(uint64_t)(uint32_t)_mm256_movemask_epi8(b) << 32)
 	f->quote = M2(_mm256_cmpeq_epi8(v0, q), _mm256_cmpeq_epi8(v1, q));
+	f->bs = M2(_mm256_cmpeq_epi8(v0, bs), _mm256_cmpeq_epi8(v1, bs));
 	f->open = M2(_mm256_cmpeq_epi8(l0, ob), _mm256_cmpeq_epi8(l1, ob));
 	f->close = M2(_mm256_cmpeq_epi8(l0, cb), _mm256_cmpeq_epi8(l1, cb));
 	f->brace_open = M2(_mm256_cmpeq_epi8(v0, ob), _mm256_cmpeq_epi8(v1, ob));
@@ -370,10 +370,20 @@ ALWAYS int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *us
 	if (x || p->u8_need) {
 		unsigned lim = end == 64 ? n : end + 1;
 
-		for (i = p->u8_need ? 0 : first_bit(x); i < lim && i < epos; i++) {
+		/* ASCII bytes outside a sequence leave the state alone: jump
+		 * from one non-ASCII byte to the next when none is pending. */
+		for (i = p->u8_need ? 0 : first_bit(x); i < lim && i < epos;) {
 			if (json__utf8_step(p, s[i]) < 0) {
 				note(&epos, &err, i, JSON_EUTF8);
 				break;
+			}
+			i++;
+			if (!p->u8_need) {
+				uint64_t rest = i < 64 ? x >> i << i : 0;
+
+				if (!rest)
+					break;
+				i = first_bit(rest);
 			}
 		}
 	}
@@ -403,30 +413,65 @@ ALWAYS int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *us
 }
 
 /*
- * One full block of a value that does not end in it, with no backslash,
- * control or non-ASCII byte: only the depth and brace counts move.  Returns
- * 0 to leave the block to skip_block(), which then decides everything (so
- * errors and their offsets never depend on this shortcut).  "{}" and "[]"
- * pairs are taken out before comparing the closing brackets with the depth:
- * a pair never takes the depth below where it started, and managedFields
- * is mostly such pairs.
+ * One full block with no control or non-ASCII byte: only the
+ * depth and brace counts move, or, when the value ends in the block, the
+ * closing bracket is found by walking the bracket bits.  Returns 1 when the
+ * block was consumed, 2 when the value ended (*used = bytes up to and
+ * including its closing bracket), 0 to leave the block to skip_block(),
+ * which then decides everything (so errors and their offsets never depend
+ * on this shortcut: anything that could fail, the depth limit or unbalanced
+ * brace kinds, falls back).  "{}" and "[]" pairs are taken out before
+ * comparing the closing brackets with the depth: a pair never takes the
+ * depth below where it started, and managedFields is mostly such pairs.
  */
-ALWAYS int skip_fast(json_parser *p, const uint8_t *s, int kind)
+ALWAYS int skip_fast(json_parser *p, const uint8_t *s, unsigned *used, int kind)
 {
 	fmasks f;
-	uint64_t inside, opens, closes, pairs;
-	unsigned no, nc;
+	uint64_t inside, opens, closes, pairs, x, upto, escaped = 0, starts = 0;
+	unsigned no, nc, i;
+	uint32_t d;
 
 	classify_fast(s, &f, kind);
 	if (f.special)
 		return 0;
-	inside = prefix_xor(f.quote, kind) ^ (0 - (uint64_t)p->sk_instr);
+	/* Escapes (managedFields keys such as k:{\"name\":\"main\"}): each
+	 * backslash escapes the next byte, which must be an escape letter; one
+	 * ending the block is left to skip_block(). */
+	for (x = f.bs; x; x &= ~((uint64_t)3 << i)) {
+		i = first_bit(x);
+		if (i == 63 || !escape_letter(s[i + 1]))
+			return 0;
+		starts |= (uint64_t)1 << i;
+		escaped |= (uint64_t)2 << i;
+	}
+	inside = prefix_xor(f.quote & ~escaped, kind) ^ (0 - (uint64_t)p->sk_instr);
+	if (starts & ~inside)
+		return 0;
 	opens = f.open & ~inside;
 	closes = f.close & ~inside;
 	pairs = opens & closes >> 1;
 	no = popcount64(opens & ~pairs, kind);
 	nc = popcount64(closes & ~(pairs << 1), kind);
-	if (nc >= p->sk_depth || p->depth + p->sk_depth + no + (pairs != 0) > p->max_depth)
+	if (nc >= p->sk_depth) {
+		d = p->sk_depth;
+		for (x = opens | closes; x; x &= x - 1) {
+			i = first_bit(x);
+			if (opens >> i & 1) {
+				if (p->depth + ++d > p->max_depth)
+					return 0;
+			} else if (--d == 0) {
+				upto = i == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (i + 1)) - 1;
+				if (p->sk_brace + (int32_t)popcount64(f.brace_open & ~inside & upto, kind) !=
+				    (int32_t)popcount64(f.brace_close & ~inside & upto, kind))
+					return 0;
+				p->sk_depth = 0;
+				*used = i + 1;
+				return 2;
+			}
+		}
+		return 0;
+	}
+	if (p->depth + p->sk_depth + no + (pairs != 0) > p->max_depth)
 		return 0;
 	p->sk_depth += no - nc;
 	p->sk_brace += (int32_t)popcount64(f.brace_open & ~inside, kind)
@@ -446,9 +491,16 @@ ALWAYS int scan(json_parser *p, int kind)
 		unsigned n = 64, used;
 		int r;
 
-		if (left >= 64 && !p->sk_esc && !p->u8_need && skip_fast(p, s, kind)) {
-			p->cur += 64;
-			continue;
+		if (left >= 64 && !p->sk_esc && !p->u8_need) {
+			r = skip_fast(p, s, &used, kind);
+			if (r == 1) {
+				p->cur += 64;
+				continue;
+			}
+			if (r == 2) {
+				p->cur += used;
+				return 1;
+			}
 		}
 		if (left < 64) {
 			n = (unsigned)left;

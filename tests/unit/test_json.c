@@ -639,6 +639,89 @@ static void test_simd_paths_agree(void)
 	CHECK(errs > 50 && errs < 550);
 }
 
+/* The error and the offset it is reported at, one whole parse. */
+static int parse_verdict(const uint8_t *in, size_t len, unsigned flags, uint64_t *off)
+{
+	static char sb[64];
+	json_parser p;
+	json_token t;
+	int r;
+
+	json_parser_init(&p, sb, sizeof(sb), flags);
+	json_feed(&p, in, len);
+	json_feed_end(&p);
+	while ((r = json_next(&p, &t)) == 1) {
+		if (t.type == JSON_KEY && t.len == 1 && t.str[0] == 'a')
+			json_skip_next(&p);
+	}
+	*off = json_offset(&p);
+	return r;
+}
+
+/*
+ * The bulk skipper's shortcut blocks walk backslashes (escaped quotes and
+ * backslashes, an escape ending the block, a bad escape letter, a backslash
+ * outside strings) and end the value in the block; the general blocks jump
+ * between non-ASCII bytes.  Each payload is moved across every alignment
+ * against the 64-byte blocks: every path gives the portable path's verdict
+ * at the same offset, and every split point the whole parse's tokens.
+ */
+static void test_skip_escapes_aligned(void)
+{
+	static const char *const payloads[] = {
+		"\"k:{\\\"name\\\":\\\"main\\\"}\":{}",	/* managedFields keys */
+		"\"\\\\\\\\\\\\\":[\"\\\\\\\"]\"]",		/* runs of backslashes */
+		"\"\\u00e9\\/\\b\\f\\n\\r\\t\":1",
+		"\"bad \\q escape\":1",
+		"\"x\":1,\\\"y\":2",			/* backslash outside strings */
+		"\"d\xc3\xa9ploy\xe2\x9c\x93 and more ascii after it\":[\"\xf0\x9f\x99\x82\"]",
+		"\"cut \xe2\x82 short\":1",
+		"\"lone \x80 continuation\":1",
+		"\"brackets ]}[{ in a string\":[{\"c\":[]}]",
+		"\"unbalanced\":[}",
+	};
+	static char doc[512];
+	static out w, ref;
+	size_t k, pad, n;
+	unsigned path;
+	opts m = { JSON_SINGLE, 64, SKIP_KEY_A, 0 };
+
+	for (k = 0; k < sizeof(payloads) / sizeof(payloads[0]); k++) {
+		for (pad = 0; pad < 130; pad++) {
+			uint64_t off_ref, off;
+			int r_ref, r;
+
+			/* A plain string of pad bytes first moves the payload. */
+			n = (size_t)snprintf(doc, sizeof(doc), "{\"a\":{\"p\":\"%.*s\",%s,\"z\":[1]},\"b\":1}",
+			    (int)pad, "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz"
+			    "0123456789abcdefghijklmnopqrstuvwxyz0123456789ab", payloads[k]);
+			r_ref = parse_verdict((const uint8_t *)doc, n, JSON_SINGLE | simd_paths[0], &off_ref);
+			for (path = 1; path < NPATHS; path++) {
+				r = parse_verdict((const uint8_t *)doc, n, JSON_SINGLE | simd_paths[path], &off);
+				if (r != r_ref || off != off_ref)
+					fprintf(stderr, "payload %zu pad %zu %s: %s at %llu, portable %s at %llu\n",
+					    k, pad, json_simd_path_name(json_simd_path(simd_paths[path])),
+					    err_name(r), (unsigned long long)off, err_name(r_ref),
+					    (unsigned long long)off_ref);
+				CHECK_EQ_INT(r, r_ref);
+				CHECK(off == off_ref);
+			}
+			/* Every split point, on a spread of alignments. */
+			if (pad % 9 != 0 && pad != 63 && pad != 64)
+				continue;
+			m.flags = JSON_SINGLE | simd_paths[0];
+			CHECK(check_all_splits((const uint8_t *)doc, n, &m, &ref, "escapes aligned"));
+			for (path = 1; path < NPATHS; path++) {
+				m.flags = JSON_SINGLE | simd_paths[path];
+				CHECK(check_all_splits((const uint8_t *)doc, n, &m, &w, "escapes aligned"));
+				CHECK_OUT(w.s, ref.s);
+			}
+			/* Valid payloads skip; the rest are rejected. */
+			CHECK((r_ref == 0) == (k < 3 || k == 5 || k == 8));
+		}
+	}
+}
+
 int main(void)
 {
 	RUN(test_conformance);
@@ -651,5 +734,6 @@ int main(void)
 	RUN(test_zero_copy_and_strerror);
 	RUN(test_simd_path_choice);
 	RUN(test_simd_paths_agree);
+	RUN(test_skip_escapes_aligned);
 	return harness_finish();
 }

@@ -354,13 +354,15 @@ static void test_generated_events(void)
 	for (i = 0; i < N; i++)
 		len += deploy_gen_event(stream + len, sizeof(stream) - len, (unsigned)i, &want[i]);
 	/* Chunk sizes from 1 byte to 16 KiB, every alignment against 64-byte blocks. */
-	for (strict = 0; strict <= 2; strict++) {
+	/* Default path, strict, baseline, portable, SSE4.2. */
+	for (strict = 0; strict <= 4; strict++) {
+		static const unsigned fl[] = { 0, JSON_EXTRACT_STRICT, JSON_BASELINE_SIMD,
+			JSON_PATH_SCALAR << JSON_SIMD_SHIFT, JSON_PATH_SSE42 << JSON_SIMD_SHIFT };
+
 		for (chunk = 1; chunk <= 16384; chunk = chunk < 70 ? chunk + 1 : chunk * 2 + 1) {
 			memset(&g, 0, sizeof(g));
 			g.want = want;
-			json_extract_init(&x, &ps, sbuf, sizeof(sbuf),
-			    strict == 1 ? JSON_EXTRACT_STRICT : strict == 2 ? JSON_BASELINE_SIMD : 0,
-			    gen_event, &g);
+			json_extract_init(&x, &ps, sbuf, sizeof(sbuf), fl[strict], gen_event, &g);
 			for (i = 0; i < len; i += chunk)
 				CHECK_EQ_INT(json_extract_feed(&x, stream + i, len - i < chunk ? len - i : chunk), 0);
 			CHECK_EQ_INT(json_extract_finish(&x), 0);
