@@ -248,6 +248,12 @@ const char *h2_conn_error_desc(const h2_conn *c);
 
 /* Peer's settings in effect. */
 uint32_t h2_conn_peer_max_concurrent_streams(const h2_conn *c);
+/*
+ * Stream objects kept for reuse: at least 64 once that many were used, up
+ * to as many as were live at once in the last second (at most 512); ticks
+ * (h2_conn_next_deadline asks for them) trim the rest.
+ */
+size_t h2_conn_spare_streams(const h2_conn *c);
 uint32_t h2_conn_peer_max_frame_size(const h2_conn *c);
 /* Number of open streams (both directions, any open/half-closed state). */
 size_t h2_conn_open_streams(const h2_conn *c);

@@ -4,8 +4,13 @@
  *
  * Implementation notes.
  * - Streams live in an open-addressing table keyed by id (linear probing,
- *   backward-shift deletion) and come from a small free list, so a unary
- *   call costs no malloc once the connection is warm.
+ *   backward-shift deletion) and come from a free list, so a unary call
+ *   costs no malloc once the connection is warm.  The list keeps as many
+ *   objects as were live at once in the last second (at most
+ *   H2_KEEP_FREE_MAX), so a client that keeps 100 streams open does not
+ *   free and reallocate the ones past a fixed bound every turn (musl then
+ *   unmaps and maps a page each time); ticks trim it back to H2_KEEP_FREE
+ *   once the load is gone.
  * - Only live streams have objects.  A closed stream is remembered in a ring
  *   of the last H2_CLOSED_RING ids with how it ended, which is what §5.1
  *   needs: frames after our RST_STREAM are ignored, frames after the peer's
@@ -20,7 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define H2_KEEP_FREE 64	/* stream objects kept for reuse */
+#define H2_KEEP_FREE 64		/* stream objects always kept for reuse */
+#define H2_KEEP_FREE_MAX 512	/* ... and at most, while that many were live at once */
 
 const char *h2_error_code_str(uint32_t code)
 {
@@ -199,6 +205,8 @@ h2_stream *h2__stream_new(h2_conn *c, uint32_t id)
 		;
 	c->tab[i] = s;
 	c->nstreams++;
+	if (c->nstreams > c->spare_peak)
+		c->spare_peak = c->nstreams;
 	if (h2__is_local_id(c, id))
 		c->n_local++;
 	else
@@ -213,7 +221,7 @@ static void stream_release(h2_conn *c, h2_stream *s)
 		buf_free(&s->sendq);
 	if (s->trailers.cap > 1024)
 		buf_free(&s->trailers);
-	if (c->nfree < H2_KEEP_FREE) {
+	if (c->nfree < H2_KEEP_FREE || (c->nfree < c->spare_peak && c->nfree < H2_KEEP_FREE_MAX)) {
 		s->next = c->free_list;
 		c->free_list = s;
 		c->nfree++;
@@ -592,12 +600,41 @@ int h2_conn_consume(h2_conn *c, int32_t stream_id, size_t n)
 
 /* ---- timers ---- */
 
+/* Frees spare stream objects beyond what the last second needed; at most once a second. */
+static void trim_spares(h2_conn *c)
+{
+	size_t keep;
+
+	if (c->nfree <= H2_KEEP_FREE)
+		return;
+	if (c->spare_trim_at == 0 || c->now_ms < c->spare_trim_at) {
+		if (c->spare_trim_at == 0)
+			c->spare_trim_at = c->now_ms + 1000;
+		return;
+	}
+	keep = c->spare_peak > c->nstreams ? c->spare_peak - c->nstreams : 0;
+	if (keep < H2_KEEP_FREE)
+		keep = H2_KEEP_FREE;
+	while (c->nfree > keep) {
+		h2_stream *s = c->free_list;
+
+		c->free_list = s->next;
+		c->nfree--;
+		buf_free(&s->sendq);
+		buf_free(&s->trailers);
+		free(s);
+	}
+	c->spare_peak = c->nstreams;
+	c->spare_trim_at = c->nfree > H2_KEEP_FREE ? c->now_ms + 1000 : 0;
+}
+
 int h2_conn_tick(h2_conn *c, int64_t now_ms)
 {
 	if (now_ms > c->now_ms)
 		c->now_ms = now_ms;
 	if (c->failed)
 		return H2_ERR_CONN;
+	trim_spares(c);
 	bucket_refill(c, &c->rst_in);
 	bucket_refill(c, &c->provoked);
 	bucket_refill(c, &c->empty_data);
@@ -648,6 +685,13 @@ int64_t h2_conn_next_deadline(const h2_conn *c)
 	/* Rate limits refill only from ticks: ask for one a second while any is below its burst. */
 	if (buckets_refilling(c) && (d < 0 || c->now_ms + 1000 < d))
 		d = c->now_ms + 1000;
+	/* Spare streams past H2_KEEP_FREE are trimmed from ticks (trim_spares). */
+	if (c->nfree > H2_KEEP_FREE) {
+		int64_t t = c->spare_trim_at ? c->spare_trim_at : c->now_ms;
+
+		if (d < 0 || t < d)
+			d = t;
+	}
 	return d;
 }
 
@@ -656,6 +700,7 @@ int64_t h2_conn_next_deadline(const h2_conn *c)
 uint32_t h2_conn_error_code(const h2_conn *c) { return c->error_code; }
 const char *h2_conn_error_desc(const h2_conn *c) { return c->error_desc ? c->error_desc : ""; }
 uint32_t h2_conn_peer_max_concurrent_streams(const h2_conn *c) { return c->peer_max_concurrent; }
+size_t h2_conn_spare_streams(const h2_conn *c) { return c->nfree; }
 uint32_t h2_conn_peer_max_frame_size(const h2_conn *c) { return c->peer_max_frame; }
 size_t h2_conn_open_streams(const h2_conn *c) { return c->nstreams; }
 int h2_conn_handshaken(const h2_conn *c) { return c->got_settings; }

@@ -140,6 +140,8 @@ struct h2_conn {
 	uint32_t next_local_id;
 	h2_stream *free_list;
 	size_t nfree;
+	size_t spare_peak;	/* most streams live at once since the last trim */
+	int64_t spare_trim_at;	/* next trim of the free list (ms), 0 = not armed */
 	h2_stream *pend_head, *pend_tail;
 	size_t npending;
 	struct { uint32_t id; uint32_t how; } closed[H2_CLOSED_RING];

@@ -41,6 +41,62 @@ static void test_unary_pair(void)
 	side_free(&sv);
 }
 
+/* One round of n requests all live at once on the server, then answered. */
+static void concurrent_round(side *cl, side *sv, int n)
+{
+	static const h2_field f[] = {H2_FIELD_LIT("content-type", "application/grpc")};
+	int32_t ids[128];
+
+	CHECK(n <= 128);
+	for (int i = 0; i < n; i++)
+		CHECK((ids[i] = h2_submit_request(cl->c, "POST", "http", "x", "/s/M", f, 1, 1, NULL)) > 0);
+	pump(cl, sv);
+	CHECK_EQ_INT(h2_conn_open_streams(sv->c), n);
+	for (int i = 0; i < n; i++)
+		respond(sv, sv->c, ids[i]);
+	pump(cl, sv);
+	CHECK_EQ_INT(h2_conn_open_streams(sv->c), 0);
+}
+
+/*
+ * The server keeps as many spare stream objects as were live at once (so a
+ * client holding 100 streams open costs no malloc per call), and ticks trim
+ * them back to 64 a second after that load is gone.
+ */
+static void test_spare_streams_follow_load(void)
+{
+	side cl, sv;
+	int closes;
+
+	side_init(&cl, H2_ROLE_CLIENT, NULL);
+	side_init(&sv, H2_ROLE_SERVER, NULL);
+	h2_conn_tick(sv.c, 1);
+	concurrent_round(&cl, &sv, 10);
+	CHECK_EQ_INT(h2_conn_spare_streams(sv.c), 10);
+	concurrent_round(&cl, &sv, 100);
+	CHECK_EQ_INT(h2_conn_spare_streams(sv.c), 100);
+	CHECK(h2_conn_next_deadline(sv.c) >= 0);	/* a trim is owed */
+	/* another round of 100 is served from the spares: the count does not move */
+	concurrent_round(&cl, &sv, 100);
+	CHECK_EQ_INT(h2_conn_spare_streams(sv.c), 100);
+	/* ticks within the second that saw 100 live keep them */
+	for (int64_t t = 1; t <= 1001; t += 500)
+		h2_conn_tick(sv.c, t);
+	CHECK_EQ_INT(h2_conn_spare_streams(sv.c), 100);
+	/* a quiet second later they go back to 64, and no more trims are asked for */
+	h2_conn_tick(sv.c, 2001);
+	CHECK_EQ_INT(h2_conn_spare_streams(sv.c), 64);
+	CHECK_EQ_INT(h2_conn_next_deadline(sv.c), -1);
+	/* the load comes back: the list grows to it again */
+	concurrent_round(&cl, &sv, 128);
+	CHECK_EQ_INT(h2_conn_spare_streams(sv.c), 128);
+	closes = sv.closes;
+	CHECK_EQ_INT(closes, 10 + 100 + 100 + 128);
+	CHECK_EQ_INT(cl.closes, closes);
+	side_free(&cl);
+	side_free(&sv);
+}
+
 /* Many streams with large bodies both ways, small windows and frames: flow control must pace them. */
 static void test_flow_control_many(void)
 {
@@ -441,6 +497,7 @@ static void test_checked_allocations_fail(void)
 int main(void)
 {
 	RUN(test_unary_pair);
+	RUN(test_spare_streams_follow_load);
 	RUN(test_flow_control_many);
 	RUN(test_backpressure);
 	RUN(test_client_reset_and_goaway);
