@@ -532,11 +532,13 @@ void h2_conn_free(h2_conn *c)
 		free(s);
 	}
 	free(c->tab);
+	free(c->memo);
 	hpack_decoder_free(&c->dec);
 	hpack_encoder_free(&c->enc);
 	buf_free(&c->inbuf);
 	buf_free(&c->block);
 	buf_free(&c->fstore);
+	free(c->rq_memo);
 	buf_free(&c->out);
 	free(c->frec);
 	free(c->fields);

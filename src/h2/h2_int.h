@@ -54,6 +54,25 @@ typedef struct h2_bucket {
 enum { CLOSED_NORMAL = 1, CLOSED_RESET_BY_US = 2, CLOSED_RESET_BY_PEER = 3 };
 #define H2_CLOSED_RING 256
 
+/*
+ * A header block we wrote whose encoding left the HPACK encoder as it was
+ * (every field indexed or sent without indexing): the same fields, while
+ * the encoder's state is unchanged, are the same bytes, so h2_send writes
+ * them again without checking or encoding the fields.  The key is the
+ * fields as sent: per field its flags, name and value lengths (one octet
+ * each), name, value.
+ */
+#define H2_MEMO_SLOTS 2
+#define H2_MEMO_KEY_MAX 160
+#define H2_MEMO_BLOCK_MAX 64
+typedef struct h2_block_memo {
+	uint64_t enc_state;	/* hpack_encoder_state() it was made in */
+	uint16_t key_len;	/* 0: empty slot */
+	uint16_t block_len;
+	uint8_t key[H2_MEMO_KEY_MAX];
+	uint8_t block[H2_MEMO_BLOCK_MAX];
+} h2_block_memo;
+
 /* Field record while a block is being decoded: offsets into fstore (it may move). */
 typedef struct h2_frec {
 	uint32_t name_off, name_len, value_off, value_len;
@@ -124,12 +143,26 @@ struct h2_conn {
 	/* HPACK and field decoding */
 	hpack_decoder dec;
 	hpack_encoder enc;
+	h2_block_memo *memo;	/* H2_MEMO_SLOTS, made when the first block qualifies */
+	unsigned memo_next;	/* slot the next block replaces */
 	buf fstore;
 	h2_frec *frec;
 	h2_field *fields;
 	uint64_t *value_ids;	/* h2_headers.value_ids */
 	size_t frec_cap;
 	h2_hblock hb;
+	/*
+	 * The last request block, when decoding it left the HPACK decoder as it
+	 * was: fstore, frec and rq_memo_hb still hold its fields, so the same
+	 * bytes in the same decoder state are not decoded again.  Clients send
+	 * the same block for every call (indexed fields, :path and authorization
+	 * as literals); any other block ends the memo.
+	 */
+	uint8_t *rq_memo;	/* the block's bytes (at most RQ_MEMO_MAX: our bound, x-allocated) */
+	size_t rq_memo_len, rq_memo_cap;
+	uint64_t rq_memo_state;
+	h2_hblock rq_memo_hb;
+	int rq_memo_ok;
 
 	/* streams */
 	h2_stream **tab;

@@ -14,6 +14,10 @@
  *   ignore, or the peer's and our dynamic tables drift apart.
  * - Fields are validated while they are decoded; a malformed block is still
  *   decoded to its end and then answered with a stream error.
+ * - A request block that decoded without touching the HPACK table is kept
+ *   with its decoded fields; the same bytes next time, in the same decoder
+ *   state, are the same fields, validated the same way, so they are not
+ *   decoded again (h2_conn.rq_memo).
  */
 #include "h2/h2_int.h"
 #include "base/mem.h"
@@ -280,11 +284,21 @@ static void finish_validation(h2_conn *c, int end_stream)
 		hb->malformed = "content-length with no body";
 }
 
+/* Request blocks up to this size are kept for the next call (h2_conn.rq_memo). */
+#define RQ_MEMO_MAX 2048
+
 static int decode_block(h2_conn *c, int kind, const uint8_t *data, size_t len)
 {
 	size_t limit = c->local.max_header_list_size ? c->local.max_header_list_size : (size_t)1 << 20;
+	uint64_t st = hpack_decoder_state(&c->dec);
 	int rc;
 
+	if (kind == HB_REQUEST && c->rq_memo_ok && len == c->rq_memo_len && st == c->rq_memo_state &&
+	    mem_eq(data, c->rq_memo, len)) {
+		c->hb = c->rq_memo_hb;
+		return 0;
+	}
+	c->rq_memo_ok = 0;
 	memset(&c->hb, 0, sizeof(c->hb));
 	c->hb.kind = kind;
 	c->hb.content_length = -1;
@@ -295,6 +309,19 @@ static int decode_block(h2_conn *c, int kind, const uint8_t *data, size_t len)
 	rc = hpack_decode_block(&c->dec, data, len, limit, field_cb, c);
 	switch (rc) {
 	case HPACK_OK:
+		if (kind == HB_REQUEST && !c->hb.malformed && len <= RQ_MEMO_MAX &&
+		    hpack_decoder_state(&c->dec) == st) {
+			if (c->rq_memo_cap < len) {
+				c->rq_memo_cap = len < 128 ? 128 : len;
+				free(c->rq_memo);
+				c->rq_memo = xmalloc(c->rq_memo_cap);
+			}
+			memcpy(c->rq_memo, data, len);
+			c->rq_memo_len = len;
+			c->rq_memo_state = st;
+			c->rq_memo_hb = c->hb;
+			c->rq_memo_ok = 1;
+		}
 		return 0;
 	case HPACK_ERR_LIST_TOO_LARGE:
 		/* The decoder read the whole block (tables in step); only this stream is refused. */

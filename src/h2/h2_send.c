@@ -13,9 +13,15 @@
  *   round (round-robin), up to output_high_water.
  * - HPACK encoding happens in wire order, so queued trailers are kept as
  *   plain fields and encoded only when they are framed.
+ * - A server answers every call with the same response headers and the same
+ *   trailers; once such a block encodes without touching the HPACK table,
+ *   it is kept (h2_block_memo) and written again for the same fields while
+ *   the encoder's state is unchanged: one comparison instead of checking
+ *   and encoding every field.
  */
 #include "h2/h2_int.h"
 #include "base/mem.h"
+#include "base/str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,20 +117,116 @@ static unsigned hpack_flags(unsigned f)
 	    (f & H2_FIELD_NO_INDEX ? HPACK_FIELD_NO_INDEX : 0);
 }
 
+/* ---- kept header blocks ---- */
+
+/* Whether the memo key at k (of len bytes) is exactly these fields. */
+static int memo_key_is(const uint8_t *k, size_t len, const char *const *pn, const char *const *pv,
+    const size_t *pvl, size_t np, const h2_field *f, size_t n)
+{
+	const uint8_t *end = k + len;
+	size_t i;
+
+	for (i = 0; i < np + n; i++) {
+		const char *name = i < np ? pn[i] : f[i - np].name;
+		const char *value = i < np ? pv[i] : f[i - np].value;
+		size_t nl = i < np ? strlen(name) : f[i - np].name_len;
+		size_t vl = i < np ? pvl[i] : f[i - np].value_len;
+		unsigned flags = i < np ? 0 : f[i - np].flags;
+
+		if ((size_t)(end - k) < 3 || k[0] != flags || k[1] != nl || k[2] != vl ||
+		    (size_t)(end - k) - 3 < nl + vl)
+			return 0;
+		if (!mem_eq(k + 3, name, nl) || !mem_eq(k + 3 + nl, value, vl))
+			return 0;
+		k += 3 + nl + vl;
+	}
+	return k == end;
+}
+
+/* The kept block for exactly these fields that the encoder would write again now, or NULL. */
+static const h2_block_memo *memo_find(const h2_conn *c, const char *const *pn, const char *const *pv,
+    const size_t *pvl, size_t np, const h2_field *f, size_t n)
+{
+	uint64_t st;
+
+	if (c->memo == NULL)
+		return NULL;
+	st = hpack_encoder_state(&c->enc);
+	for (unsigned k = 0; k < H2_MEMO_SLOTS; k++) {
+		const h2_block_memo *m = &c->memo[k];
+
+		if (m->key_len && m->enc_state == st &&
+		    memo_key_is(m->key, m->key_len, pn, pv, pvl, np, f, n))
+			return m;
+	}
+	return NULL;
+}
+
+/* Keeps block (blen bytes, just encoded in encoder state st, which it left as it was) for these fields. */
+static void memo_keep(h2_conn *c, uint64_t st, const uint8_t *block, size_t blen, const char *const *pn,
+    const char *const *pv, const size_t *pvl, size_t np, const h2_field *f, size_t n)
+{
+	uint8_t key[H2_MEMO_KEY_MAX];
+	size_t klen = 0, i;
+	h2_block_memo *m;
+
+	if (blen > H2_MEMO_BLOCK_MAX)
+		return;
+	for (i = 0; i < np + n; i++) {
+		const char *name = i < np ? pn[i] : f[i - np].name;
+		const char *value = i < np ? pv[i] : f[i - np].value;
+		size_t nl = i < np ? strlen(name) : f[i - np].name_len;
+		size_t vl = i < np ? pvl[i] : f[i - np].value_len;
+		unsigned flags = i < np ? 0 : f[i - np].flags;
+
+		if (flags > 0xff || nl > 0xff || vl > 0xff || sizeof(key) - klen < 3 + nl + vl)
+			return;
+		key[klen] = (uint8_t)flags;
+		key[klen + 1] = (uint8_t)nl;
+		key[klen + 2] = (uint8_t)vl;
+		memcpy(key + klen + 3, name, nl);
+		if (vl)
+			memcpy(key + klen + 3 + nl, value, vl);
+		klen += 3 + nl + vl;
+	}
+	if (klen == 0)
+		return;
+	if (c->memo == NULL)
+		c->memo = xcalloc(H2_MEMO_SLOTS, sizeof(*c->memo));
+	m = &c->memo[c->memo_next];
+	c->memo_next = (c->memo_next + 1) % H2_MEMO_SLOTS;
+	m->enc_state = st;
+	m->key_len = (uint16_t)klen;
+	m->block_len = (uint16_t)blen;
+	memcpy(m->key, key, klen);
+	memcpy(m->block, block, blen);
+}
+
 /*
  * Writes HEADERS (+ CONTINUATION) for sid: pseudo-headers pn/pv (np of
- * them), then fields.  Fields were validated by the caller.  A failure
- * midway leaves the HPACK encoder ahead of the peer, so it fails the
- * connection.
+ * them), then fields.  Fields were validated by the caller, or memo (from
+ * memo_find() for the same fields, nothing written since) is their block.
+ * A failure midway leaves the HPACK encoder ahead of the peer, so it fails
+ * the connection.
  */
-static int put_header_block(h2_conn *c, uint32_t sid, int end_stream, const char *const *pn,
-    const char *const *pv, const size_t *pvl, size_t np, const h2_field *f, size_t n)
+static int put_header_block(h2_conn *c, uint32_t sid, int end_stream, const h2_block_memo *memo,
+    const char *const *pn, const char *const *pv, const size_t *pvl, size_t np, const h2_field *f, size_t n)
 {
 	size_t start = buf_len(&c->out), blen, i;
 	uint8_t flags = end_stream ? H2_FLAG_END_STREAM : 0;
+	uint64_t st = hpack_encoder_state(&c->enc);
 
 	if (buf_reserve(&c->out, H2_FRAME_HDR_LEN + 256) != 0)
 		return h2__conn_error(c, H2_INTERNAL_ERROR, "out of memory");
+	if (memo) {
+		/* H2_MEMO_BLOCK_MAX is below any peer's max frame size (16384 at least) */
+		h2_frame_hdr_put(buf_tail(&c->out), memo->block_len, H2_FT_HEADERS,
+		    (uint8_t)(flags | H2_FLAG_END_HEADERS), sid);
+		memcpy(buf_tail(&c->out) + H2_FRAME_HDR_LEN, memo->block, memo->block_len);
+		buf_commit(&c->out, H2_FRAME_HDR_LEN + memo->block_len);
+		c->stats.frames_out++;
+		return 0;
+	}
 	buf_commit(&c->out, H2_FRAME_HDR_LEN);
 	if (hpack_encode_begin(&c->enc, &c->out) != 0)
 		goto fail;
@@ -137,6 +239,8 @@ static int put_header_block(h2_conn *c, uint32_t sid, int end_stream, const char
 		    (const uint8_t *)f[i].value, f[i].value_len, hpack_flags(f[i].flags)) != 0)
 			goto fail;
 	blen = buf_len(&c->out) - start - H2_FRAME_HDR_LEN;
+	if (hpack_encoder_state(&c->enc) == st)
+		memo_keep(c, st, buf_data(&c->out) + start + H2_FRAME_HDR_LEN, blen, pn, pv, pvl, np, f, n);
 	if (blen <= c->peer_max_frame) {
 		h2_frame_hdr_put(buf_data(&c->out) + start, (uint32_t)blen, H2_FT_HEADERS,
 		    (uint8_t)(flags | H2_FLAG_END_HEADERS), sid);
@@ -166,13 +270,22 @@ int32_t h2_submit_request(h2_conn *c, const char *method, const char *scheme, co
 {
 	const char *pn[4], *pv[4];
 	size_t pvl[4], np = 0;
+	const h2_block_memo *memo;
 	h2_stream *s;
 	uint32_t id;
 
 	if (c->failed)
 		return H2_ERR_CONN;
-	if (c->role != H2_ROLE_CLIENT || !method || !scheme || !path || !*method || !*path ||
-	    !fields_ok(fields, nfields))
+	if (c->role != H2_ROLE_CLIENT || !method || !scheme || !path || !*method || !*path)
+		return H2_ERR_INVALID;
+	pn[np] = ":method"; pv[np] = method; pvl[np++] = strlen(method);
+	pn[np] = ":scheme"; pv[np] = scheme; pvl[np++] = strlen(scheme);
+	if (authority) {
+		pn[np] = ":authority"; pv[np] = authority; pvl[np++] = strlen(authority);
+	}
+	pn[np] = ":path"; pv[np] = path; pvl[np++] = strlen(path);
+	memo = memo_find(c, pn, pv, pvl, np, fields, nfields);
+	if (memo == NULL && !fields_ok(fields, nfields))
 		return H2_ERR_INVALID;
 	if (c->goaway_sent || c->goaway_recv || c->next_local_id > H2_MAX_WINDOW)
 		return H2_ERR_NO_IDS;
@@ -187,13 +300,7 @@ int32_t h2_submit_request(h2_conn *c, const char *method, const char *scheme, co
 	s->delivered = 1;
 	s->headers_sent = 1;
 	s->is_head = strcmp(method, "HEAD") == 0;
-	pn[np] = ":method"; pv[np] = method; pvl[np++] = strlen(method);
-	pn[np] = ":scheme"; pv[np] = scheme; pvl[np++] = strlen(scheme);
-	if (authority) {
-		pn[np] = ":authority"; pv[np] = authority; pvl[np++] = strlen(authority);
-	}
-	pn[np] = ":path"; pv[np] = path; pvl[np++] = strlen(path);
-	if (put_header_block(c, id, end_stream, pn, pv, pvl, np, fields, nfields) != 0)
+	if (put_header_block(c, id, end_stream, memo, pn, pv, pvl, np, fields, nfields) != 0)
 		return H2_ERR_CONN;
 	if (end_stream)
 		s->local_closed = 1;
@@ -227,20 +334,24 @@ int h2_submit_response(h2_conn *c, int32_t stream_id, int status, const h2_field
 	char st[4];
 	const char *pv[1] = {st};
 	size_t pvl[1] = {3};
+	const h2_block_memo *memo;
 	h2_stream *s;
 	int err;
 
 	if ((s = sendable(c, stream_id, &err)) == NULL)
 		return err;
-	if (c->role != H2_ROLE_SERVER || status < 100 || status > 999 || !fields_ok(fields, nfields))
+	if (c->role != H2_ROLE_SERVER || status < 100 || status > 999)
 		return H2_ERR_INVALID;
-	if (s->headers_sent)
-		return H2_ERR_STREAM_STATE;
 	st[0] = (char)('0' + status / 100);
 	st[1] = (char)('0' + status / 10 % 10);
 	st[2] = (char)('0' + status % 10);
 	st[3] = 0;
-	if (put_header_block(c, s->id, end_stream, pn, pv, pvl, 1, fields, nfields) != 0)
+	memo = memo_find(c, pn, pv, pvl, 1, fields, nfields);
+	if (memo == NULL && !fields_ok(fields, nfields))
+		return H2_ERR_INVALID;
+	if (s->headers_sent)
+		return H2_ERR_STREAM_STATE;
+	if (put_header_block(c, s->id, end_stream, memo, pn, pv, pvl, 1, fields, nfields) != 0)
 		return H2_ERR_CONN;
 	/* 1xx are informational: the final response is still to come. */
 	if (status >= 200)
@@ -373,7 +484,7 @@ static int put_queued_trailers(h2_conn *c, h2_stream *s)
 		f[n].flags = *p++;
 		n++;
 	}
-	rc = put_header_block(c, s->id, 1, NULL, NULL, NULL, 0, f, n);
+	rc = put_header_block(c, s->id, 1, memo_find(c, NULL, NULL, NULL, 0, f, n), NULL, NULL, NULL, 0, f, n);
 	if (f != fs)
 		free(f);
 	if (rc != 0)
@@ -386,6 +497,7 @@ static int put_queued_trailers(h2_conn *c, h2_stream *s)
 
 int h2_submit_trailers(h2_conn *c, int32_t stream_id, const h2_field *fields, size_t nfields)
 {
+	const h2_block_memo *memo;
 	h2_stream *s;
 	int err;
 
@@ -393,10 +505,11 @@ int h2_submit_trailers(h2_conn *c, int32_t stream_id, const h2_field *fields, si
 		return err;
 	if (!s->headers_sent)
 		return H2_ERR_STREAM_STATE;
-	if (!fields_ok(fields, nfields))
+	memo = memo_find(c, NULL, NULL, NULL, 0, fields, nfields);
+	if (memo == NULL && !fields_ok(fields, nfields))
 		return H2_ERR_INVALID;
 	if (!s->pending) {
-		if (put_header_block(c, s->id, 1, NULL, NULL, NULL, 0, fields, nfields) != 0)
+		if (put_header_block(c, s->id, 1, memo, NULL, NULL, NULL, 0, fields, nfields) != 0)
 			return H2_ERR_CONN;
 		s->local_closed = 1;
 		h2__stream_maybe_close(c, s);

@@ -129,6 +129,7 @@ static void table_evict_oldest(hpack_table *t)
 	free(e->data);
 	e->data = NULL;
 	t->count--;
+	t->changes++;
 }
 
 static void table_shrink(hpack_table *t, size_t limit)
@@ -146,6 +147,7 @@ static void table_free(hpack_table *t)
 
 static void table_set_max(hpack_table *t, size_t max_size)
 {
+	t->changes++;
 	t->max_size = max_size;
 	table_shrink(t, max_size);
 }
@@ -175,6 +177,7 @@ static int table_add(hpack_table *t, const uint8_t *name, size_t nl,
 	size_t sz = nl + vl + ENTRY_OVERHEAD;
 	uint8_t *data;
 
+	t->changes++;
 	if (sz > t->max_size) {
 		/* RFC 7541 4.4: not an error, the table just ends up empty */
 		table_shrink(t, 0);
@@ -303,8 +306,14 @@ uint64_t hpack_decoder_value_id(const hpack_decoder *d)
 	return d->value_id;
 }
 
+uint64_t hpack_decoder_state(const hpack_decoder *d)
+{
+	return d->table.changes * 2 + (d->need_update != 0);
+}
+
 void hpack_decoder_set_settings_max(hpack_decoder *d, size_t settings_max)
 {
+	d->table.changes++;	/* which size updates are allowed changed */
 	d->settings_max = settings_max;
 	if (settings_max < d->table.max_size)
 		d->need_update = 1;
@@ -614,6 +623,11 @@ void hpack_encoder_set_max_size(hpack_encoder *e, size_t peer_setting)
 		e->pending_min = n;
 	e->pending_final = n;
 	e->pending_update = 1;
+}
+
+uint64_t hpack_encoder_state(const hpack_encoder *e)
+{
+	return e->table.changes * 2 + (e->pending_update != 0);
 }
 
 int hpack_encode_begin(hpack_encoder *e, buf *out)

@@ -57,6 +57,7 @@ typedef struct hpack_table {
 	size_t count;
 	size_t size;		/* RFC 7541 size: sum of name+value+32 */
 	size_t max_size;	/* current maximum (from size updates / settings) */
+	uint64_t changes;	/* inserts, evictions and size changes so far */
 } hpack_table;
 
 /*
@@ -123,6 +124,13 @@ void hpack_decoder_set_value_check(hpack_decoder *d, hpack_value_check check);
  */
 uint64_t hpack_decoder_value_id(const hpack_decoder *d);
 /*
+ * Names what decoding a block depends on besides its bytes (the table, the
+ * size-update rules): while it is unchanged, the same block decodes to the
+ * same fields and the same errors.  A block that left it unchanged (no
+ * insert, no size update) may be decoded again by keeping its fields.
+ */
+uint64_t hpack_decoder_state(const hpack_decoder *d);
+/*
  * Our SETTINGS_HEADER_TABLE_SIZE changed (call when the peer acknowledged it).
  * If it fell below the current table size, the peer's next block must start
  * with a size update (RFC 7541 4.2), else that block fails HPACK_ERR_TABLE_SIZE.
@@ -151,6 +159,12 @@ int hpack_encoder_init(hpack_encoder *e, size_t max_size);
 void hpack_encoder_free(hpack_encoder *e);
 /* The peer's SETTINGS_HEADER_TABLE_SIZE changed; announced at the next block start (min and final per §4.2). */
 void hpack_encoder_set_max_size(hpack_encoder *e, size_t peer_setting);
+/*
+ * Names what the encoder's output depends on besides the fields (its table,
+ * an owed size update): while it is unchanged, the same fields encode to the
+ * same bytes, so a caller may keep a block and write it again.
+ */
+uint64_t hpack_encoder_state(const hpack_encoder *e);
 /* Starts a block: emits any pending dynamic table size update into out. */
 int hpack_encode_begin(hpack_encoder *e, buf *out);
 /*

@@ -97,6 +97,259 @@ static void test_spare_streams_follow_load(void)
 	side_free(&sv);
 }
 
+/* ---- kept header blocks ---- */
+
+static void drain_output(h2_conn *c)
+{
+	size_t n;
+
+	if (h2_conn_pending(c, &n))
+		h2_conn_consumed(c, n);
+}
+
+/* The payloads of the HEADERS frames in the server's output, in order, into out[] (cap of them). */
+static size_t server_header_blocks(raw *r, buf *out, size_t cap)
+{
+	const uint8_t *p;
+	size_t n, off = 0, k = 0;
+
+	p = h2_conn_pending(r->sv.c, &n);
+	while (p && off + 9 <= n) {
+		h2_frame_hdr h;
+
+		h2_frame_hdr_parse(p + off, &h);
+		if (h.type == H2_FT_HEADERS && k < cap) {
+			CHECK(h.flags & H2_FLAG_END_HEADERS);
+			buf_reset(&out[k]);
+			buf_append(&out[k], p + off + 9, h.length);
+			k++;
+		}
+		off += 9 + h.length;
+	}
+	h2_conn_consumed(r->sv.c, n);
+	return k;
+}
+
+/* What a fresh encoder in ref's state writes for :status (when nonzero) and f. */
+static void ref_block(hpack_encoder *ref, buf *b, int status, const h2_field *f, size_t n)
+{
+	buf_reset(b);
+	CHECK_EQ_INT(hpack_encode_begin(ref, b), 0);
+	if (status)
+		CHECK_EQ_INT(hpack_encode_field(ref, b, (const uint8_t *)":status", 7, (const uint8_t *)"200", 3, 0), 0);
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ_INT(hpack_encode_field(ref, b, (const uint8_t *)f[i].name, f[i].name_len,
+		    (const uint8_t *)f[i].value, f[i].value_len,
+		    f[i].flags & H2_FIELD_SENSITIVE ? HPACK_FIELD_NEVER_INDEXED : 0), 0);
+}
+
+/*
+ * One call on a new stream answered with headers h (and trailers t when
+ * nt > 0): the server's blocks must be byte for byte what a fresh encoder
+ * in the same state writes, whether it encoded them or wrote a kept block.
+ */
+static void answer_and_compare(raw *r, hpack_encoder *ref, uint32_t sid, const h2_field *h, size_t nh,
+    const h2_field *t, size_t nt)
+{
+	buf got[2] = {BUF_INIT, BUF_INIT}, want = BUF_INIT;
+
+	raw_headers(r, sid, H2_FLAG_END_HEADERS | H2_FLAG_END_STREAM, req_post);
+	EXPECT_OK(raw_run(r));
+	CHECK_EQ_INT(h2_submit_response(r->sv.c, (int32_t)sid, 200, h, nh, nt == 0), 0);
+	if (nt)
+		CHECK_EQ_INT(h2_submit_trailers(r->sv.c, (int32_t)sid, t, nt), 0);
+	CHECK_EQ_INT(server_header_blocks(r, got, 2), nt ? 2 : 1);
+	ref_block(ref, &want, 200, h, nh);
+	CHECK(buf_len(&got[0]) == buf_len(&want) && memcmp(buf_data(&got[0]), buf_data(&want), buf_len(&want)) == 0);
+	if (nt) {
+		ref_block(ref, &want, 0, t, nt);
+		CHECK(buf_len(&got[1]) == buf_len(&want) &&
+		    memcmp(buf_data(&got[1]), buf_data(&want), buf_len(&want)) == 0);
+	}
+	buf_free(&got[0]);
+	buf_free(&got[1]);
+	buf_free(&want);
+}
+
+static void test_kept_blocks_match_fresh_encoding(void)
+{
+	static const h2_field a[] = {H2_FIELD_LIT("content-type", "application/grpc")};
+	static const h2_field b[] = {H2_FIELD_LIT("content-type", "application/json")};
+	static const h2_field a2[] = {H2_FIELD_LIT("content-type", "application/grpc"), H2_FIELD_LIT("x-k", "v")};
+	static const h2_field ok[] = {H2_FIELD_LIT("grpc-status", "0")};
+	static const h2_field fail[] = {H2_FIELD_LIT("grpc-status", "5"), H2_FIELD_LIT("grpc-message", "gone")};
+	h2_field secret[] = {H2_FIELD_LIT("content-type", "application/grpc")};
+	static const h2_field bad[] = {H2_FIELD_LIT("content-type", "application/grpc\r")};
+	const uint16_t ids[] = {H2_SETTINGS_HEADER_TABLE_SIZE};
+	uint32_t vals[] = {0};
+	hpack_encoder ref;
+	uint32_t sid = 1;
+	raw r;
+
+	raw_init(&r, NULL);
+	hpack_encoder_init(&ref, 4096);
+	EXPECT_OK(raw_run(&r));
+	drain_output(r.sv.c);
+	/* the same answer again and again: inserted once, then kept and written again */
+	for (int i = 0; i < 4; i++, sid += 2)
+		answer_and_compare(&r, &ref, sid, a, 1, ok, 1);
+	/* another value moves the table: the kept block's indices are stale and must not be used */
+	answer_and_compare(&r, &ref, sid, b, 1, fail, 2);
+	sid += 2;
+	for (int i = 0; i < 3; i++, sid += 2)
+		answer_and_compare(&r, &ref, sid, a, 1, ok, 1);
+	/* more fields, fewer fields, the same field never indexed: other blocks */
+	answer_and_compare(&r, &ref, sid, a2, 2, ok, 1);
+	sid += 2;
+	answer_and_compare(&r, &ref, sid, a2, 1, ok, 1);
+	sid += 2;
+	secret[0].flags = H2_FIELD_SENSITIVE;
+	answer_and_compare(&r, &ref, sid, secret, 1, ok, 1);
+	sid += 2;
+	answer_and_compare(&r, &ref, sid, a, 1, ok, 1);
+	sid += 2;
+	/* a bad value is refused even after good ones were kept */
+	raw_headers(&r, sid, H2_FLAG_END_HEADERS | H2_FLAG_END_STREAM, req_post);
+	EXPECT_OK(raw_run(&r));
+	CHECK_EQ_INT(h2_submit_response(r.sv.c, (int32_t)sid, 200, bad, 1, 1), H2_ERR_INVALID);
+	CHECK_EQ_INT(h2_submit_rst_stream(r.sv.c, (int32_t)sid, H2_CANCEL), 0);
+	drain_output(r.sv.c);
+	sid += 2;
+	/* the peer shrinks the table: the next block starts with a size update, kept blocks are stale */
+	h2_frame_put_settings(&r.in, ids, vals, 1);
+	CHECK_EQ_INT(raw_run(&r).acks, 1);
+	hpack_encoder_set_max_size(&ref, 0);
+	for (int i = 0; i < 3; i++, sid += 2)
+		answer_and_compare(&r, &ref, sid, a, 1, ok, 1);
+	/* and grows it back */
+	vals[0] = 4096;
+	h2_frame_put_settings(&r.in, ids, vals, 1);
+	CHECK_EQ_INT(raw_run(&r).acks, 1);
+	hpack_encoder_set_max_size(&ref, 4096);
+	for (int i = 0; i < 3; i++, sid += 2)
+		answer_and_compare(&r, &ref, sid, a, 1, ok, 1);
+	hpack_encoder_free(&ref);
+	raw_free(&r);
+}
+
+/* ---- kept request blocks ---- */
+
+/* A request block's bytes sent as they are, on stream sid. */
+static void raw_block_bytes(raw *r, uint32_t sid, uint8_t flags, const buf *blk)
+{
+	h2_frame_put_headers(&r->in, sid, flags, buf_data(blk), buf_len(blk), 16384, 0, NULL);
+}
+
+/* The server's log since the last call, then cleared. */
+static const char *take_log(raw *r, buf *copy)
+{
+	buf_reset(copy);
+	buf_append(copy, buf_data(&r->sv.log), buf_len(&r->sv.log));
+	buf_append_byte(copy, 0);
+	buf_reset(&r->sv.log);
+	return (const char *)buf_data(copy);
+}
+
+/*
+ * The same request block again is the same fields only while the decoder's
+ * table is unchanged: after an insert moves index 62, or a size update
+ * empties the table, the kept fields must not be used.  And what the frame
+ * says (END_STREAM) is judged every time, not kept with the block.
+ */
+static void test_kept_request_blocks(void)
+{
+	static const char *const one[] = {":method", "POST", ":scheme", "http", ":path", "/", "x-k", "one", NULL};
+	static const char *const two[] = {":method", "POST", ":scheme", "http", ":path", "/", "x-k", "two", NULL};
+	static const char *const clen[] = {":method", "POST", ":scheme", "http", ":path", "/", "content-length", "5", NULL};
+	const uint8_t eh = H2_FLAG_END_HEADERS, es = H2_FLAG_END_HEADERS | H2_FLAG_END_STREAM;
+	buf b1 = BUF_INIT, b2 = BUF_INIT, b3 = BUF_INIT, lg = BUF_INIT;
+	verdict v;
+	raw r;
+
+	raw_init(&r, NULL);
+	EXPECT_OK(raw_run(&r));
+	drain_output(r.sv.c);
+	raw_block(&r, &b1, one);	/* inserts x-k: one (index 62) */
+	raw_block_bytes(&r, 1, es, &b1);
+	raw_block(&r, &b2, one);	/* all indexed: the block the server keeps */
+	CHECK(buf_len(&b2) < buf_len(&b1));
+	for (uint32_t sid = 3; sid <= 7; sid += 2)
+		raw_block_bytes(&r, sid, es, &b2);
+	EXPECT_OK(raw_run(&r));
+	CHECK_EQ_STR(take_log(&r, &lg), "H 1 POST http / x-k=one END\nH 3 POST http / x-k=one END\n"
+	    "H 5 POST http / x-k=one END\nH 7 POST http / x-k=one END\n");
+	/* x-k: two goes in at 62; the kept block's bytes now say two */
+	raw_block(&r, &b3, two);
+	raw_block_bytes(&r, 9, es, &b3);
+	raw_block_bytes(&r, 11, es, &b2);
+	raw_block_bytes(&r, 13, es, &b2);
+	EXPECT_OK(raw_run(&r));
+	CHECK_EQ_STR(take_log(&r, &lg), "H 9 POST http / x-k=two END\nH 11 POST http / x-k=two END\n"
+	    "H 13 POST http / x-k=two END\n");
+	/* a size update to 0 empties the table: index 62 no longer exists */
+	buf_reset(&b3);
+	buf_append_byte(&b3, 0x20);
+	buf_append(&b3, "\x83\x86\x84", 3);	/* POST, http, / from the static table */
+	raw_block_bytes(&r, 15, es, &b3);
+	EXPECT_OK(raw_run(&r));
+	CHECK_EQ_STR(take_log(&r, &lg), "H 15 POST http / END\n");
+	raw_block_bytes(&r, 17, es, &b2);
+	v = raw_run(&r);
+	EXPECT_CONN_ERROR(v, H2_COMPRESSION_ERROR);
+	raw_free(&r);
+
+	/*
+	 * Our SETTINGS lowered the table to 0; until the client acknowledges it,
+	 * it may use 4096.  Once it has, its next block must start with a size
+	 * update: the kept block (no update) is now a COMPRESSION_ERROR.
+	 */
+	{
+		h2_settings st;
+
+		h2_settings_default(&st);
+		st.header_table_size = 0;
+		side_init(&r.sv, H2_ROLE_SERVER, &st);
+		hpack_encoder_init(&r.enc, 4096);
+		buf_init(&r.in);
+		buf_append(&r.in, H2_PREFACE, H2_PREFACE_LEN);
+		h2_frame_put_settings(&r.in, NULL, NULL, 0);
+		raw_block(&r, &b1, one);
+		raw_block_bytes(&r, 1, es, &b1);
+		raw_block(&r, &b2, one);
+		raw_block_bytes(&r, 3, es, &b2);
+		raw_block_bytes(&r, 5, es, &b2);
+		EXPECT_OK(raw_run(&r));
+		CHECK_EQ_STR(take_log(&r, &lg), "H 1 POST http / x-k=one END\nH 3 POST http / x-k=one END\n"
+		    "H 5 POST http / x-k=one END\n");
+		h2_frame_put_settings_ack(&r.in);
+		raw_block_bytes(&r, 7, es, &b2);
+		v = raw_run(&r);
+		EXPECT_CONN_ERROR(v, H2_COMPRESSION_ERROR);
+		raw_free(&r);
+	}
+
+	/* content-length 5 is fine with a body to come, malformed with END_STREAM: judged per frame */
+	raw_init(&r, NULL);
+	EXPECT_OK(raw_run(&r));
+	raw_block(&r, &b1, clen);
+	raw_block_bytes(&r, 1, eh, &b1);
+	raw_block(&r, &b2, clen);
+	raw_block_bytes(&r, 3, eh, &b2);
+	EXPECT_OK(raw_run(&r));
+	raw_block_bytes(&r, 5, es, &b2);
+	v = raw_run(&r);
+	EXPECT_STREAM_ERROR(v, 5, H2_PROTOCOL_ERROR);
+	raw_block_bytes(&r, 7, eh, &b2);
+	EXPECT_OK(raw_run(&r));
+	CHECK_EQ_STR(take_log(&r, &lg), "H 1 POST http / content-length=5\nH 3 POST http / content-length=5\n"
+	    "H 7 POST http / content-length=5\n");
+	raw_free(&r);
+	buf_free(&b1);
+	buf_free(&b2);
+	buf_free(&b3);
+	buf_free(&lg);
+}
+
 /* Many streams with large bodies both ways, small windows and frames: flow control must pace them. */
 static void test_flow_control_many(void)
 {
@@ -498,6 +751,8 @@ int main(void)
 {
 	RUN(test_unary_pair);
 	RUN(test_spare_streams_follow_load);
+	RUN(test_kept_blocks_match_fresh_encoding);
+	RUN(test_kept_request_blocks);
 	RUN(test_flow_control_many);
 	RUN(test_backpressure);
 	RUN(test_client_reset_and_goaway);

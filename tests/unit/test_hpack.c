@@ -934,6 +934,53 @@ static void test_value_ids(void)
 	buf_free(&out);
 }
 
+/* The encoder's state names everything but the fields that decides its output. */
+static void test_encoder_state(void)
+{
+	hpack_encoder e;
+	buf a = BUF_INIT, b = BUF_INIT;
+	uint64_t s0, s1;
+
+	hpack_encoder_init(&e, 4096);
+	s0 = hpack_encoder_state(&e);
+	/* a static-table hit and a literal without indexing leave it */
+	hpack_encode_begin(&e, &a);
+	hpack_encode_field(&e, &a, (const uint8_t *)":status", 7, (const uint8_t *)"200", 3, 0);
+	hpack_encode_field(&e, &a, (const uint8_t *)"x-t", 3, (const uint8_t *)"1", 1, HPACK_FIELD_NO_INDEX);
+	hpack_encode_field(&e, &a, (const uint8_t *)"x-s", 3, (const uint8_t *)"2", 1, HPACK_FIELD_NEVER_INDEXED);
+	CHECK(hpack_encoder_state(&e) == s0);
+	/* an insert moves it; the same fields again then encode to an index and leave it */
+	hpack_encode_field(&e, &a, (const uint8_t *)"content-type", 12, (const uint8_t *)"application/grpc", 16, 0);
+	s1 = hpack_encoder_state(&e);
+	CHECK(s1 != s0);
+	buf_reset(&a);
+	hpack_encode_begin(&e, &a);
+	hpack_encode_field(&e, &a, (const uint8_t *)"content-type", 12, (const uint8_t *)"application/grpc", 16, 0);
+	CHECK(hpack_encoder_state(&e) == s1);
+	CHECK_EQ_INT(buf_len(&a), 1);
+	/* an owed size update moves it, and so does announcing one that changes the size */
+	hpack_encoder_set_max_size(&e, 4096);
+	CHECK(hpack_encoder_state(&e) != s1);
+	hpack_encode_begin(&e, &b);
+	CHECK_EQ_INT(buf_len(&b), 0);	/* the same size: nothing to announce, nothing changed */
+	CHECK(hpack_encoder_state(&e) == s1);
+	hpack_encoder_set_max_size(&e, 100);
+	hpack_encode_begin(&e, &b);
+	CHECK(buf_len(&b) > 0);
+	CHECK(hpack_encoder_state(&e) != s1);
+	/* an insert that evicts moves it; the evicted field is then a literal again */
+	buf_reset(&a);
+	s0 = hpack_encoder_state(&e);
+	hpack_encode_field(&e, &a, (const uint8_t *)"x-a", 3, (const uint8_t *)"012345678901234567890123456789", 30, 0);
+	CHECK(hpack_encoder_state(&e) != s0);
+	buf_reset(&a);
+	hpack_encode_field(&e, &a, (const uint8_t *)"content-type", 12, (const uint8_t *)"application/grpc", 16, 0);
+	CHECK(buf_len(&a) > 1);
+	buf_free(&a);
+	buf_free(&b);
+	hpack_encoder_free(&e);
+}
+
 static void test_roundtrip_random(void)
 {
 	static const char *const names[] = {":method", ":path", ":status", "content-type", "x-a",
@@ -1023,6 +1070,7 @@ int main(void)
 	RUN(test_encoder_flags);
 	RUN(test_encoder_size_updates);
 	RUN(test_static_table_lookup);
+	RUN(test_encoder_state);
 	RUN(test_roundtrip_random);
 	return harness_finish();
 }
