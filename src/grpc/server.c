@@ -128,12 +128,16 @@ static void plain_http(grpc_sconn *sc, int32_t sid, const h2_headers *h)
 static int collect_metadata(grpc_call *c, const h2_headers *h)
 {
 	size_t total = 0, n = 0, i;
+	uint64_t reserved = 0;	/* bit i: field i (i < 64) is not metadata */
 	char *p;
 
 	for (i = 0; i < h->nfields; i++) {
 		const h2_field *f = &h->fields[i];
-		if (grpc_metadata_reserved(f->name, f->name_len))
+		if (grpc_metadata_reserved(f->name, f->name_len)) {
+			if (i < 64)
+				reserved |= (uint64_t)1 << i;
 			continue;
+		}
 		total += f->name_len + f->value_len + 2;
 		n++;
 	}
@@ -153,7 +157,7 @@ static int collect_metadata(grpc_call *c, const h2_headers *h)
 	for (i = 0; i < h->nfields; i++) {
 		const h2_field *f = &h->fields[i];
 		grpc_metadata *m;
-		if (grpc_metadata_reserved(f->name, f->name_len))
+		if (i < 64 ? ((reserved >> i) & 1) != 0 : grpc_metadata_reserved(f->name, f->name_len) != 0)
 			continue;
 		m = &c->md[c->nmd++];
 		memcpy(p, f->name, f->name_len);

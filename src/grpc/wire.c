@@ -71,19 +71,29 @@ const char *grpc_strerror(int err)
 
 int grpc_metadata_reserved(const char *name, size_t len)
 {
-	static const struct { const char *s; size_t n; } names[] = {
-		{"te", 2}, {"host", 4}, {"user-agent", 10}, {"connection", 10}, {"content-type", 12},
-		{"content-length", 14}, {"accept-encoding", 15}, {"content-encoding", 16},
-	};
-
-	if (len > 0 && name[0] == ':')
+	if (len == 0)
+		return 0;
+	if (name[0] == ':' || (len >= 5 && mem_eq(name, "grpc-", 5)))
 		return 1;
-	if (len >= 5 && mem_eq(name, "grpc-", 5))
-		return 1;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && names[i].n <= len; i++)
-		if (names[i].n == len && mem_eq(names[i].s, name, len))
-			return 1;
-	return 0;
+	/* the rest by length: every call checks every field */
+	switch (len) {
+	case 2:
+		return mem_eq(name, "te", 2);
+	case 4:
+		return mem_eq(name, "host", 4);
+	case 10:
+		return mem_eq(name, "user-agent", 10) || mem_eq(name, "connection", 10);
+	case 12:
+		return mem_eq(name, "content-type", 12);
+	case 14:
+		return mem_eq(name, "content-length", 14);
+	case 15:
+		return mem_eq(name, "accept-encoding", 15);
+	case 16:
+		return mem_eq(name, "content-encoding", 16);
+	default:
+		return 0;
+	}
 }
 
 /* --- grpc-timeout --- */

@@ -250,6 +250,28 @@ static void test_percent(void)
 	}
 }
 
+/* What the server keeps out of a call's metadata: pseudo-headers, grpc-*, HTTP's own fields. */
+static void test_metadata_reserved(void)
+{
+	static const char *const yes[] = {
+		":path", ":", "grpc-timeout", "grpc-", "grpc-status-details-bin", "te", "host", "user-agent",
+		"connection", "content-type", "content-length", "accept-encoding", "content-encoding",
+	};
+	static const char *const no[] = {
+		"", "t", "tf", "hosts", "hostx", "user-agenx", "connectiox", "content-typf", "content-lengtx",
+		"accept-encodinx", "content-encodinx", "grpc", "grpcx", "grpc_timeout", "authorization",
+		"x-user", "custom-bin", "teapot", "contenttype",
+	};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		CHECK_EQ_INT(grpc_metadata_reserved(yes[i], strlen(yes[i])), 1);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		CHECK_EQ_INT(grpc_metadata_reserved(no[i], strlen(no[i])), 0);
+	/* the length given is what counts, not a terminator */
+	CHECK_EQ_INT(grpc_metadata_reserved("tea", 2), 1);
+	CHECK_EQ_INT(grpc_metadata_reserved("te", 1), 0);
+}
+
 static void test_status(void)
 {
 	CHECK_EQ_STR(grpc_status_name(GRPC_OK), "OK");
@@ -280,6 +302,7 @@ int main(void)
 	RUN(test_timeout_parse);
 	RUN(test_timeout_format);
 	RUN(test_percent);
+	RUN(test_metadata_reserved);
 	RUN(test_status);
 	return harness_finish();
 }

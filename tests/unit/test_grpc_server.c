@@ -138,6 +138,21 @@ static void h_echo(grpc_call *c, void *arg)
 	grpc_call_reply_bytes(c, p, len);
 }
 
+/* Answers with the metadata it was given: "n=<count> <names...>" for the names not starting "x-m". */
+static void h_md(grpc_call *c, void *arg)
+{
+	char out[200];
+	int k = snprintf(out, sizeof(out), "n=%zu", grpc_call_metadata_count(c));
+
+	(void)arg;
+	for (size_t i = 0; i < grpc_call_metadata_count(c); i++) {
+		const grpc_metadata *m = grpc_call_metadata_at(c, i);
+		if (strncmp(m->name, "x-m", 3) != 0 && k < (int)sizeof(out))
+			k += snprintf(out + k, sizeof(out) - (size_t)k, " %s", m->name);
+	}
+	grpc_call_reply_bytes(c, (const uint8_t *)out, strlen(out));
+}
+
 static void h_fail(grpc_call *c, void *arg)
 {
 	(void)arg;
@@ -263,6 +278,55 @@ static int32_t request(h2_conn *cl, const char *path, const h2_field *extra, siz
 	if (len)
 		h2_submit_data(cl, id, body, len, 1);
 	return id;
+}
+
+/*
+ * Past the 64th field the server still tells metadata from its own and
+ * HTTP's fields (the first 64 are remembered in a bit mask, the rest
+ * checked again): 70 fields, reserved ones before and after the 64th.
+ */
+static void test_metadata_past_64_fields(void)
+{
+	static const uint8_t hello[] = {0, 0, 0, 0, 1, 'x'};
+	static char names[72][8];
+	h2_field f[72];
+	grpc_server *s = new_server();
+	grpc_sconn *sc = grpc_server_conn_new_detached(s);
+	h2_conn *cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs, NULL);
+	int32_t id;
+	size_t n = 0;
+
+	CHECK_EQ_INT(grpc_server_add_method(s, "/t.T/Md", NULL, h_md, NULL), 0);
+	memset(resps, 0, sizeof(resps));
+	shuttle(cl, sc, 0);
+	f[n++] = (h2_field)H2_FIELD_LIT("content-type", "application/grpc");
+	f[n++] = (h2_field)H2_FIELD_LIT("te", "trailers");
+	for (unsigned i = 2; i < 72; i++) {
+		const char *name = names[i];
+
+		snprintf(names[i], sizeof(names[i]), "x-m%02u", i % 100);
+		if (i == 40)
+			name = "host";
+		else if (i == 64)
+			name = "user-agent";
+		else if (i == 65)
+			name = "grpc-x-a";
+		else if (i == 70)
+			name = "accept-encoding";
+		else if (i == 66 || i == 3)
+			name = "x-keep";
+		f[n++] = (h2_field){name, strlen(name), "v", 1, 0};
+	}
+	id = h2_submit_request(cl, "POST", "http", "x", "/t.T/Md", f, n, 0, NULL);
+	CHECK_EQ_INT(id, 1);
+	h2_submit_data(cl, id, hello, sizeof(hello), 1);
+	shuttle(cl, sc, 0);
+	CHECK_EQ_STR(resps[0].grpc_status, "0");
+	CHECK(resps[0].len > 5);
+	CHECK_EQ_MEM(resps[0].data + 5, resps[0].len - 5, "n=66 x-keep x-keep", 18);
+	h2_conn_free(cl);
+	grpc_server_conn_free(sc);
+	grpc_server_free(s);
 }
 
 static void run_basic(size_t step)
@@ -753,6 +817,7 @@ int main(void)
 	RUN(test_bidi_split7);
 	RUN(test_cancel_paths);
 	RUN(test_pool_reuse);
+	RUN(test_metadata_past_64_fields);
 	RUN(test_timeout_and_te_validation);
 	RUN(test_deadline_resets_a_stuck_stream);
 	RUN(test_checked_allocations_fail);
