@@ -41,7 +41,7 @@ void str_errf(char *err, size_t errsz, const char *fmt, ...) __attribute__((form
  * release build (-Os) calls it even for constant lengths; this compares
  * words, and inlines.
  */
-static inline bool mem_eq(const void *a, const void *b, size_t n)
+static inline __attribute__((always_inline)) bool mem_eq(const void *a, const void *b, size_t n)
 {
 	const unsigned char *x = a, *y = b;
 	uint64_t u, v;

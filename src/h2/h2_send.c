@@ -119,6 +119,19 @@ static unsigned hpack_flags(unsigned f)
 
 /* ---- kept header blocks ---- */
 
+/* Whether the key entry at *kp (before end) is this field; steps past it when it is. */
+static inline __attribute__((always_inline)) int memo_entry_is(const uint8_t **kp, const uint8_t *end, unsigned flags, const char *name,
+    size_t nl, const char *value, size_t vl)
+{
+	const uint8_t *k = *kp;
+
+	if (end - k < 3 || k[0] != flags || k[1] != nl || k[2] != vl || (size_t)(end - k) - 3 < nl + vl ||
+	    !mem_eq(k + 3, name, nl) || !mem_eq(k + 3 + nl, value, vl))
+		return 0;
+	*kp = k + 3 + nl + vl;
+	return 1;
+}
+
 /* Whether the memo key at k (of len bytes) is exactly these fields. */
 static int memo_key_is(const uint8_t *k, size_t len, const char *const *pn, const char *const *pv,
     const size_t *pvl, size_t np, const h2_field *f, size_t n)
@@ -126,20 +139,12 @@ static int memo_key_is(const uint8_t *k, size_t len, const char *const *pn, cons
 	const uint8_t *end = k + len;
 	size_t i;
 
-	for (i = 0; i < np + n; i++) {
-		const char *name = i < np ? pn[i] : f[i - np].name;
-		const char *value = i < np ? pv[i] : f[i - np].value;
-		size_t nl = i < np ? strlen(name) : f[i - np].name_len;
-		size_t vl = i < np ? pvl[i] : f[i - np].value_len;
-		unsigned flags = i < np ? 0 : f[i - np].flags;
-
-		if ((size_t)(end - k) < 3 || k[0] != flags || k[1] != nl || k[2] != vl ||
-		    (size_t)(end - k) - 3 < nl + vl)
+	for (i = 0; i < np; i++)
+		if (!memo_entry_is(&k, end, 0, pn[i], strlen(pn[i]), pv[i], pvl[i]))
 			return 0;
-		if (!mem_eq(k + 3, name, nl) || !mem_eq(k + 3 + nl, value, vl))
+	for (i = 0; i < n; i++)
+		if (!memo_entry_is(&k, end, f[i].flags, f[i].name, f[i].name_len, f[i].value, f[i].value_len))
 			return 0;
-		k += 3 + nl + vl;
-	}
 	return k == end;
 }
 
