@@ -143,6 +143,25 @@ static enum pbstrings_result walk(const ProtobufCMessageDescriptor *desc, const 
 	return PBSTRINGS_OK;
 }
 
+/* Every byte in 0x01..0x7f: eight at a time (a zero byte or a high bit in the word). */
+static int all_plain_ascii(const uint8_t *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+
+		memcpy(&x, p + i, 8);
+		if ((((x - ones) & ~x) | x) & highs)
+			return 0;
+	}
+	for (; i < n; i++)
+		if (p[i] == 0 || p[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
 enum pbstrings_result pbstrings_check(const ProtobufCMessageDescriptor *desc, const uint8_t *msg, size_t len,
     char *path, size_t pathsz, size_t *at)
 {
@@ -150,5 +169,8 @@ enum pbstrings_result pbstrings_check(const ProtobufCMessageDescriptor *desc, co
 		path[0] = '\0';
 	if (at)
 		*at = 0;
+	/* No NUL and no high bit anywhere: no string in it can be bad, wherever the fields are. */
+	if (all_plain_ascii(msg, len))
+		return PBSTRINGS_OK;
 	return walk(desc, msg, len, 0, path, pathsz, 0, at);
 }

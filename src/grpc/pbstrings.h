@@ -16,14 +16,16 @@
 #include <protobuf-c/protobuf-c.h>
 
 enum pbstrings_result {
-	PBSTRINGS_OK = 0,
+	PBSTRINGS_OK = 0,		/* no string field is bad (structure is the unpacker's to judge) */
 	PBSTRINGS_NUL = -1,		/* a string field holds a NUL byte */
 	PBSTRINGS_BAD_UTF8 = -2,	/* a string field is not valid UTF-8 */
-	PBSTRINGS_MALFORMED = -3,	/* not a well-formed message (the unpacker will refuse it too) */
+	PBSTRINGS_MALFORMED = -3,	/* the walk met a malformed message (the unpacker will refuse it too) */
 };
 
 /*
- * Walks msg[0..len) as a message of desc.  On a bad string returns
+ * Walks msg[0..len) as a message of desc.  A message whose bytes are all
+ * 0x01..0x7f is OK without a walk: every string in it is NUL-free ASCII,
+ * so a malformed one is then left to the unpacker.  On a bad string returns
  * PBSTRINGS_NUL or PBSTRINGS_BAD_UTF8 with the field's dotted path
  * ("name", "spec.env.value") in path and the byte offset inside the string in
  * *at.  path may be NULL.

@@ -76,9 +76,24 @@ static void test_malformed_and_every_prefix(void)
 	char path[128];
 	size_t at;
 
-	CHECK_EQ_INT(chk(V("\x0a\x05" "demo"), path, &at), PBSTRINGS_MALFORMED);	/* length past the end */
-	CHECK_EQ_INT(chk(V("\x0b"), path, &at), PBSTRINGS_MALFORMED);		/* group */
-	CHECK_EQ_INT(chk(V("\x10"), path, &at), PBSTRINGS_MALFORMED);		/* varint cut */
+	/* with a NUL or a high bit somewhere the message is walked, and its structure judged */
+	CHECK_EQ_INT(chk(V("\x0a\x85\x01" "demo"), path, &at), PBSTRINGS_MALFORMED);	/* length past the end */
+	CHECK_EQ_INT(chk(V("\x0b\x80"), path, &at), PBSTRINGS_MALFORMED);	/* group */
+	CHECK_EQ_INT(chk(V("\x10\x80"), path, &at), PBSTRINGS_MALFORMED);	/* varint cut */
+	CHECK_EQ_INT(chk(V("\x0a\x06" "demo\0"), path, &at), PBSTRINGS_MALFORMED);
+	/* all 0x01..0x7f: no string in it can be bad, so it is not walked; the unpacker judges it */
+	CHECK_EQ_INT(chk(V("\x0a\x05" "demo"), path, &at), PBSTRINGS_OK);
+	CHECK_EQ_INT(chk(V("\x0b"), path, &at), PBSTRINGS_OK);
+	CHECK_EQ_INT(chk(V("\x10"), path, &at), PBSTRINGS_OK);
+	/* a NUL or high byte in any of the eight lanes of a word, or in the tail, means a walk */
+	for (size_t pos = 0; pos < 11; pos++) {
+		uint8_t m[11] = "\x0a\x09" "abcdefghi";
+
+		m[pos] = 0x80;
+		CHECK(chk(m, sizeof(m), path, &at) != PBSTRINGS_OK);
+		m[pos] = pos >= 2 ? 0 : 0x80;
+		CHECK(chk(m, sizeof(m), path, &at) != PBSTRINGS_OK);
+	}
 	/* every prefix is either fine (ends on a field boundary) or malformed: never a false NUL/UTF-8 */
 	for (size_t n = 0; n <= sizeof(msg) - 1; n++) {
 		enum pbstrings_result r = chk(msg, n, path, &at);
