@@ -14,7 +14,7 @@
  * ignoring, so skipped values are validated as strictly as the rest; the
  * events are the same either way for valid input.
  */
-#include "json.h"
+#include "json_int.h"
 
 #include <string.h>
 
@@ -410,19 +410,15 @@ void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, si
 	prepare(x, 0);
 }
 
+static int sink(void *ctx, json_token *t)
+{
+	return on_token(ctx, t);
+}
+
 static int drain(json_extract *x)
 {
-	json_token t;
-	int r;
+	int r = json__drain(&x->p, sink, x);
 
-	for (;;) {
-		r = json_next(&x->p, &t);
-		if (r <= 0)
-			break;
-		r = on_token(x, &t);
-		if (r < 0)
-			break;
-	}
 	if (r < 0)
 		x->err = r;
 	return r;

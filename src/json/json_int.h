@@ -28,6 +28,17 @@ enum { L_NONE = 0, L_STR, L_NUM, L_LIT, L_SKIP };
  */
 int json__skip_scan(json_parser *p);
 
+/*
+ * json_next() in a loop, each token handed to sink(ctx, token) without
+ * leaving the tokenizer: for the extractor, which wants every token.  The
+ * sink may call json_skip_next()/json_skip_rest() as a json_next() caller
+ * would.  Returns 0 when the slice is used up, a parser error (sticky, as
+ * from json_next()), or the sink's negative return (the parser is left
+ * as it was after that token).
+ */
+typedef int (*json__sink)(void *ctx, json_token *t);
+int json__drain(json_parser *p, json__sink sink, void *ctx);
+
 /* UTF-8 validation of one byte with the parser's sequence state: 0 or
  * JSON_EUTF8.  Shared so the tokenizer and skipper agree on every byte. */
 static inline int json__utf8_step(json_parser *p, uint8_t b)

@@ -624,6 +624,14 @@ HOT const uint8_t *skip_ws(const uint8_t *c, const uint8_t *e)
 }
 
 #define FALLBACK 3	/* internal: let the byte-wise machine take this byte */
+#define SINK_FAILED 4	/* internal: the sink returned an error, kept in sink->err */
+
+/* json__drain()'s sink, handed down to the member loop; NULL for json_next(). */
+typedef struct sink {
+	json__sink fn;
+	void *ctx;
+	int err;
+} sink;
 
 /*
  * Object members with a key filter installed, for input that is all in the
@@ -633,7 +641,7 @@ HOT const uint8_t *skip_ws(const uint8_t *c, const uint8_t *e)
  * over to the byte-wise machine at the last complete member, which then
  * reaches exactly the same result, errors included.
  */
-static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
+static int fast_members(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
 {
 	const uint8_t *e = p->end, *q, *a;
 	int r, keep;
@@ -667,7 +675,19 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c)
 		if (keep == JSON_FILTER_VALUE_ONLY) {
 			p->cur = a;
 			p->gs = G_VALUE;
-			return begin_value(p, t, a);
+			r = begin_value(p, t, a);
+			/* A plain string or short integer: to the sink, and on with
+			 * the next member, as if json_next() had returned it and
+			 * been called again (which would come back here). */
+			if (r != 1 || !sk || (t->type != JSON_STRING && t->type != JSON_INT))
+				return r;
+			r = sk->fn(sk->ctx, t);
+			if (r < 0) {
+				sk->err = r;
+				return SINK_FAILED;
+			}
+			c = p->cur;
+			goto member_done;
 		}
 		if (keep) {
 			t->type = JSON_KEY;
@@ -734,7 +754,7 @@ slow_value:
 	return MORE;
 }
 
-static int lex_structure(json_parser *p, json_token *t)
+static int lex_structure(json_parser *p, json_token *t, sink *sk)
 {
 	const uint8_t *c = p->cur, *e = p->end;
 	uint8_t b;
@@ -742,7 +762,7 @@ static int lex_structure(json_parser *p, json_token *t)
 	c = skip_ws(c, e);
 	if (p->filter && c < e && ((1u << p->gs) & (1u << G_OBJ_FIRST | 1u << G_KEY | 1u << G_AFTER)) &&
 	    p->depth && !top_is_array(p)) {
-		int r = fast_members(p, t, c);
+		int r = fast_members(p, t, c, sk);
 
 		if (r != FALLBACK)
 			return r;
@@ -802,6 +822,18 @@ static int lex_structure(json_parser *p, json_token *t)
 	return JSON_ESYNTAX;
 }
 
+/* One lexing step: a token (1), MORE, 0 (slice used up) or an error. */
+HOT int step(json_parser *p, json_token *t, sink *sk)
+{
+	switch (p->ls) {
+	case L_STR: return lex_string(p, t);
+	case L_NUM: return lex_number(p, t);
+	case L_LIT: return lex_literal(p, t);
+	case L_SKIP: return lex_skip(p, t);
+	}
+	return lex_structure(p, t, sk);
+}
+
 int json_next(json_parser *p, json_token *t)
 {
 	int r;
@@ -809,15 +841,40 @@ int json_next(json_parser *p, json_token *t)
 	if (p->err)
 		return p->err;
 	p->just_began = 0;
-	do {
-		switch (p->ls) {
-		case L_STR: r = lex_string(p, t); break;
-		case L_NUM: r = lex_number(p, t); break;
-		case L_LIT: r = lex_literal(p, t); break;
-		case L_SKIP: r = lex_skip(p, t); break;
-		default: r = lex_structure(p, t); break;
-		}
-	} while (r == MORE);
+	do
+		r = step(p, t, NULL);
+	while (r == MORE);
+	if (r < 0)
+		p->err = r;
+	return r;
+}
+
+int json__drain(json_parser *p, json__sink fn, void *ctx)
+{
+	json_token t;
+	sink sk;
+	int r;
+
+	sk.fn = fn;
+	sk.ctx = ctx;
+	sk.err = 0;
+
+	if (p->err)
+		return p->err;
+	for (;;) {
+		/* What json_next() does on entry, before each token. */
+		p->just_began = 0;
+		do
+			r = step(p, &t, &sk);
+		while (r == MORE);
+		if (r == SINK_FAILED)
+			return sk.err;
+		if (r != 1)
+			break;
+		r = fn(ctx, &t);
+		if (r < 0)
+			return r;
+	}
 	if (r < 0)
 		p->err = r;
 	return r;

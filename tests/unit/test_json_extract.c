@@ -406,6 +406,27 @@ static void test_paths_and_abort(void)
 	CHECK_EQ_INT(json_extract_feed(&x, "{\"a\":1}", 7), JSON_EABORTED);
 	CHECK_EQ_INT(json_extract_feed(&x, "{\"a\":1}", 7), JSON_EABORTED);
 	CHECK_EQ_INT(json_extract_finish(&x), JSON_EABORTED);
+	/* ... also when the value stopped at is a member's string or integer,
+	 * which the member loop hands over without returning: the parser
+	 * stops right after that value, itself not in error. */
+	{
+		const char *abc[] = { "a", "b", "c" };
+		const char *in = "{\"a\":1,\"b\":\"x\",\"c\":2}";
+		unsigned path;
+
+		CHECK_EQ_INT(json_pathset_compile(&ps, abc, 3), 0);
+		for (path = JSON_PATH_SCALAR; path <= JSON_PATH_AVX2; path++) {
+			n = 0;
+			json_extract_init(&x, &ps, sbuf, sizeof(sbuf), path << JSON_SIMD_SHIFT,
+			    stop_at_second, &n);
+			CHECK_EQ_INT(json_extract_feed(&x, in, strlen(in)), JSON_EABORTED);
+			CHECK_EQ_INT(n, 2);
+			CHECK_EQ_INT(json_offset(&x.p), 14);
+			CHECK_EQ_INT(json_error(&x.p), 0);
+			CHECK_EQ_INT(json_extract_feed(&x, "{}", 2), JSON_EABORTED);
+			CHECK_EQ_INT(n, 2);
+		}
+	}
 
 	/* No paths: every value skipped, END per value; errors still found. */
 	CHECK_EQ_INT(json_pathset_compile(&ps, NULL, 0), 0);
