@@ -647,9 +647,12 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c, sink *s
 	int r, keep;
 
 	for (;;) {
+again:
 		if (p->gs == G_AFTER) {
-			if (*c == '}')
-				return close_container(p, t, c, 0);
+			if (*c == '}') {
+				r = close_container(p, t, c, 0);
+				goto token;
+			}
 			if (*c != ',')
 				break;
 			c = skip_ws(c + 1, e);
@@ -658,7 +661,8 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c, sink *s
 			if (c == e)
 				return MORE;
 		} else if (*c == '}' && p->gs == G_OBJ_FIRST) {
-			return close_container(p, t, c, 0);
+			r = close_container(p, t, c, 0);
+			goto token;
 		}
 		if (*c != '"')
 			break;
@@ -676,18 +680,7 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c, sink *s
 			p->cur = a;
 			p->gs = G_VALUE;
 			r = begin_value(p, t, a);
-			/* A plain string or short integer: to the sink, and on with
-			 * the next member, as if json_next() had returned it and
-			 * been called again (which would come back here). */
-			if (r != 1 || !sk || (t->type != JSON_STRING && t->type != JSON_INT))
-				return r;
-			r = sk->fn(sk->ctx, t);
-			if (r < 0) {
-				sk->err = r;
-				return SINK_FAILED;
-			}
-			c = p->cur;
-			goto member_done;
+			goto token;
 		}
 		if (keep) {
 			t->type = JSON_KEY;
@@ -696,7 +689,8 @@ static int fast_members(json_parser *p, json_token *t, const uint8_t *c, sink *s
 			t->depth = p->depth;
 			p->cur = a;
 			p->gs = G_VALUE;
-			return 1;
+			r = 1;
+			goto token;
 		}
 		/* Committed: the member is dropped; its value starts at a. */
 		p->cur = a;
@@ -748,6 +742,29 @@ member_done:
 	}
 	p->cur = c;
 	return FALLBACK;
+token:
+	/*
+	 * With a sink (json__drain()), the token goes to it here, and the
+	 * loop goes on with the next member when the state is one it handles
+	 * (an object's member list, nothing asked of the parser): as if
+	 * json_next() had returned the token and been called again, which
+	 * would come back here.
+	 */
+	if (r != 1 || !sk)
+		return r;
+	r = sk->fn(sk->ctx, t);
+	if (r < 0) {
+		sk->err = r;
+		return SINK_FAILED;
+	}
+	p->just_began = 0;	/* what json_next() does before the next token */
+	if (p->ls != L_NONE || !p->depth || top_is_array(p) || (p->gs != G_AFTER && p->gs != G_OBJ_FIRST))
+		return MORE;
+	c = skip_ws(p->cur, e);
+	p->cur = c;
+	if (c == e)
+		return MORE;
+	goto again;
 slow_value:
 	p->skip_next = 1;
 	p->silent = 1;
