@@ -413,71 +413,88 @@ ALWAYS int skip_block(json_parser *p, const uint8_t *s, unsigned n, unsigned *us
 }
 
 /*
- * One full block with no control or non-ASCII byte: only the
- * depth and brace counts move, or, when the value ends in the block, the
- * closing bracket is found by walking the bracket bits.  Returns 1 when the
- * block was consumed, 2 when the value ended (*used = bytes up to and
- * including its closing bracket), 0 to leave the block to skip_block(),
- * which then decides everything (so errors and their offsets never depend
- * on this shortcut: anything that could fail, the depth limit or unbalanced
- * brace kinds, falls back).  "{}" and "[]" pairs are taken out before
- * comparing the closing brackets with the depth: a pair never takes the
- * depth below where it started, and managedFields is mostly such pairs.
+ * Full blocks with no control or non-ASCII byte, as long as they come: only
+ * the depth and brace counts move, or, when the value ends in a block, the
+ * closing bracket is found by walking the bracket bits.  The counts live in
+ * locals for the run (written back at the end), so the loop carries them in
+ * registers.  Returns 1 when the value ended (p->cur after its closing
+ * bracket), 0 when the slice has less than a block left or a block must go
+ * to skip_block() (p->cur at that block), which then decides everything (so
+ * errors and their offsets never depend on this shortcut: anything that
+ * could fail, the depth limit, unbalanced brace kinds, a bad escape letter,
+ * a backslash outside strings, falls back).  "{}" and "[]" pairs are taken
+ * out before comparing the closing brackets with the depth: a pair never
+ * takes the depth below where it started, and managedFields is mostly such
+ * pairs.
  */
-ALWAYS int skip_fast(json_parser *p, const uint8_t *s, unsigned *used, int kind)
+ALWAYS int skip_fast_run(json_parser *p, int kind)
 {
-	fmasks f;
-	uint64_t inside, opens, closes, pairs, x, upto, escaped = 0, starts = 0;
-	unsigned no, nc, i;
-	uint32_t d;
+	const uint8_t *s = p->cur, *e = p->end;
+	uint32_t depth = p->sk_depth, room = p->max_depth - p->depth, d;
+	int32_t brace = p->sk_brace;
+	uint64_t instr = 0 - (uint64_t)p->sk_instr;
+	int ended = 0;
 
-	classify_fast(s, &f, kind);
-	if (f.special)
-		return 0;
-	/* Escapes (managedFields keys such as k:{\"name\":\"main\"}): each
-	 * backslash escapes the next byte, which must be an escape letter; one
-	 * ending the block is left to skip_block(). */
-	for (x = f.bs; x; x &= ~((uint64_t)3 << i)) {
-		i = first_bit(x);
-		if (i == 63 || !escape_letter(s[i + 1]))
-			return 0;
-		starts |= (uint64_t)1 << i;
-		escaped |= (uint64_t)2 << i;
-	}
-	inside = prefix_xor(f.quote & ~escaped, kind) ^ (0 - (uint64_t)p->sk_instr);
-	if (starts & ~inside)
-		return 0;
-	opens = f.open & ~inside;
-	closes = f.close & ~inside;
-	pairs = opens & closes >> 1;
-	no = popcount64(opens & ~pairs, kind);
-	nc = popcount64(closes & ~(pairs << 1), kind);
-	if (nc >= p->sk_depth) {
-		d = p->sk_depth;
-		for (x = opens | closes; x; x &= x - 1) {
+	while (e - s >= 64) {
+		fmasks f;
+		uint64_t inside, opens, closes, pairs, x, upto, escaped = 0, starts = 0;
+		unsigned no, nc, i;
+
+		classify_fast(s, &f, kind);
+		if (f.special)
+			break;
+		/* Escapes (managedFields keys such as k:{\"name\":\"main\"}):
+		 * each backslash escapes the next byte, which must be an escape
+		 * letter; one ending the block is left to skip_block(). */
+		for (x = f.bs; x; x &= ~((uint64_t)3 << i)) {
 			i = first_bit(x);
-			if (opens >> i & 1) {
-				if (p->depth + ++d > p->max_depth)
-					return 0;
-			} else if (--d == 0) {
-				upto = i == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (i + 1)) - 1;
-				if (p->sk_brace + (int32_t)popcount64(f.brace_open & ~inside & upto, kind) !=
-				    (int32_t)popcount64(f.brace_close & ~inside & upto, kind))
-					return 0;
-				p->sk_depth = 0;
-				*used = i + 1;
-				return 2;
-			}
+			if (i == 63 || !escape_letter(s[i + 1]))
+				goto out;
+			starts |= (uint64_t)1 << i;
+			escaped |= (uint64_t)2 << i;
 		}
-		return 0;
+		inside = prefix_xor(f.quote & ~escaped, kind) ^ instr;
+		if (starts & ~inside)
+			break;
+		opens = f.open & ~inside;
+		closes = f.close & ~inside;
+		pairs = opens & closes >> 1;
+		no = popcount64(opens & ~pairs, kind);
+		nc = popcount64(closes & ~(pairs << 1), kind);
+		if (nc >= depth) {
+			d = depth;
+			for (x = opens | closes; x; x &= x - 1) {
+				i = first_bit(x);
+				if (opens >> i & 1) {
+					if (++d > room)
+						goto out;
+				} else if (--d == 0) {
+					upto = i == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (i + 1)) - 1;
+					if (brace + (int32_t)popcount64(f.brace_open & ~inside & upto, kind) !=
+					    (int32_t)popcount64(f.brace_close & ~inside & upto, kind))
+						goto out;
+					depth = 0;
+					s += i + 1;
+					ended = 1;
+					goto out;
+				}
+			}
+			break;
+		}
+		if (depth + no + (pairs != 0) > room)
+			break;
+		depth += no - nc;
+		brace += (int32_t)popcount64(f.brace_open & ~inside, kind)
+		    - (int32_t)popcount64(f.brace_close & ~inside, kind);
+		instr = 0 - (inside >> 63);
+		s += 64;
 	}
-	if (p->depth + p->sk_depth + no + (pairs != 0) > p->max_depth)
-		return 0;
-	p->sk_depth += no - nc;
-	p->sk_brace += (int32_t)popcount64(f.brace_open & ~inside, kind)
-	    - (int32_t)popcount64(f.brace_close & ~inside, kind);
-	p->sk_instr = (uint8_t)(inside >> 63);
-	return 1;
+out:
+	p->cur = s;
+	p->sk_depth = depth;
+	p->sk_brace = brace;
+	p->sk_instr = (uint8_t)(instr & 1);
+	return ended;
 }
 
 /* The scan loop, instantiated once per instruction set. */
@@ -486,22 +503,19 @@ ALWAYS int scan(json_parser *p, int kind)
 	uint8_t pad[64];
 
 	while (p->cur < p->end) {
-		size_t left = (size_t)(p->end - p->cur);
-		const uint8_t *s = p->cur;
+		size_t left;
+		const uint8_t *s;
 		unsigned n = 64, used;
 		int r;
 
-		if (left >= 64 && !p->sk_esc && !p->u8_need) {
-			r = skip_fast(p, s, &used, kind);
-			if (r == 1) {
-				p->cur += 64;
-				continue;
-			}
-			if (r == 2) {
-				p->cur += used;
+		if (!p->sk_esc && !p->u8_need) {
+			if (skip_fast_run(p, kind))
 				return 1;
-			}
+			if (p->cur == p->end)
+				break;
 		}
+		left = (size_t)(p->end - p->cur);
+		s = p->cur;
 		if (left < 64) {
 			n = (unsigned)left;
 			memcpy(pad, s, n);
