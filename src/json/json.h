@@ -261,6 +261,7 @@ typedef struct json_pathset {
 		uint16_t elem_child;	/* the "[*]" child, 0 = none */
 		uint16_t any_child;	/* the "*" child, 0 = none */
 		uint16_t parent;
+		uint8_t is_any;		/* this node is its parent's "*" */
 		/* bit min(len, 63) set for the length of each named key child:
 		 * most unwanted keys are turned away on their length alone */
 		uint64_t key_lens;

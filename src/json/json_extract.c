@@ -44,6 +44,7 @@ static int add_any_child(json_pathset *ps, unsigned parent, unsigned *out)
 	n = &ps->node[i];
 	n->path = -1;
 	n->parent = (uint16_t)parent;
+	n->is_any = 1;
 	ps->node[parent].has_key = 1;
 	ps->node[parent].any_child = (uint16_t)i;
 	/* Not on the child list: the list and the hash hold named keys only. */
@@ -269,8 +270,7 @@ static int emit(json_extract *x, int kind, int path, uint32_t index, const json_
 	ev.key = NULL;
 	ev.key_len = 0;
 	/* VALUE events are emitted for the pending node: a "*" member's key was kept by match_key(). */
-	if (kind == JSON_EV_VALUE && x->pending != NONE && x->pending != 0 &&
-	    x->ps->node[x->ps->node[x->pending].parent].any_child == x->pending) {
+	if (kind == JSON_EV_VALUE && x->pending != NONE && x->ps->node[x->pending].is_any) {
 		ev.key = x->any_key;
 		ev.key_len = x->any_len;
 	}
@@ -282,6 +282,14 @@ static int on_token(json_extract *x, json_token *t)
 	const json_pathset *ps = x->ps;
 	unsigned d = t->depth, v;
 	int start, complete, r;
+
+	/* The common token: a scalar member of an object, wanted or not. */
+	if (t->type >= JSON_STRING && t->type <= JSON_NULL && !x->ign && d > 0 && !x->isarr[d - 1]) {
+		v = x->pending;
+		if (v != NONE && ps->node[v].path >= 0)
+			return emit(x, JSON_EV_VALUE, ps->node[v].path, 0, t);
+		return 0;
+	}
 
 	if (x->ign == 1) {
 		x->ign = 0;
