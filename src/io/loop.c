@@ -68,6 +68,7 @@ struct io_loop {
 	int sigpipe[2];
 
 	int64_t now;
+	int64_t now_us;	/* the clock when this turn's poll() returned */
 	io_clock_fn clock;	/* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
 	int stop;
@@ -89,7 +90,8 @@ io_loop *io_loop_new(void)
 	io_loop *loop = xcalloc(1, sizeof(*loop));
 
 	loop->sigpipe[0] = loop->sigpipe[1] = -1;
-	loop->now = io_loop_clock_us(loop) / 1000;
+	loop->now_us = io_loop_clock_us(loop);
+	loop->now = loop->now_us / 1000;
 	return loop;
 }
 
@@ -119,6 +121,11 @@ int64_t io_loop_now(const io_loop *loop)
 	return loop->now;
 }
 
+int64_t io_loop_now_us(const io_loop *loop)
+{
+	return loop->now_us;
+}
+
 int64_t io_loop_clock_us(const io_loop *loop)
 {
 	return loop->clock ? loop->clock(loop->clock_arg) : clock_mono_us();
@@ -128,7 +135,8 @@ void io_loop_set_clock(io_loop *loop, io_clock_fn fn, void *arg)
 {
 	loop->clock = fn;
 	loop->clock_arg = arg;
-	loop->now = io_loop_clock_us(loop) / 1000;
+	loop->now_us = io_loop_clock_us(loop);
+	loop->now = loop->now_us / 1000;
 }
 
 void io_loop_stop(io_loop *loop)
@@ -451,7 +459,8 @@ int io_loop_run_once(io_loop *loop, int timeout_ms)
 	if (loop->ndefers > 0)
 		wait = 0;
 	n = poll(loop->pfds, (nfds_t)loop->npfds, wait);
-	loop->now = io_loop_clock_us(loop) / 1000;
+	loop->now_us = io_loop_clock_us(loop);
+	loop->now = loop->now_us / 1000;
 	if (n < 0 && errno != EINTR)
 		return -1;
 	for (int i = 0; n > 0 && i < loop->npfds; i++) {

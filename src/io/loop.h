@@ -53,6 +53,12 @@ int io_loop_stopped(const io_loop *loop);
 /* Monotonic ms from the loop's clock, refreshed once per turn (cheap). */
 int64_t io_loop_now(const io_loop *loop);
 /*
+ * The same in µs: the clock when this turn's poll() returned, so every
+ * stamp taken with it in one turn is equal.  For "this request arrived in
+ * this turn" (a call's start) without a clock read per call.
+ */
+int64_t io_loop_now_us(const io_loop *loop);
+/*
  * The loop's clock read now, in monotonic µs: for stamps that must order
  * events within one turn (latency, "answered before that LIST began").
  * Everything that uses time through the loop shares this one clock.

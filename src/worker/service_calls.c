@@ -533,9 +533,9 @@ static void on_admitted(void *arg, grpc_call *call, const worker_auth_result *r)
 
 	s->caller = r->user;
 	if (r->code != GRPC_OK)
-		svc__reply_error(s, call, slot->m, svc__now_us(s), r->code, r->message);
+		svc__reply_error(s, call, slot->m, svc__turn_us(s), r->code, r->message);
 	else
-		dispatch(s, call, slot->m, svc__now_us(s));
+		dispatch(s, call, slot->m, svc__turn_us(s));
 	s->caller = NULL;
 }
 
@@ -543,7 +543,7 @@ static void on_admitted(void *arg, grpc_call *call, const worker_auth_result *r)
  * decides (worker/auth.h). */
 static void admit(worker_service *s, grpc_call *call, enum worker_method m)
 {
-	int64_t start_us = svc__now_us(s);
+	int64_t start_us = svc__turn_us(s);
 
 	if (s->draining) {
 		svc__reply_error(s, call, m, start_us, GRPC_UNAVAILABLE, "the worker is shutting down");

@@ -86,6 +86,8 @@ struct pending_op *svc__op_new(worker_service *s, const char *name);
 void svc__op_free(struct pending_op *op);
 /* The service's one clock: the loop's, in µs (injectable in tests). */
 static inline int64_t svc__now_us(const worker_service *s) { return io_loop_clock_us(s->loop); }
+/* When the turn that read the request began: a call's start, without a clock read per call. */
+static inline int64_t svc__turn_us(const worker_service *s) { return io_loop_now_us(s->loop); }
 void svc__cluster_changed(worker_service *s, struct cluster *c);
 /* Records a Kubernetes Event on c's Deployment through the backend, if it records any. */
 void svc__event(worker_service *s, const struct cluster *c, const char *uid, int warning, const char *reason,

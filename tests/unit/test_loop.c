@@ -323,8 +323,13 @@ static void test_injected_clock(void)
 	fake_us += 999999;
 	CHECK_EQ_INT(io_loop_clock_us(loop), fake_us);	/* read live */
 	CHECK_EQ_INT(io_loop_now(loop), (fake_us - 999999) / 1000);	/* refreshed per turn */
+	CHECK_EQ_INT(io_loop_now_us(loop), fake_us - 999999);
 	io_loop_run_once(loop, 0);
 	CHECK_EQ_INT(io_loop_now(loop), fake_us / 1000);
+	CHECK_EQ_INT(io_loop_now_us(loop), fake_us);	/* to the µs, as the turn began */
+	fake_us += 7;
+	CHECK_EQ_INT(io_loop_now_us(loop), fake_us - 7);
+	fake_us -= 7;
 	CHECK_EQ_INT(norder, 0);
 	advance_ms(loop, 1);
 	CHECK_EQ_INT(norder, 1);
