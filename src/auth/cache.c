@@ -12,6 +12,7 @@
 #include "auth/cache.h"
 
 #include "base/mem.h"
+#include "base/str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,7 @@ static struct auth_cache_entry **find_slot(auth_cache *c, const uint8_t *key)
 {
 	struct auth_cache_entry **pp = &c->bucket[bucket_of(c, key)];
 
-	while (*pp && memcmp((*pp)->key, key, AUTH_KEY_LEN) != 0)
+	while (*pp && !mem_eq((*pp)->key, key, AUTH_KEY_LEN))
 		pp = &(*pp)->hnext;
 	return pp;
 }

@@ -46,6 +46,7 @@
 #include "auth/siphash.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/str.h"
 #include "k8s/review.h"
 
 #define NAME_MAX_LEN 253
@@ -442,7 +443,7 @@ static void check_access(worker_auth *a, struct pending *p, grpc_call *call, con
 		deliver(a, p, call, done, arg, GRPC_UNAUTHENTICATED, msg, "");
 		return;
 	}
-	if (mm && mm->verb == verb && strcmp(mm->name, name) == 0 && memcmp(mm->tkey, tkey, AUTH_KEY_LEN) == 0) {
+	if (mm && mm->verb == verb && strcmp(mm->name, name) == 0 && mem_eq(mm->tkey, tkey, AUTH_KEY_LEN)) {
 		memcpy(akey, mm->akey, AUTH_KEY_LEN);
 	} else {
 		access_key(tkey, verb, name, akey);
