@@ -163,6 +163,7 @@ struct h2_conn {
 	uint64_t rq_memo_state;
 	h2_hblock rq_memo_hb;
 	int rq_memo_ok;
+	int fields_built;	/* fields/value_ids hold the last decoded block's (cleared by a decode) */
 
 	/* streams */
 	h2_stream **tab;

@@ -240,7 +240,43 @@ static int field_cb(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *
 	return 0;
 }
 
-/* Checks the pseudo-header set once the block is complete (§8.3.1, §8.3.2). */
+/*
+ * A request's pseudo-header set (§8.3.1): what its block alone decides, so
+ * it is judged once when the block is decoded and kept with it.
+ */
+static void check_request_pseudo(h2_conn *c)
+{
+	h2_hblock *hb = &c->hb;
+	const uint8_t *base = buf_data(&c->fstore);
+	const uint8_t *m = base + hb->ps_off[PSI_METHOD], *p = base + hb->ps_off[PSI_PATH];
+	const uint8_t *sc = base + hb->ps_off[PSI_SCHEME];
+
+	if (hb->malformed)
+		return;
+	if (!(hb->pseudo & PS_METHOD)) {
+		hb->malformed = "missing :method";
+	} else if (NAME_IS(m, hb->ps_len[PSI_METHOD], "CONNECT")) {
+		if (!(hb->pseudo & PS_AUTHORITY) || (hb->pseudo & (PS_SCHEME | PS_PATH)))
+			hb->malformed = "bad CONNECT pseudo-headers";
+	} else if ((hb->pseudo & (PS_SCHEME | PS_PATH)) != (PS_SCHEME | PS_PATH)) {
+		hb->malformed = "missing :scheme or :path";
+	} else if (hb->ps_len[PSI_PATH] == 0) {
+		hb->malformed = "empty :path";
+	} else if (NAME_IS(sc, hb->ps_len[PSI_SCHEME], "http") || NAME_IS(sc, hb->ps_len[PSI_SCHEME], "https")) {
+		if (p[0] != '/' && !(hb->ps_len[PSI_PATH] == 1 && p[0] == '*' && NAME_IS(m, hb->ps_len[PSI_METHOD], "OPTIONS")))
+			hb->malformed = "bad :path";
+		/* §8.3.1: no userinfo in :authority for http(s). */
+		else if ((hb->pseudo & PS_AUTHORITY) && hb->ps_len[PSI_AUTHORITY] > 0 &&
+		    memchr(base + hb->ps_off[PSI_AUTHORITY], '@', hb->ps_len[PSI_AUTHORITY]) != NULL)
+			hb->malformed = "userinfo in :authority";
+	}
+}
+
+/*
+ * Checks the block once the frame that ends it is known (§8.3.1, §8.3.2):
+ * a response's :status, trailers' END_STREAM, a request's content-length
+ * against END_STREAM (its pseudo-headers were judged with the block).
+ */
 static void finish_validation(h2_conn *c, int end_stream)
 {
 	h2_hblock *hb = &c->hb;
@@ -248,28 +284,7 @@ static void finish_validation(h2_conn *c, int end_stream)
 
 	if (hb->malformed)
 		return;
-	if (hb->kind == HB_REQUEST) {
-		const uint8_t *m = base + hb->ps_off[PSI_METHOD], *p = base + hb->ps_off[PSI_PATH];
-		const uint8_t *sc = base + hb->ps_off[PSI_SCHEME];
-
-		if (!(hb->pseudo & PS_METHOD)) {
-			hb->malformed = "missing :method";
-		} else if (NAME_IS(m, hb->ps_len[PSI_METHOD], "CONNECT")) {
-			if (!(hb->pseudo & PS_AUTHORITY) || (hb->pseudo & (PS_SCHEME | PS_PATH)))
-				hb->malformed = "bad CONNECT pseudo-headers";
-		} else if ((hb->pseudo & (PS_SCHEME | PS_PATH)) != (PS_SCHEME | PS_PATH)) {
-			hb->malformed = "missing :scheme or :path";
-		} else if (hb->ps_len[PSI_PATH] == 0) {
-			hb->malformed = "empty :path";
-		} else if (NAME_IS(sc, hb->ps_len[PSI_SCHEME], "http") || NAME_IS(sc, hb->ps_len[PSI_SCHEME], "https")) {
-			if (p[0] != '/' && !(hb->ps_len[PSI_PATH] == 1 && p[0] == '*' && NAME_IS(m, hb->ps_len[PSI_METHOD], "OPTIONS")))
-				hb->malformed = "bad :path";
-			/* §8.3.1: no userinfo in :authority for http(s). */
-			else if ((hb->pseudo & PS_AUTHORITY) && hb->ps_len[PSI_AUTHORITY] > 0 &&
-			    memchr(base + hb->ps_off[PSI_AUTHORITY], '@', hb->ps_len[PSI_AUTHORITY]) != NULL)
-				hb->malformed = "userinfo in :authority";
-		}
-	} else if (hb->kind == HB_RESPONSE) {
+	if (hb->kind == HB_RESPONSE) {
 		const uint8_t *st = base + hb->ps_off[PSI_STATUS];
 
 		if (!(hb->pseudo & PS_STATUS) || hb->ps_len[PSI_STATUS] != 3 || st[0] < '1' || st[0] > '9' ||
@@ -279,8 +294,7 @@ static void finish_validation(h2_conn *c, int end_stream)
 		if (!end_stream)
 			hb->malformed = "trailers without END_STREAM";
 	}
-	if (!hb->malformed && end_stream && hb->kind != HB_TRAILERS && hb->content_length > 0 &&
-	    hb->kind == HB_REQUEST)
+	if (!hb->malformed && end_stream && hb->kind == HB_REQUEST && hb->content_length > 0)
 		hb->malformed = "content-length with no body";
 }
 
@@ -299,6 +313,7 @@ static int decode_block(h2_conn *c, int kind, const uint8_t *data, size_t len)
 		return 0;
 	}
 	c->rq_memo_ok = 0;
+	c->fields_built = 0;
 	memset(&c->hb, 0, sizeof(c->hb));
 	c->hb.kind = kind;
 	c->hb.content_length = -1;
@@ -309,6 +324,8 @@ static int decode_block(h2_conn *c, int kind, const uint8_t *data, size_t len)
 	rc = hpack_decode_block(&c->dec, data, len, limit, field_cb, c);
 	switch (rc) {
 	case HPACK_OK:
+		if (kind == HB_REQUEST)
+			check_request_pseudo(c);
 		if (kind == HB_REQUEST && !c->hb.malformed && len <= RQ_MEMO_MAX &&
 		    hpack_decoder_state(&c->dec) == st) {
 			if (c->rq_memo_cap < len) {
@@ -361,7 +378,8 @@ static int deliver_headers(h2_conn *c, h2_stream *s, int end_stream, int is_trai
 
 		h.status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
 	}
-	for (i = 0; i < hb->nfields; i++) {
+	/* a kept request block's fields are still where the last delivery put them */
+	for (i = 0; !c->fields_built && i < hb->nfields; i++) {
 		c->fields[i].name = (const char *)base + c->frec[i].name_off;
 		c->fields[i].name_len = c->frec[i].name_len;
 		c->fields[i].value = (const char *)base + c->frec[i].value_off;
@@ -369,6 +387,7 @@ static int deliver_headers(h2_conn *c, h2_stream *s, int end_stream, int is_trai
 		c->fields[i].flags = c->frec[i].flags;
 		c->value_ids[i] = c->frec[i].value_id;
 	}
+	c->fields_built = 1;
 	h.fields = c->fields;
 	h.value_ids = c->value_ids;
 	h.nfields = hb->nfields;

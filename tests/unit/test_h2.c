@@ -343,6 +343,20 @@ static void test_kept_request_blocks(void)
 	EXPECT_OK(raw_run(&r));
 	CHECK_EQ_STR(take_log(&r, &lg), "H 1 POST http / content-length=5\nH 3 POST http / content-length=5\n"
 	    "H 7 POST http / content-length=5\n");
+	/* a bad :path is refused each time its block comes, between good ones */
+	{
+		static const char *const badpath[] = {":method", "POST", ":scheme", "http", ":path", "x", NULL};
+
+		raw_block(&r, &b3, badpath);
+		for (uint32_t sid = 9; sid <= 13; sid += 4) {
+			raw_block_bytes(&r, sid, es, &b3);
+			v = raw_run(&r);
+			EXPECT_STREAM_ERROR(v, sid, H2_PROTOCOL_ERROR);
+			raw_block_bytes(&r, sid + 2, eh, &b2);
+			EXPECT_OK(raw_run(&r));
+		}
+		CHECK_EQ_STR(take_log(&r, &lg), "H 11 POST http / content-length=5\nH 15 POST http / content-length=5\n");
+	}
 	raw_free(&r);
 	buf_free(&b1);
 	buf_free(&b2);
