@@ -265,6 +265,12 @@ static void new_stream(grpc_sconn *sc, int32_t sid, const h2_headers *h)
 	int64_t timeout = -1;
 	grpc_call *c;
 
+	/* The same header list as a request this connection accepted before: the same verdict. */
+	if (h->block_id != 0 && h->block_id == sc->accepted_block) {
+		m = &s->methods[sc->accepted_method];
+		timeout = sc->accepted_timeout;
+		goto accepted;
+	}
 	for (size_t i = 0; i < h->nfields; i++) {
 		const h2_field *f = &h->fields[i];
 		if (NAME_IS(f, "content-type"))
@@ -301,6 +307,12 @@ static void new_stream(grpc_sconn *sc, int32_t sid, const h2_headers *h)
 		reject_stream(sc, sid, GRPC_UNIMPLEMENTED, msg, h->end_stream, 0);
 		return;
 	}
+	if (h->block_id != 0) {
+		sc->accepted_block = h->block_id;
+		sc->accepted_method = (size_t)(m - s->methods);
+		sc->accepted_timeout = timeout;
+	}
+accepted:
 	if (s->shutting) {
 		reject_stream(sc, sid, GRPC_UNAVAILABLE, "server shutting down", h->end_stream, 0);
 		return;

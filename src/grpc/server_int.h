@@ -100,6 +100,10 @@ struct grpc_sconn {
 	int dying;
 	int closing;		/* GOAWAY for idleness sent; stays in SC_CLOSING */
 	grpc_sconn *prev, *next;
+	/* What new_stream found in the last kept request block (h2_headers.block_id) that it accepted. */
+	uint64_t accepted_block;
+	size_t accepted_method;		/* index in methods (the array may grow) */
+	int64_t accepted_timeout;
 };
 
 struct grpc_server {

@@ -150,6 +150,12 @@ typedef struct h2_headers {
 	int is_trailers;	/* a trailing block (always end_stream) */
 	/* Per field: nonzero names the value bytes process-wide (hpack_decoder_value_id). */
 	const uint64_t *value_ids;
+	/*
+	 * Requests: nonzero when h2 kept this block (it decoded without touching
+	 * the HPACK table); the same id again on this connection is the same
+	 * header list, byte for byte, so what the app decided from it holds.
+	 */
+	uint64_t block_id;
 } h2_headers;
 
 typedef struct h2_conn h2_conn;

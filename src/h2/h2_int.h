@@ -163,6 +163,7 @@ struct h2_conn {
 	uint64_t rq_memo_state;
 	h2_hblock rq_memo_hb;
 	int rq_memo_ok;
+	uint64_t rq_memo_id;	/* h2_headers.block_id of the kept block (ids never repeat on a connection) */
 	int fields_built;	/* fields/value_ids hold the last decoded block's (cleared by a decode) */
 
 	/* streams */

@@ -338,6 +338,7 @@ static int decode_block(h2_conn *c, int kind, const uint8_t *data, size_t len)
 			c->rq_memo_state = st;
 			c->rq_memo_hb = c->hb;
 			c->rq_memo_ok = 1;
+			c->rq_memo_id++;
 		}
 		return 0;
 	case HPACK_ERR_LIST_TOO_LARGE:
@@ -394,6 +395,9 @@ static int deliver_headers(h2_conn *c, h2_stream *s, int end_stream, int is_trai
 	h.content_length = is_trailers ? s->content_length : hb->content_length;
 	h.end_stream = end_stream;
 	h.is_trailers = is_trailers;
+	/* the block just decoded (or restored) is the kept one exactly when the memo holds */
+	if (hb->kind == HB_REQUEST && c->rq_memo_ok)
+		h.block_id = c->rq_memo_id;
 	if (c->cb.on_headers && c->cb.on_headers(c, c->user, id, s->user, &h) != 0)
 		return h2__conn_error(c, H2_INTERNAL_ERROR, "application failed");
 	if ((s = h2__find(c, (uint32_t)id)) != NULL)

@@ -550,6 +550,55 @@ static void test_timeout_and_te_validation(void)
 	grpc_server_free(s);
 }
 
+/*
+ * A client sends the same header block for the same call, and h2 hands it
+ * over as kept (h2_headers.block_id): the server reuses what it decided from
+ * it (the method, the grpc-timeout) and nothing else: other blocks in
+ * between, another method, and the same block again are each answered as
+ * themselves, and a kept block's deadline still applies to every call.
+ */
+static void test_kept_blocks_keep_their_verdict(void)
+{
+	static const uint8_t hello[] = {0, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+	static const h2_field md[] = {H2_FIELD_LIT("x-in", "v1")};
+	static const h2_field tmo[] = {H2_FIELD_LIT("grpc-timeout", "1m")};
+	static const char *const order[] = {"/t.T/Echo", "/t.T/Echo", "/t.T/Echo", "/t.T/Fail", "/t.T/Fail",
+	    "/t.T/Echo", "/t.T/Nope", "/t.T/Echo"};
+	grpc_server *s = new_server();
+	grpc_sconn *sc = grpc_server_conn_new_detached(s);
+	h2_conn *cl = h2_conn_new(H2_ROLE_CLIENT, NULL, &cl_cbs, NULL);
+
+	memset(resps, 0, sizeof(resps));
+	hook_runs = 0;
+	shuttle(cl, sc, 0);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		CHECK_EQ_INT(request(cl, order[i], md, 1, hello, sizeof(hello)), (int32_t)(2 * i + 1));
+		shuttle(cl, sc, 0);
+	}
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const char *want = order[i][5] == 'E' ? "0" : order[i][5] == 'F' ? "5" : "12";
+
+		CHECK_EQ_STR(resps[i].grpc_status, want);
+		if (order[i][5] == 'E') {
+			CHECK_EQ_MEM(resps[i].data, resps[i].len, hello, sizeof(hello));
+			CHECK_EQ_STR(resps[i].md, "v1");
+		}
+	}
+	/* three held calls from one kept block: each has the 1 ms deadline */
+	memset(resps, 0, sizeof(resps));
+	for (int i = 0; i < 3; i++)
+		request(cl, "/t.T/Hold", tmo, 1, hello, sizeof(hello));
+	shuttle(cl, sc, 0);
+	CHECK_EQ_STR(resps[8].grpc_status, "");
+	advance_ms(2);
+	shuttle(cl, sc, 0);
+	for (int i = 8; i < 11; i++)
+		CHECK_EQ_STR(resps[i].grpc_status, "4");
+	h2_conn_free(cl);
+	grpc_server_conn_free(sc);
+	grpc_server_free(s);
+}
+
 /* A deadline on a stream whose reader is behind resets it: queued messages are dropped at once. */
 static void test_deadline_resets_a_stuck_stream(void)
 {
@@ -820,6 +869,7 @@ int main(void)
 	RUN(test_metadata_past_64_fields);
 	RUN(test_timeout_and_te_validation);
 	RUN(test_deadline_resets_a_stuck_stream);
+	RUN(test_kept_blocks_keep_their_verdict);
 	RUN(test_checked_allocations_fail);
 	RUN(test_reflection_stream_allocations_fail);
 	io_loop_free(loop);
