@@ -669,16 +669,35 @@ again:
 		q = scan_plain(p, c + 1, e);
 		if (q == e || *q != '"' || (size_t)(q - c - 1) > str_max(p))
 			break;
-		a = skip_ws(q + 1, e);
-		if (a == e || *a != ':')
-			break;
-		a = skip_ws(a + 1, e);
-		if (a == e)
-			break;
+		if (e - q > 2 && q[1] == ':' && q[2] > ' ') {
+			a = q + 2;	/* compact input: `":` and the value */
+		} else {
+			a = skip_ws(q + 1, e);
+			if (a == e || *a != ':')
+				break;
+			a = skip_ws(a + 1, e);
+			if (a == e)
+				break;
+		}
 		keep = p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth);
 		if (keep == JSON_FILTER_VALUE_ONLY) {
 			p->cur = a;
 			p->gs = G_VALUE;
+			/* begin_value()'s plain string, without the call. */
+			if (*a == '"' && !p->skip_next) {
+				q = scan_plain(p, a + 1, e);
+				if (q < e && *q == '"' && (size_t)(q - a - 1) <= str_max(p)) {
+					p->skipping = 0;
+					t->type = JSON_STRING;
+					t->str = (const char *)a + 1;
+					t->len = (size_t)(q - a - 1);
+					t->depth = p->depth;
+					p->cur = q + 1;
+					p->gs = G_AFTER;
+					r = 1;
+					goto token;
+				}
+			}
 			r = begin_value(p, t, a);
 			goto token;
 		}
