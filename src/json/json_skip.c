@@ -39,9 +39,12 @@ typedef struct masks {
 } masks;
 
 /* What the fast loop needs: "special" is control or non-ASCII, either of
- * which sends the block to the general code; backslashes it walks. */
+ * which sends the block to the general code; backslashes it walks.  "b5"
+ * is bit 5 of each byte, set for '{' and '}' and clear for '[' and ']', so
+ * open & b5 are the braces among the open brackets (one mask, where two
+ * would be the braces themselves). */
 typedef struct fmasks {
-	uint64_t quote, bs, open, close, brace_open, brace_close, special;
+	uint64_t quote, bs, open, close, b5, special;
 } fmasks;
 
 static void classify_scalar(const uint8_t *s, masks *m)
@@ -72,8 +75,7 @@ static void classify_fast_scalar(const uint8_t *s, fmasks *f)
 	f->quote = m.quote;
 	f->open = m.open;
 	f->close = m.close;
-	f->brace_open = m.brace_open;
-	f->brace_close = m.brace_close;
+	f->b5 = m.brace_open | m.brace_close;	/* only ANDed with brackets */
 	f->bs = m.bs;
 	f->special = m.ctl | m.high;
 }
@@ -125,8 +127,7 @@ ALWAYS void classify_fast_sse2(const uint8_t *s, fmasks *f)
 		f->bs |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bs)) << sh;
 		f->open |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(vl, ob)) << sh;
 		f->close |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(vl, cb)) << sh;
-		f->brace_open |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, ob)) << sh;
-		f->brace_close |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cb)) << sh;
+		f->b5 |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_slli_epi16(v, 2)) << sh;
 		f->special |= (uint64_t)(unsigned)_mm_movemask_epi8(sp) << sh;
 	}
 }
@@ -179,8 +180,7 @@ static inline void classify_fast_avx2(const uint8_t *s, fmasks *f)
 	f->bs = M2(_mm256_cmpeq_epi8(v0, bs), _mm256_cmpeq_epi8(v1, bs));
 	f->open = M2(_mm256_cmpeq_epi8(l0, ob), _mm256_cmpeq_epi8(l1, ob));
 	f->close = M2(_mm256_cmpeq_epi8(l0, cb), _mm256_cmpeq_epi8(l1, cb));
-	f->brace_open = M2(_mm256_cmpeq_epi8(v0, ob), _mm256_cmpeq_epi8(v1, ob));
-	f->brace_close = M2(_mm256_cmpeq_epi8(v0, cb), _mm256_cmpeq_epi8(v1, cb));
+	f->b5 = M2(_mm256_slli_epi16(v0, 2), _mm256_slli_epi16(v1, 2));
 	f->special = M2(sp0, sp1);
 #undef M2
 }
@@ -470,8 +470,8 @@ ALWAYS int skip_fast_run(json_parser *p, int kind)
 						goto out;
 				} else if (--d == 0) {
 					upto = i == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (i + 1)) - 1;
-					if (brace + (int32_t)popcount64(f.brace_open & ~inside & upto, kind) !=
-					    (int32_t)popcount64(f.brace_close & ~inside & upto, kind))
+					if (brace + (int32_t)popcount64(opens & f.b5 & upto, kind) !=
+					    (int32_t)popcount64(closes & f.b5 & upto, kind))
 						goto out;
 					depth = 0;
 					s += i + 1;
@@ -479,13 +479,14 @@ ALWAYS int skip_fast_run(json_parser *p, int kind)
 					goto out;
 				}
 			}
-			break;
+			/* Many closes but not the last one: the walk gave the depth. */
+			depth = d;
+		} else {
+			if (depth + no + (pairs != 0) > room)
+				break;
+			depth += no - nc;
 		}
-		if (depth + no + (pairs != 0) > room)
-			break;
-		depth += no - nc;
-		brace += (int32_t)popcount64(f.brace_open & ~inside, kind)
-		    - (int32_t)popcount64(f.brace_close & ~inside, kind);
+		brace += (int32_t)popcount64(opens & f.b5, kind) - (int32_t)popcount64(closes & f.b5, kind);
 		instr = 0 - (inside >> 63);
 		s += 64;
 	}
