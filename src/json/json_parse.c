@@ -506,7 +506,7 @@ static int lex_skip(json_parser *p, json_token *t)
  * continue a number: the token at once, as lex_number() would give it.
  * Returns 0 to leave anything else to lex_number().
  */
-static int fast_int(json_parser *p, json_token *t, const uint8_t *c)
+HOT int fast_int(json_parser *p, json_token *t, const uint8_t *c)
 {
 	const uint8_t *d = c + (*c == '-'), *e = p->end, *q;
 	uint64_t v = 0;
