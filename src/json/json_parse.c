@@ -212,9 +212,10 @@ HOT const uint8_t *scan_plain(const json_parser *p, const uint8_t *c, const uint
 		goto tail;
 	while (e - c >= 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)c);
+		/* the high bit of each byte: non-ASCII, or one of the compares */
 		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
-		    _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
-		unsigned mask = (unsigned)(_mm_movemask_epi8(m) | _mm_movemask_epi8(v));
+		    _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v), v));
+		unsigned mask = (unsigned)_mm_movemask_epi8(m);
 
 		if (mask)
 			return c + __builtin_ctz(mask);
