@@ -264,9 +264,11 @@ static void new_stream(grpc_sconn *sc, int32_t sid, const h2_headers *h)
 	const struct method_ent *m;
 	int64_t timeout = -1;
 	grpc_call *c;
+	int kept = 0;
 
 	/* The same header list as a request this connection accepted before: the same verdict. */
 	if (h->block_id != 0 && h->block_id == sc->accepted_block) {
+		kept = 1;
 		m = &s->methods[sc->accepted_method];
 		timeout = sc->accepted_timeout;
 		goto accepted;
@@ -311,6 +313,7 @@ static void new_stream(grpc_sconn *sc, int32_t sid, const h2_headers *h)
 		sc->accepted_block = h->block_id;
 		sc->accepted_method = (size_t)(m - s->methods);
 		sc->accepted_timeout = timeout;
+		sc->accepted_has_metadata = -1;
 	}
 accepted:
 	if (s->shutting) {
@@ -318,11 +321,14 @@ accepted:
 		return;
 	}
 	c = grpc__call_get(s);
-	if (collect_metadata(c, h) < 0) {
+	c->nmd = 0;
+	if (!(kept && sc->accepted_has_metadata == 0) && collect_metadata(c, h) < 0) {
 		grpc__call_release(c);
 		reject_stream(sc, sid, GRPC_RESOURCE_EXHAUSTED, "out of memory", h->end_stream, 0);
 		return;
 	}
+	if (h->block_id != 0 && h->block_id == sc->accepted_block)
+		sc->accepted_has_metadata = c->nmd > 0;
 	c->conn = sc;
 	c->sid = sid;
 	c->m = m;

@@ -104,6 +104,7 @@ struct grpc_sconn {
 	uint64_t accepted_block;
 	size_t accepted_method;		/* index in methods (the array may grow) */
 	int64_t accepted_timeout;
+	int accepted_has_metadata;	/* its fields hold custom metadata (-1: not known yet) */
 };
 
 struct grpc_server {
