@@ -8,7 +8,8 @@ Runs, each in the two shapes 1x100 and 50x10:
   worker_auth_jwt   auth on, a 1,000-byte token (the size of a projected service-account JWT), cache warm
   worker_hdr, worker_hdr_jwt   --auth none, the same authorization header sent anyway: what carrying the
                     header through HPACK/h2/gRPC costs, so auth_gate_* is the gate's own share
-Prints cpu_us_per_call_<run>_<shape> (utime+stime / calls), calls_per_s_<run>_<shape>,
+Prints cpu_us_per_call_<run>_<shape> (utime+stime / calls; user_us_ and sys_us_per_call_ split it),
+calls_per_s_<run>_<shape>,
 auth_adds_cpu_us_per_call[_jwt]_<shape>, and, unless WORKER_BENCH_CALLGRIND=0, instructions per call
 under callgrind (ir_per_call_<run>: the difference of two runs of different lengths, so start-up and the
 first sync cancel out) -- a figure the machine's load does not move.
@@ -46,12 +47,13 @@ def free_port():
     return p
 
 
-def cpu_ticks(pid):
+def cpu_ticks(pid, which=(11, 12)):
+    """utime + stime of every thread (which=(11,) or (12,): one of them), in clock ticks."""
     t = 0
     for task in os.listdir("/proc/%d/task" % pid):
         with open("/proc/%d/task/%s/stat" % (pid, task)) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        t += int(fields[11]) + int(fields[12])
+        t += sum(int(fields[i]) for i in which)
     return t
 
 
@@ -117,12 +119,15 @@ def measure(sim, run, auth, token):
     try:
         for shape, conns, streams in (("1x100", 1, 100), ("50x10", 50, 10)):
             h2load(port, conns, streams, max(N // 10, 1000), token)      # warm-up: the reviews, the cache
-            t0 = cpu_ticks(proc.pid)
+            u0, k0 = cpu_ticks(proc.pid, (11,)), cpu_ticks(proc.pid, (12,))
             rps = h2load(port, conns, streams, N, token)
-            t1 = cpu_ticks(proc.pid)
-            out[shape] = (t1 - t0) * 1e6 / CLK / N
+            u1, k1 = cpu_ticks(proc.pid, (11,)), cpu_ticks(proc.pid, (12,))
+            out[shape] = (u1 - u0 + k1 - k0) * 1e6 / CLK / N
             print("calls_per_s_%s_%s=%d" % (run, shape, rps))
-            print("cpu_us_per_call_%s_%s=%.2f" % (run, shape, out[shape]), flush=True)
+            print("cpu_us_per_call_%s_%s=%.2f" % (run, shape, out[shape]))
+            # the split: the worker's own code vs the kernel's (poll, send/recv, loopback TCP) for it
+            print("user_us_per_call_%s_%s=%.2f" % (run, shape, (u1 - u0) * 1e6 / CLK / N))
+            print("sys_us_per_call_%s_%s=%.2f" % (run, shape, (k1 - k0) * 1e6 / CLK / N), flush=True)
     finally:
         stop(proc)
     return out
