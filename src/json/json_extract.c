@@ -261,7 +261,7 @@ static void skip_rest(json_extract *x, unsigned depth)
 	}
 }
 
-static int emit(json_extract *x, int kind, int path, uint32_t index, const json_token *t)
+static inline __attribute__((always_inline)) int emit(json_extract *x, int kind, int path, uint32_t index, const json_token *t)
 {
 	json_event ev;
 
