@@ -174,14 +174,20 @@ static inline void classify_fast_avx2(const uint8_t *s, fmasks *f)
 	__m256i sp0 = _mm256_or_si256(v0, _mm256_cmpeq_epi8(_mm256_min_epu8(v0, c1f), v0));
 	__m256i sp1 = _mm256_or_si256(v1, _mm256_cmpeq_epi8(_mm256_min_epu8(v1, c1f), v1));
 
+	__m256i bs0 = _mm256_cmpeq_epi8(v0, bs), bs1 = _mm256_cmpeq_epi8(v1, bs);
+	__m256i sp = _mm256_or_si256(sp0, sp1), bsa = _mm256_or_si256(bs0, bs1);
+
+	/* Moving a mask out of a vector register is the scarce step (one
+	 * port): the rare masks, special and backslash, are first tested in
+	 * the vector unit and only moved when set. */
 #define M2(a, b) ((uint64_t)(uint32_t)_mm256_movemask_epi8(a) | \
 	(uint64_t)(uint32_t)_mm256_movemask_epi8(b) << 32)
 	f->quote = M2(_mm256_cmpeq_epi8(v0, q), _mm256_cmpeq_epi8(v1, q));
-	f->bs = M2(_mm256_cmpeq_epi8(v0, bs), _mm256_cmpeq_epi8(v1, bs));
+	f->bs = _mm256_testz_si256(bsa, bsa) ? 0 : M2(bs0, bs1);
 	f->open = M2(_mm256_cmpeq_epi8(l0, ob), _mm256_cmpeq_epi8(l1, ob));
 	f->close = M2(_mm256_cmpeq_epi8(l0, cb), _mm256_cmpeq_epi8(l1, cb));
 	f->b5 = M2(_mm256_slli_epi16(v0, 2), _mm256_slli_epi16(v1, 2));
-	f->special = M2(sp0, sp1);
+	f->special = _mm256_testz_si256(sp, _mm256_set1_epi8((char)0x80)) ? 0 : M2(sp0, sp1);
 #undef M2
 }
 
