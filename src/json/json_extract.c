@@ -183,7 +183,7 @@ static int eq4(const char *a, const char *b)
 }
 
 /* Keys are short: compare with overlapping word loads, never past either end. */
-static int same_bytes(const char *a, const char *b, size_t n)
+static inline __attribute__((always_inline)) int same_bytes(const char *a, const char *b, size_t n)
 {
 	size_t j;
 
@@ -201,7 +201,7 @@ static int same_bytes(const char *a, const char *b, size_t n)
 	return 1;
 }
 
-static unsigned find_key(const json_pathset *ps, unsigned parent, const char *k, size_t len)
+static inline __attribute__((always_inline)) unsigned find_key(const json_pathset *ps, unsigned parent, const char *k, size_t len)
 {
 	unsigned h, i;
 
@@ -219,7 +219,7 @@ static unsigned find_key(const json_pathset *ps, unsigned parent, const char *k,
 }
 
 /* A named key first; else the parent's "*" child, remembering the key for the event. */
-static unsigned match_key(json_extract *x, unsigned parent, const char *k, size_t len)
+static inline __attribute__((always_inline)) unsigned match_key(json_extract *x, unsigned parent, const char *k, size_t len)
 {
 	unsigned v = find_key(x->ps, parent, k, len);
 
