@@ -15,21 +15,11 @@
  * events are the same either way for valid input.
  */
 #include "json_int.h"
+#include "json_keys.h"
 
 #include <string.h>
 
-#define NONE 0xffff
-
-/* Keys are looked up by (parent node, key): one probe in the common case,
- * whether the key is declared or not.  Only the first byte of the key goes
- * in, not the last: its address is known before the key's end is, so the
- * probe does not wait on the scan for the closing quote. */
-static unsigned key_hash(unsigned parent, const char *k, size_t len)
-{
-	unsigned h = parent << 4 ^ (unsigned)len << 6 ^ (uint8_t)k[0];
-
-	return (h ^ h >> 9) & (JSON_PATHS_HASH - 1);
-}
+#define NONE JSON__NONE
 
 static int add_any_child(json_pathset *ps, unsigned parent, unsigned *out)
 {
@@ -162,72 +152,6 @@ int json_pathset_compile(json_pathset *ps, const char *const *paths, size_t n)
 			return JSON_EUSAGE;
 	}
 	return 0;
-}
-
-static int eq8(const char *a, const char *b)
-{
-	uint64_t x, y;
-
-	memcpy(&x, a, 8);
-	memcpy(&y, b, 8);
-	return x == y;
-}
-
-static int eq4(const char *a, const char *b)
-{
-	uint32_t x, y;
-
-	memcpy(&x, a, 4);
-	memcpy(&y, b, 4);
-	return x == y;
-}
-
-/* Keys are short: compare with overlapping word loads, never past either end. */
-static inline __attribute__((always_inline)) int same_bytes(const char *a, const char *b, size_t n)
-{
-	size_t j;
-
-	if (n >= 8) {
-		for (j = 0; j + 8 < n; j += 8)
-			if (!eq8(a + j, b + j))
-				return 0;
-		return eq8(a + n - 8, b + n - 8);
-	}
-	if (n >= 4)
-		return eq4(a, b) && eq4(a + n - 4, b + n - 4);
-	for (j = 0; j < n; j++)
-		if (a[j] != b[j])
-			return 0;
-	return 1;
-}
-
-static inline __attribute__((always_inline)) unsigned find_key(const json_pathset *ps, unsigned parent, const char *k, size_t len)
-{
-	unsigned h, i;
-
-	if (len == 0)
-		return NONE;	/* declared keys are never empty */
-	for (h = key_hash(parent, k, len); (i = ps->hash[h]) != 0; h = (h + 1) & (JSON_PATHS_HASH - 1)) {
-		const struct json_pnode *n = &ps->node[i];
-
-		if (n->parent != parent || n->key_len != len)
-			continue;
-		if (same_bytes(ps->pool + n->key_off, k, len))
-			return i;
-	}
-	return NONE;
-}
-
-/* A named key first; else the parent's "*" child, remembering the key for the event. */
-static inline __attribute__((always_inline)) unsigned match_key(json_extract *x, unsigned parent, const char *k, size_t len)
-{
-	unsigned v = find_key(x->ps, parent, k, len);
-
-	if (v != NONE || x->ps->node[parent].any_child == 0 || len > JSON_ANY_KEY_MAX)
-		return v;
-	memcpy(x->any_key, k, len);
-	x->any_len = (uint16_t)len;
-	return x->ps->node[parent].any_child;
 }
 
 static unsigned elem_child(const json_pathset *ps, unsigned parent)
@@ -389,21 +313,11 @@ static int on_token(json_extract *x, json_token *t)
 	return 0;
 }
 
-/* Members nobody asked for never become tokens. */
+/* Members nobody asked for never become tokens (the byte-wise path's
+ * callback; the member loop calls json__key_filter() itself). */
 static int key_filter(void *ctx, const char *key, size_t len, unsigned depth)
 {
-	json_extract *x = ctx;
-	unsigned parent = x->node[depth - 1], v;
-	const struct json_pnode *pn = &x->ps->node[parent];
-
-	if (!(pn->key_lens >> (len < 63 ? len : 63) & 1) && !pn->any_child)
-		return 0;
-	v = match_key(x, parent, key, len);
-
-	if (v == NONE)
-		return 0;
-	x->pending = (uint16_t)v;
-	return JSON_FILTER_VALUE_ONLY;	/* on_token() has nothing to do for the key */
+	return json__key_filter(ctx, key, len, depth);
 }
 
 void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, size_t strbuf_len,
@@ -415,8 +329,10 @@ void json_extract_init(json_extract *x, const json_pathset *ps, char *strbuf, si
 	x->fn = fn;
 	x->ctx = ctx;
 	x->flags = flags;
-	if (!(flags & JSON_EXTRACT_STRICT))
+	if (!(flags & JSON_EXTRACT_STRICT)) {
 		json_parser_set_key_filter(&x->p, key_filter, x);
+		json__set_extract_filter(&x->p, x);
+	}
 	prepare(x, 0);
 }
 

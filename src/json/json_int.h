@@ -39,6 +39,13 @@ int json__skip_scan(json_parser *p);
 typedef int (*json__sink)(void *ctx, json_token *t);
 int json__drain(json_parser *p, json__sink sink, void *ctx);
 
+/* With the extractor's filter installed: the member loop calls its key
+ * lookup (json_keys.h) directly, with the same results. */
+static inline void json__set_extract_filter(json_parser *p, struct json_extract *x)
+{
+	p->key_x = x;
+}
+
 /* UTF-8 validation of one byte with the parser's sequence state: 0 or
  * JSON_EUTF8.  Shared so the tokenizer and skipper agree on every byte. */
 static inline int json__utf8_step(json_parser *p, uint8_t b)

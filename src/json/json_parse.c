@@ -15,6 +15,7 @@
  * and split feeding give identical results, errors included.
  */
 #include "json_int.h"
+#include "json_keys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -680,7 +681,8 @@ again:
 			if (a == e)
 				break;
 		}
-		keep = p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth);
+		keep = p->key_x ? json__key_filter(p->key_x, (const char *)c + 1, (size_t)(q - c - 1), p->depth)
+		    : p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth);
 		if (keep == JSON_FILTER_VALUE_ONLY) {
 			p->cur = a;
 			p->gs = G_VALUE;
