@@ -1,8 +1,9 @@
 /*
- * Internal to src/json: the extractor's key lookup, shared by the
- * extractor and the tokenizer's member loop, which calls it in place of
- * the key filter callback (json__set_extract_filter) so the per-member
- * call does not make the loop spill its registers.
+ * Internal to src/json: the extractor's key lookup and token step, shared
+ * by the extractor and the tokenizer's member loop, which calls them in
+ * place of the key filter and the sink (json__set_extract_filter), so the
+ * calls per member and per token do not make the loop spill its
+ * registers.
  */
 #ifndef CPLANE_JSON_KEYS_H
 #define CPLANE_JSON_KEYS_H
@@ -107,5 +108,164 @@ KEYS_INLINE int json__key_filter(json_extract *x, const char *key, size_t len, u
 	return JSON_FILTER_VALUE_ONLY;	/* on_token() has nothing to do for the key */
 }
 
+
+KEYS_INLINE unsigned elem_child(const json_pathset *ps, unsigned parent)
+{
+	unsigned e = ps->node[parent].elem_child;
+
+	return e ? e : JSON__NONE;
+}
+
+/* The next value belongs to node v: skip it unless something in it is wanted. */
+KEYS_INLINE void prepare(json_extract *x, unsigned v)
+{
+	x->pending = (uint16_t)v;
+	if (v != JSON__NONE && (x->ps->node[v].child || x->ps->node[v].any_child || x->ps->node[v].path >= 0))
+		return;
+	if (x->flags & JSON_EXTRACT_STRICT)
+		x->ign = 1;
+	else
+		json_skip_next(&x->p);
+}
+
+KEYS_INLINE void skip_rest(json_extract *x, unsigned depth)
+{
+	if (x->flags & JSON_EXTRACT_STRICT) {
+		x->ign = 2;
+		x->ign_rest = 1;
+		x->ign_depth = depth;
+	} else {
+		json_skip_rest(&x->p);
+		x->rest_pending = 1;
+	}
+}
+
+KEYS_INLINE int emit(json_extract *x, int kind, int path, uint32_t index, const json_token *t)
+{
+	json_event ev;
+
+	ev.kind = kind;
+	ev.path = path;
+	ev.index = index;
+	ev.tok = t;
+	ev.key = NULL;
+	ev.key_len = 0;
+	/* VALUE events are emitted for the pending node: a "*" member's key was kept by match_key(). */
+	if (kind == JSON_EV_VALUE && x->pending != JSON__NONE && x->ps->node[x->pending].is_any) {
+		ev.key = x->any_key;
+		ev.key_len = x->any_len;
+	}
+	return x->fn(x->ctx, &ev) ? JSON_EABORTED : 0;
+}
+
+KEYS_INLINE int json__on_token(json_extract *x, json_token *t)
+{
+	const json_pathset *ps = x->ps;
+	unsigned d = t->depth, v;
+	int start, complete, r;
+
+	/* The common token: a scalar member of an object, wanted or not. */
+	if (t->type >= JSON_STRING && t->type <= JSON_NULL && !x->ign && d > 0 && !x->isarr[d - 1]) {
+		v = x->pending;
+		if (v != JSON__NONE && ps->node[v].path >= 0)
+			return emit(x, JSON_EV_VALUE, ps->node[v].path, 0, t);
+		return 0;
+	}
+
+	if (x->ign == 1) {
+		x->ign = 0;
+		if (t->type == JSON_OBJECT_BEGIN || t->type == JSON_ARRAY_BEGIN) {
+			x->ign = 2;
+			x->ign_rest = 0;
+			x->ign_depth = d;
+			return 0;
+		}
+		if (t->type != JSON_OBJECT_END && t->type != JSON_ARRAY_END)
+			t->type = JSON_SKIPPED;
+	} else if (x->ign == 2) {
+		if ((t->type != JSON_OBJECT_END && t->type != JSON_ARRAY_END) || d != x->ign_depth)
+			return 0;
+		x->ign = 0;
+		x->rest_pending = x->ign_rest;
+		t->type = JSON_SKIPPED;
+	}
+
+	switch (t->type) {
+	case JSON_KEY:
+		/* With the key filter installed, keys that get here matched and
+		 * key_filter() already set pending. */
+		if (x->flags & JSON_EXTRACT_STRICT)
+			prepare(x, match_key(x, x->node[d - 1], t->str, t->len));
+		return 0;
+	case JSON_OBJECT_BEGIN: case JSON_ARRAY_BEGIN:
+		start = 1;
+		complete = 0;
+		break;
+	case JSON_OBJECT_END: case JSON_ARRAY_END:
+		start = 0;
+		complete = 1;
+		break;
+	case JSON_SKIPPED:
+		start = !x->rest_pending;
+		x->rest_pending = 0;
+		complete = 1;
+		break;
+	default:
+		start = complete = 1;
+		break;
+	}
+
+	if (start) {
+		v = x->pending;
+		if (d > 0 && x->isarr[d - 1]) {
+			unsigned e = elem_child(ps, x->node[d - 1]);
+
+			if (e != JSON__NONE && ps->node[e].path >= 0) {
+				r = emit(x, JSON_EV_ELEM_BEGIN, ps->node[e].path, x->index[d - 1], NULL);
+				if (r < 0)
+					return r;
+			}
+		}
+		if (v != JSON__NONE && ps->node[v].path >= 0 && t->type != JSON_SKIPPED) {
+			r = emit(x, JSON_EV_VALUE, ps->node[v].path, 0, t);
+			if (r < 0)
+				return r;
+		}
+		if (t->type == JSON_OBJECT_BEGIN || t->type == JSON_ARRAY_BEGIN) {
+			int arr = t->type == JSON_ARRAY_BEGIN;
+
+			if (v == JSON__NONE || !(arr ? ps->node[v].has_elem : ps->node[v].has_key)) {
+				skip_rest(x, d);
+				return 0;
+			}
+			x->node[d] = (uint16_t)v;
+			x->isarr[d] = (uint8_t)arr;
+			if (arr) {
+				x->index[d] = 0;
+				prepare(x, elem_child(ps, v));
+			}
+			return 0;
+		}
+	}
+	if (complete) {
+		if (d == 0) {
+			r = emit(x, JSON_EV_END, -1, 0, NULL);
+			if (r < 0)
+				return r;
+			prepare(x, 0);
+		} else if (x->isarr[d - 1]) {
+			unsigned e = elem_child(ps, x->node[d - 1]);
+
+			if (e != JSON__NONE && ps->node[e].path >= 0) {
+				r = emit(x, JSON_EV_ELEM_END, ps->node[e].path, x->index[d - 1], NULL);
+				if (r < 0)
+					return r;
+			}
+			x->index[d - 1]++;
+			prepare(x, e);
+		}
+	}
+	return 0;
+}
 
 #endif

@@ -774,7 +774,7 @@ token:
 	 */
 	if (r != 1 || !sk)
 		return r;
-	r = sk->fn(sk->ctx, t);
+	r = p->key_x ? json__on_token(p->key_x, t) : sk->fn(sk->ctx, t);
 	if (r < 0) {
 		sk->err = r;
 		return SINK_FAILED;
