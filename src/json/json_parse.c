@@ -701,6 +701,27 @@ again:
 					goto token;
 				}
 			}
+			/* ... and its short integer or container start. */
+			if (!p->skip_next && ((*a >= '0' && *a <= '9') || *a == '-')) {
+				p->skipping = 0;
+				if (fast_int(p, t, a)) {
+					r = 1;
+					goto token;
+				}
+			} else if (!p->skip_next && (*a == '{' || *a == '[') && p->depth < p->max_depth) {
+				p->skipping = 0;
+				if (*a == '[')
+					p->stack[p->depth / 64] |= (uint64_t)1 << (p->depth % 64);
+				else
+					p->stack[p->depth / 64] &= ~((uint64_t)1 << (p->depth % 64));
+				t->type = *a == '{' ? JSON_OBJECT_BEGIN : JSON_ARRAY_BEGIN;
+				t->depth = p->depth++;
+				p->gs = *a == '{' ? G_OBJ_FIRST : G_ARR_FIRST;
+				p->just_began = 1;
+				p->cur = a + 1;
+				r = 1;
+				goto token;
+			}
 			r = begin_value(p, t, a);
 			goto token;
 		}
