@@ -210,18 +210,48 @@ static struct snapshot snapshot_of(const struct cluster *c, enum cluster_phase p
 	return sn;
 }
 
+/* Adds the latencies of the calls answered so far this turn, ended at now_us, to st. */
+static void add_latencies(const worker_service *s, worker_service_stats *st, int64_t now_us)
+{
+	for (size_t i = 0; i < s->nanswered; i++) {
+		int m = s->answered[i].m;
+		double secs = (double)(now_us - s->answered[i].start_us) / 1e6;
+		size_t b;
+
+		for (b = 0; b < WORKER_LATENCY_BUCKETS && secs > worker_latency_bounds[b]; b++)
+			;
+		st->latency_buckets[m][b]++;
+		st->latency_sum_s[m] += secs;
+	}
+}
+
+static void count_answered(io_loop *loop, void *arg)
+{
+	worker_service *s = arg;
+
+	(void)loop;
+	s->answered_deferred = 0;
+	add_latencies(s, &s->stats, svc__now_us(s));
+	s->nanswered = 0;
+}
+
+/*
+ * A call ends: counted by code at once; its latency (from the turn that read
+ * it to the end of the turn that answered it, when its answer is written)
+ * when the turn ends, one clock read for all of the turn's calls.
+ */
 void svc__count_call(worker_service *s, enum worker_method m, int code, int64_t start_us)
 {
-	double secs = (double)(svc__now_us(s) - start_us) / 1e6;
-	size_t b;
-
 	if (code < 0 || code > GRPC_STATUS_MAX)
 		code = GRPC_UNKNOWN;
 	s->stats.calls[m][code]++;
-	for (b = 0; b < WORKER_LATENCY_BUCKETS && secs > worker_latency_bounds[b]; b++)
-		;
-	s->stats.latency_buckets[m][b]++;
-	s->stats.latency_sum_s[m] += secs;
+	if (s->nanswered == sizeof(s->answered) / sizeof(s->answered[0]))
+		count_answered(s->loop, s);	/* a turn of many: the first ones end here */
+	s->answered[s->nanswered].start_us = start_us;
+	s->answered[s->nanswered].m = (int)m;
+	s->nanswered++;
+	if (!s->answered_deferred && io_loop_defer(s->loop, count_answered, s) == 0)
+		s->answered_deferred = 1;
 }
 
 /* --------------------------------------------------------------- waiters */
@@ -1061,6 +1091,8 @@ void worker_service_free(worker_service *s)
 		return;
 	if (s->sweep_scheduled)
 		io_loop_cancel_defer(s->loop, sweep_now, s);
+	if (s->answered_deferred)
+		io_loop_cancel_defer(s->loop, count_answered, s);
 	free(s->sweep);
 	/* Requests still in flight never complete now (the backend cancels them). */
 	while (s->ops)
@@ -1074,6 +1106,7 @@ void worker_service_free(worker_service *s)
 void worker_service_get_stats(const worker_service *s, worker_service_stats *out)
 {
 	*out = s->stats;
+	add_latencies(s, out, svc__now_us(s));	/* this turn's, as if it ended now */
 }
 
 const cluster_table *worker_service_table(const worker_service *s)

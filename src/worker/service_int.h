@@ -61,6 +61,14 @@ struct worker_service {
 	int draining;
 	uint64_t next_id;
 	worker_service_stats stats;
+	/*
+	 * Calls answered this turn whose latency is still to be counted: the
+	 * clock is read once when the turn ends (svc__count_call), not once per
+	 * call.
+	 */
+	struct { int64_t start_us; int m; } answered[128];
+	size_t nanswered;
+	int answered_deferred;
 	struct pending_op *ops;	/* API requests and diagnoses in flight */
 	struct cluster **sweep;	/* entries to check at the end of this turn */
 	size_t nsweep, sweep_cap;

@@ -602,6 +602,54 @@ static void answer_ok(struct env *e, struct fcall *f)
 /* ================================================= the semantics table */
 
 /* Create | absent | create the Deployment, block until READY → SUCCESS */
+static double get_latency_sum(const struct env *e)
+{
+	return stats_of(e).latency_sum_s[WM_GET];
+}
+
+static uint64_t get_latency_count(const struct env *e)
+{
+	worker_service_stats st = stats_of(e);
+	uint64_t n = 0;
+
+	for (size_t b = 0; b <= WORKER_LATENCY_BUCKETS; b++)
+		n += st.latency_buckets[WM_GET][b];
+	return n;
+}
+
+/*
+ * A call's latency runs from the turn that read it to the end of the turn
+ * that answered it (when its answer is written): the clock is read once for
+ * all of a turn's calls.  The stats count this turn's as if it ended now.
+ */
+static void test_latency_counted_when_the_turn_ends(void)
+{
+	struct env e;
+
+	env_open(&e);
+	seen(&e, "a", 1, 1, "nginx", D_ROLLING);
+	for (int i = 0; i < 50; i++)
+		CHECK_EQ_INT(status(get(&e, "a")), GRPC_OK);
+	CHECK_EQ_INT(calls(&e, WM_GET, GRPC_OK), 50);
+	CHECK_EQ_INT(get_latency_count(&e), 50);
+	CHECK(get_latency_sum(&e) < 1e-9);
+	/* the turn goes on for 2 ms: so does every answered call's latency */
+	fake_us += 2000;
+	CHECK(get_latency_sum(&e) > 0.0999 && get_latency_sum(&e) < 0.1001);
+	CHECK_EQ_INT(stats_of(&e).latency_buckets[WM_GET][1], 50);	/* (1 ms, 5 ms] */
+	settle(&e);	/* the turn ends: counted for good */
+	fake_us += 10000;
+	CHECK(get_latency_sum(&e) > 0.0999 && get_latency_sum(&e) < 0.1001);
+	/* a turn of more calls than are kept: the first ones end when the list fills, all are counted */
+	for (int i = 0; i < 300; i++)
+		CHECK_EQ_INT(status(get(&e, "a")), GRPC_OK);
+	fake_us += 1000;
+	settle(&e);
+	CHECK_EQ_INT(calls(&e, WM_GET, GRPC_OK), 350);
+	CHECK_EQ_INT(get_latency_count(&e), 350);
+	env_close(&e);
+}
+
 static void test_create_absent_blocks_until_ready(void)
 {
 	struct env e;
@@ -1929,6 +1977,7 @@ int main(void)
 	/* The service logs what it does; the checks here are on what it answers. */
 	if (devnull >= 0)
 		log_set_fd(devnull);
+	RUN(test_latency_counted_when_the_turn_ends);
 	RUN(test_create_absent_blocks_until_ready);
 	RUN(test_create_default_image);
 	RUN(test_create_creating_same_spec_in_progress);
