@@ -204,12 +204,12 @@ static const uint8_t plain_tab[256] = {
 /* First byte in [c, e) that is not plain string content, or e.  Every
  * SIMD path uses SSE2 here: strings are short, and a call into an AVX2
  * function per string would cost more than it saves. */
-HOT const uint8_t *scan_plain(const json_parser *p, const uint8_t *c, const uint8_t *e)
+HOT const uint8_t *scan_plain_on(int simd, const uint8_t *c, const uint8_t *e)
 {
 #if defined(__SSE2__)
 	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
 
-	if (p->simd == JSON_PATH_SCALAR)
+	if (simd == JSON_PATH_SCALAR)
 		goto tail;
 	while (e - c >= 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)c);
@@ -224,11 +224,16 @@ HOT const uint8_t *scan_plain(const json_parser *p, const uint8_t *c, const uint
 	}
 tail:
 #else
-	(void)p;
+	(void)simd;
 #endif
 	while (c < e && plain_tab[*c])
 		c++;
 	return c;
+}
+
+HOT const uint8_t *scan_plain(const json_parser *p, const uint8_t *c, const uint8_t *e)
+{
+	return scan_plain_on(p->simd, c, e);
 }
 
 static int lex_string(json_parser *p, json_token *t)
@@ -646,6 +651,8 @@ typedef struct sink {
 static int fast_members(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
 {
 	const uint8_t *e = p->end, *q, *a;
+	const size_t smax = str_max(p);	/* in registers across the calls below */
+	const int simd = p->simd;
 	int r, keep;
 
 	for (;;) {
@@ -668,8 +675,8 @@ again:
 		}
 		if (*c != '"')
 			break;
-		q = scan_plain(p, c + 1, e);
-		if (q == e || *q != '"' || (size_t)(q - c - 1) > str_max(p))
+		q = scan_plain_on(simd, c + 1, e);
+		if (q == e || *q != '"' || (size_t)(q - c - 1) > smax)
 			break;
 		if (e - q > 2 && q[1] == ':' && q[2] > ' ') {
 			a = q + 2;	/* compact input: `":` and the value */
@@ -688,8 +695,8 @@ again:
 			p->gs = G_VALUE;
 			/* begin_value()'s plain string, without the call. */
 			if (*a == '"' && !p->skip_next) {
-				q = scan_plain(p, a + 1, e);
-				if (q < e && *q == '"' && (size_t)(q - a - 1) <= str_max(p)) {
+				q = scan_plain_on(simd, a + 1, e);
+				if (q < e && *q == '"' && (size_t)(q - a - 1) <= smax) {
 					p->skipping = 0;
 					t->type = JSON_STRING;
 					t->str = (const char *)a + 1;
@@ -739,7 +746,7 @@ again:
 		p->cur = a;
 		p->gs = G_VALUE;
 		if (*a == '"') {
-			q = scan_plain(p, a + 1, e);
+			q = scan_plain_on(simd, a + 1, e);
 			if (q == e || *q != '"')
 				goto slow_value;
 			c = q + 1;
