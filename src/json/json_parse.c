@@ -207,15 +207,16 @@ static const uint8_t plain_tab[256] = {
 HOT const uint8_t *scan_plain_on(int simd, const uint8_t *c, const uint8_t *e)
 {
 #if defined(__SSE2__)
-	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
 
 	if (simd == JSON_PATH_SCALAR)
 		goto tail;
 	while (e - c >= 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)c);
-		/* the high bit of each byte: non-ASCII, or one of the compares */
+		/* A signed compare below ' ' takes control and non-ASCII bytes
+		 * (negative as signed) in one step. */
 		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
-		    _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v), v));
+		    _mm_cmplt_epi8(v, sp));
 		unsigned mask = (unsigned)_mm_movemask_epi8(m);
 
 		if (mask)

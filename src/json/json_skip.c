@@ -112,15 +112,14 @@ ALWAYS void classify_fast_sse2(const uint8_t *s, fmasks *f)
 {
 	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
 	const __m128i lc = _mm_set1_epi8(0x20), ob = _mm_set1_epi8('{'), cb = _mm_set1_epi8('}');
-	const __m128i c1f = _mm_set1_epi8(0x1f);
 	int i;
 
 	memset(f, 0, sizeof(*f));
 	for (i = 0; i < 4; i++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * i));
 		__m128i vl = _mm_or_si128(v, lc);
-		/* High bit set: non-ASCII, or a control character. */
-		__m128i sp = _mm_or_si128(v, _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
+		/* Non-ASCII or a control character: below ' ' as signed bytes. */
+		__m128i sp = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
 		unsigned sh = 16u * (unsigned)i;
 
 		f->quote |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, q)) << sh;
@@ -167,12 +166,12 @@ static inline void classify_fast_avx2(const uint8_t *s, fmasks *f)
 {
 	const __m256i q = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\');
 	const __m256i lc = _mm256_set1_epi8(0x20), ob = _mm256_set1_epi8('{'), cb = _mm256_set1_epi8('}');
-	const __m256i c1f = _mm256_set1_epi8(0x1f);
 	__m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)s);
 	__m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(s + 32));
 	__m256i l0 = _mm256_or_si256(v0, lc), l1 = _mm256_or_si256(v1, lc);
-	__m256i sp0 = _mm256_or_si256(v0, _mm256_cmpeq_epi8(_mm256_min_epu8(v0, c1f), v0));
-	__m256i sp1 = _mm256_or_si256(v1, _mm256_cmpeq_epi8(_mm256_min_epu8(v1, c1f), v1));
+	/* Non-ASCII or a control character: below ' ' as signed bytes. */
+	__m256i sp0 = _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v0);
+	__m256i sp1 = _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v1);
 
 	__m256i bs0 = _mm256_cmpeq_epi8(v0, bs), bs1 = _mm256_cmpeq_epi8(v1, bs);
 	__m256i sp = _mm256_or_si256(sp0, sp1), bsa = _mm256_or_si256(bs0, bs1);
@@ -187,7 +186,7 @@ static inline void classify_fast_avx2(const uint8_t *s, fmasks *f)
 	f->open = M2(_mm256_cmpeq_epi8(l0, ob), _mm256_cmpeq_epi8(l1, ob));
 	f->close = M2(_mm256_cmpeq_epi8(l0, cb), _mm256_cmpeq_epi8(l1, cb));
 	f->b5 = M2(_mm256_slli_epi16(v0, 2), _mm256_slli_epi16(v1, 2));
-	f->special = _mm256_testz_si256(sp, _mm256_set1_epi8((char)0x80)) ? 0 : M2(sp0, sp1);
+	f->special = _mm256_testz_si256(sp, sp) ? 0 : M2(sp0, sp1);
 #undef M2
 }
 
@@ -199,7 +198,6 @@ static inline void classify_fast_sse42(const uint8_t *s, fmasks *f)
 {
 	const __m128i q = _mm_set1_epi8('"'), bsc = _mm_set1_epi8('\\');
 	const __m128i lc = _mm_set1_epi8(0x20), ob = _mm_set1_epi8('{'), cb = _mm_set1_epi8('}');
-	const __m128i c1f = _mm_set1_epi8(0x1f), hi = _mm_set1_epi8((char)0x80);
 	__m128i v[4], sp[4], bs[4], spa, bsa;
 	uint64_t quote = 0, open = 0, close = 0, b5 = 0;
 	int i;
@@ -210,7 +208,7 @@ static inline void classify_fast_sse42(const uint8_t *s, fmasks *f)
 
 		v[i] = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * i));
 		vl = _mm_or_si128(v[i], lc);
-		sp[i] = _mm_or_si128(v[i], _mm_cmpeq_epi8(_mm_min_epu8(v[i], c1f), v[i]));
+		sp[i] = _mm_or_si128(v[i], _mm_cmpeq_epi8(_mm_min_epu8(v[i], _mm_set1_epi8(0x1f)), v[i]));
 		bs[i] = _mm_cmpeq_epi8(v[i], bsc);
 		quote |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[i], q)) << sh;
 		open |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(vl, ob)) << sh;
@@ -225,7 +223,7 @@ static inline void classify_fast_sse42(const uint8_t *s, fmasks *f)
 	bsa = _mm_or_si128(_mm_or_si128(bs[0], bs[1]), _mm_or_si128(bs[2], bs[3]));
 	f->special = 0;
 	f->bs = 0;
-	if (!_mm_testz_si128(spa, hi))
+	if (!_mm_testz_si128(spa, _mm_set1_epi8((char)0x80)))
 		for (i = 0; i < 4; i++)
 			f->special |= (uint64_t)(unsigned)_mm_movemask_epi8(sp[i]) << (16 * i);
 	if (!_mm_testz_si128(bsa, bsa))
