@@ -161,8 +161,9 @@ typedef struct json_parser {
 	int32_t sk_brace;
 	uint8_t sk_instr, sk_esc;
 	uint8_t simd;		/* enum json_path */
-	/* The extractor whose key lookup the member loop calls directly in
-	 * place of filter (json_int.h); NULL otherwise. */
+	/* The extractor whose key lookup and token step the member loop
+	 * calls directly in place of filter and json__drain()'s sink
+	 * (json_int.h); NULL otherwise. */
 	struct json_extract *key_x;
 } json_parser;
 

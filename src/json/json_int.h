@@ -39,8 +39,9 @@ int json__skip_scan(json_parser *p);
 typedef int (*json__sink)(void *ctx, json_token *t);
 int json__drain(json_parser *p, json__sink sink, void *ctx);
 
-/* With the extractor's filter installed: the member loop calls its key
- * lookup (json_keys.h) directly, with the same results. */
+/* With the extractor installed: the member loop calls its key lookup and
+ * token step (json_keys.h) directly instead of the filter and the sink,
+ * with the same results. */
 static inline void json__set_extract_filter(json_parser *p, struct json_extract *x)
 {
 	p->key_x = x;
