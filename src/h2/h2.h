@@ -114,6 +114,7 @@ typedef struct h2_settings {
 	uint32_t max_queued_control;	 /* 10000 control frames (PING/SETTINGS ACK, RST) owed to a peer not reading */
 	size_t output_high_water;	 /* 256 KiB: h2_conn_pending() frames queued DATA only up to this */
 	uint32_t stall_timeout_ms;	 /* 60000: DATA queued but peer's window shut this long → ENHANCE_YOUR_CALM; 0 = off */
+	int keep_blocks;		 /* 1: keep header blocks to write or read again (h2_headers.block_id); 0: never */
 } h2_settings;
 
 void h2_settings_default(h2_settings *s);

@@ -61,6 +61,7 @@ void h2_settings_default(h2_settings *s)
 	s->header_table_size = 4096;
 	s->enable_push = 0;
 	s->max_concurrent_streams = 1000;
+	s->keep_blocks = 1;
 	s->initial_window_size = 1u << 20;
 	s->max_frame_size = H2_DEFAULT_MAX_FRAME;
 	s->max_header_list_size = 65536;

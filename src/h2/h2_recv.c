@@ -326,7 +326,7 @@ static int decode_block(h2_conn *c, int kind, const uint8_t *data, size_t len)
 	case HPACK_OK:
 		if (kind == HB_REQUEST)
 			check_request_pseudo(c);
-		if (kind == HB_REQUEST && !c->hb.malformed && len <= RQ_MEMO_MAX &&
+		if (kind == HB_REQUEST && c->local.keep_blocks && !c->hb.malformed && len <= RQ_MEMO_MAX &&
 		    hpack_decoder_state(&c->dec) == st) {
 			if (c->rq_memo_cap < len) {
 				c->rq_memo_cap = len < 128 ? 128 : len;

@@ -244,7 +244,7 @@ static int put_header_block(h2_conn *c, uint32_t sid, int end_stream, const h2_b
 		    (const uint8_t *)f[i].value, f[i].value_len, hpack_flags(f[i].flags)) != 0)
 			goto fail;
 	blen = buf_len(&c->out) - start - H2_FRAME_HDR_LEN;
-	if (hpack_encoder_state(&c->enc) == st)
+	if (c->local.keep_blocks && hpack_encoder_state(&c->enc) == st)
 		memo_keep(c, st, buf_data(&c->out) + start + H2_FRAME_HDR_LEN, blen, pn, pv, pvl, np, f, n);
 	if (blen <= c->peer_max_frame) {
 		h2_frame_hdr_put(buf_data(&c->out) + start, (uint32_t)blen, H2_FT_HEADERS,

@@ -21,6 +21,12 @@ def hdrs(enc, sid, fields, flags=(), **kw):
     return f.serialize()
 
 
+def raw_headers(sid, block, flags=("END_STREAM",)):
+    f = HeadersFrame(sid, data=block)
+    f.flags = set(flags) | {"END_HEADERS"}
+    return f.serialize()
+
+
 def data(sid, payload, flags=(), pad=0):
     f = DataFrame(sid, payload)
     f.flags = set(flags)
@@ -61,6 +67,13 @@ def server_seeds():
     seeds["goaway"] = start + hdrs(e, 1, GET, ["END_STREAM"]) + GoAwayFrame(0, 0, 0, b"bye").serialize()
     e = Encoder()
     seeds["bad_upper"] = start + hdrs(e, 1, GET + [("X-Upper", "1")], ["END_STREAM"]) + hdrs(e, 3, GET, ["END_STREAM"])
+    # the same block bytes again after an insert moved index 62, then after a size update emptied the table
+    e = Encoder()
+    first, kept = e.encode(GET + [("x-k", "one")]), e.encode(GET + [("x-k", "one")])
+    moved = e.encode(GET + [("x-k", "two")])
+    seeds["kept_block_moved"] = start + b"".join(
+        raw_headers(sid, blk) for sid, blk in ((1, first), (3, kept), (5, kept), (7, moved), (9, kept), (11, kept),
+                                               (13, b"\x20\x82\x86\x84"), (15, kept)))
     return {k: bytes([0x15]) + v for k, v in seeds.items()} | {"unary_bytewise": bytes([0x01]) + seeds["unary"],
                                                              "noread_pings": bytes([0x80]) + start + PingFrame(0, b"x" * 8).serialize() * 50}
 
