@@ -60,7 +60,8 @@ int64_t io_loop_now(const io_loop *loop);
 int64_t io_loop_now_us(const io_loop *loop);
 /*
  * The loop's clock read now, in monotonic µs: for stamps that must order
- * events within one turn (latency, "answered before that LIST began").
+ * events within one turn ("answered before that LIST began", the end of
+ * a turn's calls' latency).
  * Everything that uses time through the loop shares this one clock.
  */
 int64_t io_loop_clock_us(const io_loop *loop);

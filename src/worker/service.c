@@ -23,8 +23,9 @@
  * call into this file (waiters, replies, state, the informer feed); nothing
  * here calls back into them, and they do not call each other but for
  * dispatch() reaching svc__handle_update.
- * Time is the loop's clock (io_loop_clock_us), never read directly, so tests
- * drive the service with an injected one.
+ * Time is the loop's clock (io_loop_clock_us, or io_loop_now_us for a
+ * call's start), never read directly, so tests drive the service with an
+ * injected one.
  */
 #include "worker/service.h"
 #include "worker/service_int.h"
