@@ -647,152 +647,185 @@ typedef struct sink {
  * value passed over without going round the state machine.  Anything else
  * (escapes or non-ASCII in the key, the slice ending, malformed input) hands
  * over to the byte-wise machine at the last complete member, which then
- * reaches exactly the same result, errors included.
+ * reaches exactly the same result, errors included.  The grammar state and
+ * position live in locals (c, and where c is in the member) and are stored
+ * only when the loop hands over or a token leaves it.
  */
-static int fast_members(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
+HOT int fast_members_on(json_parser *p, json_token *t, const uint8_t *c, sink *sk, const int simd,
+    const int ext)
 {
+	json_extract *const kx = ext ? p->key_x : NULL;
 	const uint8_t *e = p->end, *q, *a;
 	const size_t smax = str_max(p);	/* in registers across the calls below */
-	const int simd = p->simd;
 	int r, keep;
 
-	for (;;) {
 again:
-		if (p->gs == G_AFTER) {
-			if (*c == '}') {
-				r = close_container(p, t, c, 0);
-				goto token;
-			}
-			if (*c != ',')
-				break;
-			c = skip_ws(c + 1, e);
+	if (p->gs == G_AFTER)
+		goto after;
+	if (*c == '}' && p->gs == G_OBJ_FIRST) {
+		r = close_container(p, t, c, 0);
+		goto token;
+	}
+	/* At a key, G_OBJ_FIRST and G_KEY differ only in '}', taken above. */
+	goto key;
+value_end:
+	if (c == e || *c <= ' ') {
+		c = skip_ws(c, e);
+		if (c == e) {
+			p->cur = c;
+			p->gs = G_AFTER;
+			return MORE;
+		}
+	}
+after:
+	if (*c == '}') {
+		r = close_container(p, t, c, 0);
+		goto token;
+	}
+	if (*c != ',') {
+		p->cur = c;
+		p->gs = G_AFTER;
+		return FALLBACK;
+	}
+	c++;
+	if (c == e || *c != '"') {
+		c = skip_ws(c, e);
+		if (c == e) {
 			p->cur = c;
 			p->gs = G_KEY;
-			if (c == e)
-				return MORE;
-		} else if (*c == '}' && p->gs == G_OBJ_FIRST) {
-			r = close_container(p, t, c, 0);
-			goto token;
+			return MORE;
 		}
-		if (*c != '"')
-			break;
-		q = scan_plain_on(simd, c + 1, e);
-		if (q == e || *q != '"' || (size_t)(q - c - 1) > smax)
-			break;
-		if (e - q > 2 && q[1] == ':' && q[2] > ' ') {
-			a = q + 2;	/* compact input: `":` and the value */
-		} else {
-			a = skip_ws(q + 1, e);
-			if (a == e || *a != ':')
-				break;
-			a = skip_ws(a + 1, e);
-			if (a == e)
-				break;
-		}
-		keep = p->key_x ? json__key_filter(p->key_x, (const char *)c + 1, (size_t)(q - c - 1), p->depth)
-		    : p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth);
-		if (keep == JSON_FILTER_VALUE_ONLY) {
-			p->cur = a;
-			p->gs = G_VALUE;
-			/* begin_value()'s plain string, without the call. */
-			if (*a == '"' && !p->skip_next) {
-				q = scan_plain_on(simd, a + 1, e);
-				if (q < e && *q == '"' && (size_t)(q - a - 1) <= smax) {
-					p->skipping = 0;
-					t->type = JSON_STRING;
-					t->str = (const char *)a + 1;
-					t->len = (size_t)(q - a - 1);
-					t->depth = p->depth;
-					p->cur = q + 1;
-					p->gs = G_AFTER;
-					r = 1;
-					goto token;
-				}
-			}
-			/* ... and its short integer or container start. */
-			if (!p->skip_next && ((*a >= '0' && *a <= '9') || *a == '-')) {
+	}
+key:
+	if (*c != '"')
+		goto key_fallback;
+	q = scan_plain_on(simd, c + 1, e);
+	if (q == e || *q != '"' || (size_t)(q - c - 1) > smax)
+		goto key_fallback;
+	if (e - q > 2 && q[1] == ':' && q[2] > ' ') {
+		a = q + 2;	/* compact input: `":` and the value */
+	} else {
+		a = skip_ws(q + 1, e);
+		if (a == e || *a != ':')
+			goto key_fallback;
+		a = skip_ws(a + 1, e);
+		if (a == e)
+			goto key_fallback;
+	}
+	keep = ext ? json__key_filter(kx, (const char *)c + 1, (size_t)(q - c - 1), p->depth)
+	    : p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth);
+	if (keep == JSON_FILTER_VALUE_ONLY) {
+		/* begin_value()'s plain string, without the call. */
+		if (*a == '"' && !p->skip_next) {
+			q = scan_plain_on(simd, a + 1, e);
+			if (q < e && *q == '"' && (size_t)(q - a - 1) <= smax) {
 				p->skipping = 0;
-				if (fast_int(p, t, a)) {
-					r = 1;
-					goto token;
-				}
-			} else if (!p->skip_next && (*a == '{' || *a == '[') && p->depth < p->max_depth) {
-				p->skipping = 0;
-				if (*a == '[')
-					p->stack[p->depth / 64] |= (uint64_t)1 << (p->depth % 64);
-				else
-					p->stack[p->depth / 64] &= ~((uint64_t)1 << (p->depth % 64));
-				t->type = *a == '{' ? JSON_OBJECT_BEGIN : JSON_ARRAY_BEGIN;
-				t->depth = p->depth++;
-				p->gs = *a == '{' ? G_OBJ_FIRST : G_ARR_FIRST;
-				p->just_began = 1;
-				p->cur = a + 1;
-				r = 1;
-				goto token;
+				t->type = JSON_STRING;
+				t->str = (const char *)a + 1;
+				t->len = (size_t)(q - a - 1);
+				t->depth = p->depth;
+				p->cur = q + 1;
+				goto scalar;
 			}
-			r = begin_value(p, t, a);
-			goto token;
 		}
-		if (keep) {
-			t->type = JSON_KEY;
-			t->str = (const char *)c + 1;
-			t->len = (size_t)(q - c - 1);
-			t->depth = p->depth;
-			p->cur = a;
-			p->gs = G_VALUE;
+		/* ... and its short integer or container start. */
+		if (!p->skip_next && ((*a >= '0' && *a <= '9') || *a == '-')) {
+			p->skipping = 0;
+			if (fast_int(p, t, a))
+				goto scalar;
+		} else if (!p->skip_next && (*a == '{' || *a == '[') && p->depth < p->max_depth) {
+			p->skipping = 0;
+			if (*a == '[')
+				p->stack[p->depth / 64] |= (uint64_t)1 << (p->depth % 64);
+			else
+				p->stack[p->depth / 64] &= ~((uint64_t)1 << (p->depth % 64));
+			t->type = *a == '{' ? JSON_OBJECT_BEGIN : JSON_ARRAY_BEGIN;
+			t->depth = p->depth++;
+			p->gs = *a == '{' ? G_OBJ_FIRST : G_ARR_FIRST;
+			p->just_began = 1;
+			p->cur = a + 1;
 			r = 1;
 			goto token;
 		}
-		/* Committed: the member is dropped; its value starts at a. */
+		p->gs = G_VALUE;
+		r = begin_value(p, t, a);
+		goto token;
+	}
+	if (keep) {
+		t->type = JSON_KEY;
+		t->str = (const char *)c + 1;
+		t->len = (size_t)(q - c - 1);
+		t->depth = p->depth;
 		p->cur = a;
 		p->gs = G_VALUE;
-		if (*a == '"') {
-			q = scan_plain_on(simd, a + 1, e);
-			if (q == e || *q != '"')
-				goto slow_value;
-			c = q + 1;
-		} else if ((*a == '{' || *a == '[') && p->depth < p->max_depth) {
-			if (a + 1 < e && a[1] == *a + 2) {	/* "{}" or "[]" */
-				c = a + 2;
-				goto member_done;
-			}
-			p->cur = a + 1;
-			p->sk_depth = 1;
-			p->sk_brace = *a == '{';
-			p->sk_instr = 0;
-			p->sk_esc = 0;
-			r = json__skip_scan(p);
-			if (r < 0)
-				return r;
-			if (r == 0) {
-				p->ls = L_SKIP;
-				p->silent = 1;
-				return MORE;
-			}
-			c = p->cur;
-		} else if ((*a >= '0' && *a <= '9') || *a == '-') {
-			p->skipping = 1;
-			if (!fast_int(p, t, a))
-				goto slow_value;
-			c = p->cur;
-		} else if (*a == 't' && e - a >= 4 && memcmp(a, "true", 4) == 0) {
-			c = a + 4;
-		} else if (*a == 'n' && e - a >= 4 && memcmp(a, "null", 4) == 0) {
-			c = a + 4;
-		} else if (*a == 'f' && e - a >= 5 && memcmp(a, "false", 5) == 0) {
-			c = a + 5;
-		} else {
-			goto slow_value;
-		}
-member_done:
-		p->gs = G_AFTER;
-		c = skip_ws(c, e);
-		p->cur = c;
-		if (c == e)
-			return MORE;
+		r = 1;
+		goto token;
 	}
+	/* Committed: the member is dropped; its value starts at a. */
+	if (*a == '"') {
+		q = scan_plain_on(simd, a + 1, e);
+		if (q == e || *q != '"')
+			goto slow_value;
+		c = q + 1;
+	} else if ((*a == '{' || *a == '[') && p->depth < p->max_depth) {
+		if (a + 1 < e && a[1] == *a + 2) {	/* "{}" or "[]" */
+			c = a + 2;
+			goto value_end;
+		}
+		p->cur = a + 1;
+		p->gs = G_VALUE;
+		p->sk_depth = 1;
+		p->sk_brace = *a == '{';
+		p->sk_instr = 0;
+		p->sk_esc = 0;
+		r = json__skip_scan(p);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			p->ls = L_SKIP;
+			p->silent = 1;
+			return MORE;
+		}
+		c = p->cur;
+	} else if ((*a >= '0' && *a <= '9') || *a == '-') {
+		p->skipping = 1;
+		if (!fast_int(p, t, a))
+			goto slow_value;
+		c = p->cur;
+	} else if (*a == 't' && e - a >= 4 && memcmp(a, "true", 4) == 0) {
+		c = a + 4;
+	} else if (*a == 'n' && e - a >= 4 && memcmp(a, "null", 4) == 0) {
+		c = a + 4;
+	} else if (*a == 'f' && e - a >= 5 && memcmp(a, "false", 5) == 0) {
+		c = a + 5;
+	} else {
+		goto slow_value;
+	}
+	goto value_end;
+key_fallback:
 	p->cur = c;
+	p->gs = G_KEY;
 	return FALLBACK;
+scalar:
+	/*
+	 * A wanted member's string or integer (p->cur after it): with the
+	 * extractor, its token step for a scalar member only emits the event
+	 * and leaves the parser as it is, so the loop goes on from the value's
+	 * end without storing the state or looking at it again.
+	 */
+	if (!ext) {
+		p->gs = G_AFTER;
+		r = 1;
+		goto token;
+	}
+	r = json__on_token(kx, t);
+	if (r < 0) {
+		p->gs = G_AFTER;
+		sk->err = r;
+		return SINK_FAILED;
+	}
+	c = p->cur;
+	goto value_end;
 token:
 	/*
 	 * With a sink (json__drain()), the token goes to it here, and the
@@ -803,7 +836,7 @@ token:
 	 */
 	if (r != 1 || !sk)
 		return r;
-	r = p->key_x ? json__on_token(p->key_x, t) : sk->fn(sk->ctx, t);
+	r = ext ? json__on_token(kx, t) : sk->fn(sk->ctx, t);
 	if (r < 0) {
 		sk->err = r;
 		return SINK_FAILED;
@@ -817,9 +850,30 @@ token:
 		return MORE;
 	goto again;
 slow_value:
+	p->cur = a;
+	p->gs = G_VALUE;
 	p->skip_next = 1;
 	p->silent = 1;
 	return MORE;
+}
+
+/* The extractor's member loop on a SIMD path, with both constant, and the
+ * general one (json_next() callers' filters, the portable path). */
+static int fast_members_extract(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
+{
+	return fast_members_on(p, t, c, sk, JSON_PATH_SSE2, 1);
+}
+
+static int fast_members_any(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
+{
+	return fast_members_on(p, t, c, sk, p->simd, sk && p->key_x);
+}
+
+HOT int fast_members(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
+{
+	if (sk && p->key_x && p->simd != JSON_PATH_SCALAR)
+		return fast_members_extract(p, t, c, sk);
+	return fast_members_any(p, t, c, sk);
 }
 
 static int lex_structure(json_parser *p, json_token *t, sink *sk)
