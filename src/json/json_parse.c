@@ -631,6 +631,13 @@ HOT const uint8_t *skip_ws(const uint8_t *c, const uint8_t *e)
 	return c;
 }
 
+/* The two bytes at c as a little-endian word, and `":` as one. */
+HOT unsigned load16(const uint8_t *c)
+{
+	return (unsigned)c[0] | (unsigned)c[1] << 8;
+}
+#define COLON16 ('"' | ':' << 8)
+
 #define FALLBACK 3	/* internal: let the byte-wise machine take this byte */
 #define SINK_FAILED 4	/* internal: the sink returned an error, kept in sink->err */
 
@@ -678,33 +685,34 @@ value_end:
 		}
 	}
 after:
-	if (*c == '}') {
-		r = close_container(p, t, c, 0);
-		goto token;
-	}
 	if (*c != ',') {
+		if (*c == '}') {
+			r = close_container(p, t, c, 0);
+			goto token;
+		}
 		p->cur = c;
 		p->gs = G_AFTER;
 		return FALLBACK;
 	}
 	c++;
-	if (c == e || *c != '"') {
-		c = skip_ws(c, e);
-		if (c == e) {
-			p->cur = c;
-			p->gs = G_KEY;
-			return MORE;
-		}
+	if (c < e && *c == '"')
+		goto key_quote;	/* compact `,"` */
+	c = skip_ws(c, e);
+	if (c == e) {
+		p->cur = c;
+		p->gs = G_KEY;
+		return MORE;
 	}
 key:
 	if (*c != '"')
 		goto key_fallback;
+key_quote:
 	q = scan_plain_on(simd, c + 1, e);
-	if (q == e || *q != '"' || (size_t)(q - c - 1) > smax)
-		goto key_fallback;
-	if (e - q > 2 && q[1] == ':' && q[2] > ' ') {
-		a = q + 2;	/* compact input: `":` and the value */
+	if (e - q > 2 && load16(q) == COLON16 && q[2] > ' ') {
+		a = q + 2;	/* compact input: `":` and the value, one compare */
 	} else {
+		if (q == e || *q != '"')
+			goto key_fallback;
 		a = skip_ws(q + 1, e);
 		if (a == e || *a != ':')
 			goto key_fallback;
@@ -712,6 +720,8 @@ key:
 		if (a == e)
 			goto key_fallback;
 	}
+	if ((size_t)(q - c - 1) > smax)
+		goto key_fallback;
 	keep = ext ? json__key_filter(kx, (const char *)c + 1, (size_t)(q - c - 1), p->depth)
 	    : p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth);
 	if (keep == JSON_FILTER_VALUE_ONLY) {
@@ -818,7 +828,10 @@ scalar:
 		r = 1;
 		goto token;
 	}
-	r = json__on_token(kx, t);
+	/* json__on_token()'s first case, known to apply: not strict (the
+	 * member loop calls the extractor only then), an object's member, and
+	 * the key filter set pending to a node. */
+	r = kx->ps->node[kx->pending].path >= 0 ? emit(kx, JSON_EV_VALUE, kx->ps->node[kx->pending].path, 0, t) : 0;
 	if (r < 0) {
 		p->gs = G_AFTER;
 		sk->err = r;
@@ -857,23 +870,32 @@ slow_value:
 	return MORE;
 }
 
-/* The extractor's member loop on a SIMD path, with both constant, and the
- * general one (json_next() callers' filters, the portable path). */
-static int fast_members_extract(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
+/* The extractor's member loop on a SIMD path and on the portable one, and
+ * the general loop for json_next() callers' filters: each with its path
+ * and kind of filter constant.  Only the first is inlined into
+ * lex_structure(); with all three there, none would be. */
+HOT int fast_members_extract(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
 {
 	return fast_members_on(p, t, c, sk, JSON_PATH_SSE2, 1);
 }
 
-static int fast_members_any(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
+static __attribute__((noinline)) int fast_members_extract_portable(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
 {
-	return fast_members_on(p, t, c, sk, p->simd, sk && p->key_x);
+	return fast_members_on(p, t, c, sk, JSON_PATH_SCALAR, 1);
+}
+
+static __attribute__((noinline)) int fast_members_filter(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
+{
+	return fast_members_on(p, t, c, sk, p->simd, 0);
 }
 
 HOT int fast_members(json_parser *p, json_token *t, const uint8_t *c, sink *sk)
 {
-	if (sk && p->key_x && p->simd != JSON_PATH_SCALAR)
+	if (!sk || !p->key_x)
+		return fast_members_filter(p, t, c, sk);
+	if (p->simd != JSON_PATH_SCALAR)
 		return fast_members_extract(p, t, c, sk);
-	return fast_members_any(p, t, c, sk);
+	return fast_members_extract_portable(p, t, c, sk);
 }
 
 static int lex_structure(json_parser *p, json_token *t, sink *sk)

@@ -47,7 +47,9 @@ typedef struct fmasks {
 	uint64_t quote, bs, open, close, b5, special;
 } fmasks;
 
-static void classify_scalar(const uint8_t *s, masks *m)
+/* Most of the portable path's time: aligned, so its speed does not move
+ * with the size of the code linked before it (+-3% seen). */
+static __attribute__((aligned(64))) void classify_scalar(const uint8_t *s, masks *m)
 {
 	int i;
 
