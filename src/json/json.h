@@ -266,8 +266,9 @@ typedef struct json_pathset {
 		uint16_t any_child;	/* the "*" child, 0 = none */
 		uint16_t parent;
 		uint8_t is_any;		/* this node is its parent's "*" */
-		/* bit min(len, 63) set for the length of each named key child:
-		 * most unwanted keys are turned away on their length alone */
+		/* bit len % 64 set for the length of each named key child, and
+		 * every bit with a "*" child: most unwanted keys are turned
+		 * away on their length alone, with one test */
 		uint64_t key_lens;
 	} node[JSON_PATHS_MAX_NODES];
 	uint16_t hash[JSON_PATHS_HASH];	/* (parent, key) -> key node, 0 = empty */

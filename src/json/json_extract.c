@@ -39,6 +39,7 @@ static int add_any_child(json_pathset *ps, unsigned parent, unsigned *out)
 	n->is_any = 1;
 	ps->node[parent].has_key = 1;
 	ps->node[parent].any_child = (uint16_t)i;
+	ps->node[parent].key_lens = ~(uint64_t)0;	/* any key may match */
 	/* Not on the child list: the list and the hash hold named keys only. */
 	*out = i;
 	return 0;
@@ -70,7 +71,7 @@ static int add_child(json_pathset *ps, unsigned parent, const char *key, size_t 
 		n->key_len = (uint16_t)len;
 		ps->pool_len += (unsigned)len;
 		ps->node[parent].has_key = 1;
-		ps->node[parent].key_lens |= (uint64_t)1 << (len < 63 ? len : 63);
+		ps->node[parent].key_lens |= (uint64_t)1 << (len % 64);
 	} else {
 		ps->node[parent].has_elem = 1;
 		ps->node[parent].elem_child = (uint16_t)i;

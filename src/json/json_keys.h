@@ -92,13 +92,14 @@ KEYS_INLINE unsigned match_key(json_extract *x, unsigned parent, const char *k, 
 	return x->ps->node[parent].any_child;
 }
 
-/* Members nobody asked for never become tokens. */
-KEYS_INLINE int json__key_filter(json_extract *x, const char *key, size_t len, unsigned depth)
+/* Members nobody asked for never become tokens: json__key_filter() for the
+ * object whose path node is parent (x->node[depth - 1]), with its key_lens. */
+KEYS_INLINE int json__key_filter_at(json_extract *x, unsigned parent, uint64_t key_lens, const char *key,
+    size_t len)
 {
-	unsigned parent = x->node[depth - 1], v;
-	const struct json_pnode *pn = &x->ps->node[parent];
+	unsigned v;
 
-	if (!(pn->key_lens >> (len < 63 ? len : 63) & 1) && !pn->any_child)
+	if (!(key_lens >> (len % 64) & 1))
 		return 0;
 	v = match_key(x, parent, key, len);
 
@@ -106,6 +107,13 @@ KEYS_INLINE int json__key_filter(json_extract *x, const char *key, size_t len, u
 		return 0;
 	x->pending = (uint16_t)v;
 	return JSON_FILTER_VALUE_ONLY;	/* on_token() has nothing to do for the key */
+}
+
+KEYS_INLINE int json__key_filter(json_extract *x, const char *key, size_t len, unsigned depth)
+{
+	unsigned parent = x->node[depth - 1];
+
+	return json__key_filter_at(x, parent, x->ps->node[parent].key_lens, key, len);
 }
 
 

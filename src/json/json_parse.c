@@ -665,8 +665,14 @@ HOT int fast_members_on(json_parser *p, json_token *t, const uint8_t *c, sink *s
 	const uint8_t *e = p->end, *q, *a;
 	const size_t smax = str_max(p);	/* in registers across the calls below */
 	int r, keep;
+	unsigned parent = 0;	/* the object's path node, while depth stays */
+	uint64_t key_lens = 0;	/* ... and its key lengths */
 
 again:
+	if (ext) {
+		parent = kx->node[p->depth - 1];
+		key_lens = kx->ps->node[parent].key_lens;
+	}
 	if (p->gs == G_AFTER)
 		goto after;
 	if (*c == '}' && p->gs == G_OBJ_FIRST) {
@@ -722,7 +728,7 @@ key_quote:
 	}
 	if ((size_t)(q - c - 1) > smax)
 		goto key_fallback;
-	keep = ext ? json__key_filter(kx, (const char *)c + 1, (size_t)(q - c - 1), p->depth)
+	keep = ext ? json__key_filter_at(kx, parent, key_lens, (const char *)c + 1, (size_t)(q - c - 1))
 	    : p->filter(p->filter_ctx, (const char *)c + 1, (size_t)(q - c - 1), p->depth);
 	if (keep == JSON_FILTER_VALUE_ONLY) {
 		/* begin_value()'s plain string, without the call. */
