@@ -478,6 +478,40 @@ static void test_any_key(void)
 	CHECK(same_log(l.s, "0<z>=\"2\" END\nOK"));
 }
 
+/* Unwanted keys are first turned away on their length modulo 64: keys 64
+ * and 128 bytes longer than a named one (or 64 shorter) still have to
+ * match it byte for byte, with and without a "*" beside it. */
+static void test_key_length_classes(void)
+{
+	static json_pathset ps;
+	static log_t l;
+	static char p65[80], p66[80], doc[700];
+	const char *named[] = { "o.a", p65 };
+	const char *with_any[] = { "o.b", p66, "o.*" };
+	char k1[2] = "a", k64[80], k65[80], k129[140];
+	size_t n;
+
+	memset(k64, 'a', 64);
+	k64[64] = '\0';
+	memset(k65, 'a', 65);
+	k65[65] = '\0';
+	memset(k129, 'a', 129);
+	k129[129] = '\0';
+	snprintf(p65, sizeof(p65), "o.%.64sq", k64);	/* 65 bytes: 'a' x 64, 'q' */
+	CHECK_EQ_INT(json_pathset_compile(&ps, named, 2), 0);
+	n = (size_t)snprintf(doc, sizeof(doc), "{\"o\":{\"%s\":1,\"%s\":2,\"%s\":3,\"%s\":4,\"%.64sq\":5}}",
+	    k65, k129, k64, k1, k64);
+	extract_all_ways(&ps, doc, n, &l, 0);
+	CHECK(same_log(l.s, "0=4 1=5 END\nOK"));
+
+	snprintf(p66, sizeof(p66), "o.%.65sq", k65);	/* 66 bytes */
+	CHECK_EQ_INT(json_pathset_compile(&ps, with_any, 3), 0);
+	n = (size_t)snprintf(doc, sizeof(doc), "{\"o\":{\"%s\":1,\"b\":2,\"%.65sq\":3,\"c\":4}}", k65, k65);
+	extract_all_ways(&ps, doc, n, &l, 0);
+	snprintf(doc, sizeof(doc), "2<%s>=1 0=2 1=3 2<c>=4 END\nOK", k65);
+	CHECK(same_log(l.s, doc));
+}
+
 int main(void)
 {
 	RUN(test_list_response);
@@ -485,5 +519,6 @@ int main(void)
 	RUN(test_generated_events);
 	RUN(test_paths_and_abort);
 	RUN(test_any_key);
+	RUN(test_key_length_classes);
 	return harness_finish();
 }
