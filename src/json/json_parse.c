@@ -232,6 +232,49 @@ tail:
 	return c;
 }
 
+/*
+ * scan_plain_on() that also gives the first 16-byte block's mask of bytes
+ * that are not plain (bit i for c[i]; 0 when no block was classified), so
+ * the member loop can find a short string value's end from its key's
+ * scan: the value's scan then does not wait on a second load.
+ */
+HOT const uint8_t *scan_plain_mask(int simd, const uint8_t *c, const uint8_t *e, unsigned *block)
+{
+#if defined(__SSE2__)
+	if (simd != JSON_PATH_SCALAR && e - c >= 16) {
+		const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)c);
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+		    _mm_cmplt_epi8(v, sp));
+		unsigned mask = (unsigned)_mm_movemask_epi8(m);
+
+		*block = mask;
+		if (mask)
+			return c + __builtin_ctz(mask);
+		return scan_plain_on(simd, c + 16, e);
+	}
+#endif
+	*block = 0;
+	return scan_plain_on(simd, c, e);
+}
+
+/* The first byte in [v, e) that is not plain, using the mask of the block
+ * [b, b + 16) from scan_plain_mask() where it covers v (b <= v). */
+HOT const uint8_t *scan_plain_from(int simd, const uint8_t *b, unsigned block, const uint8_t *v,
+    const uint8_t *e)
+{
+	size_t o = (size_t)(v - b);
+
+	if (o < 16 && block) {
+		unsigned rest = block >> o;
+
+		if (rest)
+			return v + __builtin_ctz(rest);
+		return scan_plain_on(simd, b + 16, e);
+	}
+	return scan_plain_on(simd, v, e);
+}
+
 HOT const uint8_t *scan_plain(const json_parser *p, const uint8_t *c, const uint8_t *e)
 {
 	return scan_plain_on(p->simd, c, e);
@@ -665,6 +708,7 @@ HOT int fast_members_on(json_parser *p, json_token *t, const uint8_t *c, sink *s
 	const uint8_t *e = p->end, *q, *a;
 	const size_t smax = str_max(p);	/* in registers across the calls below */
 	int r, keep;
+	unsigned block;		/* the key scan's first block (scan_plain_mask()) */
 	unsigned parent = 0;	/* the object's path node, while depth stays */
 	uint64_t key_lens = 0;	/* ... and its key lengths */
 
@@ -713,7 +757,7 @@ key:
 	if (*c != '"')
 		goto key_fallback;
 key_quote:
-	q = scan_plain_on(simd, c + 1, e);
+	q = scan_plain_mask(simd, c + 1, e, &block);
 	if (e - q > 2 && load16(q) == COLON16 && q[2] > ' ') {
 		a = q + 2;	/* compact input: `":` and the value, one compare */
 	} else {
@@ -733,7 +777,7 @@ key_quote:
 	if (keep == JSON_FILTER_VALUE_ONLY) {
 		/* begin_value()'s plain string, without the call. */
 		if (*a == '"' && !p->skip_next) {
-			q = scan_plain_on(simd, a + 1, e);
+			q = scan_plain_from(simd, c + 1, block, a + 1, e);
 			if (q < e && *q == '"' && (size_t)(q - a - 1) <= smax) {
 				p->skipping = 0;
 				t->type = JSON_STRING;
@@ -779,7 +823,7 @@ key_quote:
 	}
 	/* Committed: the member is dropped; its value starts at a. */
 	if (*a == '"') {
-		q = scan_plain_on(simd, a + 1, e);
+		q = scan_plain_from(simd, c + 1, block, a + 1, e);
 		if (q == e || *q != '"')
 			goto slow_value;
 		c = q + 1;
