@@ -233,7 +233,7 @@ tail:
 }
 
 /*
- * scan_plain_on() that also gives the first 16-byte block's mask of bytes
+ * scan_plain_on() that also gives the first 32-byte block's mask of bytes
  * that are not plain (bit i for c[i]; 0 when no block was classified), so
  * the member loop can find a short string value's end from its key's
  * scan: the value's scan then does not wait on a second load.
@@ -241,17 +241,20 @@ tail:
 HOT const uint8_t *scan_plain_mask(int simd, const uint8_t *c, const uint8_t *e, unsigned *block)
 {
 #if defined(__SSE2__)
-	if (simd != JSON_PATH_SCALAR && e - c >= 16) {
+	if (simd != JSON_PATH_SCALAR && e - c >= 32) {
 		const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)c);
+		__m128i w = _mm_loadu_si128((const __m128i *)(const void *)(c + 16));
 		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
 		    _mm_cmplt_epi8(v, sp));
-		unsigned mask = (unsigned)_mm_movemask_epi8(m);
+		__m128i n = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, q), _mm_cmpeq_epi8(w, bs)),
+		    _mm_cmplt_epi8(w, sp));
+		unsigned mask = (unsigned)_mm_movemask_epi8(m) | (unsigned)_mm_movemask_epi8(n) << 16;
 
 		*block = mask;
 		if (mask)
 			return c + __builtin_ctz(mask);
-		return scan_plain_on(simd, c + 16, e);
+		return scan_plain_on(simd, c + 32, e);
 	}
 #endif
 	*block = 0;
@@ -259,18 +262,18 @@ HOT const uint8_t *scan_plain_mask(int simd, const uint8_t *c, const uint8_t *e,
 }
 
 /* The first byte in [v, e) that is not plain, using the mask of the block
- * [b, b + 16) from scan_plain_mask() where it covers v (b <= v). */
+ * [b, b + 32) from scan_plain_mask() where it covers v (b <= v). */
 HOT const uint8_t *scan_plain_from(int simd, const uint8_t *b, unsigned block, const uint8_t *v,
     const uint8_t *e)
 {
 	size_t o = (size_t)(v - b);
 
-	if (o < 16 && block) {
+	if (o < 32 && block) {
 		unsigned rest = block >> o;
 
 		if (rest)
 			return v + __builtin_ctz(rest);
-		return scan_plain_on(simd, b + 16, e);
+		return scan_plain_on(simd, b + 32, e);
 	}
 	return scan_plain_on(simd, v, e);
 }
