@@ -740,6 +740,21 @@ value_end:
 after:
 	if (*c != ',') {
 		if (*c == '}') {
+			/*
+			 * With the extractor, an object's end inside an object
+			 * is no event (json__on_token() does nothing for it:
+			 * not strict, not an array's element), and the loop
+			 * goes on with the parent's members, which have the
+			 * parent's path node.
+			 */
+			if (ext && p->depth >= 2 && !(p->stack[(p->depth - 2) / 64] >> ((p->depth - 2) % 64) & 1)) {
+				p->depth--;
+				p->skip_next = 0;
+				parent = kx->node[p->depth - 1];
+				key_lens = kx->ps->node[parent].key_lens;
+				c++;
+				goto value_end;
+			}
 			r = close_container(p, t, c, 0);
 			goto token;
 		}
