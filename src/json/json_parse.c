@@ -811,6 +811,25 @@ key_quote:
 			p->skipping = 0;
 			if (fast_int(p, t, a))
 				goto scalar;
+		} else if (ext && *a == '{' && a + 1 < e && a[1] == '"' && !p->skip_next &&
+		    p->depth < p->max_depth && kx->ps->node[kx->pending].path < 0 &&
+		    kx->ps->node[kx->pending].has_key) {
+			/*
+			 * A wanted object that is no event itself, its first
+			 * key right there: what json__on_token() would do for
+			 * its start (record its path node), and on with its
+			 * members.  G_OBJ_FIRST and G_KEY are the same at a
+			 * key, so the loop's key code takes it.
+			 */
+			p->skipping = 0;
+			p->stack[p->depth / 64] &= ~((uint64_t)1 << (p->depth % 64));
+			parent = kx->pending;
+			kx->node[p->depth] = (uint16_t)parent;
+			kx->isarr[p->depth] = 0;
+			p->depth++;
+			key_lens = kx->ps->node[parent].key_lens;
+			c = a + 1;
+			goto key_quote;
 		} else if (!p->skip_next && (*a == '{' || *a == '[') && p->depth < p->max_depth) {
 			p->skipping = 0;
 			if (*a == '[')
