@@ -755,6 +755,56 @@ after:
 				c++;
 				goto value_end;
 			}
+			/*
+			 * `},{"` in an array whose elements are objects with
+			 * wanted members (conditions, containers): what
+			 * json__on_token() does for the element's end and the
+			 * next one's start (ELEM_END, the next index,
+			 * ELEM_BEGIN and the element's VALUE when it is
+			 * declared, its path node), and on with its members.
+			 */
+			if (ext && p->depth >= 2 && e - c > 3 && c[1] == ',' && c[2] == '{' && c[3] == '"' &&
+			    kx->isarr[p->depth - 2]) {
+				const unsigned d = p->depth - 1, el = elem_child(kx->ps, kx->node[d - 1]);
+
+				if (el != JSON__NONE && kx->ps->node[el].has_key) {
+					const int path = kx->ps->node[el].path;
+
+					p->depth = d;
+					p->skip_next = 0;
+					if (path >= 0 && (r = emit(kx, JSON_EV_ELEM_END, path, kx->index[d - 1], NULL)) < 0) {
+						p->cur = c + 1;
+						p->gs = G_AFTER;
+						sk->err = r;
+						return SINK_FAILED;
+					}
+					kx->index[d - 1]++;
+					kx->pending = (uint16_t)el;	/* prepare(): wanted */
+					p->skipping = 0;
+					p->stack[d / 64] &= ~((uint64_t)1 << (d % 64));
+					p->depth = d + 1;
+					if (path >= 0) {
+						t->type = JSON_OBJECT_BEGIN;
+						t->depth = d;
+						r = emit(kx, JSON_EV_ELEM_BEGIN, path, kx->index[d - 1], NULL);
+						if (r == 0)
+							r = emit(kx, JSON_EV_VALUE, path, 0, t);
+						if (r < 0) {
+							p->cur = c + 3;
+							p->gs = G_OBJ_FIRST;
+							p->just_began = 1;
+							sk->err = r;
+							return SINK_FAILED;
+						}
+					}
+					kx->node[d] = (uint16_t)el;
+					kx->isarr[d] = 0;
+					parent = el;
+					key_lens = kx->ps->node[parent].key_lens;
+					c += 3;
+					goto key_quote;
+				}
+			}
 			r = close_container(p, t, c, 0);
 			goto token;
 		}

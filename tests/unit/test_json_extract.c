@@ -445,6 +445,66 @@ static void test_paths_and_abort(void)
 	CHECK_EQ_INT(json_extract_feed(&x, "{\"b\":[1 2]}", 11), 0);
 }
 
+/* Stops at the event numbered *ctx (counting down). */
+static int stop_at_nth(void *ctx, const json_event *ev)
+{
+	int *n = ctx;
+
+	(void)ev;
+	return --*n == 0;
+}
+
+/*
+ * Arrays of objects, `},{"` between elements (the member loop takes it):
+ * declared elements and undeclared ones with wanted members, an element
+ * with none of them, arrays nobody asked for.  Same log whole, byte by
+ * byte and split anywhere; a callback stopping at any event stops every
+ * path at the offset the byte-wise machine stops at.
+ */
+static void test_array_of_objects(void)
+{
+	static const char *const paths[] = { "a[*]", "a[*].x", "b[*].y", "b[*].o.p" };
+	static const char in[] =
+	    "{\"a\":[{\"x\":1},{\"x\":\"s\"},{\"z\":2},{\"x\":3,\"w\":[{\"x\":9},{\"x\":8}]}],"
+	    "\"b\":[{\"y\":1},{\"o\":{\"p\":true}},{\"y\":\"t\"}],\"c\":[{\"q\":1},{\"q\":2}],"
+	    "\"d\":[{},{\"x\":1}, {\"x\":2}]}{\"a\":[{\"x\":4},{\"x\":5}]}";
+	static json_pathset ps;
+	static json_extract x;
+	static char sbuf[64];
+	static log_t l;
+	size_t len = sizeof(in) - 1, i, at_byte;
+	int k, n, events = 0;
+	unsigned path;
+
+	CHECK_EQ_INT(json_pathset_compile(&ps, paths, sizeof(paths) / sizeof(paths[0])), 0);
+	extract_all_ways(&ps, in, len, &l, 1);
+	CHECK(same_log(l.s, "0[0 0={} 1=1 0]0 0[1 0={} 1=\"s\" 0]1 0[2 0={} 0]2 0[3 0={} 1=3 0]3 "
+	    "2=1 3=true 2=\"t\" END\n0[0 0={} 1=4 0]0 0[1 0={} 1=5 0]1 END\nOK"));
+	for (i = 0; l.s[i]; i++)
+		events += l.s[i] == ' ' || l.s[i] == '\n';
+	for (k = 1; k <= events; k++) {
+		/* The reference: byte by byte, the loop never sees `},{"` whole. */
+		n = k;
+		json_extract_init(&x, &ps, sbuf, sizeof(sbuf), JSON_PATH_SCALAR << JSON_SIMD_SHIFT, stop_at_nth, &n);
+		for (i = 0; i < len && json_extract_feed(&x, in + i, 1) >= 0; i++)
+			;
+		if (i == len)
+			continue;	/* fewer events than counted */
+		at_byte = json_offset(&x.p);
+		for (path = JSON_PATH_SCALAR; path <= JSON_PATH_AVX2; path++) {
+			n = k;
+			json_extract_init(&x, &ps, sbuf, sizeof(sbuf), path << JSON_SIMD_SHIFT, stop_at_nth, &n);
+			CHECK_EQ_INT(json_extract_feed(&x, in, len), JSON_EABORTED);
+			CHECK_EQ_INT(n, 0);
+			if (json_offset(&x.p) != at_byte)
+				fprintf(stderr, "stop at event %d, path %u: offset %zu, byte-wise %zu\n", k, path,
+				    (size_t)json_offset(&x.p), at_byte);
+			CHECK_EQ_INT(json_offset(&x.p), at_byte);
+			CHECK_EQ_INT(json_error(&x.p), 0);
+		}
+	}
+}
+
 /* "*" names every member not otherwise named at its level, and the event carries the key. */
 static void test_any_key(void)
 {
@@ -518,6 +578,7 @@ int main(void)
 	RUN(test_watch_lines);
 	RUN(test_generated_events);
 	RUN(test_paths_and_abort);
+	RUN(test_array_of_objects);
 	RUN(test_any_key);
 	RUN(test_key_length_classes);
 	return harness_finish();
