@@ -805,6 +805,35 @@ after:
 					goto key_quote;
 				}
 			}
+			/*
+			 * `}]`, the last such element and its array, in an
+			 * object: the element's end as above, and the array's
+			 * end, no event (its parent is an object).
+			 */
+			if (ext && p->depth >= 3 && e - c > 1 && c[1] == ']' && kx->isarr[p->depth - 2] &&
+			    !kx->isarr[p->depth - 3]) {
+				const unsigned d = p->depth - 1, el = elem_child(kx->ps, kx->node[d - 1]);
+
+				if (el != JSON__NONE && kx->ps->node[el].has_key) {
+					const int path = kx->ps->node[el].path;
+
+					p->depth = d;
+					p->skip_next = 0;
+					if (path >= 0 && (r = emit(kx, JSON_EV_ELEM_END, path, kx->index[d - 1], NULL)) < 0) {
+						p->cur = c + 1;
+						p->gs = G_AFTER;
+						sk->err = r;
+						return SINK_FAILED;
+					}
+					kx->index[d - 1]++;
+					kx->pending = (uint16_t)el;	/* prepare(): wanted */
+					p->depth = d - 1;
+					parent = kx->node[d - 2];
+					key_lens = kx->ps->node[parent].key_lens;
+					c += 2;
+					goto value_end;
+				}
+			}
 			r = close_container(p, t, c, 0);
 			goto token;
 		}
