@@ -636,7 +636,8 @@ class FreezingProxy:
         self.stop = threading.Event()
         self.pairs = []
         self.lock = threading.Lock()
-        threading.Thread(target=self.accept_loop, daemon=True).start()
+        self.acceptor = threading.Thread(target=self.accept_loop, daemon=True)
+        self.acceptor.start()
 
     def accept_loop(self):
         while not self.stop.is_set():
@@ -677,6 +678,7 @@ class FreezingProxy:
 
     def close(self):
         self.stop.set()
+        self.acceptor.join()      # its accept() must not see the socket closed, or its number reused
         self.sock.close()
         with self.lock:
             for p in self.pairs:

@@ -658,6 +658,7 @@ def test_c_client_retries_a_refused_stream():
     try:
         r = client("127.0.0.1:%d" % lsock.getsockname()[1], "unary", "/any/Method", "again", "5000")
     finally:
+        lsock.shutdown(socket.SHUT_RDWR)      # wakes the server's accept(), which then returns
         lsock.close()
     assert r["status"] == "0" and r["reply_hex"] == b"again".hex(), r
     assert [e[0] for e in log][:3] == ["request", "refused", "request"]

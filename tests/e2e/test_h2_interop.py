@@ -297,6 +297,7 @@ def test_python_h2_server_our_client(responder_bin, window, frame, body):
         assert "ok streams=300 bytes=%d" % (300 * (body + 1)) in out.stdout, out.stdout
     finally:
         stop.set()
+        t.join()          # its accept() must not see the socket closed under it
         lsock.close()
 
 
