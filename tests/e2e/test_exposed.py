@@ -647,10 +647,12 @@ class FreezingProxy:
                 continue
             b = socket.create_connection(("127.0.0.1", self.port_to))
             pair = {"socks": (a, b), "frozen": threading.Event()}
+            pair["pumps"] = [threading.Thread(target=self.pump, args=(a, b, pair), daemon=True),
+                             threading.Thread(target=self.pump, args=(b, a, pair), daemon=True)]
             with self.lock:
                 self.pairs.append(pair)
-            threading.Thread(target=self.pump, args=(a, b, pair), daemon=True).start()
-            threading.Thread(target=self.pump, args=(b, a, pair), daemon=True).start()
+            for t in pair["pumps"]:
+                t.start()
 
     def pump(self, src, dst, pair):
         import select
@@ -681,9 +683,12 @@ class FreezingProxy:
         self.acceptor.join()      # its accept() must not see the socket closed, or its number reused
         self.sock.close()
         with self.lock:
-            for p in self.pairs:
-                for s in p["socks"]:
-                    s.close()
+            pairs = list(self.pairs)
+        for p in pairs:
+            for t in p["pumps"]:
+                t.join(5)         # each sees stop within 0.1 s unless a send blocks
+            for s in p["socks"]:
+                s.close()
 
 
 def test_silent_api_connection_is_noticed_and_the_watch_restarts(tmp_path):
