@@ -668,6 +668,25 @@ static int close_container(json_parser *p, json_token *t, const uint8_t *c, int 
 	return 1;
 }
 
+/*
+ * The member loop's shortcuts past an element object's `}` (`},{"` and `}]`):
+ * what json__on_token() does for that end, ELEM_END when the element's path
+ * is declared and the next index.  The element el, at depth d, has wanted
+ * members, so the next one is prepared as wanted.  A sink error is returned.
+ */
+HOT int elem_object_end(json_parser *p, json_extract *kx, unsigned d, unsigned el, int path)
+{
+	int r;
+
+	p->depth = d;
+	p->skip_next = 0;
+	if (path >= 0 && (r = emit(kx, JSON_EV_ELEM_END, path, kx->index[d - 1], NULL)) < 0)
+		return r;
+	kx->index[d - 1]++;
+	kx->pending = (uint16_t)el;	/* prepare(): wanted */
+	return 0;
+}
+
 HOT const uint8_t *skip_ws(const uint8_t *c, const uint8_t *e)
 {
 	/* Every byte that may follow whitespace is above ' ': one compare for
@@ -770,16 +789,12 @@ after:
 				if (el != JSON__NONE && kx->ps->node[el].has_key) {
 					const int path = kx->ps->node[el].path;
 
-					p->depth = d;
-					p->skip_next = 0;
-					if (path >= 0 && (r = emit(kx, JSON_EV_ELEM_END, path, kx->index[d - 1], NULL)) < 0) {
+					if ((r = elem_object_end(p, kx, d, el, path)) < 0) {
 						p->cur = c + 1;
 						p->gs = G_AFTER;
 						sk->err = r;
 						return SINK_FAILED;
 					}
-					kx->index[d - 1]++;
-					kx->pending = (uint16_t)el;	/* prepare(): wanted */
 					p->skipping = 0;
 					p->stack[d / 64] &= ~((uint64_t)1 << (d % 64));
 					p->depth = d + 1;
@@ -817,16 +832,12 @@ after:
 				if (el != JSON__NONE && kx->ps->node[el].has_key) {
 					const int path = kx->ps->node[el].path;
 
-					p->depth = d;
-					p->skip_next = 0;
-					if (path >= 0 && (r = emit(kx, JSON_EV_ELEM_END, path, kx->index[d - 1], NULL)) < 0) {
+					if ((r = elem_object_end(p, kx, d, el, path)) < 0) {
 						p->cur = c + 1;
 						p->gs = G_AFTER;
 						sk->err = r;
 						return SINK_FAILED;
 					}
-					kx->index[d - 1]++;
-					kx->pending = (uint16_t)el;	/* prepare(): wanted */
 					p->depth = d - 1;
 					parent = kx->node[d - 2];
 					key_lens = kx->ps->node[parent].key_lens;
