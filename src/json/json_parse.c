@@ -789,12 +789,8 @@ after:
 				if (el != JSON__NONE && kx->ps->node[el].has_key) {
 					const int path = kx->ps->node[el].path;
 
-					if ((r = elem_object_end(p, kx, d, el, path)) < 0) {
-						p->cur = c + 1;
-						p->gs = G_AFTER;
-						sk->err = r;
-						return SINK_FAILED;
-					}
+					if ((r = elem_object_end(p, kx, d, el, path)) < 0)
+						goto elem_end_failed;
 					p->skipping = 0;
 					p->stack[d / 64] &= ~((uint64_t)1 << (d % 64));
 					p->depth = d + 1;
@@ -832,12 +828,8 @@ after:
 				if (el != JSON__NONE && kx->ps->node[el].has_key) {
 					const int path = kx->ps->node[el].path;
 
-					if ((r = elem_object_end(p, kx, d, el, path)) < 0) {
-						p->cur = c + 1;
-						p->gs = G_AFTER;
-						sk->err = r;
-						return SINK_FAILED;
-					}
+					if ((r = elem_object_end(p, kx, d, el, path)) < 0)
+						goto elem_end_failed;
 					p->depth = d - 1;
 					parent = kx->node[d - 2];
 					key_lens = kx->ps->node[parent].key_lens;
@@ -1016,6 +1008,12 @@ scalar:
 	}
 	c = p->cur;
 	goto value_end;
+elem_end_failed:
+	/* the sink refused an element object's end: the parser stands after its `}` (at c) */
+	p->cur = c + 1;
+	p->gs = G_AFTER;
+	sk->err = r;
+	return SINK_FAILED;
 token:
 	/*
 	 * With a sink (json__drain()), the token goes to it here, and the
